@@ -1,0 +1,115 @@
+"""Command line entry point: `agent`, `agent -p`, `agent cron ...`, `agent daemon`.
+
+Kept to the standard library at import time so `agent --help` and `agent --version` stay fast; each
+subcommand imports what it needs only when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from agent import __version__
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+PERMISSION_MODES = ("default", "acceptEdits", "plan", "bypassPermissions")
+OUTPUT_FORMATS = ("text", "json", "stream-json")
+
+DESCRIPTION = """\
+A terminal coding agent for Claude with a cron scheduler built in.
+
+With no arguments, opens the interactive chat in the current folder. In the chat, /loop 30m <prompt>
+runs a prompt on a schedule; /help lists the commands.
+"""
+
+EPILOG = """\
+subcommands:
+  agent cron list|add|delete|next|watch   inspect and edit scheduled tasks (agent cron --help)
+  agent daemon                            run durable scheduled tasks with no terminal
+
+environment:
+  ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN   credentials
+  ANTHROPIC_BASE_URL                         any Anthropic-compatible endpoint
+  ANTHROPIC_MODEL                            default model
+  AGENT_DISABLE_CRON=1                       stop all scheduled firing
+
+examples:
+  agent                                   chat in this folder
+  agent -p "summarise the open TODOs"     one headless turn, then exit
+  git diff | agent -p "review this"       prompt text from stdin
+"""
+
+
+class UsageError(Exception):
+    """Bad command-line input: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="agent",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"agent {__version__}")
+    parser.add_argument("prompt", nargs="?", help="prompt for -p (read from stdin when piped and omitted)")
+    parser.add_argument("-p", "--print", dest="print_mode", action="store_true",
+                        help="run one headless turn with tools, print the result and exit")
+    parser.add_argument("--cwd", type=Path, default=None, help="project folder (default: current folder)")
+    parser.add_argument("--model", help="model name (default: ANTHROPIC_MODEL, settings, or built-in)")
+    parser.add_argument("--output-format", choices=OUTPUT_FORMATS, default="text",
+                        help="with -p: text (default), json (one object at the end), stream-json (events)")
+    parser.add_argument("--max-turns", type=int, default=None, help="stop after this many model requests")
+    parser.add_argument("--permission-mode", choices=PERMISSION_MODES, default=None,
+                        help="default asks before changes; acceptEdits; plan (read-only); bypassPermissions")
+    parser.add_argument("--allowedTools", "--allowed-tools", dest="allowed_tools", action="append",
+                        default=[], metavar="RULES", help='allow rules, e.g. "Bash(npm test:*) Edit"')
+    parser.add_argument("--disallowedTools", "--disallowed-tools", dest="disallowed_tools", action="append",
+                        default=[], metavar="RULES", help='deny rules, e.g. "Bash(git push:*)"')
+    parser.add_argument("--append-system-prompt", default=None, help="text added to the system prompt")
+    parser.add_argument("--verbose", action="store_true", help="log debug detail to stderr")
+    return parser
+
+
+def _project_dir(cwd: Path | None) -> Path:
+    project = (cwd or Path.cwd()).expanduser()
+    if not project.is_dir():
+        raise UsageError(f"agent: --cwd {project} is not a folder")
+    return project.resolve()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if args_list and args_list[0] == "cron":
+            from agent.cron_cli import run_cron_cli
+
+            return run_cron_cli(args_list[1:])
+        if args_list and args_list[0] == "daemon":
+            from agent.daemon import run_daemon_cli
+
+            return run_daemon_cli(args_list[1:])
+        args = build_parser().parse_args(args_list)
+        project = _project_dir(args.cwd)
+        if args.print_mode:
+            from agent.headless import run_headless
+
+            return run_headless(args, project)
+        if args.prompt is not None:
+            raise UsageError('agent: a prompt argument needs -p (agent -p "..."); for chat, run agent alone')
+        from agent.repl import run_repl
+
+        return run_repl(args, project)
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,1 @@
+"""The cron core (pure: expressions, jitter, missed tasks, /loop parsing) and its runtime shell."""

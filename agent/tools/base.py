@@ -1,0 +1,120 @@
+"""The Tool base class and the registry the conversation loop uses."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ValidationError
+
+if TYPE_CHECKING:
+    from agent.cron.service import CronService
+
+
+class ToolError(Exception):
+    """A failure the model should see as an `is_error` tool result; the message says what to do."""
+
+
+@dataclass
+class ToolResult:
+    """What a tool returns: `content` goes to the model, `summary` is the short line a person sees."""
+
+    content: str
+    is_error: bool = False
+    summary: str = ""
+
+
+@dataclass
+class ToolContext:
+    """What tools may use. Tools never reach for globals: the project, the cron service, the mode."""
+
+    project_dir: Path
+    cron: CronService | None = None
+    headless: bool = False  # `agent -p`: the process exits after the turn, so session tasks never fire
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def resolve(self, path: str) -> Path:
+        """A tool path argument as an absolute path; relative paths are taken from the project."""
+        candidate = Path(path).expanduser()
+        return candidate if candidate.is_absolute() else self.project_dir / candidate
+
+
+class Tool(ABC):
+    """One tool the model can call. `Input` is a pydantic model whose JSON schema is `input_schema`."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    Input: ClassVar[type[BaseModel]]
+    read_only: ClassVar[bool] = False
+
+    @classmethod
+    def input_schema(cls) -> dict[str, Any]:
+        schema = cls.Input.model_json_schema()
+        schema.pop("title", None)
+        for prop in schema.get("properties", {}).values():
+            prop.pop("title", None)
+        return schema
+
+    @classmethod
+    def definition(cls) -> dict[str, Any]:
+        """The tool as the Messages API wants it in `tools`."""
+        return {"name": cls.name, "description": cls.description, "input_schema": cls.input_schema()}
+
+    def parse_input(self, raw: dict[str, Any]) -> BaseModel:
+        try:
+            return self.Input.model_validate(raw)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'input'}: {err['msg']}" for err in exc.errors()
+            )
+            raise ToolError(f"Invalid input for {self.name}: {problems}") from None
+
+    def key_argument(self, args: BaseModel) -> str:
+        """The one argument worth showing on the tool's line in the transcript."""
+        return ""
+
+    def permission_subject(self, args: BaseModel) -> str | None:
+        """What a rule's parenthesised part matches: a command for Bash, a path for file tools."""
+        return None
+
+    def touched_paths(self, args: BaseModel, ctx: ToolContext) -> list[Path]:
+        """Absolute paths this call reads or writes, for the outside-the-project check."""
+        return []
+
+    @abstractmethod
+    async def run(self, args: BaseModel, ctx: ToolContext) -> ToolResult:
+        """Do the work. Raise ToolError for failures the model should read and recover from."""
+
+
+class ToolRegistry:
+    """Tools by name, in the order they were registered (the order the model sees them)."""
+
+    def __init__(self, tools: Iterable[Tool] = ()) -> None:
+        self._tools: dict[str, Tool] = {}
+        for tool in tools:
+            self.register(tool)
+
+    def register(self, tool: Tool) -> None:
+        self._tools[tool.name] = tool
+
+    def get(self, name: str) -> Tool | None:
+        return self._tools.get(name)
+
+    def names(self) -> list[str]:
+        return list(self._tools)
+
+    def __iter__(self):
+        return iter(self._tools.values())
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def definitions(self) -> list[dict[str, Any]]:
+        return [tool.definition() for tool in self._tools.values()]
+
+    def restricted(self, keep: Iterable[str]) -> ToolRegistry:
+        wanted = set(keep)
+        return ToolRegistry(t for t in self._tools.values() if t.name in wanted)
