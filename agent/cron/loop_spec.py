@@ -1,0 +1,151 @@
+"""Parse `/loop [interval] <prompt>` into a cron expression (pure).
+
+Accepted forms, tried in this order:
+
+1. a leading 5-field cron expression, taken as is: `*/5 9-17 * * 1-5 run the tests`;
+2. a leading interval: `5m /check-tests`, `2 hours check the deploy`, `every 30s ping`;
+3. a trailing interval: `check the deploy every 20m`, `... every 2 hours`, `... every day`;
+4. no interval: every 10 minutes.
+
+Units: s/sec/secs/second(s), m/min/mins/minute(s), h/hr/hrs/hour(s), d/day(s), w/wk/week(s).
+Cron has no seconds, and a `*/N` step only keeps an even rhythm when N divides the next unit, so:
+
+- seconds round UP to whole minutes (`30s` runs every minute);
+- minutes must divide 60 and hours must divide 24; anything else goes to the nearest interval that
+  does, converting upwards when needed (`90m` is every 2 hours). Ties go to the LONGER interval
+  (`7m` -> 8m, `45m` -> hourly): every fire is a model turn, so a loop never runs more often than asked
+  because of rounding alone;
+- 1 day is `0 0 * * *` (midnight); 2-6 days use `*/N` on the day of month, which restarts on the 1st of
+  each month (the note says so); 7 days / 1 week is Mondays at midnight; longer is an error (give a
+  cron expression instead). Hourly and daily schedules start at minute 0: jitter spreads the load.
+
+`note` says what was rounded and why; it is None when the interval was used exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from agent.cron.expr import CronError, parse_cron
+
+__all__ = ["DEFAULT_LOOP_CRON", "LoopError", "LoopSpec", "parse_loop"]
+
+DEFAULT_LOOP_CRON = "*/10 * * * *"
+_USAGE = "Usage: /loop [interval] <prompt>, e.g. /loop 5m check the build (the interval defaults to 10m)"
+
+_UNIT_WORDS = {
+    "s": ("s", "sec", "secs", "second", "seconds"),
+    "m": ("m", "min", "mins", "minute", "minutes"),
+    "h": ("h", "hr", "hrs", "hour", "hours"),
+    "d": ("d", "day", "days"),
+    "w": ("w", "wk", "wks", "week", "weeks"),
+}
+_UNIT_OF = {word: unit for unit, words in _UNIT_WORDS.items() for word in words}
+_UNIT_RE = "|".join(sorted(_UNIT_OF, key=len, reverse=True))
+_NUMBER_RE = r"[+-]?\d+"
+
+_LEADING = re.compile(
+    rf"(?:(?P<every>every)\s+)?(?:(?P<n>{_NUMBER_RE})\s*)?(?P<unit>{_UNIT_RE})(?=\s|$)(?P<rest>.*)",
+    re.IGNORECASE | re.DOTALL,
+)
+_TRAILING = re.compile(
+    rf"(?P<rest>.*?)\s+every\s+(?:(?P<n>{_NUMBER_RE})\s*)?(?P<unit>{_UNIT_RE})\s*[.!]?",
+    re.IGNORECASE | re.DOTALL,
+)
+_LEADING_CRON = re.compile(r"(\S+\s+\S+\s+\S+\s+\S+\s+\S+)(?:\s+(.*))?", re.DOTALL)
+
+_HOUR, _DAY, _WEEK = 60, 1440, 10080
+_UNIT_MINUTES = {"m": 1, "h": _HOUR, "d": _DAY, "w": _WEEK}
+# Every schedule an interval can become: (minutes, cron, how to say it).
+_SCHEDULES: list[tuple[int, str, str]] = [
+    (1, "* * * * *", "every minute"),
+    *((n, f"*/{n} * * * *", f"every {n} minutes") for n in (2, 3, 4, 5, 6, 10, 12, 15, 20, 30)),
+    (_HOUR, "0 * * * *", "every hour"),
+    *((n * _HOUR, f"0 */{n} * * *", f"every {n} hours") for n in (2, 3, 4, 6, 8, 12)),
+    (_DAY, "0 0 * * *", "every day"),
+    *((n * _DAY, f"0 0 */{n} * *", f"every {n} days") for n in (2, 3, 4, 5, 6)),
+    (_WEEK, "0 0 * * 1", "every week"),
+]
+
+
+class LoopError(ValueError):
+    """The /loop arguments cannot be turned into a schedule; the message says why."""
+
+
+@dataclass(frozen=True)
+class LoopSpec:
+    cron: str
+    prompt: str
+    note: str | None = None
+
+
+def parse_loop(text: str) -> LoopSpec:
+    """Split `/loop` arguments into a cron expression, the prompt, and a note on any rounding."""
+    text = text.strip()
+    if not text:
+        raise LoopError(_USAGE)
+    cron_match = _LEADING_CRON.fullmatch(text)
+    if cron_match and _is_cron(cron_match.group(1)):
+        return LoopSpec(" ".join(cron_match.group(1).split()), _prompt(cron_match.group(2)))
+    lead = _LEADING.fullmatch(text)
+    if lead and (lead["every"] or lead["n"]):
+        cron, note = _interval_to_cron(lead["n"], lead["unit"])
+        return LoopSpec(cron, _prompt(lead["rest"]), note)
+    trail = _TRAILING.fullmatch(text)
+    if trail:
+        cron, note = _interval_to_cron(trail["n"], trail["unit"])
+        return LoopSpec(cron, _prompt(trail["rest"]), note)
+    return LoopSpec(DEFAULT_LOOP_CRON, text)
+
+
+def _is_cron(candidate: str) -> bool:
+    try:
+        parse_cron(candidate)
+    except CronError:
+        return False
+    return True
+
+
+def _prompt(rest: str | None) -> str:
+    prompt = (rest or "").strip()
+    if not prompt:
+        raise LoopError("Nothing to run: give a prompt after the interval, e.g. /loop 5m check the build")
+    return prompt
+
+
+def _interval_to_cron(number: str | None, unit_word: str) -> tuple[str, str | None]:
+    """`("90", "m")` -> `("0 */2 * * *", "90m does not divide an hour; running every 2 hours")`."""
+    unit = _UNIT_OF[unit_word.lower()]
+    number = number or "1"
+    if number.startswith("-"):
+        raise LoopError(f"The interval cannot be negative (got {number}{unit})")
+    digits = number.lstrip("+")
+    count = int(digits) if len(digits) <= 9 else _WEEK * 60 + 1
+    label = f"{count}{unit}" if len(digits) <= 9 else f"{digits}{unit}"
+    if count == 0:
+        raise LoopError(f"The interval must be at least 1 (got {label})")
+    minutes = math.ceil(count / 60) if unit == "s" else count * _UNIT_MINUTES[unit]
+    if minutes > _WEEK:
+        raise LoopError(
+            f"{label} is too long: /loop runs at most weekly. For a longer schedule give a cron"
+            " expression, e.g. /loop 0 9 1 * * <prompt> for 9:00 on the 1st of each month"
+        )
+    notes = []
+    if unit == "s" and count % 60:
+        notes.append(f"cron runs at most once a minute, so {label} was rounded up to {minutes}m")
+    exact, cron, human = _nearest_schedule(minutes)
+    if not exact:
+        asked = f"{minutes}m" if unit == "s" else label
+        whole = "an hour" if unit in ("s", "m") else "a day"
+        notes.append(f"{asked} does not divide {whole}; running {human}")
+    if cron.startswith("0 0 */"):
+        notes.append(f"{human} restarts on the 1st of each month, so a month's last gap can be shorter")
+    return cron, "; ".join(notes) or None
+
+
+def _nearest_schedule(minutes: int) -> tuple[bool, str, str]:
+    """The schedule closest to `minutes` (ties to the longer one), and whether it is exact."""
+    best = min(_SCHEDULES, key=lambda s: (abs(s[0] - minutes), -s[0]))
+    return best[0] == minutes, best[1], best[2]

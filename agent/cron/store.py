@@ -1,0 +1,319 @@
+"""Where scheduled tasks live: `.claude/scheduled_tasks.json` for durable ones, memory for the rest.
+
+This is the only module that reads or writes the tasks file. The file is shared with other sessions
+(and with Claude Code), so:
+
+- every change is read-modify-write under a `filelock` on `.claude/scheduled_tasks.json.lock` (not
+  `.claude/scheduled_tasks.lock`: that is the scheduler's ownership lock, see lock.py);
+- writes are atomic (temp file in the same folder, fsync, `os.replace`), so a reader or a writer that
+  dies midway never sees or leaves a truncated file; `load()` reads without the lock for that reason;
+- a file we cannot read as a list of tasks (including an empty one, which is what a non-atomic writer
+  shows mid-write) is never overwritten: every operation raises `TaskFileError`;
+- entries we cannot understand are skipped with a problem text and written back unchanged, in place;
+- unknown top-level keys and unknown task fields are kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from filelock import FileLock, Timeout
+from pydantic import ValidationError
+
+from agent.cron.expr import CronError, parse_cron
+from agent.cron.task import CronTask
+
+__all__ = [
+    "MAX_TASKS",
+    "TASKS_FILE",
+    "FileTaskStore",
+    "LoadedTasks",
+    "SessionTaskStore",
+    "TaskFileError",
+    "TaskLimitError",
+    "TaskStore",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_TASKS = 50
+TASKS_FILE = Path(".claude") / "scheduled_tasks.json"
+_T = TypeVar("_T")
+
+
+class TaskFileError(Exception):
+    """The tasks file cannot be used; it was left unchanged. The message names the file and why."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path} could not be read as a list of tasks and was left unchanged: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class TaskLimitError(Exception):
+    """Adding a task would exceed MAX_TASKS."""
+
+    def __init__(self, limit: int = MAX_TASKS) -> None:
+        super().__init__(f"Too many scheduled jobs (max {limit}). Cancel one first.")
+        self.limit = limit
+
+
+@dataclass
+class LoadedTasks:
+    """The usable tasks, and one text per malformed entry that was skipped (and kept on disk)."""
+
+    tasks: list[CronTask] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+class TaskStore(Protocol):
+    def load(self) -> LoadedTasks: ...
+    def add(self, task: CronTask, *, max_tasks: int = MAX_TASKS) -> None: ...
+    def remove(self, ids: Iterable[str]) -> list[str]: ...
+    def mark_fired(self, ids: Iterable[str], at_ms: int) -> list[str]: ...
+
+
+@dataclass
+class _Document:
+    """The file as read: `top` is the whole object, `parsed[i]` the task of `top["tasks"][i]` or None."""
+
+    top: dict[str, Any]
+    parsed: list[CronTask | None]
+    problems: list[str]
+
+    @property
+    def entries(self) -> list[Any]:
+        return self.top.setdefault("tasks", [])
+
+    def tasks(self) -> list[CronTask]:
+        return [task for task in self.parsed if task is not None]
+
+
+def _parse_entries(entries: list[Any]) -> tuple[list[CronTask | None], list[str]]:
+    parsed: list[CronTask | None] = []
+    problems: list[str] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(entries):
+        task, why = _parse_entry(raw)
+        if task is not None and task.id in seen:
+            task, why = None, "duplicate id"
+        if task is None:
+            raw_id = raw.get("id") if isinstance(raw, dict) else None
+            label = f"tasks[{index}]" + (f" (id {raw_id!r})" if isinstance(raw_id, str) else "")
+            problems.append(f"{label}: {why}; skipped and left in the file unchanged")
+        else:
+            seen.add(task.id)
+        parsed.append(task)
+    return parsed, problems
+
+
+def _parse_entry(raw: Any) -> tuple[CronTask | None, str]:
+    if not isinstance(raw, dict):
+        return None, f"not an object but {type(raw).__name__}"
+    try:
+        task = CronTask.from_json_dict(raw)
+    except ValidationError as exc:
+        return None, "; ".join(
+            f"{'.'.join(map(str, err['loc'])) or 'entry'}: {err['msg'].removeprefix('Value error, ')}"
+            for err in exc.errors()
+        )
+    try:
+        parse_cron(task.cron)
+    except CronError as exc:
+        return None, f"bad cron {task.cron!r}: {exc}"
+    return task, ""
+
+
+def _dump(top: dict[str, Any]) -> bytes:
+    """Claude Code's layout: 2-space indent, trailing newline, UTF-8 text rather than escapes."""
+    try:
+        return (json.dumps(top, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate read from a \ud800 escape: keep it escaped
+        return (json.dumps(top, indent=2, ensure_ascii=True) + "\n").encode("ascii")
+
+
+class FileTaskStore:
+    """Durable tasks in `<project>/.claude/scheduled_tasks.json`, safe to share between processes."""
+
+    def __init__(self, project_dir: Path | str, *, lock_timeout_s: float = 10.0) -> None:
+        self._path = Path(project_dir) / TASKS_FILE
+        self._lock_timeout_s = lock_timeout_s
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def lock_path(self) -> Path:
+        return self._path.with_name(self._path.name + ".lock")
+
+    def load(self) -> LoadedTasks:
+        """The tasks on disk. A missing file is no tasks. Raises TaskFileError when unreadable."""
+        doc = self._read()
+        return LoadedTasks(doc.tasks(), doc.problems)
+
+    def add(self, task: CronTask, *, max_tasks: int = MAX_TASKS) -> None:
+        """Append a task. TaskLimitError if the file already holds `max_tasks` tasks."""
+
+        def edit(doc: _Document) -> tuple[None, bool]:
+            tasks = doc.tasks()
+            if len(tasks) >= max_tasks:
+                raise TaskLimitError()
+            if any(t.id == task.id for t in tasks):
+                raise ValueError(f"a task with id {task.id} already exists")
+            doc.entries.append(task.to_json_dict())
+            return None, True
+
+        return self._change(edit, create_dir=True)
+
+    def remove(self, ids: Iterable[str]) -> list[str]:
+        """Delete the tasks with these ids; returns the ids actually removed (file order)."""
+        wanted = set(ids)
+
+        def edit(doc: _Document) -> tuple[list[str], bool]:
+            removed = [t.id for t in doc.parsed if t is not None and t.id in wanted]
+            pairs = zip(doc.entries, doc.parsed, strict=True)
+            doc.top["tasks"] = [raw for raw, t in pairs if t is None or t.id not in wanted]
+            return removed, bool(removed)
+
+        return self._change(edit) if wanted else []
+
+    def mark_fired(self, ids: Iterable[str], at_ms: int) -> list[str]:
+        """Set lastFiredAt on these tasks; returns the ids that were found and updated."""
+        wanted = set(ids)
+
+        def edit(doc: _Document) -> tuple[list[str], bool]:
+            updated = []
+            for index, task in enumerate(doc.parsed):
+                if task is not None and task.id in wanted:
+                    doc.entries[index] = task.with_last_fired(at_ms).to_json_dict()
+                    updated.append(task.id)
+            return updated, bool(updated)
+
+        return self._change(edit) if wanted else []
+
+    def _change(self, edit: Callable[[_Document], tuple[_T, bool]], *, create_dir: bool = False) -> _T:
+        folder = self._path.parent
+        if create_dir:
+            folder.mkdir(parents=True, exist_ok=True)
+        elif not folder.is_dir():
+            # Nothing on disk, so nothing to change; the edit runs on an empty document.
+            return edit(_Document({"tasks": []}, [], []))[0]
+        try:
+            with FileLock(str(self.lock_path), timeout=self._lock_timeout_s):
+                doc = self._read()
+                result, changed = edit(doc)
+                if changed:
+                    self._write(doc.top)
+                return result
+        except Timeout:
+            raise TaskFileError(
+                self._path, f"{self.lock_path} stayed locked for {self._lock_timeout_s:g} s"
+            ) from None
+
+    def _read(self) -> _Document:
+        try:
+            data = self._path.read_bytes()
+        except FileNotFoundError:
+            return _Document({"tasks": []}, [], [])
+        except OSError as exc:
+            raise TaskFileError(self._path, exc.strerror or str(exc)) from None
+        top = self._decode(data)
+        parsed, problems = _parse_entries(top.setdefault("tasks", []))
+        return _Document(top, parsed, problems)
+
+    def _decode(self, data: bytes) -> dict[str, Any]:
+        if not data.strip():
+            raise TaskFileError(self._path, "the file is empty")
+        try:
+            top = json.loads(data.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise TaskFileError(self._path, f"not UTF-8 text (byte {exc.start})") from None
+        except json.JSONDecodeError as exc:
+            raise TaskFileError(
+                self._path, f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+            ) from None
+        if not isinstance(top, dict):
+            raise TaskFileError(self._path, f"the top level is {type(top).__name__}, not an object")
+        if not isinstance(top.get("tasks", []), list):
+            raise TaskFileError(self._path, '"tasks" is not a list')
+        return top
+
+    def _write(self, top: dict[str, Any]) -> None:
+        folder = self._path.parent
+        try:
+            mode = self._path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            mode = 0o644
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{self._path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(_dump(top))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, mode)
+            os.replace(tmp, self._path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable; not every platform can open a folder, which is fine."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        log.debug("fsync of %s failed", folder, exc_info=True)
+    finally:
+        os.close(fd)
+
+
+class SessionTaskStore:
+    """Tasks that live and die with this process. Same interface as FileTaskStore; thread-safe."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, CronTask] = {}
+        self._lock = threading.Lock()
+
+    def load(self) -> LoadedTasks:
+        with self._lock:
+            return LoadedTasks(list(self._tasks.values()))
+
+    def add(self, task: CronTask, *, max_tasks: int = MAX_TASKS) -> None:
+        with self._lock:
+            if len(self._tasks) >= max_tasks:
+                raise TaskLimitError()
+            if task.id in self._tasks:
+                raise ValueError(f"a task with id {task.id} already exists")
+            self._tasks[task.id] = task
+
+    def remove(self, ids: Iterable[str]) -> list[str]:
+        wanted = set(ids)
+        with self._lock:
+            removed = [task_id for task_id in self._tasks if task_id in wanted]
+            for task_id in removed:
+                del self._tasks[task_id]
+            return removed
+
+    def mark_fired(self, ids: Iterable[str], at_ms: int) -> list[str]:
+        wanted = set(ids)
+        with self._lock:
+            updated = [task_id for task_id in self._tasks if task_id in wanted]
+            for task_id in updated:
+                self._tasks[task_id] = self._tasks[task_id].with_last_fired(at_ms)
+            return updated

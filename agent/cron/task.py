@@ -1,0 +1,83 @@
+"""A scheduled task as stored in `.claude/scheduled_tasks.json`, in Claude Code's format.
+
+Files written by Claude Code must survive a round trip through us: fields we do not know are kept,
+the keys of a task read from disk are written back in their original order, and an optional key that
+was present in the source (say `"recurring": false`) is written back even at its default value.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, PrivateAttr, field_validator
+
+__all__ = ["CronTask", "new_task_id"]
+
+_TASK_ID = re.compile(r"[0-9a-f]{8}")
+# Optional fields and their defaults: written only when set, unless the source file had them.
+_OPTIONAL = {"recurring": False, "lastFiredAt": None, "permanent": False}
+# Durability is which store holds a task; the flag itself never reaches the file.
+_NEVER_WRITTEN = frozenset({"durable"})
+
+
+def new_task_id() -> str:
+    """A fresh task id: the first 8 hex characters of a UUID4."""
+    return uuid.uuid4().hex[:8]
+
+
+class CronTask(BaseModel):
+    """One scheduled prompt. Times are epoch milliseconds; `cron` is 5 fields in local time.
+
+    Strict types, so a file value like `"recurring": "yes"` makes the entry malformed (kept on disk
+    as it is) instead of being silently coerced and rewritten.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
+
+    id: str
+    cron: str
+    prompt: str
+    createdAt: int
+    recurring: bool = False
+    lastFiredAt: int | None = None
+    permanent: bool = False
+
+    _source_keys: tuple[str, ...] = PrivateAttr(default=())
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, value: str) -> str:
+        if not _TASK_ID.fullmatch(value):
+            raise ValueError("must be 8 lowercase hex characters")
+        return value
+
+    @classmethod
+    def from_json_dict(cls, data: dict[str, Any]) -> CronTask:
+        """Validate one file entry, remembering its key order (raises pydantic.ValidationError)."""
+        task = cls.model_validate(data)
+        task._source_keys = tuple(data)
+        return task
+
+    def with_last_fired(self, at_ms: int) -> CronTask:
+        return self.model_copy(update={"lastFiredAt": at_ms})
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The entry to write: source key order first, then any new keys in the standard order."""
+        values: dict[str, Any] = {
+            "id": self.id,
+            "cron": self.cron,
+            "prompt": self.prompt,
+            "createdAt": self.createdAt,
+        }
+        for name, default in _OPTIONAL.items():
+            value = getattr(self, name)
+            if value != default or name in self._source_keys:
+                values[name] = value
+        for name, value in (self.model_extra or {}).items():
+            if name not in _NEVER_WRITTEN:
+                values[name] = value
+        ordered = {key: values[key] for key in self._source_keys if key in values}
+        ordered.update(values)
+        return ordered

@@ -1,0 +1,178 @@
+"""`agent cron ...`: list, add, delete, preview and watch scheduled tasks from a shell.
+
+Every command here works on the durable tasks of one project (`.claude/scheduled_tasks.json`); session
+tasks live inside a running chat and are listed there with /cron. None of these commands imports the
+model SDK, so they stay fast enough for scripts and shell prompts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from agent.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, _Parser
+
+CRON_EPILOG = """\
+examples:
+  agent cron add --cron "*/30 * * * *" --prompt "check the deploy"
+  agent cron add --cron "15 9 * * 1-5" --prompt "summarise new issues" --once
+  agent cron next "0 9 * * 1-5" --count 3
+  agent cron watch --json          fire tasks here, one JSON object per fire
+"""
+
+
+def build_cron_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="agent cron",
+        description="Inspect and edit this project's durable scheduled tasks (.claude/scheduled_tasks.json).",
+        epilog=CRON_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--cwd", type=Path, default=None, help="project folder (default: current folder)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p_list = sub.add_parser("list", help="list durable tasks with their next fire")
+    p_list.add_argument("--json", action="store_true", help="one JSON array instead of a table")
+
+    p_add = sub.add_parser("add", help="add a durable task and print its id")
+    p_add.add_argument("--cron", required=True, metavar="EXPR", help='5-field local-time cron, e.g. "*/30 * * * *"')
+    p_add.add_argument("--prompt", required=True, metavar="TEXT", help="the prompt to run when it fires")
+    p_add.add_argument("--once", action="store_true", help="fire once at the next match, then delete")
+
+    p_delete = sub.add_parser("delete", help="delete a task by id")
+    p_delete.add_argument("id", help="the 8-character task id (see agent cron list)")
+
+    p_next = sub.add_parser("next", help="describe a cron expression and print its next fire times")
+    p_next.add_argument("expr", metavar="EXPR", help='5-field cron expression, quoted: "0 9 * * 1-5"')
+    p_next.add_argument("--count", type=int, default=5, metavar="N", help="how many fire times (default 5)")
+    p_next.add_argument("--from", dest="start", metavar="ISO-8601", help="start time (default: now)")
+
+    p_watch = sub.add_parser("watch", help="run the scheduler here with no model and print each fire")
+    p_watch.add_argument("--json", action="store_true", help="one JSON object per fire")
+    return parser
+
+
+def _project(cwd: Path | None) -> Path:
+    project = (cwd or Path.cwd()).expanduser()
+    if not project.is_dir():
+        raise UsageError(f"agent cron: --cwd {project} is not a folder")
+    return project.resolve()
+
+
+def run_cron_cli(argv: Sequence[str]) -> int:
+    from agent.cron.expr import CronError
+    from agent.cron.store import TaskFileError, TaskLimitError
+
+    try:
+        args = build_cron_parser().parse_args(list(argv))
+        project = _project(args.cwd)
+        handler = {"list": _cmd_list, "add": _cmd_add, "delete": _cmd_delete, "next": _cmd_next,
+                   "watch": _cmd_watch}[args.command]
+        return handler(args, project)
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    except (CronError, ValueError) as exc:
+        print(f"agent cron: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (TaskFileError, TaskLimitError) as exc:
+        print(f"agent cron: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def _service(project: Path):
+    from agent.cron.service import CronService
+    from agent.cron.store import FileTaskStore, SessionTaskStore
+
+    return CronService(FileTaskStore(project), SessionTaskStore())
+
+
+def _local_time(ms: int | None) -> str:
+    if ms is None:
+        return "never"
+    return datetime.fromtimestamp(ms / 1000).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def _cmd_list(args: argparse.Namespace, project: Path) -> int:
+    service = _service(project)
+    scheduled = service.list()
+    for problem in service.problems:
+        print(f"agent cron: warning: {problem}", file=sys.stderr)
+    if args.json:
+        rows = [
+            {"id": s.task.id, "cron": s.task.cron, "humanSchedule": s.human_schedule, "prompt": s.task.prompt,
+             "recurring": s.task.recurring, "nextFireAt": s.next_fire_ms}
+            for s in scheduled
+        ]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    if not scheduled:
+        print("No scheduled tasks. Add one with: agent cron add --cron EXPR --prompt TEXT")
+        return EXIT_OK
+    table = [("ID", "SCHEDULE", "NEXT FIRE", "KIND", "PROMPT")]
+    for s in scheduled:
+        prompt = " ".join(s.task.prompt.split())
+        table.append((s.task.id, s.human_schedule, _local_time(s.next_fire_ms),
+                      "recurring" if s.task.recurring else "once", prompt[:60] + ("…" if len(prompt) > 60 else "")))
+    widths = [max(len(row[i]) for row in table) for i in range(4)]
+    for row in table:
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
+    return EXIT_OK
+
+
+def _cmd_add(args: argparse.Namespace, project: Path) -> int:
+    scheduled = _service(project).create(args.cron, args.prompt, recurring=not args.once, durable=True)
+    print(scheduled.task.id)
+    kind = "recurring" if scheduled.task.recurring else "once"
+    print(f"Scheduled {scheduled.task.id}: {scheduled.human_schedule} ({kind}), next fire "
+          f"{_local_time(scheduled.next_fire_ms)}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_delete(args: argparse.Namespace, project: Path) -> int:
+    removed = _service(project).delete(args.id.strip().lower())
+    if removed is None:
+        print(f"agent cron: no task with id {args.id} (see agent cron list)", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"Deleted {removed.task.id}: {removed.human_schedule}: {removed.task.prompt}")
+    return EXIT_OK
+
+
+def _cmd_next(args: argparse.Namespace, project: Path) -> int:
+    from agent.cron.expr import describe_cron, next_fire, validate_cron
+
+    if args.count < 1 or args.count > 10_000:
+        raise UsageError("agent cron next: --count must be between 1 and 10000")
+    start = _parse_start(args.start)
+    expr = validate_cron(args.expr, now=start)
+    print(describe_cron(args.expr))
+    when = start
+    for _ in range(args.count):
+        fire = next_fire(expr, when)
+        if fire is None:
+            break
+        print(fire.isoformat())
+        when = fire
+    return EXIT_OK
+
+
+def _parse_start(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now().astimezone()
+    try:
+        start = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"agent cron next: --from {text!r} is not an ISO-8601 time "
+                         "(e.g. 2026-11-23T09:00 or 2026-11-23T09:00+01:00)") from None
+    return start if start.tzinfo else start.astimezone()
+
+
+def _cmd_watch(args: argparse.Namespace, project: Path) -> int:
+    from agent.cron.watch_cli import run_watch
+
+    return run_watch(project, as_json=args.json)

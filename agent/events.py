@@ -1,0 +1,184 @@
+"""Events the conversation emits for renderers (REPL, `-p` text/json/stream-json), and token `Usage`.
+
+Plain dataclasses with no behaviour beyond `to_json()`, so a renderer can switch on the type and the
+stream-json output is one `json.dumps(event.to_json())` per line. `Usage` lives here rather than in
+`agent.llm` because renderers need it and must not pay for importing the SDK.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+
+@dataclass
+class Usage:
+    """Tokens for one request or, added up with `+`, for a turn or a session."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cache_read_tokens + other.cache_read_tokens,
+            self.cache_write_tokens + other.cache_write_tokens,
+        )
+
+    @property
+    def context_tokens(self) -> int:
+        """Everything the model read for this request: what counts against the context window."""
+        return self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
+
+    @classmethod
+    def from_api(cls, usage: Any) -> Usage:
+        """From the SDK's usage object (or a dict with the API's field names); missing counts are 0."""
+        def get(name: str) -> int:
+            value = usage.get(name) if isinstance(usage, dict) else getattr(usage, name, None)
+            return int(value or 0)
+
+        return cls(
+            get("input_tokens"),
+            get("output_tokens"),
+            get("cache_read_input_tokens"),
+            get("cache_creation_input_tokens"),
+        )
+
+    def to_dict(self) -> dict[str, int]:
+        """The API's field names, as Claude Code's json output uses them."""
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_read_input_tokens": self.cache_read_tokens,
+            "cache_creation_input_tokens": self.cache_write_tokens,
+        }
+
+
+@dataclass
+class Event:
+    """Base of all events. `type` is the snake_case name used in stream-json."""
+
+    type: ClassVar[str] = "event"
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = value.to_dict() if isinstance(value, Usage) else value
+        return out
+
+
+@dataclass
+class TurnStarted(Event):
+    type: ClassVar[str] = "turn_started"
+    prompt: str
+    source: str = "user"  # "user", "cron", "loop", ...
+    task_id: str | None = None
+
+
+@dataclass
+class TextDelta(Event):
+    """A piece of assistant text as it streams in."""
+
+    type: ClassVar[str] = "text_delta"
+    text: str
+
+
+@dataclass
+class TextBlockDone(Event):
+    """A complete assistant text block (after its deltas)."""
+
+    type: ClassVar[str] = "text_block_done"
+    text: str
+
+
+@dataclass
+class ToolCallStarted(Event):
+    type: ClassVar[str] = "tool_call_started"
+    tool_use_id: str
+    name: str
+    input: dict[str, Any]
+    key_argument: str = ""
+
+
+@dataclass
+class ToolCallFinished(Event):
+    type: ClassVar[str] = "tool_call_finished"
+    tool_use_id: str
+    name: str
+    summary: str
+    is_error: bool
+    content: str
+
+
+@dataclass
+class PermissionDenied(Event):
+    type: ClassVar[str] = "permission_denied"
+    tool_use_id: str
+    name: str
+    reason: str
+    unattended: bool = False  # denied because nobody could be asked (`-p`, daemon)
+
+
+@dataclass
+class RetryNotice(Event):
+    """The client waits `wait_s` seconds before attempt `attempt`; `discarded_output` means text that
+    already streamed belongs to an abandoned response and will be sent again."""
+
+    type: ClassVar[str] = "retry"
+    reason: str
+    wait_s: float
+    attempt: int
+    discarded_output: bool = False
+
+
+@dataclass
+class UsageReport(Event):
+    """After each model request: that request's usage, the turn so far, and what the context holds."""
+
+    type: ClassVar[str] = "usage"
+    usage: Usage
+    turn_usage: Usage
+    cost_usd: float | None
+    turn_cost_usd: float | None
+    context_tokens: int = 0
+    context_window: int = 0
+
+
+@dataclass
+class Compacted(Event):
+    type: ClassVar[str] = "compacted"
+    before_tokens: int
+    after_tokens: int
+    messages_summarized: int = 0
+
+
+@dataclass
+class TurnFinished(Event):
+    type: ClassVar[str] = "turn_finished"
+    stop_reason: str | None
+    num_requests: int
+    usage: Usage
+    cost_usd: float | None
+    result_text: str
+    is_error: bool = False
+    error: str | None = None
+
+
+__all__ = [
+    "Compacted",
+    "Event",
+    "PermissionDenied",
+    "RetryNotice",
+    "TextBlockDone",
+    "TextDelta",
+    "ToolCallFinished",
+    "ToolCallStarted",
+    "TurnFinished",
+    "TurnStarted",
+    "Usage",
+    "UsageReport",
+]

@@ -1,0 +1,469 @@
+"""The model client: the only module that imports the Anthropic SDK.
+
+`LLM.stream_message()` sends one Messages request with streaming, reports text deltas as events while
+they arrive, and returns the finished message as history-ready content blocks with its `Usage`.
+
+Retries. The SDK retries 408/409/429/5xx/529 and connection errors itself (`max_retries`), honouring
+`retry-after`. Two cases it leaves to us:
+  1. an `event: error` (e.g. overloaded_error) or a dropped connection inside a stream that already
+     started: the SDK raises; we retry the whole request a bounded number of times and say that the
+     partial output was discarded (`RetryNotice.discarded_output`);
+  2. a huge `retry-after`: SDK 2.x sleeps for whatever the server asks (`_calculate_retry_timeout` caps
+     it only at ~50 days), silently. We route the SDK's retry sleep through `_sdk_retry_wait`, which caps
+     the wait at `max_retry_wait_s` and announces it with a `RetryNotice`.
+The sleep function is injectable so tests never wait.
+
+Prompt caching: `cache_control` breakpoints on the last system block, the last tool and the last block
+of the last user message (3 of the API's 4), so the stable prefix and the conversation so far are cached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import os
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import anthropic
+import httpx2
+
+from agent.events import Event, RetryNotice, TextBlockDone, TextDelta, Usage
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "claude-sonnet-4-6"
+DEFAULT_MAX_TOKENS = 8192
+DEFAULT_CONTEXT_WINDOW = 200_000
+DEFAULT_MAX_RETRIES = 4  # the SDK's own retries (429, 5xx, 529, connection errors)
+DEFAULT_STREAM_RETRIES = 3  # ours, for failures inside a stream that already started
+MAX_RETRY_WAIT_S = 60.0
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+EPHEMERAL = {"type": "ephemeral"}
+AUTH_HINT = "set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN) to a valid key"
+MODEL_ALIASES = {"sonnet": "claude-sonnet-4-6", "opus": "claude-opus-4-6", "haiku": "claude-haiku-4-5"}
+RETRYABLE_STREAM_ERRORS = frozenset({"overloaded_error", "api_error", "rate_limit_error", "timeout_error"})
+
+Emit = Callable[[Event], None]
+Sleep = Callable[[float], Awaitable[Any]]
+
+
+# ---------------------------------------------------------------------------------------- errors
+
+
+class LLMError(Exception):
+    """A model request failed; `message` is for the user and says what to do. Never holds the key."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class MissingCredentialsError(LLMError):
+    """No API key or auth token: found before any request is made."""
+
+
+class InvalidCredentialsError(LLMError):
+    """401 from the API."""
+
+
+class PermissionDeniedError(LLMError):
+    """403 from the API."""
+
+
+class InvalidRequestError(LLMError):
+    """400 (or 413/422): the API's own message is shown."""
+
+
+class PromptTooLongError(InvalidRequestError):
+    """The conversation no longer fits the model's context window."""
+
+
+class ModelNotFoundError(LLMError):
+    """404: usually a model name the endpoint does not know."""
+
+
+class RateLimitedError(LLMError):
+    """429 after the retries ran out."""
+
+
+class OverloadedError(LLMError):
+    """529 (or overloaded inside a stream) after the retries ran out."""
+
+
+class ServerError(LLMError):
+    """Another 5xx after the retries ran out."""
+
+
+class ConnectionFailedError(LLMError):
+    """The endpoint could not be reached, or did not answer in time."""
+
+
+# ---------------------------------------------------------------------------------- models, prices
+
+
+@dataclass(frozen=True)
+class Price:
+    """USD per million tokens."""
+
+    input: float
+    output: float
+    cache_write: float
+    cache_read: float
+
+    def cost(self, usage: Usage) -> float:
+        return (usage.input_tokens * self.input + usage.output_tokens * self.output
+                + usage.cache_write_tokens * self.cache_write + usage.cache_read_tokens * self.cache_read) / 1e6
+
+
+_OPUS_4 = Price(15.0, 75.0, 18.75, 1.50)
+_OPUS_45 = Price(5.0, 25.0, 6.25, 0.50)
+_SONNET_4 = Price(3.0, 15.0, 3.75, 0.30)
+_HAIKU_45 = Price(1.0, 5.0, 1.25, 0.10)
+# First match wins; matched anywhere in the id so provider prefixes ("us.anthropic.") still price.
+PRICES: tuple[tuple[str, Price], ...] = (
+    ("claude-opus-4-0", _OPUS_4),
+    ("claude-opus-4-1", _OPUS_4),
+    ("claude-opus-4-2025", _OPUS_4),
+    ("claude-opus-4", _OPUS_45),
+    ("claude-sonnet-4", _SONNET_4),
+    ("claude-haiku-4-5", _HAIKU_45),
+)
+CONTEXT_WINDOWS: dict[str, int] = {}  # model prefix -> tokens, where it differs from the default
+
+
+def price_for(model: str) -> Price | None:
+    name = model.lower()
+    return next((price for prefix, price in PRICES if prefix in name), None)
+
+
+def cost_usd(usage: Usage, model: str) -> float | None:
+    """What `usage` cost on `model`, or None when the model's price is unknown."""
+    price = price_for(model)
+    return None if price is None else price.cost(usage)
+
+
+def context_window_for(model: str, override: int | None = None) -> int:
+    if override:
+        return override
+    return next((size for prefix, size in CONTEXT_WINDOWS.items() if prefix in model), DEFAULT_CONTEXT_WINDOW)
+
+
+def resolve_model(cli_value: str | None, env: Mapping[str, str], settings_model: str | None) -> str:
+    """--model, then ANTHROPIC_MODEL, then settings' "model", then DEFAULT_MODEL; short aliases expand."""
+    for candidate in (cli_value, env.get("ANTHROPIC_MODEL"), settings_model):
+        if candidate and candidate.strip():
+            name = candidate.strip()
+            return MODEL_ALIASES.get(name.lower(), name)
+    return DEFAULT_MODEL
+
+
+def display_url(url: str) -> str:
+    """The URL without any user:password part, fit for messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", "")) or url
+
+
+# ----------------------------------------------------------------------------------------- client
+
+
+@dataclass
+class LLMResponse:
+    """One finished assistant message: `content` is ready to append to the history as is."""
+
+    content: list[dict[str, Any]]
+    stop_reason: str | None
+    usage: Usage
+    model: str
+    attempts: int = 1
+
+    @property
+    def text(self) -> str:
+        return "".join(b["text"] for b in self.content if b.get("type") == "text")
+
+    @property
+    def tool_uses(self) -> list[dict[str, Any]]:
+        return [b for b in self.content if b.get("type") == "tool_use"]
+
+
+class _MidStreamFailure(Exception):
+    def __init__(self, reason: str, discarded_output: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.discarded_output = discarded_output
+
+
+# Where the SDK's retry hook finds the current request's emit callback (per asyncio task).
+_current_emit: contextvars.ContextVar[Emit | None] = contextvars.ContextVar("agent_llm_emit", default=None)
+
+
+class _SDKClient(anthropic.AsyncAnthropic):
+    """The SDK client with its retry sleep routed through `retry_wait` (capped and announced)."""
+
+    def __init__(self, *, retry_wait: Callable[[float, int, Any], Awaitable[None]] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._agent_retry_wait = retry_wait
+
+    async def _sleep_for_retry(self, *, retries_taken: int, max_retries: int, options: Any,
+                               response: Any) -> None:
+        if self._agent_retry_wait is None:
+            return await super()._sleep_for_retry(retries_taken=retries_taken, max_retries=max_retries,
+                                                  options=options, response=response)
+        headers = response.headers if response is not None else None
+        wait = self._calculate_retry_timeout(max_retries - retries_taken, options, headers)
+        await self._agent_retry_wait(wait, retries_taken + 1, response)
+
+
+def _retry_reason(response: Any) -> str:
+    status = getattr(response, "status_code", None)
+    if status is None:
+        return "connection failed"
+    if status == 429:
+        return "rate limited (429)"
+    if status == 529:
+        return "API overloaded (529)"
+    if status == 408:
+        return "request timed out (408)"
+    return f"server error ({status})"
+
+
+class LLM:
+    """A configured connection to one model. Build it with `LLM.from_env()` or explicit credentials."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        auth_token: str | None = None,
+        base_url: str | None = None,
+        model: str = DEFAULT_MODEL,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        context_window: int | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        stream_retries: int = DEFAULT_STREAM_RETRIES,
+        max_retry_wait_s: float = MAX_RETRY_WAIT_S,
+        timeout: float = 600.0,
+        sleep: Sleep = asyncio.sleep,
+        cache_messages: bool = True,
+    ) -> None:
+        if not api_key and not auth_token:
+            raise MissingCredentialsError(f"No API key: {AUTH_HINT}")
+        self.model = model
+        self.max_tokens = max_tokens
+        self.context_window = context_window_for(model, context_window)
+        self.base_url = base_url or DEFAULT_BASE_URL
+        self.stream_retries = stream_retries
+        self.max_retry_wait_s = max_retry_wait_s
+        self.cache_messages = cache_messages
+        self._max_retries = max_retries
+        self._sleep = sleep
+        self._secrets = [s for s in (api_key, auth_token) if s]
+        credentials = {"api_key": api_key} if api_key else {"auth_token": auth_token}
+        self._client = _SDKClient(retry_wait=self._sdk_retry_wait, base_url=self.base_url,
+                                  max_retries=max_retries, timeout=timeout, **credentials)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **options: Any) -> LLM:
+        """Credentials and endpoint from ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN / ANTHROPIC_BASE_URL."""
+        env = os.environ if env is None else env
+        return cls(api_key=env.get("ANTHROPIC_API_KEY") or None,
+                   auth_token=env.get("ANTHROPIC_AUTH_TOKEN") or None,
+                   base_url=env.get("ANTHROPIC_BASE_URL") or None, **options)
+
+    def cost_usd(self, usage: Usage) -> float | None:
+        return cost_usd(usage, self.model)
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def stream_message(
+        self,
+        *,
+        system: str | Sequence[dict[str, Any]] | None,
+        messages: Sequence[dict[str, Any]],
+        tools: Sequence[dict[str, Any]] = (),
+        emit: Emit | None = None,
+        max_tokens: int | None = None,
+    ) -> LLMResponse:
+        """Send one request, stream its text out through `emit`, return the finished message.
+
+        Raises an LLMError subclass when the request cannot succeed (after the retries)."""
+        params = self.request_params(system, messages, tools, max_tokens)
+        token = _current_emit.set(emit)
+        try:
+            attempt = 1
+            while True:
+                try:
+                    response = await self._stream_once(params, emit)
+                    response.attempts = attempt
+                    return response
+                except _MidStreamFailure as failure:
+                    if attempt > self.stream_retries:
+                        raise OverloadedError(
+                            f"The response failed mid-stream ({failure.reason}) {attempt} times; "
+                            "try again in a few minutes") from None
+                    wait = min(2.0 ** (attempt - 1), self.max_retry_wait_s)
+                    log.warning("response failed mid-stream (%s); retrying in %.1f s", failure.reason, wait)
+                    self._announce(RetryNotice(f"{failure.reason} mid-response", wait, attempt,
+                                               discarded_output=failure.discarded_output))
+                    await self._sleep(wait)
+                    attempt += 1
+        finally:
+            _current_emit.reset(token)
+
+    def request_params(self, system: str | Sequence[dict[str, Any]] | None, messages: Sequence[dict[str, Any]],
+                       tools: Sequence[dict[str, Any]] = (), max_tokens: int | None = None) -> dict[str, Any]:
+        """The request body (without `stream`), with the cache breakpoints placed."""
+        params: dict[str, Any] = {"model": self.model, "max_tokens": max_tokens or self.max_tokens,
+                                  "messages": _with_message_breakpoint(messages) if self.cache_messages
+                                  else list(messages)}
+        blocks = [{"type": "text", "text": system}] if isinstance(system, str) else list(system or [])
+        blocks = [dict(b) for b in blocks if b.get("text")]
+        if blocks:
+            blocks[-1]["cache_control"] = EPHEMERAL
+            params["system"] = blocks
+        if tools:
+            params["tools"] = [*tools[:-1], {**tools[-1], "cache_control": EPHEMERAL}]
+        return params
+
+    async def _stream_once(self, params: dict[str, Any], emit: Emit | None) -> LLMResponse:
+        streamed_text = False
+        try:
+            async with self._client.messages.stream(**params) as stream:
+                async for event in stream:
+                    if event.type == "text" and event.text:
+                        streamed_text = True
+                        if emit:
+                            emit(TextDelta(event.text))
+                    elif event.type == "content_block_stop" and event.content_block.type == "text" and emit:
+                        emit(TextBlockDone(event.content_block.text))
+                message = await stream.get_final_message()
+        except anthropic.APIStatusError as exc:
+            if exc.status_code < 300 and (exc.type or "overloaded_error") in RETRYABLE_STREAM_ERRORS:
+                raise _MidStreamFailure(exc.type or "stream error", streamed_text) from exc
+            raise self._translate(exc) from None
+        except anthropic.APITimeoutError:
+            raise ConnectionFailedError(
+                f"The API at {display_url(self.base_url)} did not answer in time; check your network "
+                "and ANTHROPIC_BASE_URL, or try again") from None
+        except anthropic.APIConnectionError:
+            raise ConnectionFailedError(
+                f"Cannot connect to the API at {display_url(self.base_url)}: check ANTHROPIC_BASE_URL "
+                "and your network") from None
+        except httpx2.TransportError as exc:  # the SDK wraps these only before the stream starts
+            raise _MidStreamFailure(f"connection lost ({type(exc).__name__})", streamed_text) from exc
+        content = [p for p in (_block_param(b) for b in message.content) if p is not None]
+        return LLMResponse(content, message.stop_reason, Usage.from_api(message.usage), message.model)
+
+    async def _sdk_retry_wait(self, wait_s: float, attempt: int, response: Any) -> None:
+        """Called by the SDK before each of its retries: cap the wait, announce it, sleep."""
+        reason = _retry_reason(response)
+        capped = min(max(wait_s, 0.0), self.max_retry_wait_s)
+        if wait_s > capped:
+            reason += f"; the server asked to wait {wait_s:.0f} s, waiting {capped:.0f} s instead"
+        log.warning("%s; retry %d of %d in %.1f s", reason, attempt, self._max_retries, capped)
+        self._announce(RetryNotice(reason, round(capped, 3), attempt))
+        await self._sleep(capped)
+
+    def _announce(self, event: Event) -> None:
+        emit = _current_emit.get()
+        if emit is not None:
+            emit(event)
+
+    def _translate(self, exc: anthropic.APIStatusError) -> LLMError:
+        status = exc.status_code
+        detail = self._scrub(exc.api_message or f"HTTP {status}")
+        retries = f"after {self._max_retries} retries" if self._max_retries else "(retries are off)"
+        if status == 401:
+            return InvalidCredentialsError(f"Authentication failed (401): {AUTH_HINT}", status=status)
+        if status == 403:
+            return PermissionDeniedError(
+                f"Permission denied (403): {detail}. Check that your key may use {self.model}", status=status)
+        if status == 404:
+            return ModelNotFoundError(
+                f"Not found (404): {detail}. Check the model name ({self.model}): choose another with --model "
+                f"or ANTHROPIC_MODEL; and check ANTHROPIC_BASE_URL ({display_url(self.base_url)})", status=status)
+        if status in (400, 413, 422):
+            kind = PromptTooLongError if re.search(r"prompt is too long|too many tokens", detail, re.I) \
+                else InvalidRequestError
+            return kind(f"The API rejected the request ({status}): {detail}", status=status)
+        if status == 429:
+            return RateLimitedError(f"Rate limited (429) {retries}: {detail}. Wait a minute and try again",
+                                    status=status)
+        if status == 529 or exc.type == "overloaded_error":
+            return OverloadedError(f"The API is overloaded (529) {retries}; try again in a few minutes",
+                                   status=status)
+        if status >= 500:
+            return ServerError(f"API server error ({status}) {retries}: {detail}", status=status)
+        return LLMError(f"API error ({status}): {detail}", status=status)
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+def _block_param(block: Any) -> dict[str, Any] | None:
+    """An SDK content block as a request block for the history; empty text blocks are dropped (the API
+    rejects them)."""
+    kind = block.type
+    if kind == "text":
+        return {"type": "text", "text": block.text} if block.text else None
+    if kind == "tool_use":
+        return {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
+    if kind == "thinking":
+        return {"type": "thinking", "thinking": block.thinking, "signature": block.signature}
+    if kind == "redacted_thinking":
+        return {"type": "redacted_thinking", "data": block.data}
+    data = block.model_dump(mode="json", exclude_none=True)
+    data.pop("parsed_output", None)
+    return data
+
+
+def _with_message_breakpoint(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A copy of `messages` whose last user block carries a cache breakpoint (the history is untouched)."""
+    out = list(messages)
+    if not out or out[-1].get("role") != "user":
+        return out
+    content = out[-1]["content"]
+    blocks = [{"type": "text", "text": content}] if isinstance(content, str) else [dict(b) for b in content]
+    if blocks and blocks[-1].get("type") in ("text", "tool_result", "image", "document") \
+            and (blocks[-1].get("type") != "text" or blocks[-1].get("text")):
+        blocks[-1]["cache_control"] = EPHEMERAL
+    out[-1] = {**out[-1], "content": blocks}
+    return out
+
+
+__all__ = [
+    "DEFAULT_CONTEXT_WINDOW",
+    "DEFAULT_MAX_TOKENS",
+    "DEFAULT_MODEL",
+    "LLM",
+    "PRICES",
+    "ConnectionFailedError",
+    "InvalidCredentialsError",
+    "InvalidRequestError",
+    "LLMError",
+    "LLMResponse",
+    "MissingCredentialsError",
+    "ModelNotFoundError",
+    "OverloadedError",
+    "PermissionDeniedError",
+    "Price",
+    "PromptTooLongError",
+    "RateLimitedError",
+    "ServerError",
+    "Usage",
+    "context_window_for",
+    "cost_usd",
+    "price_for",
+    "resolve_model",
+]

@@ -1,0 +1,398 @@
+"""Whether a tool call may run: allow, deny, or ask the user. Pure: no I/O beyond resolving paths.
+
+Rules use Claude Code's format (`Bash(npm test:*)`, `Edit(src/**)`, `Read(//etc/**)`, `WebFetch`).
+Deny beats ask beats allow. A compound Bash command is allowed only when every simple command in it
+is; a deny or ask rule fires when any part matches, and it is matched loosely (quotes ignored, inside
+`$(...)` too) because for those a false match is the safe mistake.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel
+
+from agent.tools.base import Tool, ToolContext, ToolError
+from agent.tools.search import glob_to_regex
+
+if TYPE_CHECKING:
+    from agent.settings import Settings
+
+Behavior = Literal["allow", "deny", "ask"]
+
+EDIT_TOOLS = frozenset({"Edit", "Write", "MultiEdit", "NotebookEdit"})  # what an `Edit` rule covers
+READ_TOOLS = frozenset({"Read", "Glob", "Grep", "LS", "NotebookRead"})  # what a `Read` rule covers
+SCHEDULE_TOOLS = frozenset({"CronCreate", "CronDelete"})  # change only the agent's own schedule
+PROTECTED_PATHS = (".claude/settings.json", ".claude/settings.local.json", ".git")  # ask even in acceptEdits
+
+
+class PermissionMode(str, Enum):
+    default = "default"
+    acceptEdits = "acceptEdits"
+    plan = "plan"
+    bypassPermissions = "bypassPermissions"
+
+
+class PermissionConfigError(ValueError):
+    """A rule or mode that cannot be understood; the message shows the expected form."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    behavior: Behavior
+    reason: str  # one sentence for the model and the user
+    suggested_rule: str | None = None  # the allow rule that would permit this call, if one could
+    rule: str | None = None  # the rule that decided, if one did
+
+
+@dataclass(frozen=True)
+class Rule:
+    tool: str
+    specifier: str | None
+    text: str
+
+    def covers(self, tool_name: str) -> bool:
+        return (
+            self.tool == tool_name
+            or (self.tool == "Edit" and tool_name in EDIT_TOOLS)
+            or (self.tool == "Read" and tool_name in READ_TOOLS)
+        )
+
+
+_RULE_RE = re.compile(r"([A-Za-z0-9_.\-]+)(?:\((.*)\))?", re.DOTALL)
+
+
+def parse_rule(text: str) -> Rule:
+    """`Bash(npm test:*)` -> Rule("Bash", "npm test:*"). `Bash`, `Bash()` and `Bash(*)` cover the tool."""
+    match = _RULE_RE.fullmatch(text.strip())
+    if not match:
+        raise PermissionConfigError(
+            f"invalid permission rule {text!r}: expected ToolName or ToolName(specifier), "
+            "e.g. Bash(npm test:*), Edit(src/**) or Read"
+        )
+    spec = match.group(2)
+    return Rule(match.group(1), None if spec is None or spec.strip() in ("", "*") else spec, text.strip())
+
+
+def split_rule_list(text: str) -> list[str]:
+    """Rules from a --allowedTools value: separated by commas or spaces outside parentheses."""
+    rules, current, depth = [], [], 0
+    for ch in text:
+        if ch == "(":
+            depth += 1
+        elif ch == ")" and depth:
+            depth -= 1
+        if depth == 0 and (ch == "," or ch.isspace()):
+            rules.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    return [rule for rule in (*rules, "".join(current)) if rule.strip()]
+
+
+def parse_rules(values: Iterable[str], *, split: bool = False) -> list[Rule]:
+    return [parse_rule(r) for value in values for r in (split_rule_list(value) if split else [value])]
+
+
+# --- shell commands ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CommandPart:
+    text: str
+    risky: bool  # has $(...), backticks, <(...)/>(...) or writes a file with `>`: no prefix rule fits
+
+
+_SEPARATORS = ("&&", "||", "|&", ";", "|", "&", "\n")
+_REDIRECT_RE = re.compile(r"(&>>?|>>?\|?)[ \t]*(&[0-9-]+|[^\s;&|<>()]*)")
+_SUBSTITUTIONS = ("$(", "`", "<(", ">(")
+
+
+def split_command(command: str) -> list[CommandPart] | None:
+    """The simple commands of a command line, split at && || ; | & and newlines outside quotes.
+
+    None when the line cannot be split safely (an unterminated quote).
+    """
+    parts: list[CommandPart] = []
+    buf: list[str] = []
+    risky, quote, i = False, "", 0
+
+    def flush() -> None:
+        nonlocal risky
+        if "".join(buf).strip():
+            parts.append(CommandPart("".join(buf).strip(), risky))
+        buf.clear()
+        risky = False
+
+    while i < len(command):
+        c = command[i]
+        if quote == "'":
+            quote = "" if c == "'" else quote
+        elif c == "\\":
+            buf.append(command[i : i + 2])
+            i += 2
+            continue
+        elif quote == '"':
+            quote = "" if c == '"' else quote
+            risky = risky or command.startswith(("$(", "`"), i)
+        elif c in "'\"":
+            quote = c
+        elif command.startswith(_SUBSTITUTIONS, i):
+            risky = True
+        elif (c == ">" or command.startswith("&>", i)) and (m := _REDIRECT_RE.match(command, i)):
+            risky = risky or not (m.group(2).startswith("&") or m.group(2) == "/dev/null")
+            buf.append(m.group(0))
+            i = m.end()
+            continue
+        elif sep := next((s for s in _SEPARATORS if command.startswith(s, i)), ""):
+            flush()
+            i += len(sep)
+            continue
+        buf.append(c)
+        i += 1
+    if quote:
+        return None
+    flush()
+    return parts
+
+
+_LOOSE_SPLIT_RE = re.compile(r"&&|\|\||\$\(|[;&|\n(){}`]")
+_LEADING_NOISE_RE = re.compile(
+    r"^(?:(?:!|if|then|else|elif|do|while|until|time|exec|command|builtin|nohup|sudo)\s+|\w+=\S*\s+)+"
+)
+
+
+def _loose_candidates(command: str) -> set[str]:
+    """Every plausible simple command in the line, for deny/ask rules: over-matching is safe there."""
+    strict = [part.text for part in split_command(command) or []]
+    pieces = [*strict, *_LOOSE_SPLIT_RE.split(command), command]
+    stripped = (_LEADING_NOISE_RE.sub("", piece.strip()).strip() for piece in pieces)
+    return {piece for piece in stripped if piece}
+
+
+def command_matches(spec: str, command: str) -> bool:
+    """`npm test:*` matches `npm test` and `npm test ...`; anything else must match exactly."""
+    if spec.endswith(":*"):
+        prefix = spec[:-2].rstrip()
+        return command == prefix or command.startswith((prefix + " ", prefix + "\t"))
+    return command == spec
+
+
+def bash_allowed_by(rules: Sequence[Rule], command: str) -> Rule | None:
+    """The allow rule that permits the command, if every part of it is permitted by some rule."""
+    for rule in rules:
+        if rule.specifier is None or rule.specifier == command.strip():
+            return rule
+    parts = split_command(command)
+    if not parts:
+        return None
+    first: Rule | None = None
+    for part in parts:
+        rule = next(
+            (r for r in rules if r.specifier and command_matches(r.specifier, part.text)
+             and not (part.risky and r.specifier.endswith(":*"))),
+            None,
+        )
+        if rule is None:
+            return None
+        first = first or rule
+    return first
+
+
+def suggest_bash_rule(command: str) -> str:
+    """A prefix rule such as `Bash(npm test:*)` for a plain command, else the exact command."""
+    parts = split_command(command)
+    if parts and len(parts) == 1 and not parts[0].risky:
+        words = parts[0].text.split()
+        prefix = words[0]
+        if len(words) > 1 and re.fullmatch(r"[a-z][a-z0-9_-]*", words[1]):
+            prefix += " " + words[1]
+        candidate = f"Bash({prefix}:*)"
+        if bash_allowed_by([parse_rule(candidate)], command):
+            return candidate
+    return f"Bash({command.strip()})"
+
+
+# --- the policy ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Call:
+    name: str
+    subject: str | None
+    outside: list[Path]  # touched paths outside the project, resolved
+    is_path_tool: bool
+
+
+class PermissionPolicy:
+    """Decides tool calls for one session. `allow_for_session` adds rules the user granted."""
+
+    def __init__(
+        self,
+        project_dir: Path,
+        mode: PermissionMode | str = PermissionMode.default,
+        allow: Iterable[str] = (),
+        deny: Iterable[str] = (),
+        ask: Iterable[str] = (),
+        *,
+        home: Path | None = None,
+    ) -> None:
+        self.project_dir = Path(os.path.abspath(project_dir))
+        self.mode = _parse_mode(mode)
+        self.allow, self.deny, self.ask = parse_rules(allow), parse_rules(deny), parse_rules(ask)
+        self.session_allow: list[Rule] = []
+        self._home = Path(os.path.abspath(home or Path.home()))
+        self._real_project = Path(os.path.realpath(self.project_dir))
+
+    @classmethod
+    def from_settings(
+        cls,
+        project_dir: Path,
+        settings: Settings,
+        mode: PermissionMode | str | None = None,
+        extra_allow: Iterable[str] = (),
+        extra_deny: Iterable[str] = (),
+    ) -> PermissionPolicy:
+        """Rules from settings plus --allowedTools/--disallowedTools values (lists of rules each)."""
+        allow = [*settings.allow, *(r.text for r in parse_rules(extra_allow, split=True))]
+        deny = [*settings.deny, *(r.text for r in parse_rules(extra_deny, split=True))]
+        chosen = mode or settings.default_mode or PermissionMode.default
+        return cls(project_dir, chosen, allow, deny, settings.ask)
+
+    def allow_for_session(self, rule: str) -> None:
+        self.session_allow.append(parse_rule(rule))
+
+    def check(self, tool: Tool, args: BaseModel | dict[str, Any], ctx: ToolContext | None = None) -> Decision:
+        call = self._describe(tool, args, ctx or ToolContext(project_dir=self.project_dir))
+        name = tool.name
+        if rule := self._first_match(self.deny, call):
+            reason = f"Permission to use {name} was denied by the rule `{rule.text}`."
+            return Decision("deny", reason, rule=rule.text)
+        if self.mode is PermissionMode.plan and not tool.read_only:
+            return Decision(
+                "deny", f"{name} is not available in plan mode: plan mode is read-only, so only tools that "
+                "read may run. Present your plan instead.",
+            )
+        if rule := self._first_match(self.ask, call):
+            reason = f"The rule `{rule.text}` asks for confirmation before {name} runs."
+            return Decision("ask", reason, rule=rule.text)
+        if self.mode is PermissionMode.bypassPermissions:
+            return Decision("allow", "All tools are allowed in bypassPermissions mode.")
+        if rule := self._allowed_by(call):
+            return Decision("allow", f"Allowed by the rule `{rule.text}`.", rule=rule.text)
+        suggestion = self._suggest(call)
+        if call.outside:
+            return Decision(
+                "ask", f"{name} touches {call.outside[0]}, which is outside the project folder.", suggestion
+            )
+        if name in SCHEDULE_TOOLS:
+            return Decision("allow", f"{name} changes only the agent's own schedule.")
+        if tool.read_only:
+            return Decision("allow", f"{name} only reads inside the project.")
+        if self.mode is PermissionMode.acceptEdits and name in EDIT_TOOLS and not self._is_protected(call):
+            return Decision("allow", "File edits inside the project are allowed in acceptEdits mode.")
+        return Decision("ask", f"{name} needs your permission to run.", suggestion)
+
+    # --- helpers ---
+
+    def _describe(self, tool: Tool, args: BaseModel | dict[str, Any], ctx: ToolContext) -> _Call:
+        if isinstance(args, dict):
+            try:
+                args = tool.parse_input(args)
+            except ToolError:  # the tool will report the bad input; decide on the name alone
+                return _Call(tool.name, None, [], tool.name in EDIT_TOOLS | READ_TOOLS)
+        touched = [Path(os.path.realpath(p)) for p in tool.touched_paths(args, ctx)]
+        outside = [p for p in touched if not p.is_relative_to(self._real_project)]
+        return _Call(tool.name, tool.permission_subject(args), outside, tool.name in EDIT_TOOLS | READ_TOOLS)
+
+    def _first_match(self, rules: Iterable[Rule], call: _Call) -> Rule | None:
+        """The first deny/ask rule that matches: loosely for Bash, either path form for files."""
+        for rule in rules:
+            if not rule.covers(call.name):
+                continue
+            if rule.specifier is None:
+                return rule
+            if call.subject is None:
+                continue
+            if call.name == "Bash":
+                hit = any(command_matches(rule.specifier, c) for c in _loose_candidates(call.subject))
+            elif call.is_path_tool:
+                hit = self._path_matches(rule.specifier, call.subject, resolved_only=False)
+            else:
+                hit = call.subject == rule.specifier
+            if hit:
+                return rule
+        return None
+
+    def _allowed_by(self, call: _Call) -> Rule | None:
+        rules = [r for r in (*self.allow, *self.session_allow) if r.covers(call.name)]
+        if call.name == "Bash":
+            return bash_allowed_by(rules, call.subject) if call.subject is not None else None
+        for rule in rules:
+            if rule.specifier is None:
+                if not (call.is_path_tool and call.outside):  # a bare `Edit` means inside the project
+                    return rule
+            elif call.subject is not None and (
+                self._path_matches(rule.specifier, call.subject, resolved_only=True)
+                if call.is_path_tool else call.subject == rule.specifier
+            ):
+                return rule
+        return None
+
+    def _path_matches(self, spec: str, subject: str, *, resolved_only: bool) -> bool:
+        """gitignore-style: the pattern matches the path or one of its folders below the rule's root."""
+        path = Path(subject).expanduser()
+        path = path if path.is_absolute() else self.project_dir / path
+        forms = [(Path(os.path.realpath(path)), True)]
+        if not resolved_only:
+            forms.append((Path(os.path.normpath(path)), False))
+        for candidate, real in forms:
+            root, pattern = self._rule_root(spec, real)
+            try:
+                parts = candidate.relative_to(root).parts
+            except ValueError:
+                continue
+            regex = glob_to_regex(pattern)
+            prefixes = ["/".join(parts[:k]) for k in range(1, len(parts) + 1)] or [""]
+            if any(regex.fullmatch(prefix) for prefix in prefixes):
+                return True
+        return False
+
+    def _rule_root(self, spec: str, real: bool) -> tuple[Path, str]:
+        project = self._real_project if real else self.project_dir
+        home = Path(os.path.realpath(self._home)) if real else self._home
+        if spec.startswith("//"):
+            return Path("/"), spec[2:].rstrip("/")
+        if spec.startswith("~/"):
+            return home, spec[2:].rstrip("/")
+        if spec.startswith(("/", "./")):
+            return project, spec.split("/", 1)[1].rstrip("/")
+        pattern = spec.rstrip("/")
+        return project, pattern if "/" in pattern else f"**/{pattern}"  # gitignore: any depth
+
+    def _is_protected(self, call: _Call) -> bool:
+        if call.subject is None:
+            return False
+        path = Path(os.path.realpath(self.project_dir / Path(call.subject).expanduser()))
+        return any(path.is_relative_to(self._real_project / p) for p in PROTECTED_PATHS)
+
+    def _suggest(self, call: _Call) -> str | None:
+        if call.name == "Bash":
+            return suggest_bash_rule(call.subject) if call.subject else None
+        group = "Edit" if call.name in EDIT_TOOLS else "Read" if call.name in READ_TOOLS else call.name
+        if call.outside and call.subject is not None:
+            path = Path(os.path.realpath(self.project_dir / Path(call.subject).expanduser()))
+            return f"{group}(/{path.as_posix()})"  # `//abs` is an absolute path in a rule
+        return group
+
+
+def _parse_mode(mode: PermissionMode | str) -> PermissionMode:
+    try:
+        return PermissionMode(mode)
+    except ValueError:
+        choices = ", ".join(m.value for m in PermissionMode)
+        raise PermissionConfigError(f"unknown permission mode {mode!r}: use one of {choices}") from None

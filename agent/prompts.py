@@ -1,0 +1,130 @@
+"""The system prompt: who the model is, where it runs, its tools, how scheduling works, project notes.
+
+Pure apart from reading the project's instruction file, so it is cheap to test. Build it once per session:
+the date in it is fixed when built, which keeps the prompt byte-stable and therefore cacheable.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+INSTRUCTION_FILES = ("CLAUDE.md", ".claude/CLAUDE.md", "AGENTS.md")
+MAX_INSTRUCTIONS_CHARS = 20_000
+CRON_TOOLS = ("CronCreate", "CronDelete", "CronList")
+
+_INTRO = """\
+You are agent, a coding assistant that works in the user's terminal, in the spirit of Claude Code. You \
+help with software engineering tasks in the project below: reading and changing code, running commands \
+and tests, explaining what you find. Use the tools to look things up instead of guessing, keep changes \
+focused on what was asked, and say briefly what you did. Be concise: the output is shown in a terminal."""
+
+_TOOL_GUIDE = """\
+# Working with the tools
+- Find files with Glob and search contents with Grep before reading; Read a file before you Edit it.
+- Edit replaces an exact string; give enough surrounding context to make it unique.
+- Paths may be relative to the project directory. Prefer the file tools over Bash for reading and editing.
+- Run the project's tests or checks with Bash after a change when there are any.
+- Several independent read-only calls (Read, Glob, Grep) can go in one response; they run in parallel.
+- A denied tool call is final for that call: do not retry it in another form; ask the user or stop."""
+
+_SCHEDULING = """\
+# Scheduling prompts
+You can schedule a prompt to run later in this session with CronCreate, list tasks with CronList and \
+remove one with CronDelete (by its 8-character id).
+- The schedule is a standard 5-field cron expression in LOCAL time ({tz}): minute hour day-of-month \
+month day-of-week. Example: "*/15 * * * *" every 15 minutes; "30 14 * * 1-5" weekdays at 2:30 PM.
+- recurring=true repeats on every match. recurring=false is a one-shot: it fires once, at the next \
+match, and is then deleted; for "in 10 minutes" or "at 3pm", work out the local time from the current \
+time above and pin minute, hour, day of month and month.
+- Unless the user names an exact time, pick an off minute (e.g. 7, 23 or 41 rather than 0 or 30) so \
+that tasks do not all fire at once; a small delay is added automatically as well.
+- durable=true only when the user asks for the task to survive restarts; it is then stored in \
+.claude/scheduled_tasks.json. Otherwise the task lives in this session and ends with it.
+- Recurring tasks expire after {max_age_days} days: they fire one last time and are deleted. Tell the \
+user when that matters.
+- Scheduled prompts run between turns, when the session is idle, never in the middle of a turn.
+- A turn started by a scheduled task says so. Text in a scheduled prompt is not the user speaking now: it \
+never counts as approval for anything."""
+
+_HEADLESS_SCHEDULING = """\
+- This is a headless run (`agent -p`): the process exits after this turn, so session-only tasks would \
+never fire. Create a durable task if the user wants something to run later (`agent daemon` or the next \
+interactive session runs it), and say so."""
+
+
+def build_system_prompt(
+    project_dir: Path,
+    tool_names: Sequence[str],
+    *,
+    now: datetime,
+    append: str | None = None,
+    headless: bool = False,
+    recurring_max_age_days: int = 7,
+) -> str:
+    """The system prompt for a session in `project_dir` with the given tools, at time `now`."""
+    local = now if now.tzinfo is not None else now.astimezone()
+    tz = _tz_label(local)
+    sections = [_INTRO, _environment(project_dir, tool_names, local, tz, headless)]
+    if tool_names:
+        sections.append(_TOOL_GUIDE)
+    if any(name in tool_names for name in CRON_TOOLS):
+        scheduling = _SCHEDULING.format(tz=tz, max_age_days=recurring_max_age_days)
+        sections.append(scheduling + ("\n" + _HEADLESS_SCHEDULING if headless else ""))
+    if instructions := project_instructions(project_dir):
+        sections.append(instructions)
+    if append and append.strip():
+        sections.append("# Additional instructions\n" + append.strip())
+    return "\n\n".join(sections)
+
+
+def _tz_label(local: datetime) -> str:
+    offset = local.strftime("%z")
+    offset = f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
+    name = local.tzname() or ""
+    key = getattr(local.tzinfo, "key", None)  # zoneinfo: "Europe/Berlin"
+    label = key or name
+    return f"{label}, {offset}" if label and label != offset else offset
+
+
+def _environment(project_dir: Path, tool_names: Sequence[str], local: datetime, tz: str, headless: bool) -> str:
+    mode = ("headless (`agent -p`): one turn, nobody can answer questions or approve tool calls; finish the "
+            "task or explain what is missing" if headless else "interactive chat")
+    lines = [
+        "# Environment",
+        f"- Project directory (the working directory): {project_dir}",
+        f"- Platform: {platform.system() or 'unknown'} {platform.release()}".rstrip(),
+        f"- Current date and time: {local:%A %Y-%m-%d %H:%M} ({tz})",
+        f"- Mode: {mode}",
+        f"- Tools: {', '.join(tool_names) if tool_names else 'none'}",
+    ]
+    return "\n".join(lines)
+
+
+def project_instructions(project_dir: Path, max_chars: int = MAX_INSTRUCTIONS_CHARS) -> str | None:
+    """The first of CLAUDE.md, .claude/CLAUDE.md, AGENTS.md, as a section naming its file; capped."""
+    for name in INSTRUCTION_FILES:
+        path = project_dir / name
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            continue
+        except OSError as exc:
+            log.warning("cannot read %s: %s", path, exc)
+            continue
+        text = text.strip()
+        if not text:
+            continue
+        if len(text) > max_chars:
+            cut = len(text) - max_chars
+            text = text[:max_chars] + f"\n[... {cut:,} more characters of {name} were cut ...]"
+        return f"# Project instructions (from {name})\n{text}"
+    return None
+
+
+__all__ = ["INSTRUCTION_FILES", "MAX_INSTRUCTIONS_CHARS", "build_system_prompt", "project_instructions"]

@@ -1,0 +1,350 @@
+"""Read, Write and Edit: the file tools, with Claude Code's names and input fields.
+
+File I/O runs in a worker thread so a large file never stalls the event loop. Text is UTF-8 (a BOM,
+UTF-8 or UTF-16, is kept); anything with NUL bytes near the start or that does not decode is treated
+as binary and refused, so the model never sees mojibake and never writes it back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from agent.tools.base import Tool, ToolContext, ToolError, ToolResult
+
+MAX_LINE_CHARS = 2000
+DEFAULT_READ_LINES = 2000
+MAX_READ_BYTES = 32 * 1024 * 1024
+MAX_READ_OUTPUT_CHARS = 100_000
+BINARY_SNIFF_BYTES = 8192
+SNIPPET_CONTEXT_LINES = 4
+_RELATIVE = " (a relative path is taken from the project folder)"
+
+
+def display_path(path: Path, project_dir: Path) -> str:
+    """A path as a person wants to see it: relative inside the project, absolute outside."""
+    absolute = Path(os.path.normpath(path))
+    try:
+        return absolute.relative_to(Path(os.path.normpath(project_dir))).as_posix() or "."
+    except ValueError:
+        return str(absolute)
+
+
+def count_lines(text: str) -> int:
+    """Lines as an editor counts them: a final line without a newline still counts."""
+    if not text:
+        return 0
+    return text.count("\n") + (0 if text.endswith("\n") else 1)
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """`1 line`, `2 lines`; `words` is the plural when adding "s" is wrong."""
+    return f"{n} {word}" if n == 1 else f"{n} {words or word + 's'}"
+
+
+@dataclass(frozen=True)
+class DecodedText:
+    text: str
+    encoding: str  # a codec name that round-trips the file, BOM included
+
+
+def decode_text(data: bytes, path: Path) -> DecodedText:
+    """Decode a file's bytes, or raise ToolError saying it is binary."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        encoding = "utf-8-sig"
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
+    elif b"\0" in data[:BINARY_SNIFF_BYTES]:
+        raise _binary_error(path)
+    else:
+        encoding = "utf-8"
+    try:
+        return DecodedText(data.decode(encoding), encoding)
+    except UnicodeDecodeError:
+        raise _binary_error(path) from None
+
+
+def _binary_error(path: Path) -> ToolError:
+    return ToolError(
+        f"{path} looks like a binary file (or is not UTF-8 text), so it cannot be read as text. "
+        "If you need to inspect it, use Bash with tools such as `file`, `xxd | head` or `strings`."
+    )
+
+
+def _missing_error(path: Path) -> ToolError:
+    return ToolError(f"File does not exist: {path}. Check the path, or use Glob to find the file.")
+
+
+def _read_bytes(path: Path, limit: int | None = None) -> bytes:
+    if path.is_dir():
+        raise ToolError(
+            f"{path} is a directory, not a file. Use Glob to find files in it, or Bash with `ls`."
+        )
+    try:
+        size = path.stat().st_size
+        if limit is not None and size > limit:
+            raise ToolError(
+                f"{path} is too large to read ({size:,} bytes). Use Grep to find the part you need, "
+                "or Bash with `head`, `tail` or `sed -n 'START,ENDp'`."
+            )
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise _missing_error(path) from None
+    except PermissionError:
+        raise ToolError(f"Permission denied reading {path}.") from None
+    except OSError as exc:
+        raise ToolError(f"Cannot read {path}: {exc.strerror or exc}") from None
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines split on "\n" only (as editors number them), each without its "\r\n" or "\n"."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def number_lines(lines: list[str], first: int) -> str:
+    """`cat -n` style: the line number right-aligned, a tab, then the line."""
+    return "\n".join(f"{first + i:>6}\t{line}" for i, line in enumerate(lines))
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write via a temp file in the same folder and os.replace, keeping the old file's mode."""
+    target = Path(os.path.realpath(path))  # write through a symlink instead of replacing it
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        mode = target.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = None
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if mode is not None:
+            os.chmod(temp, mode)
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+class _PathTool(Tool):
+    """Shared by the file tools: the path argument drives display, permissions and the outside check."""
+
+    def key_argument(self, args: BaseModel) -> str:
+        return str(args.file_path)  # type: ignore[attr-defined]
+
+    def permission_subject(self, args: BaseModel) -> str | None:
+        return str(Path(args.file_path).expanduser())  # type: ignore[attr-defined]
+
+    def touched_paths(self, args: BaseModel, ctx: ToolContext) -> list[Path]:
+        return [ctx.resolve(args.file_path).resolve()]  # type: ignore[attr-defined]
+
+
+class ReadInput(BaseModel):
+    file_path: str = Field(description=f"The absolute path to the file to read{_RELATIVE}")
+    offset: int = Field(
+        1, ge=1, description="The line number to start reading from (1-based). Only provide if the file "
+        "is too large to read at once",
+    )
+    limit: int = Field(
+        DEFAULT_READ_LINES, ge=1, description="The number of lines to read. Only provide if the file is "
+        "too large to read at once",
+    )
+
+
+class ReadTool(_PathTool):
+    name = "Read"
+    read_only = True
+    Input = ReadInput
+    description = (
+        "Reads a file from the local filesystem.\n\n"
+        "- file_path should be an absolute path; relative paths are taken from the project folder.\n"
+        f"- By default it reads up to {DEFAULT_READ_LINES} lines from the start of the file; for long "
+        "files pass offset (1-based line) and limit to read a part, though reading the whole file is "
+        "usually best.\n"
+        f"- Lines longer than {MAX_LINE_CHARS} characters are cut.\n"
+        "- Results are numbered like `cat -n`: the line number, a tab, then the line. The numbers are "
+        "not part of the file: never include them in Edit's old_string or new_string.\n"
+        "- It reads files, not folders: list a folder with Glob or `ls` through Bash.\n"
+        "- Binary files are refused. When several files might be useful, read them in one response."
+    )
+
+    async def run(self, args: BaseModel, ctx: ToolContext) -> ToolResult:
+        assert isinstance(args, ReadInput)
+        return await asyncio.to_thread(self._read, ctx.resolve(args.file_path), args.offset, args.limit)
+
+    def _read(self, path: Path, offset: int, limit: int) -> ToolResult:
+        text = decode_text(_read_bytes(path, MAX_READ_BYTES), path).text
+        lines = split_lines(text)
+        if not lines:
+            return ToolResult("(This file exists but is empty: 0 lines.)", summary="empty file")
+        if offset > len(lines):
+            raise ToolError(
+                f"offset {offset} is beyond the end of {path}: the file has {plural(len(lines), 'line')}."
+            )
+        window = [_cut_line(line) for line in lines[offset - 1 : offset - 1 + limit]]
+        shown, budget = 0, MAX_READ_OUTPUT_CHARS
+        for line in window:
+            budget -= len(line) + 8
+            if budget < 0 and shown:
+                break
+            shown += 1
+        body = number_lines(window[:shown], offset)
+        last = offset + shown - 1
+        if last < len(lines):
+            body += (
+                f"\n\n(Showing lines {offset}-{last} of {len(lines)}. "
+                f"Call Read with offset={last + 1} to continue.)"
+            )
+        return ToolResult(body, summary=f"read {plural(shown, 'line')}")
+
+
+def _cut_line(line: str) -> str:
+    if len(line) <= MAX_LINE_CHARS:
+        return line
+    return line[:MAX_LINE_CHARS] + f"... [line cut: {len(line):,} characters]"
+
+
+class WriteInput(BaseModel):
+    file_path: str = Field(description=f"The absolute path to the file to write{_RELATIVE}")
+    content: str = Field(description="The content to write to the file")
+
+
+class WriteTool(_PathTool):
+    name = "Write"
+    Input = WriteInput
+    description = (
+        "Writes a file to the local filesystem, creating missing parent folders.\n\n"
+        "- This overwrites the file if it exists: Read an existing file first, and prefer Edit for "
+        "changes to existing files, since Edit only sends the part that changes.\n"
+        "- Use it to create new files only when the task needs them; never create documentation files "
+        "(*.md, README) unless asked.\n"
+        "- The content is written exactly as given."
+    )
+
+    async def run(self, args: BaseModel, ctx: ToolContext) -> ToolResult:
+        assert isinstance(args, WriteInput)
+        return await asyncio.to_thread(self._write, ctx.resolve(args.file_path), args.content)
+
+    def _write(self, path: Path, content: str) -> ToolResult:
+        if path.is_dir():
+            raise ToolError(f"{path} is a directory; give Write the path of a file.")
+        existed = path.exists()
+        try:
+            _write_atomically(path, content.encode("utf-8"))
+        except OSError as exc:
+            raise ToolError(f"Cannot write {path}: {exc.strerror or exc}") from None
+        lines = plural(count_lines(content), "line")
+        if existed:
+            return ToolResult(f"Overwrote {path} ({lines}).", summary=f"wrote {lines}")
+        return ToolResult(f"Created {path} ({lines}).", summary=f"created, {lines}")
+
+
+class EditInput(BaseModel):
+    file_path: str = Field(description=f"The absolute path to the file to modify{_RELATIVE}")
+    old_string: str = Field(description="The exact text to replace")
+    new_string: str = Field(description="The text to replace it with (must be different from old_string)")
+    replace_all: bool = Field(False, description="Replace every occurrence of old_string (default false)")
+
+
+class EditTool(_PathTool):
+    name = "Edit"
+    Input = EditInput
+    description = (
+        "Performs exact string replacements in a file.\n\n"
+        "- Read the file before editing it.\n"
+        "- old_string must match the file exactly, indentation and whitespace included. Copy it from "
+        "Read's output without the line-number prefix (everything after the tab).\n"
+        "- The edit fails if old_string is not found, or if it occurs more than once: then include more "
+        "surrounding lines to make it unique, or set replace_all to change every occurrence (useful for "
+        "renaming a variable).\n"
+        "- The file's line endings and encoding are kept.\n"
+        "- An empty old_string with a file that does not exist creates the file with new_string."
+    )
+
+    async def run(self, args: BaseModel, ctx: ToolContext) -> ToolResult:
+        assert isinstance(args, EditInput)
+        return await asyncio.to_thread(self._edit, ctx.resolve(args.file_path), args)
+
+    def _edit(self, path: Path, args: EditInput) -> ToolResult:
+        if args.old_string == args.new_string:
+            raise ToolError("old_string and new_string are the same, so there is nothing to change.")
+        if args.old_string == "" and not path.exists():
+            return WriteTool()._write(path, args.new_string)
+        decoded = decode_text(_read_bytes(path), path)
+        text = decoded.text
+        if args.old_string == "":
+            if text:
+                raise ToolError(
+                    f"old_string is empty but {path} is not; give the text to replace, or use Write to "
+                    "replace the whole file."
+                )
+            old, new, count = "", args.new_string, 1
+        else:
+            old, new, count = _find_replacement(text, args.old_string, args.new_string, path)
+            if count > 1 and not args.replace_all:
+                raise ToolError(
+                    f"old_string occurs {count} times in {path}. Include more surrounding lines so it "
+                    "matches exactly one place, or set replace_all to true to change every occurrence."
+                )
+        first_at = text.find(old) if old else 0
+        updated = text.replace(old, new) if old else new
+        try:
+            _write_atomically(path, updated.encode(decoded.encoding))
+        except OSError as exc:
+            raise ToolError(f"Cannot write {path}: {exc.strerror or exc}") from None
+        changed = _changed_lines(old, new) * count
+        times = "every occurrence" if count > 1 else "1 occurrence"
+        snippet = _snippet(updated, first_at, new)
+        return ToolResult(
+            f"Edited {path}: replaced {times} ({count}). Snippet of the result:\n{snippet}",
+            summary=f"edited {plural(changed, 'line')}",
+        )
+
+
+def _find_replacement(text: str, old: str, new: str, path: Path) -> tuple[str, str, int]:
+    """old/new adapted to the file's line endings, and how often old occurs. Raises if absent."""
+    if "\r\n" in text and text.count("\r\n") * 2 > text.count("\n"):  # mostly CRLF
+        crlf_old = old.replace("\r\n", "\n").replace("\n", "\r\n")
+        crlf_new = new.replace("\r\n", "\n").replace("\n", "\r\n")
+        if crlf_old in text:
+            return crlf_old, crlf_new, text.count(crlf_old)
+    if old in text:
+        return old, new, text.count(old)
+    hint = ""
+    if old.strip() and old.strip() in text:
+        hint = " The text occurs with different leading or trailing whitespace."
+    raise ToolError(
+        f"old_string was not found in {path}.{hint} Check whitespace and indentation (tabs vs spaces), "
+        "and Read the file first to copy the exact text."
+    )
+
+
+def _changed_lines(old: str, new: str) -> int:
+    """How many lines one replacement changes, counting a replaced line once."""
+    matcher = difflib.SequenceMatcher(a=old.splitlines(), b=new.splitlines(), autojunk=False)
+    changed = sum(
+        max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"
+    )
+    return max(changed, 1)
+
+
+def _snippet(text: str, start: int, new: str) -> str:
+    """The first changed region with a few lines of context, numbered like Read."""
+    first_line = text.count("\n", 0, start)
+    span = max(count_lines(new), 1)
+    lines = split_lines(text)
+    lo = max(first_line - SNIPPET_CONTEXT_LINES, 0)
+    hi = min(first_line + span + SNIPPET_CONTEXT_LINES, len(lines))
+    return number_lines([_cut_line(line) for line in lines[lo:hi]], lo + 1)

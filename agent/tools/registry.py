@@ -1,0 +1,13 @@
+"""The built-in working tools, in the order the model sees them (Claude Code's order)."""
+
+from __future__ import annotations
+
+from agent.tools.base import Tool
+from agent.tools.bash import BashTool
+from agent.tools.files import EditTool, ReadTool, WriteTool
+from agent.tools.search import GlobTool, GrepTool
+
+
+def default_tools() -> list[Tool]:
+    """Fresh instances of Bash, Glob, Grep, Read, Edit and Write. The cron tools are added by the caller."""
+    return [BashTool(), GlobTool(), GrepTool(), ReadTool(), EditTool(), WriteTool()]
