@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -40,7 +41,8 @@ def build_cron_parser() -> argparse.ArgumentParser:
     p_list.add_argument("--json", action="store_true", help="one JSON array instead of a table")
 
     p_add = sub.add_parser("add", help="add a durable task and print its id")
-    p_add.add_argument("--cron", required=True, metavar="EXPR", help='5-field local-time cron, e.g. "*/30 * * * *"')
+    p_add.add_argument("--cron", required=True, metavar="EXPR",
+                       help='5-field local-time cron, e.g. "*/30 * * * *"')
     p_add.add_argument("--prompt", required=True, metavar="TEXT", help="the prompt to run when it fires")
     p_add.add_argument("--once", action="store_true", help="fire once at the next match, then delete")
 
@@ -99,9 +101,8 @@ def _local_time(ms: int | None) -> str:
 
 
 def _cmd_list(args: argparse.Namespace, project: Path) -> int:
-    service = _service(project)
-    scheduled = service.list()
-    for problem in service.problems:
+    scheduled, problems = _service(project).list_with_problems()
+    for problem in problems:
         print(f"agent cron: warning: {problem}", file=sys.stderr)
     if args.json:
         rows = [
@@ -117,8 +118,9 @@ def _cmd_list(args: argparse.Namespace, project: Path) -> int:
     table = [("ID", "SCHEDULE", "NEXT FIRE", "KIND", "PROMPT")]
     for s in scheduled:
         prompt = " ".join(s.task.prompt.split())
-        table.append((s.task.id, s.human_schedule, _local_time(s.next_fire_ms),
-                      "recurring" if s.task.recurring else "once", prompt[:60] + ("…" if len(prompt) > 60 else "")))
+        prompt = prompt[:60] + ("…" if len(prompt) > 60 else "")
+        kind = "recurring" if s.task.recurring else "once"
+        table.append((s.task.id, s.human_schedule, _local_time(s.next_fire_ms), kind, prompt))
     widths = [max(len(row[i]) for row in table) for i in range(4)]
     for row in table:
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
@@ -173,6 +175,51 @@ def _parse_start(text: str | None) -> datetime:
 
 
 def _cmd_watch(args: argparse.Namespace, project: Path) -> int:
-    from agent.cron.watch_cli import run_watch
-
     return run_watch(project, as_json=args.json)
+
+
+def run_watch(project: Path, *, as_json: bool) -> int:
+    """Run the scheduler in the foreground until Ctrl-C or SIGTERM, printing every fire."""
+    import asyncio
+    import logging
+    import signal
+
+    from agent.cron.scheduler import CronScheduler, FiredTask
+
+    logging.basicConfig(level=logging.WARNING, format="agent cron watch: %(message)s", stream=sys.stderr)
+
+    def on_fire(fired: FiredTask) -> None:
+        if as_json:
+            print(json.dumps({
+                "id": fired.task.id, "prompt": fired.task.prompt, "cron": fired.task.cron,
+                "dueAt": fired.due_ms, "firedAt": fired.fired_ms, "owner": fired.owner,
+                "durable": fired.durable, "recurring": fired.task.recurring, "final": fired.final,
+                "pid": os.getpid(),
+            }, ensure_ascii=False), flush=True)
+        else:
+            late = fired.fired_ms - fired.due_ms
+            print(f"{_local_time(fired.fired_ms)}  {fired.task.id}  fired ({late} ms after due)  "
+                  f"{fired.task.prompt}", flush=True)
+
+    def on_owner_change(owner: bool) -> None:
+        state = "holds the project lock: firing durable tasks" if owner else "does not hold the project lock"
+        if not as_json:
+            print(f"agent cron watch: this process {state}", file=sys.stderr, flush=True)
+
+    async def serve() -> None:
+        scheduler = CronScheduler(project, on_fire, on_owner_change=on_owner_change)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await scheduler.start()
+        if not as_json:
+            print(f"agent cron watch: watching {scheduler.file_store.path} (Ctrl-C to stop)",
+                  file=sys.stderr, flush=True)
+        try:
+            await stop.wait()
+        finally:
+            await scheduler.stop()
+
+    asyncio.run(serve())
+    return EXIT_OK

@@ -356,9 +356,11 @@ class PermissionPolicy:
                 parts = candidate.relative_to(root).parts
             except ValueError:
                 continue
-            regex = glob_to_regex(pattern)
+            regexes = [glob_to_regex(pattern)]
+            if not resolved_only and pattern.endswith("/**"):  # deny `dir/**` also denies searching dir
+                regexes.append(glob_to_regex(pattern[:-3]))
             prefixes = ["/".join(parts[:k]) for k in range(1, len(parts) + 1)] or [""]
-            if any(regex.fullmatch(prefix) for prefix in prefixes):
+            if any(regex.fullmatch(prefix) for regex in regexes for prefix in prefixes):
                 return True
         return False
 

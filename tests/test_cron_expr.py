@@ -9,7 +9,6 @@ import pytest
 
 from agent.cron.expr import (
     CronError,
-    CronExpr,
     describe_cron,
     next_fire,
     next_fires,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -34,7 +35,9 @@ def wall(zone: ZoneInfo, *args: int, fold: int = 0) -> datetime:
 
 
 def exists(moment: datetime) -> bool:
-    return moment.astimezone(UTC).astimezone(moment.tzinfo).replace(tzinfo=None) == moment.replace(tzinfo=None)
+    return moment.astimezone(UTC).astimezone(moment.tzinfo).replace(tzinfo=None) == moment.replace(
+        tzinfo=None
+    )
 
 
 def is_ambiguous(moment: datetime) -> bool:
@@ -58,7 +61,11 @@ def test_autumn_transition_dates_are_real_folds(zone, day, start, length) -> Non
 
 def test_daily_job_in_new_york_gap_runs_at_three_that_day_only() -> None:
     fires = next_fires("30 2 * * *", wall(NEW_YORK, 2026, 3, 7, 12), 3)
-    assert fires == [wall(NEW_YORK, 2026, 3, 8, 3, 0), wall(NEW_YORK, 2026, 3, 9, 2, 30), wall(NEW_YORK, 2026, 3, 10, 2, 30)]
+    assert fires == [
+        wall(NEW_YORK, 2026, 3, 8, 3, 0),
+        wall(NEW_YORK, 2026, 3, 9, 2, 30),
+        wall(NEW_YORK, 2026, 3, 10, 2, 30),
+    ]
 
 
 def test_lord_howe_gap_job_runs_at_half_past_two() -> None:
@@ -84,7 +91,11 @@ def test_gap_matches_and_the_gap_end_itself_fire_once() -> None:
 
 def test_hour_specific_job_wholly_inside_the_gap_fires_once() -> None:
     fires = next_fires("*/15 2 * * *", wall(NEW_YORK, 2026, 3, 8, 0), 3)
-    assert fires == [wall(NEW_YORK, 2026, 3, 8, 3, 0), wall(NEW_YORK, 2026, 3, 9, 2, 0), wall(NEW_YORK, 2026, 3, 9, 2, 15)]
+    assert fires == [
+        wall(NEW_YORK, 2026, 3, 8, 3, 0),
+        wall(NEW_YORK, 2026, 3, 9, 2, 0),
+        wall(NEW_YORK, 2026, 3, 9, 2, 15),
+    ]
 
 
 @pytest.mark.parametrize(("zone", "day", "start", "length"), AUTUMN)
@@ -92,7 +103,7 @@ def test_every_fifteen_minutes_keeps_real_time_rhythm_through_the_fold(zone, day
     first_repeated = wall(zone, *day, *start)
     fires = next_fires("*/15 * * * *", first_repeated - MINUTE, 2 * (length // (15 * MINUTE)) + 1)
     instants = [f.astimezone(UTC) for f in fires]
-    assert all(b - a == 15 * MINUTE for a, b in zip(instants, instants[1:]))
+    assert all(b - a == 15 * MINUTE for a, b in itertools.pairwise(instants))
     walls = [(f.hour, f.minute, f.fold) for f in fires]
     repeated = [(f.hour, f.minute) for f in fires if f.fold == 0][: len(fires) // 2]
     assert [(h, m) for h, m, fold in walls if fold == 1] == repeated  # second pass, same wall times
@@ -166,10 +177,8 @@ def reference_next_fire(expr: CronExpr, after: datetime, horizon: timedelta) -> 
 
     def matches(moment: datetime) -> bool:
         dom_ok, dow_ok = moment.day in doms, (moment.isoweekday() % 7) in dows
-        if expr.dom_restricted and expr.dow_restricted:
-            day_ok = dom_ok or dow_ok
-        else:
-            day_ok = dom_ok and dow_ok
+        either = expr.dom_restricted and expr.dow_restricted
+        day_ok = (dom_ok or dow_ok) if either else (dom_ok and dow_ok)
         return moment.minute in minutes and moment.hour in hours and moment.month in months and day_ok
 
     instant = after.astimezone(UTC).replace(second=0, microsecond=0) + MINUTE
@@ -225,6 +234,11 @@ def test_next_fire_matches_a_brute_force_reference_around_transitions(zone, day,
             if expected is None:
                 assert got is None or got - after > horizon, (text, after)
                 break
-            assert got is not None and got.astimezone(UTC) == expected.astimezone(UTC), (text, after, got, expected)
+            assert got is not None and got.astimezone(UTC) == expected.astimezone(UTC), (
+                text,
+                after,
+                got,
+                expected,
+            )
             assert got.utcoffset() == expected.utcoffset(), (text, after, got, expected)
             after = got

@@ -374,3 +374,10 @@ def test_session_store_enforces_limit_and_unique_ids() -> None:
         store.add(make_task("0000000a"))
     with pytest.raises(TaskLimitError, match=r"max 50"):
         store.add(make_task("0000000b"), max_tasks=1)
+
+
+def test_tasks_with_equal_data_are_equal_whatever_their_source_key_order() -> None:
+    created = make_task(recurring=True)
+    read = CronTask.from_json_dict(dict(reversed(list(created.to_json_dict().items()))))
+    assert read == created and hash(read) == hash(created)
+    assert read != created.with_last_fired(1)

@@ -40,7 +40,7 @@ async def wait_for_pids(path: Path, count: int) -> list[int]:
     raise AssertionError(f"{path} never listed {count} pids")
 
 
-async def test_runs_in_the_project_folder_and_captures_stdout_and_stderr(ctx: ToolContext, tmp_path: Path) -> None:
+async def test_runs_in_project_folder_capturing_stdout_and_stderr(ctx: ToolContext, tmp_path: Path) -> None:
     result = await bash(ctx, "pwd; echo oops >&2")
     assert result.content.splitlines()[:2] == [str(tmp_path), "oops"]
     assert "Exit code: 0" in result.content
@@ -93,7 +93,8 @@ async def test_timeout_escalates_to_sigkill_when_sigterm_is_ignored(ctx: ToolCon
 
 
 async def test_cancellation_kills_the_process_tree(ctx: ToolContext, tmp_path: Path) -> None:
-    task = asyncio.create_task(bash(ctx, "sleep 100 & echo $! > pids; echo $$ >> pids; sleep 100", timeout=60000))
+    command = "sleep 100 & echo $! > pids; echo $$ >> pids; sleep 100"
+    task = asyncio.create_task(bash(ctx, command, timeout=60000))
     pids = await wait_for_pids(tmp_path / "pids", 2)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -102,10 +103,12 @@ async def test_cancellation_kills_the_process_tree(ctx: ToolContext, tmp_path: P
     assert all(gone(pid) for pid in pids)
 
 
-async def test_background_child_does_not_hold_the_result_back(ctx: ToolContext) -> None:
+async def test_background_child_does_not_hold_the_result_back(ctx: ToolContext, tmp_path: Path) -> None:
     started = time.monotonic()
-    result = await bash(ctx, "sleep 3 & echo started", timeout=10000)
-    assert time.monotonic() - started < 2
+    result = await bash(ctx, "sleep 30 & echo $! > pids; echo started", timeout=10000)
+    elapsed = time.monotonic() - started
+    psutil.Process((await wait_for_pids(tmp_path / "pids", 1))[0]).kill()
+    assert elapsed < 2
     assert result.content.startswith("started")
     assert "still running" in result.content and result.summary == "exit 0"
 

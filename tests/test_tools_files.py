@@ -217,7 +217,8 @@ async def test_edit_ambiguous_match_says_how_many_and_suggests_replace_all(
 
 async def test_edit_replace_all_changes_every_occurrence(ctx: ToolContext, tmp_path: Path) -> None:
     (tmp_path / "m.py").write_text("foo(foo)\nfoo\n")
-    result = await call(EditTool(), ctx, file_path="m.py", old_string="foo", new_string="bar", replace_all=True)
+    args = {"file_path": "m.py", "old_string": "foo", "new_string": "bar", "replace_all": True}
+    result = await call(EditTool(), ctx, **args)
     assert (tmp_path / "m.py").read_text() == "bar(bar)\nbar\n"
     assert "every occurrence (3)" in result.content
 

@@ -217,9 +217,7 @@ def parse_cron(text: str) -> CronExpr:
     stripped = text.strip()
     parts = _FIELD_SPLIT.split(stripped) if stripped else []
     if len(parts) != 5:
-        raise CronError(
-            f"expected 5 fields (minute hour day-of-month month day-of-week), got {len(parts)}"
-        )
+        raise CronError(f"expected 5 fields (minute hour day-of-month month day-of-week), got {len(parts)}")
     fields = [_parse_field(part, i) for i, part in enumerate(parts)]
     return CronExpr(" ".join(parts), *fields)
 
@@ -231,7 +229,8 @@ def _coerce(expr_or_text: CronExpr | str) -> CronExpr:
 def next_fire(expr_or_text: CronExpr | str, after: datetime) -> datetime | None:
     """The first fire strictly after `after` (aware), in after's zone, or None if none within 366 days.
 
-    Wall times are matched in after's zone, then mapped to instants with cronie's DST rules:
+    Wall times are matched in after's zone, then mapped to instants by cronie's DST rules (except that
+    matches inside one gap collapse into a single fire):
 
     - Spring-forward gap: a matching wall time that does not exist fires once at the first instant
       after the gap (2:30 in New York fires at 3:00); all matches inside one gap collapse into that

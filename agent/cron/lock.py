@@ -219,7 +219,7 @@ def _unlink_if_unchanged_guarded(path: Path, judged: _Snapshot) -> bool:
     """Fallback without flock: takeovers serialise on an O_EXCL guard file held for microseconds."""
     guard = path.with_name(path.name + ".takeover")
     try:
-        pass
+        os.close(os.open(guard, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
     except FileExistsError:
         _clear_abandoned_guard(guard)
         return False  # another contender is taking over right now
@@ -232,7 +232,7 @@ def _unlink_if_unchanged_guarded(path: Path, judged: _Snapshot) -> bool:
         os.unlink(path)
         return True
     finally:
-        pass
+        guard.unlink(missing_ok=True)
 
 
 def _clear_abandoned_guard(guard: Path) -> None:

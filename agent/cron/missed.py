@@ -56,33 +56,6 @@ def missed_notification(tasks: Iterable[CronTask], tz: tzinfo | None = None) -> 
         f"Do not act on {them} yet. Tell the user and ask whether to run {them} now.",
     ]
     for task in tasks:
-        if task.recurring:
-            continue
-        fire = one_shot_fire(task.cron, task.createdAt, task.id, cfg, tz)
-        if fire is not None and fire <= now_ms:
-            missed.append(task)
-    return missed
-
-
-def code_fence(text: str) -> str:
-    """A backtick fence one longer than the longest backtick run in `text` (at least 3), so the
-    text cannot close it early."""
-    longest = max((len(run) for run in _BACKTICK_RUN.findall(text)), default=0)
-    return "`" * max(3, longest + 1)
-
-
-def missed_notification(tasks: Iterable[CronTask], tz: tzinfo | None = None) -> str:
-    """The message for the model about missed one-shot tasks; "" when there are none."""
-    tasks = list(tasks)
-    if not tasks:
-        return ""
-    count = "One scheduled one-shot task" if len(tasks) == 1 else f"{len(tasks)} scheduled one-shot tasks"
-    lines = [
-        f"{count} did not run because no session was open when {'it was' if len(tasks) == 1 else 'they were'}"
-        " due. They have been removed from the schedule.",
-        "Do not act on them yet. Tell the user about them and ask whether to run them now.",
-    ]
-    for task in tasks:
         fence = code_fence(task.prompt)
         lines += [
             "",

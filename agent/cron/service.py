@@ -88,7 +88,10 @@ class CronService:
         return self._scheduled(task, durable, now)
 
     def delete(self, task_id: str) -> ScheduledTask | None:
-        """Remove a task from whichever store holds it; None if neither does."""
+        """Remove a task from whichever store holds it; None if neither does.
+
+        Raises TaskFileError when the id is not a session task and the tasks file is unusable.
+        """
         now = self._now_ms()
         for durable, store in ((False, self.session_store), (True, self.file_store)):
             task = next((t for t in store.load().tasks if t.id == task_id), None)

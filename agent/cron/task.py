@@ -60,6 +60,15 @@ class CronTask(BaseModel):
         task._source_keys = tuple(data)
         return task
 
+    def __eq__(self, other: object) -> bool:
+        # Compare the data only: where a task was read from (its source key order) is not identity.
+        if not isinstance(other, CronTask):
+            return NotImplemented
+        return self.model_dump() == other.model_dump()
+
+    def __hash__(self) -> int:
+        return hash((self.id, self.cron, self.prompt, self.createdAt))
+
     def with_last_fired(self, at_ms: int) -> CronTask:
         return self.model_copy(update={"lastFiredAt": at_ms})
 

@@ -1,0 +1,392 @@
+"""The tool-use loop: a prompt goes in, model requests and tool calls run until the model stops.
+
+`Conversation.run_turn()` is the whole agent: stream a response, run the tools it asked for (read-only
+ones side by side), send the results back, repeat. Around that loop it keeps the history valid at all
+times, because the API rejects a history where a `tool_use` lacks its `tool_result` or roles do not
+alternate: a cancelled turn gets "cancelled" results for its open calls, and a prompt that follows a
+user message is merged into it. When the context nears the model's window, older messages are
+summarised by the model (`compact()`), cutting only before an assistant message so that no tool call is
+separated from its result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from agent.events import (
+    Compacted,
+    Event,
+    PermissionDenied,
+    ToolCallFinished,
+    ToolCallStarted,
+    TurnFinished,
+    TurnStarted,
+    Usage,
+    UsageReport,
+)
+from agent.prompts import SUMMARY_SYSTEM, scheduled_prompt_text, summary_request, task_attr, unattended_denial
+from agent.tools.base import Tool, ToolContext, ToolError, ToolRegistry, ToolResult
+
+if TYPE_CHECKING:
+    from agent.llm import LLM, LLMResponse
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, Any]
+Emit = Callable[[Event], None]
+Asker = Callable[[Tool, Any, Any], Awaitable[bool]]
+
+COMPACT_AT = 0.75  # share of the context window that triggers compaction before the next request
+KEEP_RECENT = 0.25  # share of the window kept verbatim when compacting
+MAX_TOOL_RESULT_CHARS = 50_000
+SUMMARY_PREFIX = "Summary of the earlier conversation: "
+CANCELLED_RESULT = "Cancelled by the user before this tool call finished; it may have partly run."
+INTERRUPTED_NOTE = "[The user interrupted the previous response.]"
+USER_DECLINED = ("The user declined this tool call, so it was not run. Do not retry it; ask the user how "
+                 "to proceed if you need it.")
+
+
+def estimate_tokens(value: Any) -> int:
+    """A deliberately generous guess (3.5 characters per token) for content not yet measured by the API."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return math.ceil(len(text) / 3.5)
+
+
+def add_costs(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a + b
+
+
+@dataclass
+class TurnResult:
+    result_text: str = ""
+    stop_reason: str | None = None
+    num_requests: int = 0
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float | None = 0.0
+    is_error: bool = False
+    error: str | None = None
+    duration_ms: int = 0
+
+
+class Conversation:
+    """One chat with the model: its history, its tools and the permission policy that guards them."""
+
+    def __init__(
+        self,
+        llm: LLM,
+        tools: ToolRegistry,
+        ctx: ToolContext,
+        policy: Any,
+        *,
+        system_prompt: str | list[dict[str, Any]],
+        asker: Asker | None = None,
+        max_turns: int | None = None,
+        emit: Emit | None = None,
+        compact_at: float = COMPACT_AT,
+        max_tool_result_chars: int = MAX_TOOL_RESULT_CHARS,
+    ) -> None:
+        self.llm, self.tools, self.ctx, self.policy = llm, tools, ctx, policy
+        self.system_prompt = system_prompt
+        self.asker = asker
+        self.max_turns = max_turns
+        self.compact_at = compact_at
+        self.max_tool_result_chars = min(max_tool_result_chars, llm.context_window)  # ~1/4 of the window
+        self.history: list[Message] = []
+        self._emit_cb = emit
+        self._tool_defs = tools.definitions()
+        self._measured_tokens = 0  # context size the API reported, for history[:_measured_len]
+        self._measured_len = 0
+        self._done_results: dict[str, dict[str, Any]] = {}
+        self._ask_lock = asyncio.Lock()
+
+    def clear(self) -> None:
+        self.history = []
+        self._measured_tokens = self._measured_len = 0
+
+    @property
+    def context_tokens(self) -> int:
+        """The context the next request would use: the last measured size plus a guess for what is new."""
+        base = self._measured_tokens or estimate_tokens([self.system_prompt, self._tool_defs])
+        unmeasured = self.history[self._measured_len:]
+        return base + (estimate_tokens(unmeasured) if unmeasured else 0)
+
+    def _emit(self, event: Event) -> None:
+        if self._emit_cb is not None:
+            self._emit_cb(event)
+
+    # ------------------------------------------------------------------------------------ the turn
+
+    async def run_turn(
+        self, prompt: str, *, scheduled_task: Any = None, source: str | None = None
+    ) -> TurnResult:
+        """Run one user (or scheduled) prompt to the end. Model failures come back as an error result;
+        cancellation leaves a valid history and re-raises."""
+        from agent.llm import LLMError
+
+        started, before = time.monotonic(), list(self.history)
+        turn = TurnResult()
+        task_id = task_attr(scheduled_task, "id") if scheduled_task is not None else None
+        self._emit(TurnStarted(prompt, source or ("cron" if scheduled_task is not None else "user"), task_id))
+        text = scheduled_prompt_text(prompt, scheduled_task) if scheduled_task is not None else prompt
+        self._append_user([{"type": "text", "text": text}])
+        try:
+            await self._loop(turn)
+        except asyncio.CancelledError:
+            self._close_open_tool_uses(CANCELLED_RESULT)
+            self._append_user([{"type": "text", "text": INTERRUPTED_NOTE}])
+            self._finish(turn, started, error="cancelled by the user", stop_reason="cancelled")
+            raise
+        except LLMError as exc:
+            if turn.num_requests == 0:
+                self.history = before  # nothing happened: forget the prompt, as if never sent
+            self._finish(turn, started, error=exc.message)
+            return turn
+        self._finish(turn, started)
+        return turn
+
+    async def _loop(self, turn: TurnResult) -> None:
+        while True:
+            if self.max_turns is not None and turn.num_requests >= self.max_turns:
+                turn.stop_reason, turn.is_error = "max_turns", True
+                turn.error = (f"Stopped after {turn.num_requests} model requests (the max-turns limit); "
+                              "the task may be unfinished")
+                return
+            if self.context_tokens > self.compact_at * self.llm.context_window:
+                await self._compact(turn)
+            response = await self._request(turn)
+            self.history.append({"role": "assistant", "content": response.content
+                                 or [{"type": "text", "text": "(no response)"}]})
+            self._measured_len = len(self.history)
+            turn.result_text = response.text or turn.result_text
+            turn.stop_reason = response.stop_reason
+            if response.stop_reason == "pause_turn":
+                continue
+            if not response.tool_uses:
+                return
+            if response.stop_reason != "tool_use":  # e.g. max_tokens cut a call short: never run half a call
+                self._close_open_tool_uses(f"Not run: the response ended ({response.stop_reason}) before "
+                                           "this tool call was complete.")
+                return
+            results = await self._run_tool_uses(response.tool_uses)
+            self.history.append({"role": "user", "content": results})
+
+    async def _request(self, turn: TurnResult) -> LLMResponse:
+        from agent.llm import PromptTooLongError
+
+        try:
+            response = await self._send()
+        except PromptTooLongError:
+            if not await self._compact(turn):
+                raise
+            response = await self._send()
+        turn.num_requests += 1
+        self._account(turn, response.usage)
+        self._measured_tokens = response.usage.context_tokens + response.usage.output_tokens
+        self._emit(UsageReport(response.usage, turn.usage, self.llm.cost_usd(response.usage), turn.cost_usd,
+                               response.usage.context_tokens, self.llm.context_window))
+        return response
+
+    def _send(self) -> Awaitable[LLMResponse]:
+        return self.llm.stream_message(system=self.system_prompt, messages=self.history,
+                                       tools=self._tool_defs, emit=self._emit)
+
+    def _account(self, turn: TurnResult, usage: Usage) -> None:
+        turn.usage = turn.usage + usage
+        turn.cost_usd = add_costs(turn.cost_usd, self.llm.cost_usd(usage))
+
+    def _finish(self, turn: TurnResult, started: float, *, error: str | None = None,
+                stop_reason: str | None = None) -> None:
+        if error:
+            turn.is_error, turn.error = True, error
+        turn.stop_reason = stop_reason or turn.stop_reason
+        turn.duration_ms = int((time.monotonic() - started) * 1000)
+        self._emit(TurnFinished(turn.stop_reason, turn.num_requests, turn.usage, turn.cost_usd,
+                                turn.result_text, turn.is_error, turn.error))
+
+    # ---------------------------------------------------------------------------- history upkeep
+
+    def _append_user(self, blocks: list[dict[str, Any]]) -> None:
+        """Add user content, merging into a trailing user message so that roles keep alternating."""
+        if self.history and self.history[-1]["role"] == "user":
+            last = self.history[-1]
+            self.history[-1] = {**last, "content": [*_as_blocks(last["content"]), *blocks]}
+        else:
+            self.history.append({"role": "user", "content": blocks})
+
+    def _close_open_tool_uses(self, text: str) -> None:
+        """Answer every tool_use of a trailing assistant message: real results where a call finished."""
+        if not self.history or self.history[-1]["role"] != "assistant":
+            return
+        uses = [b for b in self.history[-1]["content"] if b.get("type") == "tool_use"]
+        if uses:
+            results = [self._done_results.get(u["id"]) or _result_block(u["id"], text, True) for u in uses]
+            self.history.append({"role": "user", "content": results})
+
+    # ------------------------------------------------------------------------------------- tools
+
+    async def _run_tool_uses(self, uses: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Run calls in order; consecutive read-only calls run concurrently. Results keep the call order."""
+        self._done_results = {}
+        results: list[dict[str, Any]] = []
+        for batch in self._batches(uses):
+            if len(batch) == 1:
+                results.append(await self._run_tool_use(batch[0]))
+            else:
+                results += await asyncio.gather(*(self._run_tool_use(use) for use in batch))
+        return results
+
+    def _batches(self, uses: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        batches: list[list[dict[str, Any]]] = []
+        previous_read_only = False
+        for use in uses:
+            tool = self.tools.get(use["name"])
+            read_only = tool is not None and tool.read_only
+            if read_only and previous_read_only:
+                batches[-1].append(use)
+            else:
+                batches.append([use])
+            previous_read_only = read_only
+        return batches
+
+    async def _run_tool_use(self, use: dict[str, Any]) -> dict[str, Any]:
+        tool_id, name, raw = use["id"], use["name"], use.get("input") or {}
+        tool = self.tools.get(name)
+        args, problem, key = None, None, ""
+        if tool is None:
+            problem = ToolResult(f"Unknown tool {name!r}. Available tools: {', '.join(self.tools.names())}.",
+                                 is_error=True, summary="unknown tool")
+        else:
+            try:
+                args = tool.parse_input(raw)
+                key = tool.key_argument(args)
+            except ToolError as exc:
+                problem = ToolResult(str(exc), is_error=True, summary="invalid input")
+        self._emit(ToolCallStarted(tool_id, name, raw, key))
+        if problem is None and tool is not None:
+            problem = await self._check_permission(tool, args, tool_id)
+        result = problem or await self._execute(tool, args)  # type: ignore[arg-type]
+        content = _truncate(result.content or "(no output)", self.max_tool_result_chars)
+        self._emit(ToolCallFinished(tool_id, name, result.summary, result.is_error, content))
+        block = _result_block(tool_id, content, result.is_error)
+        self._done_results[tool_id] = block
+        return block
+
+    async def _execute(self, tool: Tool, args: Any) -> ToolResult:
+        try:
+            return await tool.run(args, self.ctx)
+        except ToolError as exc:
+            message = str(exc) or f"{tool.name} failed"
+            return ToolResult(message, is_error=True, summary=message.splitlines()[0][:80])
+        except Exception as exc:  # a tool bug must not end the turn: the model reads it and moves on
+            log.exception("tool %s crashed", tool.name)
+            return ToolResult(f"{tool.name} failed: {type(exc).__name__}: {exc}", is_error=True,
+                              summary=f"failed: {type(exc).__name__}")
+
+    async def _check_permission(self, tool: Tool, args: Any, tool_id: str) -> ToolResult | None:
+        """None when the call may run, else the error result the model gets instead."""
+        if self.policy is None:
+            return None
+        decision = self.policy.check(tool, args, self.ctx)
+        if inspect.isawaitable(decision):
+            decision = await decision
+        behavior, reason = getattr(decision, "behavior", "allow"), getattr(decision, "reason", "") or ""
+        if behavior == "allow":
+            return None
+        if behavior == "ask" and self.asker is None:
+            self._emit(PermissionDenied(tool_id, tool.name, reason or "needs approval", unattended=True))
+            subject = tool.permission_subject(args)
+            rule = getattr(decision, "suggested_rule", None) or (f"{tool.name}({subject})" if subject else tool.name)
+            return ToolResult(unattended_denial(tool.name, rule, reason), is_error=True,
+                              summary="denied: needs approval, nobody to ask")
+        if behavior == "ask" and self.asker is not None:
+            async with self._ask_lock:  # one question at a time, even for concurrent calls
+                if await self.asker(tool, args, decision):
+                    return None
+            self._emit(PermissionDenied(tool_id, tool.name, "declined by the user"))
+            return ToolResult(USER_DECLINED, is_error=True, summary="declined")
+        self._emit(PermissionDenied(tool_id, tool.name, reason or "denied by a rule"))
+        return ToolResult(f"Permission denied: {reason or 'a deny rule matches this call'}. Do not retry "
+                          "this call in another form.", is_error=True, summary="denied")
+
+    # -------------------------------------------------------------------------------- compaction
+
+    async def compact(self) -> Compacted | None:
+        """Summarise the older part of the history now; None when there is nothing to summarise."""
+        return await self._compact(None)
+
+    async def _compact(self, turn: TurnResult | None) -> Compacted | None:
+        from agent.llm import LLMError
+
+        split = self._split_index()
+        if split is None:
+            return None
+        before = self.context_tokens
+        head, tail = self.history[:split], self.history[split:]
+        request = summary_request(head, limit_chars=self.llm.context_window * 2)
+        try:
+            response = await self.llm.stream_message(
+                system=SUMMARY_SYSTEM, messages=[{"role": "user", "content": request}],
+                max_tokens=min(self.llm.max_tokens, 4096))
+            summary = response.text.strip() or "(empty summary)"
+            if turn is not None:
+                self._account(turn, response.usage)
+        except LLMError as exc:
+            log.warning("compaction failed (%s); dropping the older messages instead", exc.message)
+            summary = "(the earlier conversation could not be summarised and was dropped)"
+        summary_message = {"role": "user", "content": [{"type": "text", "text": SUMMARY_PREFIX + summary}]}
+        self.history = [summary_message, *tail]
+        self._measured_tokens, self._measured_len = 0, 0
+        event = Compacted(before, self.context_tokens, len(head))
+        self._emit(event)
+        return event
+
+    def _split_index(self) -> int | None:
+        """Where the kept tail starts: an assistant message (never between a tool_use and its result),
+        as early as fits in KEEP_RECENT of the window, and leaving enough behind to be worth a summary."""
+        starts = [i for i, m in enumerate(self.history) if m["role"] == "assistant"]
+        if not starts:
+            return None
+        budget = KEEP_RECENT * self.llm.context_window
+        split = starts[-1]
+        for i in reversed(starts):
+            if estimate_tokens(self.history[i:]) > budget:
+                break
+            split = i
+        if split < 2 and estimate_tokens(self.history[:split]) < 0.05 * self.llm.context_window:
+            return None
+        return split
+
+
+# ------------------------------------------------------------------------------------- helpers
+
+
+def _as_blocks(content: Any) -> list[dict[str, Any]]:
+    return [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
+
+
+def _result_block(tool_use_id: str, content: str, is_error: bool) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": tool_use_id, "content": content}
+    if is_error:
+        block["is_error"] = True
+    return block
+
+
+def _truncate(text: str, limit: int) -> str:
+    """Keep the head and the tail of an over-long result, with a note saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    head, tail = int(limit * 0.8), int(limit * 0.2)
+    cut = len(text) - head - tail
+    return (f"{text[:head]}\n\n[... {cut:,} of {len(text):,} characters cut here: the result was too long "
+            f"to keep ...]\n\n{text[len(text) - tail:]}")
+
+
+__all__ = ["Conversation", "TurnResult", "estimate_tokens"]

@@ -1,0 +1,398 @@
+"""The scheduler: the imperative shell that fires tasks on time in a running process.
+
+One asyncio task ticks about once a second (sooner when a task falls due between ticks). On each tick:
+
+1. The kill switch (`AGENT_DISABLE_CRON=1` / `CLAUDE_CODE_DISABLE_CRON=1`, from the environment or from
+   `.claude/settings.json` `env`) is read; when set, nothing fires.
+2. Durable tasks (`.claude/scheduled_tasks.json`) belong to whichever session holds the project lock;
+   a non-owner checks every tick whether the owner still lives and tries to take the lock every 5 s.
+3. Each task's due time is computed once (pure core: `jittered_next_fire`, `one_shot_fire`) and cached
+   until the task changes. Due tasks fire unless `is_busy()` says a turn is running: then they wait, and a
+   blocked session gets one fire afterwards, not a burst.
+
+Delivery guarantee for durable tasks: **at most once**. Before a durable task is delivered, its fire is
+committed to the file under the file lock (one-shots and expired tasks removed, recurring tasks get
+`lastFiredAt`), and only the tasks that write found in the file are delivered. So a task deleted by
+another process never fires again even if the file-change event is slow or lost, and a crash between the
+write and the delivery loses that one fire instead of repeating it (a repeated fire costs a model run; a
+lost one shows as a gap in the task's history).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import tzinfo
+from pathlib import Path
+
+from agent.cron.expr import CronError
+from agent.cron.jitter import JitterConfig, is_aged, jittered_next_fire, load_jitter_config, one_shot_fire
+from agent.cron.lock import SchedulerLock
+from agent.cron.missed import find_missed
+from agent.cron.service import wall_clock_ms
+from agent.cron.store import FileTaskStore, SessionTaskStore, TaskFileError
+from agent.cron.task import CronTask
+from agent.cron.watch import TaskFileWatcher
+from agent.settings import SettingsError, load_settings, settings_paths
+
+__all__ = ["KILL_SWITCHES", "CronScheduler", "FiredTask", "cron_disabled"]
+
+log = logging.getLogger(__name__)
+
+KILL_SWITCHES = ("AGENT_DISABLE_CRON", "CLAUDE_CODE_DISABLE_CRON")
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def cron_disabled(*envs: dict[str, str]) -> bool:
+    """True when any kill switch is set to a true value in any of the given environments."""
+    return any(env.get(name, "").strip().lower() in _TRUE for env in envs for name in KILL_SWITCHES)
+
+
+@dataclass(frozen=True)
+class FiredTask:
+    """One delivery: the task, where it lives, when it was due, when it fired, whether it was the last."""
+
+    task: CronTask
+    durable: bool
+    due_ms: int
+    fired_ms: int
+    owner: bool
+    final: bool  # a one-shot, or a recurring task that expired with this fire
+
+
+@dataclass
+class _Entry:
+    task: CronTask
+    durable: bool
+    due_ms: int | None
+
+
+def _signature(task: CronTask) -> tuple:
+    return (task.cron, task.createdAt, task.lastFiredAt, task.recurring, task.permanent)
+
+
+class CronScheduler:
+    """Fires due tasks through `on_fire`. Knows nothing of the REPL: callers wire the callbacks."""
+
+    def __init__(
+        self,
+        project_dir: Path,
+        on_fire: Callable[[FiredTask], Awaitable[None] | None],
+        is_busy: Callable[[], bool] = lambda: False,
+        *,
+        session_store: SessionTaskStore | None = None,
+        file_store: FileTaskStore | None = None,
+        clock: Callable[[], int] = wall_clock_ms,
+        jitter_config: JitterConfig | None = None,
+        session_id: str | None = None,
+        on_missed: Callable[[list[CronTask]], None] | None = None,
+        on_owner_change: Callable[[bool], None] | None = None,
+        env: dict[str, str] | None = None,
+        tz: tzinfo | None = None,
+        tick_s: float = 1.0,
+        probe_s: float = 5.0,
+        use_watchdog: bool = True,
+    ) -> None:
+        self.project_dir = Path(project_dir)
+        self.session_store = session_store if session_store is not None else SessionTaskStore()
+        self.file_store = file_store if file_store is not None else FileTaskStore(self.project_dir)
+        self.session_id = session_id or str(uuid.uuid4())
+        self.lock = SchedulerLock(self.project_dir, self.session_id)
+        self._on_fire = on_fire
+        self._is_busy = is_busy
+        self._on_missed = on_missed
+        self._on_owner_change = on_owner_change
+        self._clock = clock
+        self._env = env if env is not None else os.environ
+        self._tz = tz
+        self._tick_s = tick_s
+        self._probe_s = probe_s
+        self._use_watchdog = use_watchdog
+        self._fixed_jitter = jitter_config
+        self._jitter = jitter_config or JitterConfig()
+        self._settings_env: dict[str, str] = {}
+        self._settings_sig: tuple | None = None
+        self._entries: dict[tuple[bool, str], _Entry] = {}
+        self._file_tasks: list[CronTask] = []
+        self._reload_file = True
+        self._owner = False
+        self._started_ms: int | None = None
+        self._last_probe_ms: int | None = None
+        self._missed_checked = False
+        self._warned: set[str] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._watcher: TaskFileWatcher | None = None
+
+    # -- public -------------------------------------------------------------------------------------
+
+    @property
+    def is_owner(self) -> bool:
+        return self._owner
+
+    @property
+    def jitter_config(self) -> JitterConfig:
+        return self._jitter
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._watcher = TaskFileWatcher(
+                self.file_store.path, asyncio.get_running_loop(), self._file_changed,
+                force_polling=not self._use_watchdog,
+            )
+            self._task = asyncio.create_task(self._run(), name="cron-scheduler")
+
+    async def stop(self) -> None:
+        """Stop ticking, join the watcher thread and release the lock (only if it still names us)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._watcher is not None:
+            await asyncio.to_thread(self._watcher.stop)
+        await asyncio.to_thread(self.lock.release)
+        self._set_owner(False)
+
+    def wake(self) -> None:
+        """Tick now rather than at the next second (after a task was added, for instance)."""
+        self._wake.set()
+
+    def next_fire_time(self) -> tuple[CronTask, int] | None:
+        """The task that fires next among those this process would fire, and when (epoch ms)."""
+        due = [(e.due_ms, e.task) for e in self._entries.values() if e.due_ms is not None]
+        if not due:
+            return None
+        due_ms, task = min(due, key=lambda pair: pair[0])
+        return task, due_ms
+
+    # -- the loop -----------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the loop must never die; the next tick tries again
+                log.exception("scheduler tick failed")
+            await self._sleep_until_next()
+
+    async def _sleep_until_next(self) -> None:
+        delay = self._tick_s
+        nxt = self.next_fire_time()
+        if nxt is not None and not self._is_busy():
+            delay = min(delay, max(0.0, (nxt[1] - self._clock()) / 1000))
+        self._wake.clear()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+    async def tick(self) -> None:
+        """One pass: settings, lock, reload, then fire what is due. Tests call it with a fake clock."""
+        now = self._clock()
+        if self._started_ms is None:
+            self._started_ms = now
+        self._refresh_settings()
+        await self._refresh_ownership(now)
+        if self._owner:
+            await self._refresh_file_tasks()
+        self._refresh_entries(now)
+        if cron_disabled(self._env, self._settings_env) or self._is_busy():
+            return
+        due = [e for e in self._entries.values() if e.due_ms is not None and e.due_ms <= now]
+        if due:
+            await self._fire(due, self._clock())
+
+    # -- settings (kill switch in env, jitter config) ---------------------------------------------------
+
+    def _refresh_settings(self) -> None:
+        """Re-read settings when any settings file changed (a few stat calls per tick)."""
+        sig = tuple(_stat_sig(p) for p in settings_paths(self.project_dir))
+        if sig == self._settings_sig:
+            return
+        self._settings_sig = sig
+        try:
+            settings = load_settings(self.project_dir)
+        except SettingsError as exc:
+            self._warn_once(f"settings: {exc}")
+            return
+        self._settings_env = settings.env
+        if self._fixed_jitter is None:
+            cfg, warning = load_jitter_config(settings.get("cronJitter"))
+            if warning:
+                self._warn_once(f"cronJitter in .claude/settings.json: {warning}")
+            if cfg != self._jitter:
+                self._jitter = cfg
+                for entry in self._entries.values():
+                    entry.due_ms = self._due_ms(entry.task)
+
+    # -- ownership --------------------------------------------------------------------------------------
+
+    async def _refresh_ownership(self, now: int) -> None:
+        probe_due = self._last_probe_ms is None or now - self._last_probe_ms >= self._probe_s * 1000
+        if self._owner:
+            if probe_due:
+                self._last_probe_ms = now
+                self._set_owner(await asyncio.to_thread(self.lock.is_held_by_us))
+            return
+        if probe_due or not await asyncio.to_thread(self.lock.holder_is_alive):
+            self._last_probe_ms = now
+            self._set_owner(await asyncio.to_thread(self.lock.try_acquire))
+
+    def _set_owner(self, owner: bool) -> None:
+        if owner == self._owner:
+            return
+        self._owner = owner
+        self._reload_file = True
+        log.info("scheduler %s the project lock", "holds" if owner else "does not hold")
+        if not owner:
+            self._file_tasks = []
+        if self._on_owner_change is not None:
+            self._on_owner_change(owner)
+
+    # -- file tasks -------------------------------------------------------------------------------------
+
+    def _file_changed(self) -> None:
+        self._reload_file = True
+        self._wake.set()
+
+    async def _refresh_file_tasks(self) -> None:
+        watcher = self._watcher
+        if watcher is not None:
+            watcher.ensure_started()
+            if watcher.poll():
+                self._reload_file = True
+        if not self._reload_file:
+            return
+        self._reload_file = False
+        try:
+            loaded = await asyncio.to_thread(self.file_store.load)
+        except TaskFileError as exc:
+            self._warn_once(str(exc))
+            self._file_tasks = []
+            return
+        for problem in loaded.problems:
+            self._warn_once(f"{self.file_store.path}: {problem}")
+        self._file_tasks = loaded.tasks
+        if not self._missed_checked:
+            self._missed_checked = True
+            await self._handle_missed()
+
+    async def _handle_missed(self) -> None:
+        """At start-up, one-shots that fell due while no session ran go to `on_missed`, not `on_fire`."""
+        if self._on_missed is None:
+            return
+        missed = find_missed(self._file_tasks, self._started_ms or self._clock(), self._jitter, self._tz)
+        if not missed:
+            return
+        removed = set(await self._store_write(self.file_store.remove, [t.id for t in missed]))
+        self._file_tasks = [t for t in self._file_tasks if t.id not in removed]
+        taken = [t for t in missed if t.id in removed]
+        if taken:
+            self._on_missed(taken)
+
+    # -- due times --------------------------------------------------------------------------------------
+
+    def _refresh_entries(self, now: int) -> None:
+        current = {(False, t.id): t for t in self.session_store.load().tasks}
+        if self._owner:
+            current.update({(True, t.id): t for t in self._file_tasks})
+        for key in self._entries.keys() - current.keys():
+            del self._entries[key]
+        for key, task in current.items():
+            entry = self._entries.get(key)
+            if entry is None or _signature(entry.task) != _signature(task):
+                self._entries[key] = _Entry(task, key[0], self._due_ms(task))
+
+    def _due_ms(self, task: CronTask) -> int | None:
+        try:
+            if task.recurring:
+                anchor = task.lastFiredAt if task.lastFiredAt is not None else task.createdAt
+                return jittered_next_fire(task.cron, anchor, task.id, self._jitter, self._tz)
+            return one_shot_fire(task.cron, task.createdAt, task.id, self._jitter, self._tz)
+        except (CronError, ValueError) as exc:
+            self._warn_once(f"task {task.id}: cron {task.cron!r} is not usable ({exc}); skipped")
+            return None
+
+    # -- firing -----------------------------------------------------------------------------------------
+
+    async def _fire(self, due: list[_Entry], now: int) -> None:
+        final_ids = {e.task.id for e in due if not e.task.recurring or is_aged(e.task, now, self._jitter)}
+        committed: set[tuple[bool, str]] = set()
+        durable = [e for e in due if e.durable]
+        if durable:
+            remove = [e.task.id for e in durable if e.task.id in final_ids]
+            mark = [e.task.id for e in durable if e.task.id not in final_ids]
+            committed |= {(True, i) for i in await self._commit_durable(remove, mark, now)}
+        session = [e for e in due if not e.durable]
+        if session:
+            self.session_store.remove([e.task.id for e in session if e.task.id in final_ids])
+            self.session_store.mark_fired([e.task.id for e in session if e.task.id not in final_ids], now)
+            committed |= {(False, e.task.id) for e in session}
+        delivered = [e for e in due if (e.durable, e.task.id) in committed]
+        for entry in due:
+            gone = entry.task.id in final_ids or (entry.durable, entry.task.id) not in committed
+            self._settle(entry, now, gone)
+        for entry in delivered:
+            await self._deliver(entry, now, entry.task.id in final_ids)
+
+    async def _commit_durable(self, remove: list[str], mark: list[str], now: int) -> set[str]:
+        """Write the fires to the file first (at most once); returns the ids that were still there."""
+        try:
+            removed = await self._store_write(self.file_store.remove, remove) if remove else []
+            marked = await self._store_write(self.file_store.mark_fired, mark, now) if mark else []
+        except TaskFileError as exc:
+            self._warn_once(f"{exc}; durable tasks will not fire until it is fixed")
+            return set()
+        committed = set(removed) | set(marked)
+        gone = (set(remove) | set(mark)) - committed
+        if gone:  # deleted elsewhere and our copy was stale: never fire it, and re-read the file
+            log.info("not firing %s: no longer in %s", ", ".join(sorted(gone)), self.file_store.path)
+            self._reload_file = True
+        return committed
+
+    def _settle(self, entry: _Entry, now: int, gone: bool) -> None:
+        """Update the cache right away so the task cannot fire twice while the file catches up."""
+        key = (entry.durable, entry.task.id)
+        if gone:
+            self._entries.pop(key, None)
+            if entry.durable:
+                self._file_tasks = [t for t in self._file_tasks if t.id != entry.task.id]
+            return
+        task = entry.task.with_last_fired(now)
+        self._entries[key] = _Entry(task, entry.durable, self._due_ms(task))
+        if entry.durable:
+            self._file_tasks = [task if t.id == task.id else t for t in self._file_tasks]
+
+    async def _deliver(self, entry: _Entry, now: int, final: bool) -> None:
+        fired = FiredTask(entry.task, entry.durable, entry.due_ms or now, now, self._owner, final)
+        try:
+            result = self._on_fire(fired)
+            if asyncio.iscoroutine(result):
+                await result
+        except Exception:  # one bad handler must not stop the other fires or the loop
+            log.exception("handler for scheduled task %s failed", entry.task.id)
+
+    async def _store_write(self, method: Callable, *args):
+        result = await asyncio.to_thread(method, *args)
+        if self._watcher is not None:
+            self._watcher.note_own_write()
+        return result
+
+    def _warn_once(self, message: str) -> None:
+        if message not in self._warned:
+            self._warned.add(message)
+            log.warning("%s", message)
+
+
+def _stat_sig(path: Path) -> tuple | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)

@@ -1,0 +1,152 @@
+"""CronCreate, CronDelete and CronList: the model's view of the scheduler, on `CronService`.
+
+Input and output fields are Claude Code's, so models that know that tool use these without surprises.
+Results are JSON objects (the output fields) with a `message` sentence for the model to relay.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from agent.cron.expr import CronError
+from agent.cron.service import CronService, ScheduledTask
+from agent.cron.store import TaskFileError, TaskLimitError
+from agent.tools.base import Tool, ToolContext, ToolError, ToolResult
+
+__all__ = ["CronCreate", "CronDelete", "CronList"]
+
+CRON_CREATE_DESCRIPTION = """\
+Schedule a prompt to run later in this project, once or on a recurring schedule.
+
+- `cron` is a standard 5-field expression in the user's LOCAL time zone: minute hour day-of-month month \
+day-of-week ("*/30 * * * *" every 30 minutes, "15 9 * * 1-5" weekdays at 9:15). Items: *, */N, N, N-M, \
+N-M/S and comma lists; day-of-week 0-7 with 0 and 7 = Sunday; no names, no seconds.
+- `recurring` (default true) fires on every match until deleted; recurring tasks expire after 7 days \
+(they fire one last time, then are deleted). `recurring: false` fires once at the next match, then is \
+deleted: use it for reminders ("in 20 minutes", "tomorrow at 9").
+- `durable` (default false) keeps the task in .claude/scheduled_tasks.json so it survives restarts. Set \
+it only when the user asks for the task to outlive this session; otherwise the task lives in memory and \
+ends with the session.
+- Unless the user names an exact time, pick an off minute (e.g. 7, 23, 41) rather than :00 or :30, \
+where everyone's jobs pile up. Fires are also spread by a small deterministic delay.
+- The prompt runs as a new turn between other turns, as if the user had sent it; write it so it makes \
+sense on its own later. At most 50 tasks at a time.
+"""
+
+CRON_DELETE_DESCRIPTION = "Delete a scheduled task by its 8-character id (see CronList). It stops firing at once."
+
+CRON_LIST_DESCRIPTION = "List the scheduled tasks of this session and this project: id, schedule, prompt, next fire."
+
+
+class CronCreateInput(BaseModel):
+    cron: str = Field(description='5-field cron expression in local time, e.g. "*/30 * * * *"')
+    prompt: str = Field(description="The prompt to run each time the task fires")
+    recurring: bool = Field(default=True, description="true: fire on every match; false: fire once, then delete")
+    durable: bool = Field(default=False, description="true: persist to .claude/scheduled_tasks.json and "
+                          "survive restarts; false (default): in-memory only, ends with this session")
+
+
+class CronDeleteInput(BaseModel):
+    id: str = Field(description="The task id returned by CronCreate or shown by CronList")
+
+
+class CronListInput(BaseModel):
+    pass
+
+
+def _iso(ms: int | None) -> str | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000).astimezone().isoformat(timespec="seconds")
+
+
+def _job(s: ScheduledTask) -> dict[str, Any]:
+    return {
+        "id": s.task.id,
+        "cron": s.task.cron,
+        "humanSchedule": s.human_schedule,
+        "prompt": s.task.prompt,
+        "recurring": s.task.recurring,
+        "durable": s.durable,
+        "nextFireAt": _iso(s.next_fire_ms),
+    }
+
+
+def _service(ctx: ToolContext) -> CronService:
+    if ctx.cron is None:
+        raise ToolError("Scheduling is not available in this session.")
+    return ctx.cron
+
+
+class CronCreate(Tool):
+    name = "CronCreate"
+    description = CRON_CREATE_DESCRIPTION
+    Input = CronCreateInput
+
+    def key_argument(self, args: CronCreateInput) -> str:
+        return f"{args.cron} {args.prompt}"[:80]
+
+    async def run(self, args: CronCreateInput, ctx: ToolContext) -> ToolResult:
+        if ctx.headless and not args.durable:
+            raise ToolError(
+                "This is a one-shot headless run (agent -p): the process exits when the turn ends, so a "
+                "session-only task would never fire. Call CronCreate again with durable: true to store it "
+                "in .claude/scheduled_tasks.json, where a running agent session or `agent daemon` fires it."
+            )
+        try:
+            created = _service(ctx).create(args.cron, args.prompt, recurring=args.recurring,
+                                           durable=args.durable)
+        except CronError as exc:
+            raise ToolError(f"Invalid cron expression {args.cron!r}: {exc}") from None
+        except (TaskLimitError, TaskFileError, ValueError) as exc:
+            raise ToolError(str(exc)) from None
+        kind = "recurring job" if created.task.recurring else "one-shot task"
+        where = ("Durable (saved in .claude/scheduled_tasks.json)." if created.durable
+                 else "Session-only (in memory, ends when this session exits).")
+        tail = ("Auto-expires after 7 days." if created.task.recurring
+                else "It will fire once, then be deleted.")
+        out = {k: v for k, v in _job(created).items() if k not in ("cron", "prompt")}
+        out["message"] = (f"Scheduled {kind} {created.task.id} ({created.human_schedule}). {where} {tail} "
+                          f"Next fire: {out['nextFireAt']}. Use CronDelete to cancel.")
+        return ToolResult(json.dumps(out, ensure_ascii=False),
+                          summary=f"{created.task.id}: {created.human_schedule}")
+
+
+class CronDelete(Tool):
+    name = "CronDelete"
+    description = CRON_DELETE_DESCRIPTION
+    Input = CronDeleteInput
+
+    def key_argument(self, args: CronDeleteInput) -> str:
+        return args.id
+
+    async def run(self, args: CronDeleteInput, ctx: ToolContext) -> ToolResult:
+        try:
+            removed = _service(ctx).delete(args.id.strip().lower())
+        except TaskFileError as exc:
+            raise ToolError(str(exc)) from None
+        if removed is None:
+            raise ToolError(f"No scheduled task with id {args.id!r}. Use CronList to see the ids.")
+        out = {"id": removed.task.id, "deleted": True,
+               "message": f"Deleted {removed.task.id} ({removed.human_schedule}); it will not fire again."}
+        return ToolResult(json.dumps(out, ensure_ascii=False), summary=f"deleted {removed.task.id}")
+
+
+class CronList(Tool):
+    name = "CronList"
+    description = CRON_LIST_DESCRIPTION
+    Input = CronListInput
+    read_only = True
+
+    async def run(self, args: CronListInput, ctx: ToolContext) -> ToolResult:
+        try:
+            scheduled, problems = _service(ctx).list_with_problems()
+        except TaskFileError as exc:
+            raise ToolError(str(exc)) from None
+        out: dict[str, Any] = {"jobs": [_job(s) for s in scheduled]}
+        if problems:
+            out["warnings"] = problems
+        n = len(scheduled)
+        return ToolResult(json.dumps(out, ensure_ascii=False), summary=f"{n} task{'s' if n != 1 else ''}")

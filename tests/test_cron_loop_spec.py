@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import pytest
+
+from agent.cron.expr import parse_cron
+from agent.cron.loop_spec import DEFAULT_LOOP_CRON, LoopError, LoopSpec, parse_loop
+
+MONTH_NOTE = "restarts on the 1st of each month"
+
+# (input, cron, prompt, a fragment of the note or None for no note)
+CASES: list[tuple[str, str, str, str | None]] = [
+    # leading intervals, exact
+    ("5m /check-tests", "*/5 * * * *", "/check-tests", None),
+    ("1m ping", "* * * * *", "ping", None),
+    ("15min check queue", "*/15 * * * *", "check queue", None),
+    ("30 minutes tidy", "*/30 * * * *", "tidy", None),
+    ("60m hourly thing", "0 * * * *", "hourly thing", None),
+    ("2h check deploy", "0 */2 * * *", "check deploy", None),
+    ("1 hour x", "0 * * * *", "x", None),
+    ("12hrs y", "0 */12 * * *", "y", None),
+    ("24h z", "0 0 * * *", "z", None),
+    ("1d backup", "0 0 * * *", "backup", None),
+    ("1w report", "0 0 * * 1", "report", None),
+    ("120s two minutes", "*/2 * * * *", "two minutes", None),
+    ("every 5m lint", "*/5 * * * *", "lint", None),
+    ("every hour sync", "0 * * * *", "sync", None),
+    ("+5m plus sign", "*/5 * * * *", "plus sign", None),
+    ("5M shout", "*/5 * * * *", "shout", None),
+    # rounding
+    ("30s ping", "* * * * *", "ping", "30s was rounded up to 1m"),
+    ("45 sec x", "* * * * *", "x", "45s was rounded up to 1m"),
+    ("90s x", "*/2 * * * *", "x", "90s was rounded up to 2m"),
+    ("420 seconds x", "*/6 * * * *", "x", "7m does not divide an hour; running every 6 minutes"),
+    ("7m x", "*/6 * * * *", "x", "7m does not divide an hour; running every 6 minutes"),
+    ("8m x", "*/10 * * * *", "x", "8m does not divide an hour; running every 10 minutes"),  # tie: longer
+    ("9m x", "*/10 * * * *", "x", "running every 10 minutes"),
+    ("22m x", "*/20 * * * *", "x", "running every 20 minutes"),
+    ("25m x", "*/30 * * * *", "x", "running every 30 minutes"),  # tie: longer
+    ("45m x", "0 * * * *", "x", "45m does not divide an hour; running every hour"),  # tie: longer
+    ("90m x", "0 */2 * * *", "x", "90m does not divide an hour; running every 2 hours"),
+    ("150m x", "0 */3 * * *", "x", "running every 3 hours"),
+    ("5h x", "0 */6 * * *", "x", "5h does not divide a day; running every 6 hours"),  # tie: longer
+    ("7h x", "0 */8 * * *", "x", "7h does not divide a day; running every 8 hours"),  # tie: longer
+    ("11h x", "0 */12 * * *", "x", "running every 12 hours"),
+    ("10h x", "0 */12 * * *", "x", "running every 12 hours"),  # tie 8/12: longer
+    ("36h x", "0 0 */2 * *", "x", "36h does not divide a day; running every 2 days"),
+    ("3d x", "0 0 */3 * *", "x", MONTH_NOTE),
+    ("6 days x", "0 0 */6 * *", "x", MONTH_NOTE),
+    ("7d weekly", "0 0 * * 1", "weekly", None),
+    # trailing intervals
+    ("check the deploy every 20m", "*/20 * * * *", "check the deploy", None),
+    ("check the deploy every 2 hours", "0 */2 * * *", "check the deploy", None),
+    ("look at CI every hour.", "0 * * * *", "look at CI", None),
+    ("summarise logs every day", "0 0 * * *", "summarise logs", None),
+    ("poll every 7 minutes", "*/6 * * * *", "poll", "7m does not divide an hour"),
+    ("Poll Every 30 Seconds", "* * * * *", "Poll", "30s was rounded up"),
+    # leading cron expression, taken as is
+    ("*/5 9-17 * * 1-5 run tests", "*/5 9-17 * * 1-5", "run tests", None),
+    ("0  9 * * 1\tweekly review", "0 9 * * 1", "weekly review", None),
+    ("30 14 1 1 * new year standup", "30 14 1 1 *", "new year standup", None),
+    # no interval: every 10 minutes
+    ("check the build", DEFAULT_LOOP_CRON, "check the build", None),
+    ("5 things to check", DEFAULT_LOOP_CRON, "5 things to check", None),
+    ("minutes of the meeting", DEFAULT_LOOP_CRON, "minutes of the meeting", None),
+    ("m check", DEFAULT_LOOP_CRON, "m check", None),
+    ("  padded prompt  ", DEFAULT_LOOP_CRON, "padded prompt", None),
+    ("5m line one\nline two", "*/5 * * * *", "line one\nline two", None),
+]
+
+
+@pytest.mark.parametrize(("text", "cron", "prompt", "note"), CASES, ids=[c[0] for c in CASES])
+def test_parse_loop_turns_arguments_into_cron_prompt_and_note(
+    text: str, cron: str, prompt: str, note: str | None
+) -> None:
+    spec = parse_loop(text)
+    assert (spec.cron, spec.prompt) == (cron, prompt)
+    if note is None:
+        assert spec.note is None
+    else:
+        assert spec.note is not None and note in spec.note
+    parse_cron(spec.cron)  # every result is a valid expression
+
+
+def test_90m_note_reads_exactly_as_documented() -> None:
+    assert parse_loop("90m check") == LoopSpec(
+        "0 */2 * * *", "check", "90m does not divide an hour; running every 2 hours"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "Usage: /loop"),
+        ("   ", "Usage: /loop"),
+        ("5m", "Nothing to run"),
+        ("5m   ", "Nothing to run"),
+        ("every 2 hours", "Nothing to run"),
+        ("*/5 * * * *", "Nothing to run"),
+        ("0m x", "at least 1"),
+        ("0s x", "at least 1"),
+        ("-5m x", "cannot be negative"),
+        ("x every -2h", "cannot be negative"),
+        ("500d x", "too long"),
+        ("8d x", "too long"),
+        ("2w x", "too long"),
+        ("169h x", "too long"),
+        ("99999999999999m x", "too long"),
+    ],
+)
+def test_parse_loop_rejects_unusable_arguments_with_a_clear_message(text: str, message: str) -> None:
+    with pytest.raises(LoopError, match=message):
+        parse_loop(text)
+
+
+def test_loop_error_is_a_value_error() -> None:
+    assert issubclass(LoopError, ValueError)
