@@ -303,7 +303,8 @@ class Conversation:
         if behavior == "ask" and self.asker is None:
             self._emit(PermissionDenied(tool_id, tool.name, reason or "needs approval", unattended=True))
             subject = tool.permission_subject(args)
-            rule = getattr(decision, "suggested_rule", None) or (f"{tool.name}({subject})" if subject else tool.name)
+            rule = getattr(decision, "suggested_rule", None) or (
+                f"{tool.name}({subject})" if subject else tool.name)
             return ToolResult(unattended_denial(tool.name, rule, reason), is_error=True,
                               summary="denied: needs approval, nobody to ask")
         if behavior == "ask" and self.asker is not None:

@@ -69,11 +69,11 @@ class MissingCredentialsError(LLMError):
 
 
 class InvalidCredentialsError(LLMError):
-    """401 from the API."""
+    """401."""
 
 
 class PermissionDeniedError(LLMError):
-    """403 from the API."""
+    """403."""
 
 
 class InvalidRequestError(LLMError):
@@ -89,15 +89,15 @@ class ModelNotFoundError(LLMError):
 
 
 class RateLimitedError(LLMError):
-    """429 after the retries ran out."""
+    """429, and 529 or other 5xx (`OverloadedError`, `ServerError`), after the retries ran out."""
 
 
 class OverloadedError(LLMError):
-    """529 (or overloaded inside a stream) after the retries ran out."""
+    pass
 
 
 class ServerError(LLMError):
-    """Another 5xx after the retries ran out."""
+    pass
 
 
 class ConnectionFailedError(LLMError):
@@ -117,8 +117,9 @@ class Price:
     cache_read: float
 
     def cost(self, usage: Usage) -> float:
-        return (usage.input_tokens * self.input + usage.output_tokens * self.output
-                + usage.cache_write_tokens * self.cache_write + usage.cache_read_tokens * self.cache_read) / 1e6
+        total = (usage.input_tokens * self.input + usage.output_tokens * self.output
+                 + usage.cache_write_tokens * self.cache_write + usage.cache_read_tokens * self.cache_read)
+        return total / 1e6
 
 
 _OPUS_4 = Price(15.0, 75.0, 18.75, 1.50)
@@ -319,8 +320,13 @@ class LLM:
         finally:
             _current_emit.reset(token)
 
-    def request_params(self, system: str | Sequence[dict[str, Any]] | None, messages: Sequence[dict[str, Any]],
-                       tools: Sequence[dict[str, Any]] = (), max_tokens: int | None = None) -> dict[str, Any]:
+    def request_params(
+        self,
+        system: str | Sequence[dict[str, Any]] | None,
+        messages: Sequence[dict[str, Any]],
+        tools: Sequence[dict[str, Any]] = (),
+        max_tokens: int | None = None,
+    ) -> dict[str, Any]:
         """The request body (without `stream`), with the cache breakpoints placed."""
         params: dict[str, Any] = {"model": self.model, "max_tokens": max_tokens or self.max_tokens,
                                   "messages": _with_message_breakpoint(messages) if self.cache_messages
@@ -389,8 +395,9 @@ class LLM:
                 f"Permission denied (403): {detail}. Check that your key may use {self.model}", status=status)
         if status == 404:
             return ModelNotFoundError(
-                f"Not found (404): {detail}. Check the model name ({self.model}): choose another with --model "
-                f"or ANTHROPIC_MODEL; and check ANTHROPIC_BASE_URL ({display_url(self.base_url)})", status=status)
+                f"Not found (404): {detail}. Check the model name ({self.model}): choose another with "
+                f"--model or ANTHROPIC_MODEL; and check ANTHROPIC_BASE_URL ({display_url(self.base_url)})",
+                status=status)
         if status in (400, 413, 422):
             kind = PromptTooLongError if re.search(r"prompt is too long|too many tokens", detail, re.I) \
                 else InvalidRequestError

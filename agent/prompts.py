@@ -97,7 +97,9 @@ def _tz_label(local: datetime) -> str:
     return f"{label}, {offset}" if label and label != offset else offset
 
 
-def _environment(project_dir: Path, tool_names: Sequence[str], local: datetime, tz: str, headless: bool) -> str:
+def _environment(
+    project_dir: Path, tool_names: Sequence[str], local: datetime, tz: str, headless: bool
+) -> str:
     mode = ("headless (`agent -p`): one turn, nobody can answer questions or approve tool calls; finish the "
             "task or explain what is missing" if headless else "interactive chat")
     lines = [

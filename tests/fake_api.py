@@ -215,6 +215,7 @@ class RecordedRequest:
     time: float
     status: int | None = None  # of the answer sent
     error: str | None = None  # the validation error, when the request was rejected
+    outcome: str | None = None  # "complete", "client_gone" (stopped early: client left or server closed), "dropped"
 
     @property
     def is_message(self) -> bool:
@@ -637,6 +638,15 @@ class FakeAnthropic:
             self._requests.append(request)
             self._lock.notify_all()
 
+    def _notify(self) -> None:
+        with self._lock:
+            self._lock.notify_all()
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+        """Block until `condition()` (checked whenever a request arrives or ends) is true, or time out."""
+        with self._lock:
+            return self._lock.wait_for(condition, timeout)
+
     def _choose(self, request: RecordedRequest) -> Reply:
         with self._lock:
             chosen: Reply | Responder | None = None
@@ -685,15 +695,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve("POST")
 
     def _serve(self, method: str) -> None:
+        request = self._read_request(method)
+        self.fake._record(request)
         try:
-            request = self._read_request(method)
-            self.fake._record(request)
             self._route(request)
-        except (_ClientGone, BrokenPipeError, ConnectionResetError):
+            request.outcome = request.outcome or "complete"
+        except (_ClientGone, OSError) as exc:
+            log.debug("response ended early: %r", exc)
+            request.outcome = "client_gone"
             self.close_connection = True
-        except OSError as exc:
-            log.debug("connection ended: %s", exc)
-            self.close_connection = True
+        self.fake._notify()
 
     def _read_request(self, method: str) -> RecordedRequest:
         length = int(self.headers.get("content-length") or 0)
@@ -755,6 +766,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_event(name, data, reply.chunk_delay_s)
         except _Interrupt as cut:
             if cut.kind == "drop":
+                request.outcome = "dropped"
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return

@@ -82,6 +82,20 @@ async def test_external_replace_burst_is_delivered_once_after_the_quiet_period(
     assert recorder.threads == {threading.get_ident()}  # delivered on the loop's thread
 
 
+async def test_each_event_resets_the_quiet_timer_so_a_slow_burst_is_one_change(
+    started, task_file: Path
+) -> None:
+    _, recorder = started
+    for n in range(4):  # 4 writes QUIET/2 apart: the burst lasts longer than quiet_s
+        write_externally(task_file, f'{{"tasks": [{n}]}}')
+        await asyncio.sleep(QUIET / 2)
+    last_write = time.monotonic() - QUIET / 2
+    await recorder.wait()
+    await asyncio.sleep(QUIET * 3)
+    assert len(recorder.calls) == 1
+    assert recorder.calls[0] - last_write >= QUIET * 0.9
+
+
 async def test_burst_of_own_writes_produces_no_callback(started, task_file: Path) -> None:
     watcher, recorder = started
     for n in range(5):

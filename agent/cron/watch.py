@@ -149,7 +149,7 @@ class TaskFileWatcher:
 
     def note_own_write(self) -> None:
         """Call right after writing the file, so the events it causes are not reported as changes."""
-        pass
+        self._known = file_signature(self.path)
 
     def stop(self) -> None:
         """Stop and join the observer threads and drop a pending burst. Idempotent; any thread."""

@@ -143,7 +143,11 @@ async def run_command(command: str, cwd: Path, timeout_ms: int) -> tuple[str, in
         raise
     finally:
         os.close(write_fd)
-    transport, capture = await loop.connect_read_pipe(CappedOutput, os.fdopen(read_fd, "rb", buffering=0))
+    try:
+        transport, capture = await loop.connect_read_pipe(CappedOutput, os.fdopen(read_fd, "rb", buffering=0))
+    except BaseException:
+        await asyncio.shield(kill_process_group(proc))
+        raise
     timed_out = False
     try:
         try:

@@ -1,8 +1,8 @@
 """Read, Write and Edit: the file tools, with Claude Code's names and input fields.
 
-File I/O runs in a worker thread so a large file never stalls the event loop. Text is UTF-8 (a BOM,
-UTF-8 or UTF-16, is kept); anything with NUL bytes near the start or that does not decode is treated
-as binary and refused, so the model never sees mojibake and never writes it back.
+File I/O runs in a worker thread so a large file never stalls the event loop. Text is UTF-8, or UTF-8
+or UTF-16 with a byte-order mark (kept on write); anything with NUL bytes near the start or that does
+not decode is treated as binary and refused, so the model never sees mojibake and never writes it back.
 """
 
 from __future__ import annotations
@@ -25,15 +25,6 @@ MAX_READ_OUTPUT_CHARS = 100_000
 BINARY_SNIFF_BYTES = 8192
 SNIPPET_CONTEXT_LINES = 4
 _RELATIVE = " (a relative path is taken from the project folder)"
-
-
-def display_path(path: Path, project_dir: Path) -> str:
-    """A path as a person wants to see it: relative inside the project, absolute outside."""
-    absolute = Path(os.path.normpath(path))
-    try:
-        return absolute.relative_to(Path(os.path.normpath(project_dir))).as_posix() or "."
-    except ValueError:
-        return str(absolute)
 
 
 def count_lines(text: str) -> int:
@@ -103,7 +94,7 @@ def _read_bytes(path: Path, limit: int | None = None) -> bytes:
 
 
 def split_lines(text: str) -> list[str]:
-    """Lines split on "\n" only (as editors number them), each without its "\r\n" or "\n"."""
+    """Lines split at line feeds only, as editors number them, each without its CR LF or LF."""
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()

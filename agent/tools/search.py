@@ -281,7 +281,7 @@ class GrepInput(BaseModel):
 @dataclass
 class _FileMatches:
     path: Path
-    lines: list[str]
+    lines: list[str]  # kept for output_mode "content" only
     hits: list[int]  # 0-based indexes of matching lines
 
 
@@ -314,7 +314,8 @@ class GrepTool(_SearchTool):
                 "( [ { . * + ? with a backslash to match them literally."
             ) from None
         root = _search_root(args.path, ctx)
-        found = [m for path in _candidates(root, args) if (m := _search_file(path, regex))]
+        keep_lines = args.output_mode == "content"
+        found = [m for path in _candidates(root, args) if (m := _search_file(path, regex, keep_lines))]
         if args.output_mode == "files_with_matches":
             found.sort(key=lambda m: (-_mtime(m.path), str(m.path)))
             entries = [str(m.path) for m in found]
@@ -357,7 +358,7 @@ def _candidates(root: Path, args: GrepInput) -> list[Path]:
     return selected
 
 
-def _search_file(path: Path, regex: re.Pattern[str]) -> _FileMatches | None:
+def _search_file(path: Path, regex: re.Pattern[str], keep_lines: bool) -> _FileMatches | None:
     try:
         if path.stat().st_size > GREP_MAX_FILE_BYTES:
             return None
@@ -371,7 +372,7 @@ def _search_file(path: Path, regex: re.Pattern[str]) -> _FileMatches | None:
         lines.pop()
     lines = [line[:-1] if line.endswith("\r") else line for line in lines]
     hits = [i for i, line in enumerate(lines) if regex.search(line)]
-    return _FileMatches(path, lines, hits) if hits else None
+    return _FileMatches(path, lines if keep_lines else [], hits) if hits else None
 
 
 def _content_lines(found: list[_FileMatches], args: GrepInput) -> list[str]:
