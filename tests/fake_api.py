@@ -196,7 +196,7 @@ def dropped_reply(text: str = "This answer is cut off", *, after_deltas: int = 1
 
 def _blocks(content: Any) -> list[dict[str, Any]]:
     if isinstance(content, str):
-        return [{"type": "text", "text": content}]
+        return [{"type": "text", "text": content}] if content else []
     return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
 
 
