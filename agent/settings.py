@@ -104,9 +104,7 @@ def load_settings(project_dir: Path, paths: list[Path] | None = None) -> Setting
         merged.deny += _rules(data, "deny", path)
         merged.ask += _rules(data, "ask", path)
         for key, value in data.items():
-            if key == "permissions" and isinstance(merged.raw.get(key), dict):
-                merged.raw[key] = {**merged.raw[key], **value}
-            elif key == "env" and isinstance(merged.raw.get(key), dict) and isinstance(value, dict):
+            if (key == "permissions" and isinstance(merged.raw.get(key), dict)) or (key == "env" and isinstance(merged.raw.get(key), dict) and isinstance(value, dict)):
                 merged.raw[key] = {**merged.raw[key], **value}
             else:
                 merged.raw[key] = value

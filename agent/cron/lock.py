@@ -12,11 +12,11 @@ takes a non-blocking flock on it, then checks that the path still names that ver
 bytes it judged before unlinking. Contenders serialise on the stale inode (the losers get
 EWOULDBLOCK, or find a different inode at the path afterwards), and an inode we hold open cannot be
 recycled for the new lock. The final O_EXCL create decides between any two that both removed or found
-nothing. Claude Code does not take that flock, so against it a microsecond window remains; nothing
-short of its cooperation closes that. Without fcntl (Windows) takeovers serialise instead on a guard
-file `scheduled_tasks.lock.takeover` created with O_EXCL and removed microseconds later: the guard
-holder re-reads the lock and unlinks it only if it is still the file judged; contenders that find the
-guard back off. A guard left by a crash mid-takeover is cleared after 10 s.
+nothing. Without flock (Windows, some network mounts) takeovers serialise instead on a guard file
+`scheduled_tasks.lock.takeover`, created with O_EXCL and removed microseconds later; its holder
+re-reads the lock and unlinks it only if it is still the file judged, and contenders that find the
+guard back off. A guard left by a crash mid-takeover is cleared after 10 s. Claude Code takes neither
+flock nor guard, so against it a microsecond window remains that only its cooperation could close.
 
 A file that is not a JSON object with a usable pid is garbage. Garbage younger than `garbage_grace_s`
 may be a contender between its O_EXCL create and its write, so it counts as held for now; older
@@ -30,6 +30,7 @@ returns False, plus `try_acquire()` every 5 s regardless. `release()` at shutdow
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -200,6 +201,8 @@ def _unlink_if_unchanged_flock(path: Path, judged: _Snapshot) -> bool:
             _fcntl.flock(fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB)
         except BlockingIOError:
             return False  # another contender is removing it right now
+        except OSError:  # a filesystem without flock (some network mounts)
+            return _unlink_if_unchanged_guarded(path, judged)
         opened = os.fstat(fd)
         try:
             current = os.stat(path)
@@ -237,12 +240,10 @@ def _unlink_if_unchanged_guarded(path: Path, judged: _Snapshot) -> bool:
 
 def _clear_abandoned_guard(guard: Path) -> None:
     """A guard lives for microseconds; one this old was left by a process that died mid-takeover."""
-    try:
+    with contextlib.suppress(FileNotFoundError):
         if time.time() - guard.stat().st_mtime > _GUARD_ABANDONED_S:
             logger.warning("Removing abandoned lock takeover guard %s", guard)
             guard.unlink(missing_ok=True)
-    except FileNotFoundError:
-        pass
 
 
 def _unlink_if_unchanged(path: Path, judged: _Snapshot) -> bool:
