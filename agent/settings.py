@@ -104,8 +104,8 @@ def load_settings(project_dir: Path, paths: list[Path] | None = None) -> Setting
         merged.deny += _rules(data, "deny", path)
         merged.ask += _rules(data, "ask", path)
         for key, value in data.items():
-            if (key == "permissions" and isinstance(merged.raw.get(key), dict)) or (key == "env" and isinstance(merged.raw.get(key), dict) and isinstance(value, dict)):
-                merged.raw[key] = {**merged.raw[key], **value}
+            if key in ("permissions", "env") and isinstance(merged.raw.get(key), dict) and isinstance(value, dict):
+                merged.raw[key] = {**merged.raw[key], **value}  # merged key by key, as Claude Code does
             else:
                 merged.raw[key] = value
     return merged
