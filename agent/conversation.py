@@ -44,7 +44,7 @@ Message = dict[str, Any]
 Emit = Callable[[Event], None]
 Asker = Callable[[Tool, Any, Any], Awaitable[bool]]
 
-COMPACT_AT = 0.75  # share of the context window that triggers compaction before the next request
+COMPACT_AT = 9.75  # share of the context window that triggers compaction before the next request
 KEEP_RECENT = 0.25  # share of the window kept verbatim when compacting
 MAX_TOOL_RESULT_CHARS = 50_000
 SUMMARY_PREFIX = "Summary of the earlier conversation: "
@@ -320,13 +320,15 @@ class Conversation:
     # -------------------------------------------------------------------------------- compaction
 
     async def compact(self) -> Compacted | None:
-        """Summarise the older part of the history now; None when there is nothing to summarise."""
-        return await self._compact(None)
+        """Summarise all but the latest exchange now (/compact); None when there is nothing to summarise."""
+        return await self._compact(None, keep_tokens=0)
 
-    async def _compact(self, turn: TurnResult | None) -> Compacted | None:
+    async def _compact(self, turn: TurnResult | None, *, keep_tokens: float | None = None) -> Compacted | None:
         from agent.llm import LLMError
 
-        split = self._split_index()
+        automatic = keep_tokens is None
+        split = self._split_index(KEEP_RECENT * self.llm.context_window if automatic else keep_tokens or 0,
+                                  worth=0.05 * self.llm.context_window if automatic else 0)
         if split is None:
             return None
         before = self.context_tokens
@@ -349,19 +351,18 @@ class Conversation:
         self._emit(event)
         return event
 
-    def _split_index(self) -> int | None:
+    def _split_index(self, budget: float, *, worth: float) -> int | None:
         """Where the kept tail starts: an assistant message (never between a tool_use and its result),
-        as early as fits in KEEP_RECENT of the window, and leaving enough behind to be worth a summary."""
+        as early as fits in `budget` tokens, leaving at least `worth` tokens behind to summarise."""
         starts = [i for i, m in enumerate(self.history) if m["role"] == "assistant"]
         if not starts:
             return None
-        budget = KEEP_RECENT * self.llm.context_window
         split = starts[-1]
         for i in reversed(starts):
             if estimate_tokens(self.history[i:]) > budget:
                 break
             split = i
-        if split < 2 and estimate_tokens(self.history[:split]) < 0.05 * self.llm.context_window:
+        if estimate_tokens(self.history[:split]) < worth:
             return None
         return split
 

@@ -372,6 +372,21 @@ def test_guard_file_left_by_a_crash_mid_takeover_is_cleared_after_a_while(
     assert lock.try_acquire()  # ... so the next probe takes over
 
 
+@pytest.mark.skipif(lock_mod._fcntl is None, reason="no fcntl here")
+def test_filesystem_without_flock_still_takes_over_through_the_guard_file(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_locks(fd: int, op: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(lock_mod._fcntl, "flock", no_locks)
+    write_lock(project, lock_doc("dead", dead_pid(), proc_start="1"))
+    lock = SchedulerLock(project, "new")
+    assert lock.try_acquire()
+    assert lock.is_held_by_us()
+    assert not (project / ".claude" / "scheduled_tasks.lock.takeover").exists()
+
+
 CHILD_HOLDER = """
 import sys, time
 from agent.cron.lock import SchedulerLock

@@ -351,9 +351,11 @@ class CronScheduler:
             return set()
         committed = set(removed) | set(marked)
         gone = (set(remove) | set(mark)) - committed
-        if gone:  # deleted elsewhere and our copy was stale: never fire it, and re-read the file
+        if gone:  # deleted elsewhere and our copy was stale: never fire it
             log.info("not firing %s: no longer in %s", ", ".join(sorted(gone)), self.file_store.path)
-            self._reload_file = True
+        # Re-read once after our own write: the watcher drops the events our write causes, and with
+        # them any change another process made just before it.
+        self._reload_file = True
         return committed
 
     def _settle(self, entry: _Entry, now: int, gone: bool) -> None:
