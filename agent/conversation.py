@@ -44,7 +44,7 @@ Message = dict[str, Any]
 Emit = Callable[[Event], None]
 Asker = Callable[[Tool, Any, Any], Awaitable[bool]]
 
-COMPACT_AT = 9.75  # share of the context window that triggers compaction before the next request
+COMPACT_AT = 0.75  # share of the context window that triggers compaction before the next request
 KEEP_RECENT = 0.25  # share of the window kept verbatim when compacting
 MAX_TOOL_RESULT_CHARS = 50_000
 SUMMARY_PREFIX = "Summary of the earlier conversation: "

@@ -137,7 +137,8 @@ class Daemon:
                     say(f"task {task.id} result:\n{turn.result_text}")
                 cost = "unknown cost" if turn.cost_usd is None else f"${turn.cost_usd:.4f}"
                 status = f"failed: {turn.error}" if turn.is_error else "done"
-                say(f"task {task.id} {status} ({turn.num_requests} requests, {cost})")
+                requests = f"{turn.num_requests} request{'s' if turn.num_requests != 1 else ''}"
+                say(f"task {task.id} {status} ({requests}, {cost})")
             finally:
                 self.running = False
                 self.scheduler.wake()

@@ -517,6 +517,7 @@ class FakeAnthropic:
         port: int = 0,
         validate: bool = True,
         api_key: str | None = None,
+        context_window: int | None = None,
         seed: int = 0,
     ) -> None:
         self._lock = threading.Condition()
@@ -529,6 +530,7 @@ class FakeAnthropic:
         self._thread: threading.Thread | None = None
         self.validate = validate
         self.api_key = api_key  # when set, other keys get 401
+        self.context_window = context_window  # when set, bigger requests get 400 "prompt is too long"
         self.set_default(default)
         self._server = ThreadingHTTPServer((host, port), _Handler)
         self._server.daemon_threads = True
@@ -743,6 +745,11 @@ class _Handler(BaseHTTPRequestHandler):
             request.error = problem
             log.warning("fake API rejected a request: %s", problem)
             return self._error(request, 400, "invalid_request_error", problem)
+        window = self.fake.context_window
+        if window and (size := estimate_tokens({k: request.body.get(k) for k in ("system", "tools", "messages")})) \
+                > window:
+            request.error = f"prompt is too long: {size} tokens > {window} maximum"
+            return self._error(request, 400, "invalid_request_error", request.error)
         reply = self.fake._choose(request)
         self._pause(reply.delay_s)
         if reply.status >= 400:

@@ -157,7 +157,7 @@ class CronScheduler:
         if self._watcher is not None:
             await asyncio.to_thread(self._watcher.stop)
         await asyncio.to_thread(self.lock.release)
-        self._set_owner(False)
+        self._owner = False  # no owner-change callback: nobody else took over, we are leaving
 
     def wake(self) -> None:
         """Tick now rather than at the next second (after a task was added, for instance)."""
