@@ -149,6 +149,10 @@ class Conversation:
                 self.history = before  # nothing happened: forget the prompt, as if never sent
             self._finish(turn, started, error=exc.message)
             return turn
+        except Exception as exc:  # a bug: keep the history sendable, then let it surface
+            self._close_open_tool_uses("Not run: an internal error stopped the turn.")
+            self._finish(turn, started, error=f"internal error: {type(exc).__name__}: {exc}")
+            raise
         self._finish(turn, started)
         return turn
 
@@ -162,8 +166,7 @@ class Conversation:
             if self.context_tokens > self.compact_at * self.llm.context_window:
                 await self._compact(turn)
             response = await self._request(turn)
-            self.history.append({"role": "assistant", "content": response.content
-                                 or [{"type": "text", "text": "(no response)"}]})
+            self._append_assistant(response.content or [{"type": "text", "text": "(no response)"}])
             self._measured_len = len(self.history)
             turn.result_text = response.text or turn.result_text
             turn.stop_reason = response.stop_reason
@@ -220,6 +223,13 @@ class Conversation:
             self.history[-1] = {**last, "content": [*_as_blocks(last["content"]), *blocks]}
         else:
             self.history.append({"role": "user", "content": blocks})
+
+    def _append_assistant(self, blocks: list[dict[str, Any]]) -> None:
+        """Add the model's content; after a `pause_turn` the continuation joins the paused message."""
+        if self.history and self.history[-1]["role"] == "assistant":
+            self.history[-1] = {**self.history[-1], "content": [*self.history[-1]["content"], *blocks]}
+        else:
+            self.history.append({"role": "assistant", "content": blocks})
 
     def _close_open_tool_uses(self, text: str) -> None:
         """Answer every tool_use of a trailing assistant message: real results where a call finished."""
@@ -294,9 +304,13 @@ class Conversation:
         """None when the call may run, else the error result the model gets instead."""
         if self.policy is None:
             return None
-        decision = self.policy.check(tool, args, self.ctx)
-        if inspect.isawaitable(decision):
-            decision = await decision
+        try:
+            decision = self.policy.check(tool, args, self.ctx)
+            if inspect.isawaitable(decision):
+                decision = await decision
+        except Exception as exc:  # a failed check must never mean "allowed"
+            log.exception("permission check for %s failed", tool.name)
+            return ToolResult(f"Not run: the permission check failed ({exc}).", is_error=True, summary="denied")
         behavior, reason = getattr(decision, "behavior", "allow"), getattr(decision, "reason", "") or ""
         if behavior == "allow":
             return None

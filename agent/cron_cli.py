@@ -56,6 +56,10 @@ def build_cron_parser() -> argparse.ArgumentParser:
 
     p_watch = sub.add_parser("watch", help="run the scheduler here with no model and print each fire")
     p_watch.add_argument("--json", action="store_true", help="one JSON object per fire")
+    for p_sub in (p_list, p_add, p_delete, p_next, p_watch):
+        # `agent cron watch --cwd DIR` as well as `agent cron --cwd DIR watch`; SUPPRESS keeps the
+        # subcommand from overwriting a --cwd given before it with its own default.
+        p_sub.add_argument("--cwd", type=Path, default=argparse.SUPPRESS, help="project folder")
     return parser
 
 

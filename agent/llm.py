@@ -312,7 +312,7 @@ class LLM:
                             f"The response failed mid-stream ({failure.reason}) {attempt} times; "
                             "try again in a few minutes") from None
                     wait = min(2.0 ** (attempt - 1), self.max_retry_wait_s)
-                    log.warning("response failed mid-stream (%s); retrying in %.1f s", failure.reason, wait)
+                    log.info("response failed mid-stream (%s); retrying in %.1f s", failure.reason, wait)
                     self._announce(RetryNotice(f"{failure.reason} mid-response", wait, attempt,
                                                discarded_output=failure.discarded_output))
                     await self._sleep(wait)
@@ -375,7 +375,7 @@ class LLM:
         capped = min(max(wait_s, 0.0), self.max_retry_wait_s)
         if wait_s > capped:
             reason += f"; the server asked to wait {wait_s:.0f} s, waiting {capped:.0f} s instead"
-        log.warning("%s; retry %d of %d in %.1f s", reason, attempt, self._max_retries, capped)
+        log.info("%s; retry %d of %d in %.1f s", reason, attempt, self._max_retries, capped)
         self._announce(RetryNotice(reason, round(capped, 3), attempt))
         await self._sleep(capped)
 

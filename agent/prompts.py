@@ -176,7 +176,7 @@ def unattended_denial(tool_name: str, rule: str, reason: str) -> str:
     """The tool result for a call that needs approval when nobody is there to give it."""
     return (f"Permission to use {tool_name} was not granted: this is an unattended run (agent -p, or a "
             f"scheduled run with nobody at the terminal), so no one can approve it "
-            f"({reason or 'this call needs approval'}). To allow it, add a rule such as \"{rule}\" to "
+            f"({(reason or 'this call needs approval').rstrip('.')}). To allow it, add a rule such as \"{rule}\" to "
             f'permissions.allow in .claude/settings.json, or pass --allowedTools "{rule}". Do not retry this '
             "call; finish what you can without it and say what was not done.")
 

@@ -14,7 +14,12 @@ so a broken history fails a test instead of passing silently.
         assert api.validation_errors == []
 
 Replies are chosen per request: the first matching `when` rule, else the next scripted reply (FIFO),
-else the default responder (a function of the request; "OK" unless given).
+else the default responder (a function of the request; "OK" unless given). Builders: `text_reply`,
+`tool_reply`, `error_reply` (`overloaded_reply`, `rate_limit_reply`, with `retry_after`),
+`stream_error_reply` (`event: error` mid-stream), `stalled_reply`, `dropped_reply`; all take `usage=`,
+`stop_reason=`, `delay_s=` (before the first byte) and `chunk_delay_s=`. `context_window=N` makes larger
+requests fail with "prompt is too long". Each `RecordedRequest` has helpers (`turn_prompt()`,
+`last_user_text()`, `tool_results()`, ...) and an `outcome` ("client_gone" when the client left early).
 
 CLI: `python tests/fake_api.py [--port N] [--script replies.json] [--delay S] [--chunk-delay S]`
 prints the base URL and serves until interrupted (default reply: an echo of the prompt).
@@ -532,8 +537,7 @@ class FakeAnthropic:
         self.api_key = api_key  # when set, other keys get 401
         self.context_window = context_window  # when set, bigger requests get 400 "prompt is too long"
         self.set_default(default)
-        self._server = ThreadingHTTPServer((host, port), _Handler)
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), _Handler)
         self._server.fake = self  # type: ignore[attr-defined]
 
     # lifecycle
@@ -674,6 +678,17 @@ class FakeAnthropic:
             return sorted(self._rng.sample(range(1, size), k=min(2, size - 1)))
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients closing idle keep-alive connections is normal; anything else is printed as usual."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            log.debug("connection from %s ended: %r", client_address, sys.exc_info()[1])
+            return
+        super().handle_error(request, client_address)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fake-anthropic/1.0"
@@ -750,7 +765,12 @@ class _Handler(BaseHTTPRequestHandler):
                 > window:
             request.error = f"prompt is too long: {size} tokens > {window} maximum"
             return self._error(request, 400, "invalid_request_error", request.error)
-        reply = self.fake._choose(request)
+        try:
+            reply = self.fake._choose(request)
+        except Exception as exc:  # a broken test responder: fail that request visibly, not by a reset
+            request.error = f"fake API responder failed: {exc!r}"
+            log.exception("fake API responder failed")
+            return self._error(request, 400, "invalid_request_error", request.error)
         self._pause(reply.delay_s)
         if reply.status >= 400:
             kind = reply.error_type or ERROR_TYPES.get(reply.status, "api_error")

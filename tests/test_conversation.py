@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
 from fake_api import (
@@ -34,7 +36,7 @@ from agent.events import (
     UsageReport,
 )
 from agent.llm import LLM
-from agent.prompts import SUMMARY_SYSTEM
+from agent.prompts import SUMMARY_SYSTEM, build_system_prompt
 from agent.tools.base import Tool, ToolContext, ToolError, ToolRegistry, ToolResult
 
 # ------------------------------------------------------------------------------------ fake tools
@@ -153,12 +155,18 @@ async def make(fake_api: FakeAnthropic, tmp_path: Path):
     async def no_sleep(seconds: float) -> None:
         pass
 
-    def factory(tools=(), *, policy=None, context_window=None, **options):
+    def factory(tools=(), *, policy=None, context_window=None, on_event=None, **options):
         llm = LLM(api_key="test-key", base_url=fake_api.base_url, sleep=no_sleep, context_window=context_window)
         clients.append(llm)
         events: list = []
+
+        def emit(event) -> None:
+            events.append(event)
+            if on_event is not None:
+                on_event(event)
+
         conversation = Conversation(llm, ToolRegistry(tools), ToolContext(project_dir=tmp_path), policy,
-                                    system_prompt="You are a test.", emit=events.append, **options)
+                                    system_prompt="You are a test.", emit=emit, **options)
         return conversation, events
 
     yield factory
@@ -274,9 +282,8 @@ async def test_max_turns_stops_the_loop_and_says_so(fake_api, make):
 
 async def test_cancel_mid_stream_leaves_a_history_the_api_accepts(fake_api, make):
     fake_api.script(stalled_reply("I was about to say"), text_reply("fresh answer"))
-    conversation, events = make([Echo()])
     streaming = asyncio.Event()
-    conversation._emit_cb = lambda e: (events.append(e), isinstance(e, TextDelta) and streaming.set())
+    conversation, events = make([Echo()], on_event=lambda e: isinstance(e, TextDelta) and streaming.set())
     turn = asyncio.create_task(conversation.run_turn("first question"))
     await asyncio.wait_for(streaming.wait(), 5)
     turn.cancel()
@@ -390,7 +397,7 @@ async def test_compaction_keeps_a_long_conversation_under_a_small_window(fake_ap
 
 async def test_compact_by_hand_summarises_older_messages_and_keeps_the_latest(fake_api, make):
     fake_api.set_default(chatty_responder)
-    conversation, events = make(context_window=4_000)
+    conversation, _ = make(context_window=4_000)
     for i in range(4):
         await conversation.run_turn(f"Question {i}: " + "tell me more. " * 20)
     last_answer = conversation.history[-1]
@@ -421,3 +428,71 @@ def test_events_serialise_to_json_for_stream_json():
     data = json.loads(json.dumps(event.to_json()))
     assert data["type"] == "turn_finished" and data["usage"]["cache_creation_input_tokens"] == 4
     assert data["result_text"] == "done"
+
+
+# ------------------------------------------------------------------------ the system prompt
+
+
+NOW = datetime(2025, 3, 14, 15, 9, tzinfo=ZoneInfo("Europe/Berlin"))
+ALL_TOOLS = ["Read", "Edit", "Bash", "CronCreate", "CronDelete", "CronList"]
+
+
+def test_system_prompt_describes_the_environment(tmp_path):
+    prompt = build_system_prompt(tmp_path, ALL_TOOLS, now=NOW)
+    assert f"Project directory (the working directory): {tmp_path}" in prompt
+    assert "Friday 2025-03-14 15:09 (Europe/Berlin, UTC+01:00)" in prompt
+    assert "Tools: Read, Edit, Bash, CronCreate, CronDelete, CronList" in prompt
+    assert "Platform: " in prompt and "interactive chat" in prompt
+
+
+def test_system_prompt_explains_scheduling_only_with_the_cron_tools(tmp_path):
+    prompt = build_system_prompt(tmp_path, ALL_TOOLS, now=NOW)
+    assert "5-field cron expression in LOCAL time (Europe/Berlin, UTC+01:00)" in prompt
+    assert "one-shot" in prompt and "durable=true only when the user asks" in prompt
+    assert "expire after 7 days" in prompt and "off minute" in prompt
+    assert "never fire" not in prompt
+    assert "# Scheduling" not in build_system_prompt(tmp_path, ["Read"], now=NOW)
+
+
+def test_headless_system_prompt_warns_that_session_tasks_never_fire(tmp_path):
+    prompt = build_system_prompt(tmp_path, ALL_TOOLS, now=NOW, headless=True)
+    assert "session-only tasks would never fire" in prompt and "headless" in prompt
+
+
+def test_system_prompt_carries_claude_md_and_names_it(tmp_path):
+    (tmp_path / "AGENTS.md").write_text("Agents file")
+    assert "# Project instructions (from AGENTS.md)\nAgents file" in build_system_prompt(tmp_path, [], now=NOW)
+    (tmp_path / "CLAUDE.md").write_text("Use tabs.\n" + "x" * 30_000)
+    prompt = build_system_prompt(tmp_path, [], now=NOW, append="Answer in French.")
+    assert "# Project instructions (from CLAUDE.md)\nUse tabs." in prompt and "Agents file" not in prompt
+    assert "more characters of CLAUDE.md were cut" in prompt and len(prompt) < 25_000
+    assert prompt.endswith("# Additional instructions\nAnswer in French.")
+
+
+def test_system_prompt_is_the_same_text_for_the_same_inputs(tmp_path):
+    assert build_system_prompt(tmp_path, ALL_TOOLS, now=NOW) == build_system_prompt(tmp_path, ALL_TOOLS, now=NOW)
+
+
+async def test_a_failing_permission_check_denies_the_call(fake_api, make):
+    class BrokenPolicy:
+        def check(self, tool, args, ctx):
+            raise ValueError("bad rule syntax")
+
+    log: list[str] = []
+    fake_api.script(tool_reply(("Writer", {"text": "1"})), text_reply("ok"))
+    conversation, _ = make([Writer(log)], policy=BrokenPolicy())
+    await conversation.run_turn("write")
+    [(text, is_error)] = results_sent(fake_api.requests[1])
+    assert is_error and "bad rule syntax" in text and log == []
+
+
+async def test_pause_turn_continues_and_joins_the_paused_message(fake_api, make):
+    fake_api.script(text_reply("Searching...", stop_reason="pause_turn"), text_reply("Found it."))
+    conversation, _ = make()
+    result = await conversation.run_turn("search")
+    assert result.num_requests == 2 and result.result_text == "Found it."
+    assert fake_api.requests[1].messages[-1] == {"role": "assistant",
+                                                 "content": [{"type": "text", "text": "Searching..."}]}
+    assert [m["role"] for m in conversation.history] == ["user", "assistant"]
+    await conversation.run_turn("thanks")
+    assert fake_api.validation_errors == []

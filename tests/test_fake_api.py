@@ -212,6 +212,14 @@ def test_validation_requires_fields_and_limits_cache_breakpoints():
     assert "maximum of 4 blocks with cache_control" in validate_messages_request(body)
 
 
+async def test_requests_over_the_configured_context_window_are_too_long(fake_api, client):
+    fake_api.context_window = 50
+    await client.messages.create(model=MODEL, max_tokens=5, messages=HI)
+    with pytest.raises(anthropic.BadRequestError, match="prompt is too long"):
+        await client.messages.create(model=MODEL, max_tokens=5, messages=[{"role": "user", "content": "x" * 400}])
+    assert fake_api.validation_errors == ["prompt is too long: 120 tokens > 50 maximum"]
+
+
 def test_request_without_credentials_gets_401(fake_api):
     status, _, body = post(fake_api, "/v1/messages", {"model": MODEL, "max_tokens": 5, "messages": HI})
     assert status == 401 and body["error"]["type"] == "authentication_error"
@@ -309,3 +317,10 @@ def test_cli_serves_an_echo_until_stopped(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=5)
+
+
+async def test_a_failing_responder_fails_that_request_visibly(fake_api, client):
+    fake_api.set_default(lambda request: 1 / 0)
+    with pytest.raises(anthropic.BadRequestError, match="ZeroDivisionError"):
+        await client.messages.create(model=MODEL, max_tokens=5, messages=HI)
+    assert "ZeroDivisionError" in fake_api.validation_errors[0]

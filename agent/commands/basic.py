@@ -1,0 +1,138 @@
+"""Session commands: /help, /clear, /compact, /cost, /model, /permissions, /exit."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from agent.commands.base import Command, CommandContext, split_args
+from agent.render import format_cost, format_duration, format_tokens
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+KEYS_HELP = (
+    ("Enter", "send (while a turn runs, the message waits and runs right after it)"),
+    ("Esc Enter, or \\ at the end", "new line"),
+    ("Tab", "complete a /command"),
+    ("Ctrl-C", "interrupt the running turn; clear the line; twice on an empty line to exit"),
+    ("Ctrl-D", "exit (on an empty line)"),
+)
+
+
+def help_command(commands: Callable[[], Sequence[Command]]) -> Command:
+    """/help, listing whatever `commands()` returns when it runs."""
+
+    async def show_help(ctx: CommandContext, args: str) -> None:
+        rows = [(c.signature, c.summary) for c in commands()]
+        ctx.renderer.table(("Command", "What it does"), rows, title="Commands")
+        ctx.renderer.table(("Key", "What it does"), KEYS_HELP, title="Keys")
+
+    return Command("help", "show the commands and keys", show_help, needs_session=False)
+
+
+async def clear(ctx: CommandContext, args: str) -> None:
+    async def job() -> None:
+        conversation = ctx.host.conversation()
+        if conversation is not None:
+            conversation.clear()
+        ctx.renderer.success("Started a new conversation: the model no longer sees the earlier messages.")
+
+    ctx.host.between_turns("clear", job)
+
+
+async def compact(ctx: CommandContext, args: str) -> None:
+    async def job() -> None:
+        conversation = ctx.host.conversation()
+        if conversation is None or not conversation.history:
+            ctx.renderer.info("Nothing to compact yet.")
+            return
+        if await conversation.compact() is None:
+            ctx.renderer.info("Nothing to compact yet: the conversation is still short.")
+
+    ctx.host.between_turns("compact", job)
+
+
+async def cost(ctx: CommandContext, args: str) -> None:
+    stats = ctx.host.stats
+    usage = stats.usage
+    rows = [
+        ("Cost", format_cost(stats.cost_usd if stats.cost_known else None)),
+        ("Input tokens", f"{usage.input_tokens:,}"),
+        ("Output tokens", f"{usage.output_tokens:,}"),
+        ("Cache reads / writes", f"{usage.cache_read_tokens:,} / {usage.cache_write_tokens:,}"),
+        ("Turns / model requests", f"{stats.turns} / {stats.requests}"),
+        ("Session time", format_duration(time.monotonic() - stats.started)),
+    ]
+    if stats.context_window:
+        share = 100 * stats.context_tokens / stats.context_window
+        rows.append(("Context now", f"{format_tokens(stats.context_tokens)} of "
+                                    f"{format_tokens(stats.context_window)} tokens ({share:.0f}%)"))
+    ctx.renderer.table(("", ""), rows, title="This session")
+
+
+async def model(ctx: CommandContext, args: str) -> None:
+    from agent.llm import MODEL_ALIASES
+
+    name = args.strip()
+    if not name:
+        aliases = ", ".join(f"{k} = {v}" for k, v in MODEL_ALIASES.items())
+        ctx.renderer.line(f"Model: {ctx.session.model}")
+        ctx.renderer.info(f"Change it with /model <name>. Short names: {aliases}")
+        return
+
+    async def job() -> None:
+        ctx.host.switch_model(name)
+        ctx.renderer.success(f"Model: {ctx.session.model} (from the next request on)")
+
+    ctx.host.between_turns("model", job)
+
+
+async def permissions(ctx: CommandContext, args: str) -> None:
+    from agent.permissions import PermissionConfigError, PermissionMode, parse_rule
+
+    policy = ctx.session.policy
+    word, rest = split_args(args)
+    modes = [m.value for m in PermissionMode]
+    if word in modes or word == "mode":
+        chosen = rest if word == "mode" else word
+        if chosen not in modes:
+            ctx.renderer.error(f"Unknown mode {chosen!r}: use one of {', '.join(modes)}")
+            return
+        policy.mode = PermissionMode(chosen)
+        ctx.renderer.success(f"Permission mode: {chosen}")
+        return
+    if word == "allow" and rest:
+        try:
+            parse_rule(rest)
+        except PermissionConfigError as exc:
+            ctx.renderer.error(str(exc))
+            return
+        policy.allow_for_session(rest)
+        ctx.renderer.success(f"Allowed for this session: {rest}")
+        return
+    if word:
+        ctx.renderer.error(f"Unknown /permissions argument {word!r}. Use /permissions [<mode>|allow <rule>]")
+        return
+    rows = [("Mode", f"{policy.mode.value}  (one of {', '.join(modes)})")]
+    for label, rules in (("Allow", policy.allow), ("Deny", policy.deny), ("Ask", policy.ask),
+                         ("Allowed this session", policy.session_allow)):
+        rows.append((label, ", ".join(r.text for r in rules) or "-"))
+    ctx.renderer.table(("", ""), rows, title="Permissions")
+    ctx.renderer.info("Change the mode with /permissions <mode>; add a rule for this session with "
+                      "/permissions allow <rule>; keep rules in .claude/settings.json.")
+
+
+async def exit_repl(ctx: CommandContext, args: str) -> None:
+    ctx.host.request_exit()
+
+
+SESSION_COMMANDS = (
+    Command("clear", "start a new conversation (forget the history)", clear),
+    Command("compact", "summarise the older part of the conversation now", compact),
+    Command("cost", "tokens and money spent in this session", cost),
+    Command("model", "show or change the model", model, usage="[name]"),
+    Command("permissions", "show the permission rules; change the mode", permissions,
+            usage="[mode | allow <rule>]"),
+    Command("exit", "leave (Ctrl-D does too)", exit_repl, aliases=("quit",), needs_session=False),
+)

@@ -1,0 +1,116 @@
+"""Scheduling commands: /loop and /cron.
+
+`/loop` is parsed by code (`parse_loop`), never left to the model, and creates its task through
+`CronService.create`: the same path as the CronCreate tool, so the limits and validation are the same.
+"""
+
+from __future__ import annotations
+
+import time
+
+from agent.commands.base import Command, CommandContext, split_args, task_id_of
+from agent.render import format_local_time, format_until, shorten
+
+LOOP_USAGE = "Usage: /loop [--durable] [interval] <prompt>, e.g. /loop 5m check the build"
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def when_text(next_fire_ms: int | None, now_ms: int) -> str:
+    """`Nov 23 9:05 AM (in 4m 10s)`, or `never` for a task that will not fire again."""
+    if next_fire_ms is None:
+        return "never"
+    return f"{format_local_time(next_fire_ms)} ({format_until(next_fire_ms, now_ms)})"
+
+
+async def loop(ctx: CommandContext, args: str) -> None:
+    from agent.cron import CronError, LoopError, TaskFileError, TaskLimitError, parse_loop
+    from agent.queue import Priority, QueuedPrompt
+
+    words = args.split()
+    durable = "--durable" in words[:1]
+    rest = args.strip()[len("--durable"):] if durable else args
+    if not rest.strip():
+        ctx.renderer.error(LOOP_USAGE)
+        return
+    try:
+        spec = parse_loop(rest)
+        scheduled = ctx.session.cron.create(spec.cron, spec.prompt, recurring=True, durable=durable)
+    except (LoopError, CronError, TaskLimitError, TaskFileError, ValueError) as exc:
+        ctx.renderer.error(str(exc))
+        return
+    ctx.host.schedule_changed()
+    task = scheduled.task
+    where = "durable: kept in .claude/scheduled_tasks.json" if durable else "this session only"
+    r = ctx.renderer
+    r.success(f"Scheduled {task.id}: {scheduled.human_schedule.lower()} ({task.cron}), {where}")
+    if spec.note:
+        r.info(f"  Note: {spec.note}")
+    r.info(f"  Next run: {when_text(scheduled.next_fire_ms, _now_ms())}. Running it once now.")
+    r.info(f"  Stop it with /cron delete {task.id}")
+    ctx.queue.put(QueuedPrompt(spec.prompt, Priority.NEXT, source="loop", task=task))
+
+
+async def cron(ctx: CommandContext, args: str) -> None:
+    word, rest = split_args(args)
+    if word in ("", "list", "ls"):
+        show_tasks(ctx)
+    elif word in ("delete", "rm", "remove"):
+        await delete_task(ctx, rest)
+    else:
+        ctx.renderer.error(f"Unknown /cron argument {word!r}. Use /cron to list tasks, /cron delete <id> "
+                           "to remove one.")
+
+
+def show_tasks(ctx: CommandContext) -> None:
+    tasks, problems = ctx.session.cron.list_with_problems()
+    for problem in problems:
+        ctx.renderer.warn(problem)
+    if not tasks:
+        ctx.renderer.info("No scheduled tasks. Create one with /loop 5m <prompt>, or ask the model.")
+        return
+    now = _now_ms()
+    rows = [
+        (
+            s.id,
+            s.human_schedule if s.human_schedule == s.task.cron else f"{s.human_schedule} ({s.task.cron})",
+            when_text(s.next_fire_ms, now),
+            "recurring" if s.task.recurring else "once",
+            "durable" if s.durable else "session",
+            shorten(s.task.prompt, 50),
+        )
+        for s in tasks
+    ]
+    ctx.renderer.table(("ID", "Schedule", "Next fire", "Repeats", "Kept", "Prompt"), rows,
+                       title=f"Scheduled tasks ({len(tasks)})")
+    ctx.renderer.info("Remove one with /cron delete <id>.")
+
+
+async def delete_task(ctx: CommandContext, task_id: str) -> None:
+    from agent.cron import TaskFileError
+
+    task_id = task_id.strip().lower()
+    if not task_id:
+        ctx.renderer.error("Usage: /cron delete <id> (the 8-character id /cron shows)")
+        return
+    try:
+        removed = ctx.session.cron.delete(task_id)
+    except TaskFileError as exc:
+        ctx.renderer.error(str(exc))
+        return
+    dropped = ctx.queue.remove(lambda item: task_id_of(item) == task_id and item.source == "cron")
+    if removed is None:
+        ctx.renderer.error(f"No scheduled task {task_id}. /cron lists the tasks.")
+        return
+    ctx.host.schedule_changed()
+    extra = f"; dropped {len(dropped)} waiting run(s)" if dropped else ""
+    ctx.renderer.success(f"Deleted {task_id} ({removed.human_schedule.lower()}: "
+                         f"{shorten(removed.task.prompt, 60)}){extra}")
+
+
+SCHEDULE_COMMANDS = (
+    Command("loop", "run a prompt now and then on a schedule", loop, usage="[--durable] [interval] <prompt>"),
+    Command("cron", "list scheduled tasks, or delete one", cron, usage="[delete <id>]"),
+)

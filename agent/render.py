@@ -1,0 +1,332 @@
+"""The one renderer: every line the REPL shows goes through `Renderer`.
+
+It turns conversation events into terminal output: streamed text, finished text blocks as Markdown,
+one compact line per tool call, warnings and errors. It owns two kinds of output:
+
+- the transcript, printed once and scrolled above the prompt, written through `sink(text, then)`
+  (the REPL's sink prints above the prompt without corrupting it; tests pass a list);
+- the live area, redrawn above the input line on every change: the text block still streaming (its
+  last lines), tools that are running and the spinner. `live_fragments()` returns it as
+  prompt_toolkit style fragments, `(style, text)` tuples, so this module never imports prompt_toolkit.
+
+A finished text block is printed as Markdown and dropped from the live area in the same step (`then`),
+so it is never shown twice. rich is imported on first use, not at start-up: the REPL's prompt must
+appear before the heavy imports are done.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from agent.events import (
+    Compacted,
+    Event,
+    PermissionDenied,
+    RetryNotice,
+    TextBlockDone,
+    TextDelta,
+    ToolCallFinished,
+    ToolCallStarted,
+    TurnFinished,
+    TurnStarted,
+    UsageReport,
+)
+
+Sink = Callable[[str, "Callable[[], None] | None"], None]
+Fragments = list[tuple[str, str]]
+
+LIVE_LINES = 12  # how much of a streaming block stays visible above the input line
+KEY_ARGUMENT_CHARS = 60
+SUMMARY_CHARS = 80
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+CANCELLED = "cancelled by the user"
+
+
+# --------------------------------------------------------------------------------- pure formatting
+
+
+def shorten(text: str, limit: int) -> str:
+    """The first line of `text`, cut to `limit` characters with an ellipsis."""
+    lines = text.strip().splitlines()
+    first = lines[0] if lines else ""
+    if len(first) > limit or len(lines) > 1:
+        return first[: max(1, limit - 1)].rstrip() + "…"
+    return first
+
+
+def tool_line(name: str, key_argument: str, summary: str, is_error: bool) -> str:
+    """`● Edit(src/app.py) · edited 3 lines`: the one line a finished tool call gets."""
+    call = f"{name}({shorten(key_argument, KEY_ARGUMENT_CHARS)})" if key_argument.strip() else name
+    outcome = shorten(summary, SUMMARY_CHARS) or ("failed" if is_error else "done")
+    return f"● {call} · {outcome}"
+
+
+def format_duration(seconds: float) -> str:
+    """`45s`, `4m 10s`, `2h 5m`, `3d 4h`: two units at most."""
+    seconds = max(0, int(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    if minutes:
+        return f"{minutes}m {secs}s" if secs else f"{minutes}m"
+    return f"{secs}s"
+
+
+def format_until(target_ms: int, now_ms: int) -> str:
+    """`in 4m 10s`, or `now` when the time has come."""
+    delta = (target_ms - now_ms) / 1000
+    return "now" if delta < 1 else f"in {format_duration(delta)}"
+
+
+def format_local_time(epoch_ms: int, tz: Any = None) -> str:
+    """`Nov 23 9:03 AM` in local time (portable: no `%-I`)."""
+    when = datetime.fromtimestamp(epoch_ms / 1000, tz) if tz else datetime.fromtimestamp(epoch_ms / 1000)
+    return f"{when:%b} {when.day} {when.hour % 12 or 12}:{when.minute:02d} {when:%p}"
+
+
+def format_tokens(count: int) -> str:
+    """`950`, `12.3k`, `1.2M`."""
+    if count < 1000:
+        return str(count)
+    if count < 1_000_000:
+        return f"{count / 1000:.1f}k"
+    return f"{count / 1_000_000:.1f}M"
+
+
+def format_cost(usd: float | None) -> str:
+    return "unknown (no price for this model)" if usd is None else f"${usd:.4f}" if usd < 1 else f"${usd:.2f}"
+
+
+def wrap_lines(text: str, width: int) -> list[str]:
+    """Hard-wrap `text` to `width` columns, keeping its own line breaks."""
+    width = max(10, width)
+    out: list[str] = []
+    for line in text.split("\n"):
+        out += [line[i:i + width] for i in range(0, len(line), width)] or [""]
+    return out
+
+
+# ---------------------------------------------------------------------------------------- renderer
+
+
+@dataclass
+class _Turn:
+    started: float
+    source: str
+    tokens: int = 0  # reported by the API so far this turn
+    streamed_chars: int = 0  # text streamed since the last usage report (estimated as tokens)
+
+
+class Renderer:
+    """Renders events and messages. `width()` gives the terminal width; `invalidate()` asks the UI to
+    redraw the live area; `color=False` gives plain text (tests, dumb terminals)."""
+
+    def __init__(self, sink: Sink, *, color: bool = True, width: Callable[[], int] = lambda: 80,
+                 invalidate: Callable[[], None] = lambda: None, clock: Callable[[], float] = time.monotonic
+                 ) -> None:
+        self._sink = sink
+        self.color = color
+        self._width = width
+        self._invalidate = invalidate
+        self._clock = clock
+        self._stream = ""  # the text block being streamed
+        self._printing: list[list[str]] = []  # finished blocks not yet on the screen (still shown live)
+        self._running: dict[str, str] = {}  # tool_use_id -> "Name(key)" while the call runs
+        self._keys: dict[str, str] = {}  # tool_use_id -> key argument
+        self._turn: _Turn | None = None
+
+    # -- transcript output ------------------------------------------------------------------------
+
+    def write(self, text: str, then: Callable[[], None] | None = None) -> None:
+        """Raw text (ANSI allowed) into the transcript; `then` runs once it is on the screen."""
+        self._sink(text if text.endswith("\n") else text + "\n", then)
+
+    def line(self, text: str, style: str | None = None) -> None:
+        """One line of plain text (no markup is interpreted) in a rich style such as "dim" or "red"."""
+        from rich.text import Text
+
+        self.print(Text(text, style=style or ""))
+
+    def info(self, text: str) -> None:
+        self.line(text, "dim")
+
+    def success(self, text: str) -> None:
+        self.line(text, "green")
+
+    def warn(self, text: str) -> None:
+        self.line(text, "yellow")
+
+    def error(self, text: str) -> None:
+        self.line(text, "bold red")
+
+    def user_prompt(self, text: str) -> None:
+        """Echo a prompt that was typed earlier (queued) when its turn starts."""
+        self.line("> " + text.replace("\n", "\n  "), "bold")
+
+    def scheduled_header(self, fired_ms: int, prompt: str, task_id: str | None = None) -> None:
+        """`Running scheduled task (Nov 23 9:03 AM): <prompt>`."""
+        head = f"Running scheduled task ({format_local_time(fired_ms)}): {shorten(prompt, 200)}"
+        self.line(head + (f"  [{task_id}]" if task_id else ""), "bold cyan")
+
+    def markdown(self, text: str, then: Callable[[], None] | None = None) -> None:
+        from rich.markdown import Markdown
+
+        self.print(Markdown(text), then=then)
+
+    def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]], title: str | None = None) -> None:
+        from rich.table import Table
+
+        table = Table(*headers, title=title, title_justify="left", header_style="bold", box=None,
+                      pad_edge=False)
+        for row in rows:
+            table.add_row(*row)
+        self.print(table)
+
+    def print(self, renderable: Any, then: Callable[[], None] | None = None) -> None:
+        """Render anything rich can render to ANSI text at the terminal's width and write it."""
+        self.write(self.to_text(renderable), then)
+
+    def to_text(self, renderable: Any) -> str:
+        from rich.console import Console
+
+        buffer = io.StringIO()
+        console = Console(file=buffer, width=max(20, self._width()), force_terminal=self.color,
+                          color_system="auto" if self.color else None, no_color=not self.color,
+                          highlight=False, emoji=False, markup=False, soft_wrap=False)
+        console.print(renderable)
+        return buffer.getvalue()
+
+    # -- events -----------------------------------------------------------------------------------
+
+    def handle(self, event: Event) -> None:
+        """Show one conversation event."""
+        if isinstance(event, TextDelta):
+            self._stream += event.text
+            if self._turn is not None:
+                self._turn.streamed_chars += len(event.text)
+            self._invalidate()
+        elif isinstance(event, TextBlockDone):
+            self._finish_block(event.text)
+        elif isinstance(event, ToolCallStarted):
+            self._flush_stream()
+            self._keys[event.tool_use_id] = event.key_argument
+            shown = shorten(event.key_argument, KEY_ARGUMENT_CHARS)
+            self._running[event.tool_use_id] = f"{event.name}({shown})" if shown else event.name
+            self._invalidate()
+        elif isinstance(event, ToolCallFinished):
+            self._running.pop(event.tool_use_id, None)
+            line = tool_line(event.name, self._keys.pop(event.tool_use_id, ""), event.summary, event.is_error)
+            self.line(line, "red" if event.is_error else None)
+        else:
+            self._handle_other(event)
+
+    def _handle_other(self, event: Event) -> None:
+        if isinstance(event, TurnStarted):
+            self._turn = _Turn(self._clock(), event.source)
+            self._stream = ""
+        elif isinstance(event, UsageReport):
+            if self._turn is not None:
+                usage = event.turn_usage
+                self._turn.tokens = usage.context_tokens + usage.output_tokens
+                self._turn.streamed_chars = 0
+        elif isinstance(event, PermissionDenied):
+            self.line(f"  {event.name} not run: {shorten(event.reason, 160)}", "yellow")
+        elif isinstance(event, RetryNotice):
+            if event.discarded_output:
+                self._stream = ""
+            self.warn(f"{event.reason}: retrying in {event.wait_s:.0f}s (attempt {event.attempt})")
+        elif isinstance(event, Compacted):
+            self.info(f"Compacted the conversation: {format_tokens(event.before_tokens)} → "
+                      f"{format_tokens(event.after_tokens)} tokens ({event.messages_summarized} messages "
+                      "summarised)")
+        elif isinstance(event, TurnFinished):
+            self._end_turn(event)
+
+    def _end_turn(self, event: TurnFinished) -> None:
+        self._flush_stream()
+        self._running.clear()
+        self._keys.clear()
+        self._turn = None
+        if event.is_error and event.error == CANCELLED:
+            self.warn("Interrupted.")
+        elif event.is_error:
+            self.error(event.error or "The turn failed.")
+        self._invalidate()
+
+    def _finish_block(self, text: str) -> None:
+        if text.strip() or self._stream.strip():
+            self._stream_done(text or self._stream)
+        self._stream = ""
+
+    def _flush_stream(self) -> None:
+        """Text streamed without a block end (a cancelled turn, a tool call next): print it as it is."""
+        if self._stream.strip():
+            self._stream_done(self._stream)
+        self._stream = ""
+
+    def _stream_done(self, text: str) -> None:
+        """Print a finished block; it stays in the live area until the printed copy is on the screen."""
+        shown = [self._stream]
+        self._stream = ""
+        self._printing.append(shown)
+
+        def clear() -> None:
+            self._printing = [p for p in self._printing if p is not shown]
+            self._invalidate()
+
+        self.markdown(text, then=clear)
+
+    # -- live area --------------------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        return self._turn is not None
+
+    def status_text(self) -> str:
+        """The spinner line: `⠙ Thinking… 4s · 1.2k tokens · Ctrl-C to interrupt`."""
+        if self._turn is None:
+            return ""
+        elapsed = self._clock() - self._turn.started
+        frame = SPINNER[int(elapsed * 10) % len(SPINNER)]
+        verb = ("Running " + next(iter(self._running.values())).split("(")[0]) if self._running else (
+            "Writing" if self._stream else "Thinking")
+        tokens = self._turn.tokens + self._turn.streamed_chars // 4
+        count = f" · {format_tokens(tokens)} tokens" if tokens else ""
+        return f"{frame} {verb}… {int(elapsed)}s{count} · Ctrl-C to interrupt"
+
+    def live_fragments(self, width: int | None = None) -> Fragments:
+        """The live area above the input line: streaming text, running tools, spinner."""
+        width = width or self._width()
+        fragments: Fragments = []
+        live = "".join(shown[0] for shown in self._printing) + self._stream
+        if live.strip():
+            lines = wrap_lines(live.rstrip("\n"), width - 1)[-LIVE_LINES:]
+            fragments.append(("", "\n".join(lines) + "\n"))
+        for call in self._running.values():
+            fragments.append(("fg:ansibrightblack", shorten(f"○ {call} …", width - 1) + "\n"))
+        status = self.status_text()
+        if status:
+            fragments.append(("fg:ansicyan", status + "\n"))
+        return fragments
+
+
+__all__ = [
+    "Renderer",
+    "format_cost",
+    "format_duration",
+    "format_local_time",
+    "format_tokens",
+    "format_until",
+    "shorten",
+    "tool_line",
+    "wrap_lines",
+]

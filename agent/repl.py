@@ -1,0 +1,443 @@
+"""The interactive REPL: what a person sees when they type `agent`.
+
+One asyncio loop runs the prompt, the queue processor, the scheduler tick and the model stream. The
+path to the first prompt imports only prompt_toolkit and the standard library; the session (pydantic,
+tools, stores), rich, the scheduler and the SDK load in a worker thread once the prompt is drawn, so
+the prompt appears at once and the first reply is not delayed by the imports.
+
+Everything the user or the scheduler wants run goes on the `CommandQueue` (typed prompts at `next`,
+scheduled fires at `later`), and the queue processor runs one item at a time whenever no turn runs,
+also while the user sits at an idle prompt. The scheduler's `is_busy()` is true while a turn runs or
+the queue holds anything, so a fire never interrupts a turn and a blocked session gets one fire.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from prompt_toolkit.patch_stdout import patch_stdout
+
+from agent import __version__
+from agent.commands import CommandContext, SessionStats, default_registry, task_id_of
+from agent.queue import CommandQueue, Priority, QueuedPrompt
+from agent.render import Renderer, format_until, shorten
+from agent.repl_prompt import (
+    QuestionBox,
+    TerminalSink,
+    build_prompt_session,
+    is_command_line,
+    make_history,
+    state_dir,
+    terminal_supports_color,
+)
+
+if TYPE_CHECKING:
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.buffer import Buffer
+
+    from agent.conversation import Conversation
+    from agent.cron.scheduler import CronScheduler, FiredTask
+    from agent.cron.task import CronTask
+    from agent.events import Event
+    from agent.session import AgentSession
+
+log = logging.getLogger(__name__)
+
+UNATTENDED_ANSWER_S = 60.0  # a question in a scheduled turn that nobody answers counts as "no"
+EXIT_CONFIRM_S = 2.0
+
+
+class Repl:
+    def __init__(self, args: argparse.Namespace, project: Path, *, out: TextIO,
+                 env: dict[str, str] | None = None, unattended_answer_s: float = UNATTENDED_ANSWER_S) -> None:
+        self.args, self.project = args, project
+        self.env = dict(os.environ if env is None else env)
+        self.unattended_answer_s = unattended_answer_s
+        self.queue = CommandQueue()
+        self.registry = default_registry()
+        self.stats = SessionStats()
+        self.renderer = Renderer(TerminalSink(out), color=terminal_supports_color(out, self.env),
+                                 width=self._width, invalidate=self._invalidate)
+        self.questions = QuestionBox(self._buffer, self._invalidate)
+        self.prompt: PromptSession | None = None
+        self.session: AgentSession | None = None
+        self.scheduler: CronScheduler | None = None
+        self.model_name: str | None = None
+        self._conversation: Conversation | None = None
+        self._session_ready = asyncio.Event()
+        self._ready = asyncio.Event()  # session, scheduler and model client (or its error) are there
+        self._turn: asyncio.Task | None = None
+        self._current: QueuedPrompt | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._exit_requested = False
+        self._last_ctrl_c = 0.0
+
+    # -- the main loop ----------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        self.prompt = build_prompt_session(self, make_history(self.env))
+        self.prompt.app.after_render += self._start_loading  # once the prompt is on the screen
+        self.renderer.write(f"\x1b[2magent {__version__} · {self.project} · /help for commands, "
+                            "Ctrl-D to exit\x1b[0m" if self.renderer.color else
+                            f"agent {__version__} · {self.project} · /help for commands, Ctrl-D to exit")
+        self._tasks += [asyncio.create_task(self._process_queue(), name="repl-queue"),
+                        asyncio.create_task(self._refresh_ui(), name="repl-refresh")]
+        try:
+            while not self._exit_requested:
+                try:
+                    text = await self.prompt.prompt_async(set_exception_handler=False)
+                except EOFError:
+                    break
+                except KeyboardInterrupt:
+                    continue
+                try:
+                    await self._submit(text)
+                except Exception as exc:  # a bug in one command must not end the session
+                    log.exception("handling input failed")
+                    self.renderer.error(f"That failed unexpectedly: {type(exc).__name__}: {exc}")
+        finally:
+            await self._shutdown()
+        return 0
+
+    async def _submit(self, text: str) -> None:
+        if not text.strip():
+            return
+        if is_command_line(text):
+            await self._run_command(text.strip())
+            return
+        busy = self.is_busy()
+        self.queue.put(QueuedPrompt(text, Priority.NEXT, source="queued" if busy else "user"))
+        if busy:
+            self.renderer.info("Queued: runs when the current turn ends.")
+
+    async def _run_command(self, line: str) -> None:
+        command, name, args = self.registry.resolve(line)
+        if command is None:
+            self.renderer.error(self.registry.unknown_message(name))
+            return
+        if command.needs_session:
+            if not self._ready.is_set():
+                self.renderer.info("Starting up…")
+            await self._ready.wait()
+            if self.session is None:
+                self.renderer.error("The session could not start; only /help and /exit work. See above.")
+                return
+        await command.handler(CommandContext(self.session, self.renderer, self.queue, self), args)  # type: ignore[arg-type]
+
+    async def _shutdown(self) -> None:
+        self._exit_requested = True
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.scheduler is not None:
+            await self.scheduler.stop()  # releases the lock, joins the watcher thread
+        if self.session is not None:
+            with contextlib.suppress(Exception):
+                await self.session.aclose()
+
+    # -- loading after the first draw ---------------------------------------------------------------
+
+    def _start_loading(self, app: Any) -> None:
+        app.after_render -= self._start_loading
+        self._tasks.append(asyncio.create_task(self._load(), name="repl-load"))
+
+    async def _load(self) -> None:
+        try:
+            self.session, problem = await asyncio.to_thread(self._build_session)
+        except Exception as exc:
+            log.debug("session failed to start", exc_info=True)
+            self.renderer.error(f"The session could not start: {exc}")
+            self._session_ready.set()
+            self._ready.set()
+            return
+        if problem:
+            self.renderer.error(problem)
+        await self._start_scheduler()
+        self._session_ready.set()
+        problem = await asyncio.to_thread(self._load_model_client)
+        if problem:
+            self.renderer.error(problem)
+        self._ready.set()
+        self._invalidate()
+
+    def _build_session(self) -> tuple[AgentSession, str | None]:
+        """In a worker thread: the session (falling back to default settings when they are broken),
+        plus warming up the modules the first output and the scheduler need."""
+        import rich.markdown
+        import rich.table  # noqa: F401
+
+        import agent.cron.scheduler  # noqa: F401  (imported here, off the event loop)
+        from agent.permissions import PermissionConfigError
+        from agent.session import AgentSession, SessionOptions
+        from agent.settings import Settings, SettingsError
+
+        options = SessionOptions.from_args(self.args, headless=False)
+        try:
+            return AgentSession(self.project, options), None
+        except (SettingsError, PermissionConfigError) as exc:
+            problem = f"{exc}. Continuing with default settings: fix it and restart agent."
+        try:
+            return AgentSession(self.project, options, settings=Settings()), problem
+        except PermissionConfigError as exc:  # the command line itself is wrong
+            return AgentSession(self.project, SessionOptions(model=options.model), settings=Settings()), (
+                f"{problem} Also ignored: {exc}")
+
+    def _load_model_client(self) -> str | None:
+        """In a worker thread: import the SDK and make the conversation. The error text, if any."""
+        from agent.llm import LLMError
+
+        assert self.session is not None
+        self.model_name = self.session.model
+        try:
+            self._conversation = self.session.new_conversation(emit=self._emit, asker=self._ask)
+        except LLMError as exc:
+            return f"{exc.message}, then restart agent. Slash commands work meanwhile."
+        return None
+
+    async def _start_scheduler(self) -> None:
+        from agent.cron.scheduler import CronScheduler
+
+        session = self.session
+        assert session is not None
+        self.scheduler = CronScheduler(self.project, self._on_fire, self.is_busy,
+                                       session_store=session.session_store, file_store=session.file_store,
+                                       on_missed=self._on_missed)
+        await self.scheduler.start()
+
+    # -- scheduler callbacks ------------------------------------------------------------------------
+
+    def _on_fire(self, fired: FiredTask) -> None:
+        self.queue.put(QueuedPrompt(fired.task.prompt, Priority.LATER, source="cron", task=fired))
+        self._invalidate()
+
+    def _on_missed(self, tasks: list[CronTask]) -> None:
+        from agent.cron.missed import missed_notification
+
+        count = f"{len(tasks)} one-shot tasks were" if len(tasks) > 1 else "A one-shot task was"
+        self.renderer.warn(f"{count} due while no session ran ({', '.join(t.id for t in tasks)}); removed "
+                           "from the schedule. Asking the model to check with you before running anything.")
+        self.queue.put(QueuedPrompt(missed_notification(tasks), Priority.NEXT, source="missed"))
+
+    def is_busy(self) -> bool:
+        return self._turn is not None or bool(self.queue)
+
+    # -- the queue processor and turns ----------------------------------------------------------------
+
+    async def _process_queue(self) -> None:
+        await self._ready.wait()
+        while True:
+            item = await self.queue.get()
+            self._current = item
+            turn = self._turn = asyncio.create_task(self._run_item(item), name="repl-turn")
+            try:
+                await asyncio.wait({turn})
+            finally:
+                if not turn.done():  # we are being cancelled (exit): end the turn with us
+                    turn.cancel()
+                    await asyncio.wait({turn})
+                self._turn = self._current = None
+                self._invalidate()
+            if not turn.cancelled() and turn.exception() is not None:
+                exc = turn.exception()
+                log.error("turn failed: %s: %s", type(exc).__name__, exc, exc_info=exc)
+
+    async def _run_item(self, item: QueuedPrompt) -> None:
+        if item.source == "command":
+            await item.task()
+            return
+        conversation = self.conversation()
+        if conversation is None:
+            return
+        fired = item.task if item.source == "cron" else None
+        if fired is not None:
+            self.renderer.scheduled_header(fired.fired_ms, item.text, fired.task.id)
+        elif item.source == "queued":
+            self.renderer.user_prompt(item.text)
+        try:
+            await conversation.run_turn(item.text, scheduled_task=fired.task if fired is not None else None,
+                                        source="user" if item.source == "queued" else item.source)
+        except asyncio.CancelledError:
+            task_id = task_id_of(item)
+            if task_id:
+                self.renderer.warn(f"Stopped this run of scheduled task {task_id}; the schedule itself is "
+                                   f"still active. Stop it with /cron delete {task_id}")
+            raise
+
+    def conversation(self) -> Conversation | None:
+        if self._conversation is None and self.session is not None:
+            from agent.llm import LLMError
+
+            try:
+                self._conversation = self.session.new_conversation(emit=self._emit, asker=self._ask)
+            except LLMError as exc:
+                self.renderer.error(f"{exc.message}, then restart agent.")
+        return self._conversation
+
+    def _emit(self, event: Event) -> None:
+        self.stats.record(event)
+        self.renderer.handle(event)
+
+    async def _ask(self, tool: Any, args: Any, decision: Any) -> bool:
+        subject = tool.permission_subject(args) or tool.key_argument(args)
+        rule = getattr(decision, "suggested_rule", None)
+        options = [("y", "yes", "yes, once")]
+        if rule:
+            options.append(("a", "session", f"yes, and allow {rule} for the rest of this session"))
+        options.append(("n", "no", "no, and tell the model what to do instead"))
+        scheduled = self._current is not None and self._current.source == "cron"
+        timeout = self.unattended_answer_s if scheduled else None
+        title = f"Allow {tool.name}" + (f": {shorten(subject, 200)}?" if subject else "?")
+        answer = await self.questions.ask(title, getattr(decision, "reason", ""), options, timeout)
+        if answer is None:
+            self.renderer.warn(f"No answer within {timeout:.0f}s in a scheduled run: {tool.name} was not run.")
+            return False
+        if answer == "session" and rule and self.session is not None:
+            self.session.policy.allow_for_session(rule)
+        self.renderer.info(f"  {tool.name}: {dict((a, label) for _, a, label in options)[answer]}")
+        return answer in ("yes", "session")
+
+    # -- ReplHost (what commands may use) ------------------------------------------------------------
+
+    def between_turns(self, label: str, job: Callable[[], Awaitable[None]]) -> None:
+        self.queue.put(QueuedPrompt(f"/{label}", Priority.NOW, source="command", task=job))
+
+    def switch_model(self, model: str) -> None:
+        assert self.session is not None
+        self.session.set_model(model)
+        self.model_name = self.session.model
+        conversation = self._conversation
+        if conversation is not None:
+            old = conversation.llm
+            conversation.llm = self.session.llm()
+            self._tasks.append(asyncio.create_task(old.aclose()))
+
+    def request_exit(self) -> None:
+        self._exit_requested = True
+        app = self.prompt.app if self.prompt is not None else None
+        if app is not None and app.is_running and not app.is_done:
+            app.exit(exception=EOFError)
+
+    def schedule_changed(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.wake()
+        self._invalidate()
+
+    def command_summaries(self) -> list[tuple[str, str]]:
+        return [(c.name, c.summary) for c in self.registry.commands]
+
+    # -- keys and screen ------------------------------------------------------------------------------
+
+    def on_ctrl_c(self, buffer: Buffer) -> None:
+        """Cancel the running turn; else clear the line; else exit on the second press."""
+        if self._turn is not None and not self._turn.done():
+            self._turn.cancel()
+        elif buffer.text:
+            buffer.reset()
+        elif time.monotonic() - self._last_ctrl_c < EXIT_CONFIRM_S:
+            self.request_exit()
+        else:
+            self._last_ctrl_c = time.monotonic()
+        self._invalidate()
+
+    def toolbar_fragments(self) -> list[tuple[str, str]]:
+        if time.monotonic() - self._last_ctrl_c < EXIT_CONFIRM_S and not self.is_busy():
+            return [("class:bottom-toolbar.hint", " Press Ctrl-C again to exit")]
+        parts = [self.model_name or "starting…"]
+        nxt = self.scheduler.next_fire_time() if self.scheduler is not None else None
+        if nxt is not None:
+            parts.append(f"next: {nxt[0].id} {format_until(nxt[1], time.time_ns() // 1_000_000)}")
+        if self.queue:
+            parts.append(f"queue: {len(self.queue)}")
+        if self.questions.current is not None:
+            parts.append("answer with a key")
+        elif self._turn is not None:
+            parts.append("Ctrl-C to interrupt")
+        else:
+            parts.append("/help")
+        return [("class:bottom-toolbar", " " + " · ".join(parts))]
+
+    async def _refresh_ui(self) -> None:
+        """Redraw for the spinner (10x/s while busy) and the toolbar countdown (1x/s when idle)."""
+        while True:
+            await asyncio.sleep(0.1 if self._turn is not None else 1.0)
+            self._invalidate()
+
+    def _invalidate(self) -> None:
+        app = self.prompt.app if self.prompt is not None else None
+        if app is not None and app.is_running:
+            app.invalidate()
+
+    def _buffer(self) -> Buffer | None:
+        return self.prompt.default_buffer if self.prompt is not None else None
+
+    def _width(self) -> int:
+        app = self.prompt.app if self.prompt is not None else None
+        if app is not None and app.is_running:
+            return app.output.get_size().columns
+        return shutil.get_terminal_size().columns
+
+
+class _RendererLogHandler(logging.Handler):
+    """Warnings and errors as one yellow line each through the renderer, never a traceback."""
+
+    def __init__(self, renderer: Renderer, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(logging.WARNING)
+        self._renderer, self._loop = renderer, loop
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage()
+            if record.exc_info and record.exc_info[1] is not None:
+                exc = record.exc_info[1]
+                text += f" ({type(exc).__name__}: {exc})"
+            if self._loop.is_closed():
+                return
+            self._loop.call_soon_threadsafe(self._renderer.warn, text)
+        except Exception:
+            self.handleError(record)
+
+
+def _setup_logging(repl: Repl, loop: asyncio.AbstractEventLoop, verbose: bool) -> list[logging.Handler]:
+    root = logging.getLogger()
+    handlers: list[logging.Handler] = [_RendererLogHandler(repl.renderer, loop)]
+    if verbose:  # details, tracebacks included, go to a file: never to the screen
+        folder = state_dir(repl.env)
+        with contextlib.suppress(OSError):
+            folder.mkdir(parents=True, exist_ok=True)
+            debug = logging.FileHandler(folder / "debug.log")
+            debug.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+            handlers.append(debug)
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    return handlers
+
+
+def run_repl(args: argparse.Namespace, project: Path) -> int:
+    """`agent` with no prompt: the chat in `project`, until /exit, Ctrl-D or Ctrl-C twice."""
+    out = sys.stdout
+
+    async def main() -> int:
+        repl = Repl(args, project, out=out)
+        handlers = _setup_logging(repl, asyncio.get_running_loop(), bool(getattr(args, "verbose", False)))
+        try:
+            return await repl.run()
+        finally:
+            for handler in handlers:
+                logging.getLogger().removeHandler(handler)
+
+    with patch_stdout(raw=True):  # stray writes to stdout/stderr still land above the prompt
+        return asyncio.run(main())
+
+
+__all__ = ["Repl", "run_repl"]

@@ -1,0 +1,267 @@
+"""The prompt_toolkit side of the REPL: the input line, its keys, toolbar, completion and questions.
+
+The prompt stays up all the time, turns included, so the user can type while the model works. Three
+things make that safe:
+
+- transcript output goes through `TerminalSink`, which prints above the prompt with `run_in_terminal`
+  (the same mechanism as `patch_stdout(raw=True)`, minus its writer thread and 0.2 s batching), so
+  ANSI colours survive and the half-typed line is redrawn as it was;
+- the live area (streaming text, running tools, spinner) is part of the prompt message, redrawn in
+  place, and left out of the final render of an accepted line so it never lands in the scrollback;
+- a permission question is asked inside the same prompt: the typed text is set aside (`QuestionBox`)
+  and put back exactly afterwards, and while the question is up only its answer keys do anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.application import run_in_terminal
+from prompt_toolkit.application.current import get_app_or_none
+from prompt_toolkit.completion import Completer, Completion
+from prompt_toolkit.document import Document
+from prompt_toolkit.filters import Condition
+from prompt_toolkit.history import FileHistory, History, InMemoryHistory
+from prompt_toolkit.key_binding import KeyBindings
+from prompt_toolkit.styles import Style
+
+if TYPE_CHECKING:
+    from prompt_toolkit.buffer import Buffer
+    from prompt_toolkit.key_binding import KeyPressEvent
+
+    from agent.repl import Repl
+
+Fragments = list[tuple[str, str]]
+COMMAND_WORD = re.compile(r"/[A-Za-z][\w-]*")
+
+STYLE = Style.from_dict({
+    "bottom-toolbar": "noreverse fg:ansibrightblack",
+    "bottom-toolbar.hint": "noreverse fg:ansiyellow bold",
+    "prompt": "bold",
+    "question": "fg:ansiyellow bold",
+    "question.detail": "fg:ansiyellow",
+    "question.option": "bold",
+})
+
+
+def state_dir(env: Mapping[str, str]) -> Path:
+    """$XDG_STATE_HOME/agent, else ~/.local/state/agent."""
+    base = env.get("XDG_STATE_HOME") or str(Path(env.get("HOME") or Path.home()) / ".local" / "state")
+    return Path(base) / "agent"
+
+
+def make_history(env: Mapping[str, str]) -> History:
+    """Persistent history in the state folder; in memory when that folder cannot be made."""
+    folder = state_dir(env)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        return FileHistory(str(folder / "history"))
+    except OSError:
+        return InMemoryHistory()
+
+
+def is_command_line(text: str) -> bool:
+    """`/loop 5m x` is a command; `/usr/bin is odd` (a path) and `// note` are prompts."""
+    word = text.strip().split(None, 1)[0] if text.strip() else ""
+    return bool(COMMAND_WORD.fullmatch(word))
+
+
+class SlashCompleter(Completer):
+    """Completes the command name while the line is just `/partial`."""
+
+    def __init__(self, commands: Callable[[], Iterable[tuple[str, str]]]) -> None:
+        self._commands = commands  # (name, summary) pairs
+
+    def get_completions(self, document: Document, complete_event: Any) -> Iterable[Completion]:
+        text = document.text_before_cursor
+        if not text.startswith("/") or " " in text or "\n" in text:
+            return
+        for name, summary in self._commands():
+            if name.startswith(text[1:].lower()):
+                yield Completion("/" + name, start_position=-len(text), display_meta=summary)
+
+
+class TerminalSink:
+    """Writes transcript text above the prompt; writes made in one loop iteration go out together."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._pending: list[tuple[str, Callable[[], None] | None]] = []
+        self._scheduled = False
+
+    def __call__(self, text: str, then: Callable[[], None] | None = None) -> None:
+        self._pending.append((text, then))
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (start-up, shutdown): write straight away
+            self._write_pending()
+            return
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        app = get_app_or_none()
+        if app is not None and app.is_running:
+            run_in_terminal(self._write_pending, in_executor=False)
+        else:
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        items, self._pending = self._pending, []
+        try:
+            self._stream.write("".join(text for text, _ in items))
+            self._stream.flush()
+        except (OSError, ValueError):  # the terminal went away: nothing to show it on
+            pass
+        finally:
+            for _, then in items:
+                if then is not None:
+                    then()
+
+
+@dataclass
+class Question:
+    title: str
+    detail: str
+    options: list[tuple[str, str, str]]  # (key, answer, label)
+    future: asyncio.Future[str]
+
+
+class QuestionBox:
+    """One question at a time inside the prompt, with the typed text set aside meanwhile."""
+
+    def __init__(self, buffer: Callable[[], Buffer | None], invalidate: Callable[[], None]) -> None:
+        self._buffer = buffer
+        self._invalidate = invalidate
+        self.current: Question | None = None
+
+    async def ask(self, title: str, detail: str, options: list[tuple[str, str, str]],
+                  timeout: float | None = None) -> str | None:
+        """The chosen answer, or None when `timeout` seconds pass without one."""
+        question = Question(title, detail, options, asyncio.get_running_loop().create_future())
+        self.current = question
+        buffer = self._buffer()
+        saved = buffer.document if buffer is not None else None
+        if buffer is not None:
+            buffer.set_document(Document(""), bypass_readonly=True)
+        self._invalidate()
+        try:
+            return await asyncio.wait_for(question.future, timeout)
+        except asyncio.TimeoutError:
+            return None
+        finally:
+            self.current = None
+            if buffer is not None and saved is not None:
+                buffer.set_document(saved, bypass_readonly=True)
+            self._invalidate()
+
+    def answer(self, key: str) -> bool:
+        """Answer the open question with the option bound to `key`; False if none is."""
+        question = self.current
+        if question is None or question.future.done():
+            return False
+        for option_key, answer, _ in question.options:
+            if key.lower() == option_key:
+                question.future.set_result(answer)
+                return True
+        return False
+
+    def fragments(self) -> Fragments:
+        question = self.current
+        if question is None:
+            return []
+        out: Fragments = [("class:question", f"? {question.title}\n")]
+        if question.detail:
+            out.append(("class:question.detail", f"  {question.detail}\n"))
+        for key, _, label in question.options:
+            out += [("", "  "), ("class:question.option", f"[{key}]"), ("", f" {label}\n")]
+        return out
+
+
+def build_prompt_session(repl: Repl, history: History) -> PromptSession:
+    question_up = Condition(lambda: repl.questions.current is not None)
+
+    def message() -> Fragments:
+        app = get_app_or_none()
+        if app is not None and app.is_done:  # the accepted line goes to the scrollback without the live area
+            return [("class:prompt", "> ")]
+        width = app.output.get_size().columns if app is not None else 80
+        return [*repl.renderer.live_fragments(width), *repl.questions.fragments(), ("class:prompt", "> ")]
+
+    return PromptSession(
+        message=message,
+        history=history,
+        completer=SlashCompleter(repl.command_summaries),
+        complete_while_typing=True,
+        key_bindings=_key_bindings(repl, question_up),
+        bottom_toolbar=repl.toolbar_fragments,
+        prompt_continuation=lambda width, line_number, is_soft_wrap: "  ",
+        style=STYLE,
+        include_default_pygments_style=False,
+        reserve_space_for_menu=4,
+        erase_when_done=False,
+        enable_suspend=True,
+    )
+
+
+def _key_bindings(repl: Repl, question_up: Condition) -> KeyBindings:
+    kb = KeyBindings()
+
+    @kb.add("enter", filter=~question_up)
+    def _enter(event: KeyPressEvent) -> None:
+        buffer = event.current_buffer
+        state = buffer.complete_state
+        if state is not None and state.current_completion is not None:
+            buffer.apply_completion(state.current_completion)
+            return
+        if buffer.document.text_before_cursor.endswith("\\") and buffer.document.is_cursor_at_the_end:
+            buffer.delete_before_cursor(1)
+            buffer.insert_text("\n")  # a trailing backslash continues the input on a new line
+            return
+        buffer.validate_and_handle()
+
+    @kb.add("escape", "enter", filter=~question_up)
+    def _newline(event: KeyPressEvent) -> None:
+        event.current_buffer.insert_text("\n")
+
+    @kb.add("c-c")
+    def _ctrl_c(event: KeyPressEvent) -> None:
+        repl.on_ctrl_c(event.current_buffer)
+
+    @kb.add("c-d")
+    def _ctrl_d(event: KeyPressEvent) -> None:
+        buffer = event.current_buffer
+        if question_up():
+            return
+        if buffer.text:
+            buffer.delete()
+        else:
+            event.app.exit(exception=EOFError)
+
+    for key in ("y", "a", "n", "Y", "A", "N"):
+        kb.add(key, filter=question_up)(lambda event, key=key: repl.questions.answer(key))
+
+    @kb.add("<any>", filter=question_up)
+    @kb.add("enter", filter=question_up)
+    def _swallow(event: KeyPressEvent) -> None:
+        """While a question is up, other keys do nothing (the typed text is set aside)."""
+
+    return kb
+
+
+def terminal_supports_color(stream: TextIO, env: Mapping[str, str] = os.environ) -> bool:
+    if env.get("NO_COLOR") or env.get("TERM") == "dumb":
+        return False
+    with contextlib.suppress(AttributeError, ValueError):
+        return stream.isatty()
+    return False
