@@ -13,7 +13,7 @@ Cron has no seconds, and a `*/N` step only keeps an even rhythm when N divides t
 - seconds round UP to whole minutes (`30s` runs every minute);
 - minutes must divide 60 and hours must divide 24; anything else goes to the nearest interval that
   does, converting upwards when needed (`90m` is every 2 hours). Ties go to the LONGER interval
-  (`7m` -> 8m, `45m` -> hourly): every fire is a model turn, so a loop never runs more often than asked
+  (`8m` -> 10m, `45m` -> hourly): every fire is a model turn, so a loop never runs more often than asked
   because of rounding alone;
 - 1 day is `0 0 * * *` (midnight); 2-6 days use `*/N` on the day of month, which restarts on the 1st of
   each month (the note says so); 7 days / 1 week is Mondays at midnight; longer is an error (give a
