@@ -339,6 +339,7 @@ class Repl:
 
     def on_ctrl_c(self, buffer: Buffer) -> None:
         """Cancel the running turn; else clear the line; else exit on the second press."""
+        log.debug("ctrl-c: turn=%r", self._turn)
         if self._turn is not None and not self._turn.done():
             self._turn.cancel()
         elif buffer.text:
@@ -349,9 +350,15 @@ class Repl:
             self._last_ctrl_c = time.monotonic()
         self._invalidate()
 
-    def toolbar_fragments(self) -> list[tuple[str, str]]:
+    def hint_fragments(self) -> list[tuple[str, str]]:
+        """A one-line hint above the input line, when there is something to say."""
         if time.monotonic() - self._last_ctrl_c < EXIT_CONFIRM_S and not self.is_busy():
-            return [("class:bottom-toolbar.hint", " Press Ctrl-C again to exit")]
+            return [("class:hint", "Press Ctrl-C again to exit\n")]
+        if self.queue and not self._ready.is_set():
+            return [("class:hint", "Starting up…\n")]
+        return []
+
+    def toolbar_fragments(self) -> list[tuple[str, str]]:
         parts = [self.model_name or "starting…"]
         nxt = self.scheduler.next_fire_time() if self.scheduler is not None else None
         if nxt is not None:

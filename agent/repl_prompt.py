@@ -44,7 +44,7 @@ COMMAND_WORD = re.compile(r"/[A-Za-z][\w-]*")
 
 STYLE = Style.from_dict({
     "bottom-toolbar": "noreverse fg:ansibrightblack",
-    "bottom-toolbar.hint": "noreverse fg:ansiyellow bold",
+    "hint": "fg:ansiyellow",
     "prompt": "bold",
     "question": "fg:ansiyellow bold",
     "question.detail": "fg:ansiyellow",
@@ -196,7 +196,8 @@ def build_prompt_session(repl: Repl, history: History) -> PromptSession:
         if app is not None and app.is_done:  # the accepted line goes to the scrollback without the live area
             return [("class:prompt", "> ")]
         width = app.output.get_size().columns if app is not None else 80
-        return [*repl.renderer.live_fragments(width), *repl.questions.fragments(), ("class:prompt", "> ")]
+        return [*repl.renderer.live_fragments(width), *repl.questions.fragments(), *repl.hint_fragments(),
+                ("class:prompt", "> ")]
 
     return PromptSession(
         message=message,

@@ -313,11 +313,15 @@ class CronScheduler:
         try:
             if task.recurring:
                 anchor = task.lastFiredAt if task.lastFiredAt is not None else task.createdAt
-                return jittered_next_fire(task.cron, anchor, task.id, self._jitter, self._tz)
-            return one_shot_fire(task.cron, task.createdAt, task.id, self._jitter, self._tz)
+                due = jittered_next_fire(task.cron, anchor, task.id, self._jitter, self._tz)
+            else:
+                due = one_shot_fire(task.cron, task.createdAt, task.id, self._jitter, self._tz)
         except (CronError, ValueError) as exc:
             self._warn_once(f"task {task.id}: cron {task.cron!r} is not usable ({exc}); skipped")
             return None
+        if due is None:  # parses but never matches (say 30 February): say so rather than sit silent
+            self._warn_once(f"task {task.id}: cron {task.cron!r} never fires (no matching time ahead); skipped")
+        return due
 
     # -- firing -----------------------------------------------------------------------------------------
 
