@@ -143,6 +143,7 @@ class Renderer:
         self._running: dict[str, str] = {}  # tool_use_id -> "Name(key)" while the call runs
         self._keys: dict[str, str] = {}  # tool_use_id -> key argument
         self._turn: _Turn | None = None
+        self.waiting = False  # a question to the user is open
 
     # -- transcript output ------------------------------------------------------------------------
 
@@ -297,8 +298,12 @@ class Renderer:
             return ""
         elapsed = self._clock() - self._turn.started
         frame = SPINNER[int(elapsed * 10) % len(SPINNER)]
-        verb = ("Running " + next(iter(self._running.values())).split("(")[0]) if self._running else (
-            "Writing" if self._stream else "Thinking")
+        if self.waiting:
+            verb = "Waiting for your answer"
+        elif self._running:
+            verb = "Running " + next(iter(self._running.values())).split("(")[0]
+        else:
+            verb = "Writing" if self._stream else "Thinking"
         tokens = self._turn.tokens + self._turn.streamed_chars // 4
         count = f" · {format_tokens(tokens)} tokens" if tokens else ""
         return f"{frame} {verb}… {int(elapsed)}s{count} · Ctrl-C to interrupt"

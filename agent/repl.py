@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import shutil
@@ -40,6 +41,7 @@ from agent.repl_prompt import (
     state_dir,
     terminal_supports_color,
 )
+from agent.repl_startup import build_session, route_logging
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
@@ -74,13 +76,13 @@ class Repl:
         self.scheduler: CronScheduler | None = None
         self.model_name: str | None = None
         self._conversation: Conversation | None = None
-        self._session_ready = asyncio.Event()
         self._ready = asyncio.Event()  # session, scheduler and model client (or its error) are there
         self._turn: asyncio.Task | None = None
         self._current: QueuedPrompt | None = None
         self._tasks: list[asyncio.Task] = []
         self._exit_requested = False
         self._last_ctrl_c = 0.0
+        self.reported_problems: set[str] = set()  # already shown: log records repeating them are dropped
 
     # -- the main loop ----------------------------------------------------------------------------
 
@@ -132,6 +134,7 @@ class Repl:
             if self.session is None:
                 self.renderer.error("The session could not start; only /help and /exit work. See above.")
                 return
+        # /help and /exit do not need the session, which may still be loading (None) when they run
         await command.handler(CommandContext(self.session, self.renderer, self.queue, self), args)  # type: ignore[arg-type]
 
     async def _shutdown(self) -> None:
@@ -153,44 +156,20 @@ class Repl:
 
     async def _load(self) -> None:
         try:
-            self.session, problem = await asyncio.to_thread(self._build_session)
-        except Exception as exc:
-            log.debug("session failed to start", exc_info=True)
-            self.renderer.error(f"The session could not start: {exc}")
-            self._session_ready.set()
+            self.session, problem = await asyncio.to_thread(build_session, self.args, self.project,
+                                                             self.reported_problems)
+            if problem:
+                self.renderer.error(problem)
+            await self._start_scheduler()
+            problem = await asyncio.to_thread(self._load_model_client)
+            if problem:
+                self.renderer.error(problem)
+        except Exception as exc:  # unexpected: say it in one line and keep what did start
+            log.debug("start-up failed", exc_info=True)
+            self.renderer.error(f"Start-up failed: {type(exc).__name__}: {exc}")
+        finally:
             self._ready.set()
-            return
-        if problem:
-            self.renderer.error(problem)
-        await self._start_scheduler()
-        self._session_ready.set()
-        problem = await asyncio.to_thread(self._load_model_client)
-        if problem:
-            self.renderer.error(problem)
-        self._ready.set()
-        self._invalidate()
-
-    def _build_session(self) -> tuple[AgentSession, str | None]:
-        """In a worker thread: the session (falling back to default settings when they are broken),
-        plus warming up the modules the first output and the scheduler need."""
-        import rich.markdown
-        import rich.table  # noqa: F401
-
-        import agent.cron.scheduler  # noqa: F401  (imported here, off the event loop)
-        from agent.permissions import PermissionConfigError
-        from agent.session import AgentSession, SessionOptions
-        from agent.settings import Settings, SettingsError
-
-        options = SessionOptions.from_args(self.args, headless=False)
-        try:
-            return AgentSession(self.project, options), None
-        except (SettingsError, PermissionConfigError) as exc:
-            problem = f"{exc}. Continuing with default settings: fix it and restart agent."
-        try:
-            return AgentSession(self.project, options, settings=Settings()), problem
-        except PermissionConfigError as exc:  # the command line itself is wrong
-            return AgentSession(self.project, SessionOptions(model=options.model), settings=Settings()), (
-                f"{problem} Also ignored: {exc}")
+            self._invalidate()
 
     def _load_model_client(self) -> str | None:
         """In a worker thread: import the SDK and make the conversation. The error text, if any."""
@@ -209,10 +188,15 @@ class Repl:
 
         session = self.session
         assert session is not None
-        self.scheduler = CronScheduler(self.project, self._on_fire, self.is_busy,
-                                       session_store=session.session_store, file_store=session.file_store,
-                                       on_missed=self._on_missed)
-        await self.scheduler.start()
+        scheduler = CronScheduler(self.project, self._on_fire, self.is_busy, session_store=session.session_store,
+                                  file_store=session.file_store, on_missed=self._on_missed)
+        try:
+            await scheduler.start()
+        except Exception as exc:
+            log.debug("scheduler failed to start", exc_info=True)
+            self.renderer.error(f"The scheduler could not start ({exc}); scheduled tasks will not run.")
+            return
+        self.scheduler = scheduler
 
     # -- scheduler callbacks ------------------------------------------------------------------------
 
@@ -297,7 +281,11 @@ class Repl:
         scheduled = self._current is not None and self._current.source == "cron"
         timeout = self.unattended_answer_s if scheduled else None
         title = f"Allow {tool.name}" + (f": {shorten(subject, 200)}?" if subject else "?")
-        answer = await self.questions.ask(title, getattr(decision, "reason", ""), options, timeout)
+        self.renderer.waiting = True
+        try:
+            answer = await self.questions.ask(title, getattr(decision, "reason", ""), options, timeout)
+        finally:
+            self.renderer.waiting = False
         if answer is None:
             self.renderer.warn(f"No answer within {timeout:.0f}s in a scheduled run: {tool.name} was not run.")
             return False
@@ -339,7 +327,6 @@ class Repl:
 
     def on_ctrl_c(self, buffer: Buffer) -> None:
         """Cancel the running turn; else clear the line; else exit on the second press."""
-        log.debug("ctrl-c: turn=%r", self._turn)
         if self._turn is not None and not self._turn.done():
             self._turn.cancel()
         elif buffer.text:
@@ -394,49 +381,14 @@ class Repl:
         return shutil.get_terminal_size().columns
 
 
-class _RendererLogHandler(logging.Handler):
-    """Warnings and errors as one yellow line each through the renderer, never a traceback."""
-
-    def __init__(self, renderer: Renderer, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(logging.WARNING)
-        self._renderer, self._loop = renderer, loop
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            text = record.getMessage()
-            if record.exc_info and record.exc_info[1] is not None:
-                exc = record.exc_info[1]
-                text += f" ({type(exc).__name__}: {exc})"
-            if self._loop.is_closed():
-                return
-            self._loop.call_soon_threadsafe(self._renderer.warn, text)
-        except Exception:
-            self.handleError(record)
-
-
-def _setup_logging(repl: Repl, loop: asyncio.AbstractEventLoop, verbose: bool) -> list[logging.Handler]:
-    root = logging.getLogger()
-    handlers: list[logging.Handler] = [_RendererLogHandler(repl.renderer, loop)]
-    if verbose:  # details, tracebacks included, go to a file: never to the screen
-        folder = state_dir(repl.env)
-        with contextlib.suppress(OSError):
-            folder.mkdir(parents=True, exist_ok=True)
-            debug = logging.FileHandler(folder / "debug.log")
-            debug.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-            handlers.append(debug)
-    for handler in handlers:
-        root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    return handlers
-
-
 def run_repl(args: argparse.Namespace, project: Path) -> int:
     """`agent` with no prompt: the chat in `project`, until /exit, Ctrl-D or Ctrl-C twice."""
     out = sys.stdout
 
     async def main() -> int:
         repl = Repl(args, project, out=out)
-        handlers = _setup_logging(repl, asyncio.get_running_loop(), bool(getattr(args, "verbose", False)))
+        handlers = route_logging(repl.renderer, state_dir(repl.env), repl.reported_problems,
+                                 verbose=bool(getattr(args, "verbose", False)))
         try:
             return await repl.run()
         finally:
@@ -444,7 +396,11 @@ def run_repl(args: argparse.Namespace, project: Path) -> int:
                 logging.getLogger().removeHandler(handler)
 
     with patch_stdout(raw=True):  # stray writes to stdout/stderr still land above the prompt
-        return asyncio.run(main())
+        code = asyncio.run(main())
+    # Everything is closed by now. With the SDK loaded, the interpreter's final garbage collection
+    # takes about 0.6 s; freezing the heap skips it, so Ctrl-D feels instant.
+    gc.freeze()
+    return code
 
 
 __all__ = ["Repl", "run_repl"]

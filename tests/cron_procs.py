@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from agent.cron.jitter import JitterConfig, jittered_next_fire, ms_to_datetime, one_shot_fire
 from agent.cron.task import CronTask
@@ -243,7 +243,7 @@ class WatcherGroup:
 
     # reading
 
-    def _read(self, watcher: Watcher, pipe, handle: Callable[[Watcher, str], None]) -> None:  # noqa: ANN001
+    def _read(self, watcher: Watcher, pipe: IO[str], handle: Callable[[Watcher, str], None]) -> None:
         def run() -> None:
             for line in pipe:
                 handle(watcher, line)

@@ -102,6 +102,7 @@ def test_kill_9_of_the_owner_hands_over_within_6_s_and_nothing_fires_twice(proje
 
 ADD_WORKER = """
 import contextlib, io, json, sys
+import agent.cron.service, agent.cron_cli  # imported before the start, so that the adds themselves race
 from agent.cli import main
 
 def add(project, prompt):
@@ -195,7 +196,7 @@ def test_deleted_tasks_never_fire_even_when_the_owner_cannot_see_the_change(proj
         group.start(1)
         group.owner()
         start = now_ms()
-        target = start + 7_000
+        target = start + 8_000
         r_keep, due = recurring_due_at(target, created=start)
         r_gone, _ = recurring_due_at(target + 1, created=start)
         o_keep, _ = one_shot_due_at(target, "fff00001")
