@@ -321,3 +321,4 @@ async def test_real_loop_fires_a_task_within_50_ms_of_its_due_time_between_ticks
     f, at = fired[0]
     assert f.due_ms == due
     assert 0 <= at - due < 50
+

@@ -189,8 +189,13 @@ class CronScheduler:
         if nxt is not None and not self._is_busy():
             delay = min(delay, max(0.0, (nxt[1] - self._clock()) / 1000))
         self._wake.clear()
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=delay)
+        # asyncio.wait, not wait_for: on Python < 3.12 wait_for can swallow a cancel that arrives as
+        # the event is set (stop() racing a wake()), and the loop would never end.
+        waiter = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({waiter}, timeout=delay)
+        finally:
+            waiter.cancel()
 
     async def tick(self) -> None:
         """One pass: settings, lock, reload, then fire what is due. Tests call it with a fake clock."""
