@@ -300,3 +300,18 @@ def test_writer_killed_at_random_moments_never_leaves_a_truncated_file(tmp_path:
         loaded = store.load()
         assert loaded.problems == [] and {t.id for t in loaded.tasks} in (old, new)
         store.remove(["b1600000"])
+
+
+async def test_a_file_that_breaks_again_after_a_fix_is_warned_about_again(tmp_path, caplog):
+    from agent.cron.scheduler import CronScheduler
+
+    path = tmp_path / ".claude" / "scheduled_tasks.json"
+    path.parent.mkdir()
+    sched = CronScheduler(tmp_path, lambda f: None, env={}, use_watchdog=False)
+    with caplog.at_level(logging.WARNING):
+        for content in (b"{broken", b'{"tasks": []}', b"{broken"):
+            path.write_bytes(content)
+            sched._file_changed()
+            await sched.tick()
+    assert len([r for r in caplog.records if "could not be read" in r.getMessage()]) == 2
+    await sched.stop()

@@ -281,6 +281,9 @@ class CronScheduler:
             self._warn_once(str(exc))
             self._file_tasks = []
             return
+        # Readable again: if it breaks the same way later, that deserves a warning of its own.
+        unreadable = f"{self.file_store.path} could not be read"
+        self._warned = {w for w in self._warned if not w.startswith(unreadable)}
         for problem in loaded.problems:
             self._warn_once(f"{self.file_store.path}: {problem}")
         self._file_tasks = loaded.tasks
