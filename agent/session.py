@@ -89,8 +89,11 @@ class AgentSession:
             from agent.llm import LLM
 
             window = self.settings.get("contextWindow")
-            self._llm = LLM.from_env(self.env, model=self.model,
-                                     context_window=window if isinstance(window, int) else None)
+            options: dict[str, Any] = {"context_window": window if isinstance(window, int) else None}
+            retries = self.env.get("AGENT_MAX_RETRIES", "").strip()
+            if retries.isdigit():
+                options["max_retries"] = int(retries)
+            self._llm = LLM.from_env(self.env, model=self.model, **options)
         return self._llm
 
     async def aclose(self) -> None:
