@@ -66,25 +66,23 @@ def tool_line(name: str, key_argument: str, summary: str, is_error: bool) -> str
     return f"● {call} · {outcome}"
 
 
-def format_duration(seconds: float) -> str:
-    """`45s`, `4m 10s`, `2h 5m`, `3d 4h`: two units at most."""
+def format_duration(seconds: float, units: int = 2) -> str:
+    """`45s`, `4m 10s`, `2h 5m`, `3d 4h`: two units at most (`units=1`: `4m`, `2h`, `3d`)."""
     seconds = max(0, int(seconds))
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h" if hours else f"{days}d"
-    if hours:
-        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
-    if minutes:
-        return f"{minutes}m {secs}s" if secs else f"{minutes}m"
+    for big, big_unit, small, small_unit in ((days, "d", hours, "h"), (hours, "h", minutes, "m"),
+                                             (minutes, "m", secs, "s")):
+        if big:
+            return f"{big}{big_unit} {small}{small_unit}" if small and units > 1 else f"{big}{big_unit}"
     return f"{secs}s"
 
 
-def format_until(target_ms: int, now_ms: int) -> str:
-    """`in 4m 10s`, or `now` when the time has come."""
+def format_until(target_ms: int, now_ms: int, units: int = 2) -> str:
+    """`in 4m 10s` (`in 4m` with `units=1`), or `now` when the time has come."""
     delta = (target_ms - now_ms) / 1000
-    return "now" if delta < 1 else f"in {format_duration(delta)}"
+    return "now" if delta < 1 else f"in {format_duration(delta, units)}"
 
 
 def format_local_time(epoch_ms: int, tz: Any = None) -> str:
@@ -151,6 +149,10 @@ class Renderer:
         """Raw text (ANSI allowed) into the transcript; `then` runs once it is on the screen."""
         self._sink(text if text.endswith("\n") else text + "\n", then)
 
+    def dim_line(self, text: str) -> None:
+        """A dim line without rich, for output before rich has loaded (the start-up banner)."""
+        self.write(f"\x1b[2m{text}\x1b[0m" if self.color else text)
+
     def line(self, text: str, style: str | None = None) -> None:
         """One line of plain text (no markup is interpreted) in a rich style such as "dim" or "red"."""
         from rich.text import Text
@@ -173,21 +175,23 @@ class Renderer:
         """Echo a prompt that was typed earlier (queued) when its turn starts."""
         self.line("> " + text.replace("\n", "\n  "), "bold")
 
-    def scheduled_header(self, fired_ms: int, prompt: str, task_id: str | None = None) -> None:
+    def scheduled_header(self, fired_ms: int, prompt: str) -> None:
         """`Running scheduled task (Nov 23 9:03 AM): <prompt>`."""
-        head = f"Running scheduled task ({format_local_time(fired_ms)}): {shorten(prompt, 200)}"
-        self.line(head + (f"  [{task_id}]" if task_id else ""), "bold cyan")
+        self.line(f"Running scheduled task ({format_local_time(fired_ms)}): {shorten(prompt, 200)}", "bold cyan")
 
     def markdown(self, text: str, then: Callable[[], None] | None = None) -> None:
         from rich.markdown import Markdown
 
         self.print(Markdown(text), then=then)
 
-    def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]], title: str | None = None) -> None:
+    def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]], title: str | None = None,
+              no_wrap: Sequence[int] = ()) -> None:
+        """A borderless table; columns listed in `no_wrap` are never wrapped (the others give way)."""
         from rich.table import Table
 
-        table = Table(*headers, title=title, title_justify="left", header_style="bold", box=None,
-                      pad_edge=False)
+        table = Table(title=title, title_justify="left", header_style="bold", box=None, pad_edge=False)
+        for i, header in enumerate(headers):
+            table.add_column(header, no_wrap=i in no_wrap, overflow="ellipsis" if i in no_wrap else "fold")
         for row in rows:
             table.add_row(*row)
         self.print(table)

@@ -31,8 +31,9 @@ from prompt_toolkit.patch_stdout import patch_stdout
 from agent import __version__
 from agent.commands import CommandContext, SessionStats, default_registry, task_id_of
 from agent.queue import CommandQueue, Priority, QueuedPrompt
-from agent.render import Renderer, format_until, shorten
+from agent.render import Renderer, shorten
 from agent.repl_prompt import (
+    EXIT_CONFIRM_S,
     QuestionBox,
     TerminalSink,
     build_prompt_session,
@@ -56,7 +57,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 UNATTENDED_ANSWER_S = 60.0  # a question in a scheduled turn that nobody answers counts as "no"
-EXIT_CONFIRM_S = 2.0
 
 
 class Repl:
@@ -81,7 +81,7 @@ class Repl:
         self._current: QueuedPrompt | None = None
         self._tasks: list[asyncio.Task] = []
         self._exit_requested = False
-        self._last_ctrl_c = 0.0
+        self.last_ctrl_c = 0.0
         self.reported_problems: set[str] = set()  # already shown: log records repeating them are dropped
 
     # -- the main loop ----------------------------------------------------------------------------
@@ -89,9 +89,7 @@ class Repl:
     async def run(self) -> int:
         self.prompt = build_prompt_session(self, make_history(self.env))
         self.prompt.app.after_render += self._start_loading  # once the prompt is on the screen
-        self.renderer.write(f"\x1b[2magent {__version__} · {self.project} · /help for commands, "
-                            "Ctrl-D to exit\x1b[0m" if self.renderer.color else
-                            f"agent {__version__} · {self.project} · /help for commands, Ctrl-D to exit")
+        self.renderer.dim_line(f"agent {__version__} · {self.project} · /help for commands, Ctrl-D to exit")
         self._tasks += [asyncio.create_task(self._process_queue(), name="repl-queue"),
                         asyncio.create_task(self._refresh_ui(), name="repl-refresh")]
         try:
@@ -215,6 +213,14 @@ class Repl:
     def is_busy(self) -> bool:
         return self._turn is not None or bool(self.queue)
 
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    @property
+    def turn_running(self) -> bool:
+        return self._turn is not None
+
     # -- the queue processor and turns ----------------------------------------------------------------
 
     async def _process_queue(self) -> None:
@@ -230,6 +236,8 @@ class Repl:
                     turn.cancel()
                     await asyncio.wait({turn})
                 self._turn = self._current = None
+                if self.scheduler is not None and not self.queue:
+                    self.scheduler.wake()  # anything that fell due during the turn fires now
                 self._invalidate()
             if not turn.cancelled() and turn.exception() is not None:
                 exc = turn.exception()
@@ -244,7 +252,7 @@ class Repl:
             return
         fired = item.task if item.source == "cron" else None
         if fired is not None:
-            self.renderer.scheduled_header(fired.fired_ms, item.text, fired.task.id)
+            self.renderer.scheduled_header(fired.fired_ms, item.text)
         elif item.source == "queued":
             self.renderer.user_prompt(item.text)
         try:
@@ -300,13 +308,19 @@ class Repl:
         self.queue.put(QueuedPrompt(f"/{label}", Priority.NOW, source="command", task=job))
 
     def switch_model(self, model: str) -> None:
+        from agent.llm import LLMError
+
         assert self.session is not None
         self.session.set_model(model)
         self.model_name = self.session.model
         conversation = self._conversation
         if conversation is not None:
             old = conversation.llm
-            conversation.llm = self.session.llm()
+            try:
+                conversation.llm = self.session.llm()
+            except LLMError as exc:
+                self.renderer.error(exc.message)
+                return
             self._tasks.append(asyncio.create_task(old.aclose()))
 
     def request_exit(self) -> None:
@@ -331,34 +345,11 @@ class Repl:
             self._turn.cancel()
         elif buffer.text:
             buffer.reset()
-        elif time.monotonic() - self._last_ctrl_c < EXIT_CONFIRM_S:
+        elif time.monotonic() - self.last_ctrl_c < EXIT_CONFIRM_S:
             self.request_exit()
         else:
-            self._last_ctrl_c = time.monotonic()
+            self.last_ctrl_c = time.monotonic()
         self._invalidate()
-
-    def hint_fragments(self) -> list[tuple[str, str]]:
-        """A one-line hint above the input line, when there is something to say."""
-        if time.monotonic() - self._last_ctrl_c < EXIT_CONFIRM_S and not self.is_busy():
-            return [("class:hint", "Press Ctrl-C again to exit\n")]
-        if self.queue and not self._ready.is_set():
-            return [("class:hint", "Starting up…\n")]
-        return []
-
-    def toolbar_fragments(self) -> list[tuple[str, str]]:
-        parts = [self.model_name or "starting…"]
-        nxt = self.scheduler.next_fire_time() if self.scheduler is not None else None
-        if nxt is not None:
-            parts.append(f"next: {nxt[0].id} {format_until(nxt[1], time.time_ns() // 1_000_000)}")
-        if self.queue:
-            parts.append(f"queue: {len(self.queue)}")
-        if self.questions.current is not None:
-            parts.append("answer with a key")
-        elif self._turn is not None:
-            parts.append("Ctrl-C to interrupt")
-        else:
-            parts.append("/help")
-        return [("class:bottom-toolbar", " " + " · ".join(parts))]
 
     async def _refresh_ui(self) -> None:
         """Redraw for the spinner (10x/s while busy) and the toolbar countdown (1x/s when idle)."""
@@ -383,6 +374,9 @@ class Repl:
 
 def run_repl(args: argparse.Namespace, project: Path) -> int:
     """`agent` with no prompt: the chat in `project`, until /exit, Ctrl-D or Ctrl-C twice."""
+    if not sys.stdin.isatty():
+        print('agent: the chat needs a terminal; for piped input use agent -p "..."', file=sys.stderr)
+        return 2
     out = sys.stdout
 
     async def main() -> int:

@@ -3,9 +3,10 @@
 The prompt stays up all the time, turns included, so the user can type while the model works. Three
 things make that safe:
 
-- transcript output goes through `TerminalSink`, which prints above the prompt with `run_in_terminal`
-  (the same mechanism as `patch_stdout(raw=True)`, minus its writer thread and 0.2 s batching), so
-  ANSI colours survive and the half-typed line is redrawn as it was;
+- transcript output goes through `TerminalSink`, which erases the prompt, writes the ANSI text and
+  draws the prompt again below it, so colours survive and the half-typed line comes back as it was
+  (what `patch_stdout(raw=True)` does through `run_in_terminal`, minus its writer thread, its 0.2 s
+  batching and its switch to cooked mode, during which a Ctrl-C or Ctrl-D would be lost);
 - the live area (streaming text, running tools, spinner) is part of the prompt message, redrawn in
   place, and left out of the final render of an accepted line so it never lands in the scrollback;
 - a permission question is asked inside the same prompt: the typed text is set aside (`QuestionBox`)
@@ -18,20 +19,22 @@ import asyncio
 import contextlib
 import os
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from prompt_toolkit import PromptSession
-from prompt_toolkit.application import run_in_terminal
 from prompt_toolkit.application.current import get_app_or_none
 from prompt_toolkit.completion import Completer, Completion
 from prompt_toolkit.document import Document
 from prompt_toolkit.filters import Condition
-from prompt_toolkit.history import FileHistory, History, InMemoryHistory
+from prompt_toolkit.history import FileHistory, History, InMemoryHistory, ThreadedHistory
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.styles import Style
+
+from agent.render import format_until
 
 if TYPE_CHECKING:
     from prompt_toolkit.buffer import Buffer
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
 
 Fragments = list[tuple[str, str]]
 COMMAND_WORD = re.compile(r"/[A-Za-z][\w-]*")
+EXIT_CONFIRM_S = 2.0  # a second Ctrl-C on an empty line within this time exits
 
 STYLE = Style.from_dict({
     "bottom-toolbar": "noreverse fg:ansibrightblack",
@@ -63,7 +67,7 @@ def make_history(env: Mapping[str, str]) -> History:
     folder = state_dir(env)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        return FileHistory(str(folder / "history"))
+        return ThreadedHistory(FileHistory(str(folder / "history")))  # read off the event loop
     except OSError:
         return InMemoryHistory()
 
@@ -111,10 +115,18 @@ class TerminalSink:
     def _flush(self) -> None:
         self._scheduled = False
         app = get_app_or_none()
-        if app is not None and app.is_running:
-            run_in_terminal(self._write_pending, in_executor=False)
-        else:
+        if app is None or not app.is_running:
             self._write_pending()
+        elif app.is_done:  # an accepted line is being drawn for the last time: write after it
+            self._scheduled = True
+            asyncio.get_running_loop().call_later(0.01, self._flush)
+        else:
+            # Like run_in_terminal, minus its switch to cooked mode: keys typed meanwhile (Ctrl-C,
+            # Ctrl-D) still reach the prompt instead of the tty's line discipline.
+            app.renderer.erase()
+            self._write_pending()
+            app.renderer.request_absolute_cursor_position()
+            app.invalidate()
 
     def _write_pending(self) -> None:
         items, self._pending = self._pending, []
@@ -196,7 +208,7 @@ def build_prompt_session(repl: Repl, history: History) -> PromptSession:
         if app is not None and app.is_done:  # the accepted line goes to the scrollback without the live area
             return [("class:prompt", "> ")]
         width = app.output.get_size().columns if app is not None else 80
-        return [*repl.renderer.live_fragments(width), *repl.questions.fragments(), *repl.hint_fragments(),
+        return [*repl.renderer.live_fragments(width), *repl.questions.fragments(), *hint_fragments(repl),
                 ("class:prompt", "> ")]
 
     return PromptSession(
@@ -205,7 +217,7 @@ def build_prompt_session(repl: Repl, history: History) -> PromptSession:
         completer=SlashCompleter(repl.command_summaries),
         complete_while_typing=True,
         key_bindings=_key_bindings(repl, question_up),
-        bottom_toolbar=repl.toolbar_fragments,
+        bottom_toolbar=lambda: toolbar_fragments(repl),
         prompt_continuation=lambda width, line_number, is_soft_wrap: "  ",
         style=STYLE,
         include_default_pygments_style=False,
@@ -213,6 +225,30 @@ def build_prompt_session(repl: Repl, history: History) -> PromptSession:
         erase_when_done=False,
         enable_suspend=True,
     )
+
+
+def hint_fragments(repl: Repl) -> Fragments:
+    """A one-line hint above the input line, when there is something to say."""
+    if time.monotonic() - repl.last_ctrl_c < EXIT_CONFIRM_S and not repl.is_busy():
+        return [("class:hint", "Press Ctrl-C again to exit\n")]
+    if repl.queue and not repl.ready:
+        return [("class:hint", "Starting up…\n")]
+    return []
+
+
+def toolbar_fragments(repl: Repl) -> Fragments:
+    """`claude-sonnet-4-6 · next: 3f9a12c0 in 4m 10s · queue: 1 · Ctrl-C to interrupt`."""
+    parts = [repl.model_name or "starting…"]
+    nxt = repl.scheduler.next_fire_time() if repl.scheduler is not None else None
+    if nxt is not None:
+        parts.append(f"next: {nxt[0].id} {format_until(nxt[1], time.time_ns() // 1_000_000)}")
+    if repl.queue:
+        parts.append(f"queue: {len(repl.queue)}")
+    if repl.questions.current is not None:
+        parts.append("answer with a key")
+    else:
+        parts.append("Ctrl-C to interrupt" if repl.turn_running else "/help")
+    return [("class:bottom-toolbar", " " + " · ".join(parts))]
 
 
 def _key_bindings(repl: Repl, question_up: Condition) -> KeyBindings:
@@ -236,6 +272,7 @@ def _key_bindings(repl: Repl, question_up: Condition) -> KeyBindings:
         event.current_buffer.insert_text("\n")
 
     @kb.add("c-c")
+    @kb.add("<sigint>")  # Ctrl-C that arrived as a signal (the terminal was in cooked mode)
     def _ctrl_c(event: KeyPressEvent) -> None:
         repl.on_ctrl_c(event.current_buffer)
 

@@ -26,6 +26,7 @@ def build_session(args: argparse.Namespace, project: Path, reported: set[str]) -
     Problems shown this way are added to `reported`, so the scheduler's own warning about the same
     file is not shown a second time."""
     import rich.markdown
+    import rich.syntax
     import rich.table  # noqa: F401  (warmed up here so the first output does not pay for them)
 
     import agent.cron.scheduler  # noqa: F401

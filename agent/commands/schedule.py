@@ -18,11 +18,11 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def when_text(next_fire_ms: int | None, now_ms: int) -> str:
+def when_text(next_fire_ms: int | None, now_ms: int, units: int = 2) -> str:
     """`Nov 23 9:05 AM (in 4m 10s)`, or `never` for a task that will not fire again."""
     if next_fire_ms is None:
         return "never"
-    return f"{format_local_time(next_fire_ms)} ({format_until(next_fire_ms, now_ms)})"
+    return f"{format_local_time(next_fire_ms)} ({format_until(next_fire_ms, now_ms, units)})"
 
 
 async def loop(ctx: CommandContext, args: str) -> None:
@@ -48,7 +48,8 @@ async def loop(ctx: CommandContext, args: str) -> None:
     r.success(f"Scheduled {task.id}: {scheduled.human_schedule.lower()} ({task.cron}), {where}")
     if spec.note:
         r.info(f"  Note: {spec.note}")
-    r.info(f"  Next run: {when_text(scheduled.next_fire_ms, _now_ms())}. Running it once now.")
+    now = "once the current turn ends" if ctx.host.is_busy() else "now"
+    r.info(f"  Next run: {when_text(scheduled.next_fire_ms, _now_ms())}. Running it once {now}.")
     r.info(f"  Stop it with /cron delete {task.id}")
     ctx.queue.put(QueuedPrompt(spec.prompt, Priority.NEXT, source="loop", task=task))
 
@@ -76,7 +77,7 @@ def show_tasks(ctx: CommandContext) -> None:
         (
             s.id,
             s.human_schedule if s.human_schedule == s.task.cron else f"{s.human_schedule} ({s.task.cron})",
-            when_text(s.next_fire_ms, now),
+            when_text(s.next_fire_ms, now, units=1),
             "recurring" if s.task.recurring else "once",
             "durable" if s.durable else "session",
             shorten(s.task.prompt, 50),
@@ -84,7 +85,7 @@ def show_tasks(ctx: CommandContext) -> None:
         for s in tasks
     ]
     ctx.renderer.table(("ID", "Schedule", "Next fire", "Repeats", "Kept", "Prompt"), rows,
-                       title=f"Scheduled tasks ({len(tasks)})")
+                       title=f"Scheduled tasks ({len(tasks)})", no_wrap=(0, 2, 3, 4))
     ctx.renderer.info("Remove one with /cron delete <id>.")
 
 

@@ -1,0 +1,111 @@
+"""How fast the REPL starts, measured in a real pseudo-terminal against the fake Messages API.
+
+For each run, `python -m agent` is spawned under pexpect and timed from spawn to:
+
+- prompt:  the prompt (`>`) is on the screen;
+- ready:   `/model`, typed the moment the prompt appears, prints its answer: the session, the
+           scheduler and the SDK are loaded (a command needing the session waits for all of them);
+- reply:   (separate runs) `hi`, typed the moment the prompt appears, gets its reply on the screen;
+- exit:    Ctrl-D until the process is gone (scheduler stopped, lock released).
+
+It also samples the CPU the idle REPL uses (prompt up, nothing running) over a few seconds.
+
+    python bench/repl_startup_bench.py [--runs 5] [--idle-seconds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pexpect
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from fake_api import FakeAnthropic, child_env
+
+ANSI = re.compile(r"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>78]|\r")
+
+
+class Run:
+    def __init__(self, api: FakeAnthropic, root: Path) -> None:
+        project = root / "project"
+        (project / ".claude").mkdir(parents=True, exist_ok=True)
+        env = child_env(api, root / "home", PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm-256color")
+        self.started = time.perf_counter()
+        self.child = pexpect.spawn(sys.executable, ["-m", "agent", "--cwd", str(project)], env=env,
+                                   dimensions=(40, 120), encoding="utf-8", codec_errors="replace")
+        self.text = ""
+
+    def wait_for(self, pattern: str, timeout: float = 20.0) -> float:
+        """Seconds since spawn when `pattern` first shows on the screen."""
+        regex, deadline = re.compile(pattern), time.perf_counter() + timeout
+        while not regex.search(self.text):
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"{pattern!r} not seen: {self.text[-500:]!r}")
+            with contextlib.suppress(pexpect.TIMEOUT):
+                self.text += ANSI.sub("", self.child.read_nonblocking(65536, timeout=0.005))
+        return time.perf_counter() - self.started
+
+    def exit_seconds(self) -> float:
+        start = time.perf_counter()
+        self.child.sendcontrol("d")
+        self.child.expect(pexpect.EOF, timeout=20)
+        self.child.close()
+        return time.perf_counter() - start
+
+
+def idle_cpu_percent(pid: int, seconds: float) -> float:
+    proc = psutil.Process(pid)
+    before, start = proc.cpu_times(), time.perf_counter()
+    time.sleep(seconds)
+    after = proc.cpu_times()
+    used = (after.user - before.user) + (after.system - before.system)
+    return 100 * used / (time.perf_counter() - start)
+
+
+def summary(name: str, values: list[float], unit: str = "ms", scale: float = 1000) -> str:
+    shown = [v * scale for v in values]
+    return (f"{name:<28} median {statistics.median(shown):8.1f} {unit}   min {min(shown):8.1f}   "
+            f"max {max(shown):8.1f}   (n={len(shown)})")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--idle-seconds", type=float, default=5.0)
+    args = parser.parse_args()
+    prompt, ready, reply, exits, idle = [], [], [], [], []
+    with FakeAnthropic(default="pong") as api, tempfile.TemporaryDirectory() as tmp:
+        for i in range(args.runs):
+            run = Run(api, Path(tmp) / f"ready{i}")
+            prompt.append(run.wait_for(r"(?m)^>"))
+            run.child.send("/model\r")
+            ready.append(run.wait_for(r"Model: \S+"))
+            if i == 0 and args.idle_seconds > 0:
+                idle.append(idle_cpu_percent(run.child.pid, args.idle_seconds))
+            exits.append(run.exit_seconds())
+        for i in range(args.runs):
+            run = Run(api, Path(tmp) / f"reply{i}")
+            run.wait_for(r"(?m)^>")
+            run.child.send("hi\r")
+            reply.append(run.wait_for(r"pong"))
+            run.exit_seconds()
+    print(f"python {sys.version.split()[0]}, {psutil.cpu_count()} CPUs, load {psutil.getloadavg()[0]:.2f}")
+    print(summary("spawn -> prompt drawn", prompt))
+    print(summary("spawn -> session ready", ready))
+    print(summary("spawn -> first reply (typed at once)", reply))
+    print(summary("Ctrl-D -> process gone", exits))
+    if idle:
+        print(f"{'idle CPU (prompt up)':<28} {idle[0]:.2f} % of one core over {args.idle_seconds:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
