@@ -322,3 +322,23 @@ async def test_real_loop_fires_a_task_within_50_ms_of_its_due_time_between_ticks
     assert f.due_ms == due
     assert 0 <= at - due < 50
 
+
+
+async def test_idle_ticks_do_not_recompute_due_times_but_a_new_task_is_seen_at_once(tmp_path, monkeypatch):
+    clock, fired = Clock(T0), []
+    sched = make(tmp_path, clock, fired)
+    for n in range(20):
+        sched.session_store.add(task(f"{n:08x}"))
+    calls = []
+    real = sched._due_ms
+    monkeypatch.setattr(sched, "_due_ms", lambda t: calls.append(t.id) or real(t))
+    await sched.tick()
+    assert len(calls) == 20
+    for _ in range(5):
+        clock.now += 1000
+        await sched.tick()
+    assert len(calls) == 20  # nothing changed: the cached due times stand
+    sched.session_store.add(task("0000ffff", "* * * * *"))
+    clock.now = T0 + MIN
+    await sched.tick()
+    assert calls[-1] == "0000ffff" and [f.task.id for f in fired] == ["0000ffff"]

@@ -119,6 +119,10 @@ class CronScheduler:
         self._settings_sig: tuple | None = None
         self._entries: dict[tuple[bool, str], _Entry] = {}
         self._file_tasks: list[CronTask] = []
+        self._file_revision = 0  # bumped with every new _file_tasks list
+        self._entries_source: tuple | None = None  # (file revision, session revision, owner) of _entries
+        self._earliest: tuple[CronTask, int] | None = None
+        self._earliest_stale = True
         self._reload_file = True
         self._owner = False
         self._started_ms: int | None = None
@@ -165,11 +169,14 @@ class CronScheduler:
 
     def next_fire_time(self) -> tuple[CronTask, int] | None:
         """The task that fires next among those this process would fire, and when (epoch ms)."""
-        due = [(e.due_ms, e.task) for e in self._entries.values() if e.due_ms is not None]
-        if not due:
-            return None
-        due_ms, task = min(due, key=lambda pair: pair[0])
-        return task, due_ms
+        if self._earliest_stale:
+            due = [(e.due_ms, e.task) for e in self._entries.values() if e.due_ms is not None]
+            self._earliest = None
+            if due:
+                due_ms, task = min(due, key=lambda pair: pair[0])
+                self._earliest = (task, due_ms)
+            self._earliest_stale = False
+        return self._earliest
 
     # -- the loop -----------------------------------------------------------------------------------
 
@@ -209,9 +216,11 @@ class CronScheduler:
         self._refresh_entries(now)
         if cron_disabled(self._env, self._settings_env) or self._is_busy():
             return
+        earliest = self.next_fire_time()
+        if earliest is None or earliest[1] > now:
+            return
         due = [e for e in self._entries.values() if e.due_ms is not None and e.due_ms <= now]
-        if due:
-            await self._fire(due, self._clock())
+        await self._fire(due, self._clock())
 
     # -- settings (kill switch in env, jitter config) ---------------------------------------------------
 
@@ -235,6 +244,7 @@ class CronScheduler:
                 self._jitter = cfg
                 for entry in self._entries.values():
                     entry.due_ms = self._due_ms(entry.task)
+                self._earliest_stale = True
 
     # -- ownership --------------------------------------------------------------------------------------
 
@@ -256,7 +266,7 @@ class CronScheduler:
         self._reload_file = True
         log.info("scheduler %s the project lock", "holds" if owner else "does not hold")
         if not owner:
-            self._file_tasks = []
+            self._set_file_tasks([])
         if self._on_owner_change is not None:
             self._on_owner_change(owner)
 
@@ -279,14 +289,14 @@ class CronScheduler:
             loaded = await asyncio.to_thread(self.file_store.load)
         except TaskFileError as exc:
             self._warn_once(str(exc))
-            self._file_tasks = []
+            self._set_file_tasks([])
             return
         # Readable again: if it breaks the same way later, that deserves a warning of its own.
         unreadable = f"{self.file_store.path} could not be read"
         self._warned = {w for w in self._warned if not w.startswith(unreadable)}
         for problem in loaded.problems:
             self._warn_once(f"{self.file_store.path}: {problem}")
-        self._file_tasks = loaded.tasks
+        self._set_file_tasks(loaded.tasks)
         if not self._missed_checked:
             self._missed_checked = True
             await self._handle_missed()
@@ -299,14 +309,24 @@ class CronScheduler:
         if not missed:
             return
         removed = set(await self._store_write(self.file_store.remove, [t.id for t in missed]))
-        self._file_tasks = [t for t in self._file_tasks if t.id not in removed]
+        self._set_file_tasks([t for t in self._file_tasks if t.id not in removed])
         taken = [t for t in missed if t.id in removed]
         if taken:
             self._on_missed(taken)
 
     # -- due times --------------------------------------------------------------------------------------
 
+    def _set_file_tasks(self, tasks: list[CronTask]) -> None:
+        self._file_tasks = tasks
+        self._file_revision += 1
+
     def _refresh_entries(self, now: int) -> None:
+        """Bring the due-time cache in line with the stores; nothing to do when neither changed."""
+        source = (self._file_revision, self.session_store.revision, self._owner)
+        if source == self._entries_source:
+            return
+        self._entries_source = source
+        self._earliest_stale = True
         current = {(False, t.id): t for t in self.session_store.load().tasks}
         if self._owner:
             current.update({(True, t.id): t for t in self._file_tasks})
@@ -373,15 +393,16 @@ class CronScheduler:
     def _settle(self, entry: _Entry, now: int, gone: bool) -> None:
         """Update the cache right away so the task cannot fire twice while the file catches up."""
         key = (entry.durable, entry.task.id)
+        self._earliest_stale = True
         if gone:
             self._entries.pop(key, None)
             if entry.durable:
-                self._file_tasks = [t for t in self._file_tasks if t.id != entry.task.id]
+                self._set_file_tasks([t for t in self._file_tasks if t.id != entry.task.id])
             return
         task = entry.task.with_last_fired(now)
         self._entries[key] = _Entry(task, entry.durable, self._due_ms(task))
         if entry.durable:
-            self._file_tasks = [task if t.id == task.id else t for t in self._file_tasks]
+            self._set_file_tasks([task if t.id == task.id else t for t in self._file_tasks])
 
     async def _deliver(self, entry: _Entry, now: int, final: bool) -> None:
         fired = FiredTask(entry.task, entry.durable, entry.due_ms or now, now, self._owner, final)

@@ -289,6 +289,7 @@ class SessionTaskStore:
     def __init__(self) -> None:
         self._tasks: dict[str, CronTask] = {}
         self._lock = threading.Lock()
+        self.revision = 0  # bumped on every change, so a reader can skip work when nothing changed
 
     def load(self) -> LoadedTasks:
         with self._lock:
@@ -301,6 +302,7 @@ class SessionTaskStore:
             if task.id in self._tasks:
                 raise ValueError(f"a task with id {task.id} already exists")
             self._tasks[task.id] = task
+            self.revision += 1
 
     def remove(self, ids: Iterable[str]) -> list[str]:
         wanted = set(ids)
@@ -308,6 +310,7 @@ class SessionTaskStore:
             removed = [task_id for task_id in self._tasks if task_id in wanted]
             for task_id in removed:
                 del self._tasks[task_id]
+            self.revision += bool(removed)
             return removed
 
     def mark_fired(self, ids: Iterable[str], at_ms: int) -> list[str]:
@@ -316,4 +319,5 @@ class SessionTaskStore:
             updated = [task_id for task_id in self._tasks if task_id in wanted]
             for task_id in updated:
                 self._tasks[task_id] = self._tasks[task_id].with_last_fired(at_ms)
+            self.revision += bool(updated)
             return updated
