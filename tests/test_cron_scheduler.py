@@ -6,38 +6,15 @@ import asyncio
 import json
 import logging
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from sched_helpers import MIN, NO_JITTER, T0, UTC, Clock, make, task
 
 from agent.cron.jitter import JitterConfig
 from agent.cron.scheduler import CronScheduler, FiredTask
 from agent.cron.store import FileTaskStore
 from agent.cron.task import CronTask
-
-UTC = timezone.utc
-T0 = int(datetime(2026, 11, 23, 9, 0, tzinfo=UTC).timestamp() * 1000)
-MIN = 60_000
-NO_JITTER = JitterConfig(recurringFrac=0, oneShotMaxMs=0)
-
-
-class Clock:
-    def __init__(self, now: int) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
-
-
-def make(project: Path, clock: Clock, fired: list[FiredTask], **kw) -> CronScheduler:
-    kw.setdefault("jitter_config", NO_JITTER)
-    kw.setdefault("env", {})
-    return CronScheduler(project, fired.append, clock=clock, tz=UTC, use_watchdog=False, **kw)
-
-
-def task(id_: str, cron: str = "*/5 * * * *", *, created: int = T0, recurring: bool = True, **extra) -> CronTask:
-    return CronTask(id=id_, cron=cron, prompt=f"prompt {id_}", createdAt=created, recurring=recurring, **extra)
 
 
 def write_tasks(project: Path, *tasks: CronTask) -> None:
