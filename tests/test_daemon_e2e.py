@@ -18,6 +18,19 @@ def write_tasks(project: Path, tasks: list[dict]) -> None:
     (project / ".claude" / "scheduled_tasks.json").write_text(json.dumps({"tasks": tasks}, indent=2))
 
 
+def project_with_task(tmp_path: Path, task_id: str, prompt: str, *, age_ms: int,
+                      last_fired_ago_ms: int | None = None) -> Path:
+    """A project whose tasks file holds one every-minute task (recurring when it has fired before)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    now = int(time.time() * 1000)
+    task = {"id": task_id, "cron": "* * * * *", "prompt": prompt, "createdAt": now - age_ms}
+    if last_fired_ago_ms is not None:
+        task.update(recurring=True, lastFiredAt=now - last_fired_ago_ms)
+    write_tasks(project, [task])
+    return project
+
+
 def start_daemon(api, project: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "agent", "daemon", "--cwd", str(project), *args],
@@ -55,11 +68,7 @@ def stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
 
 
 def test_daemon_runs_a_due_durable_task_as_a_scheduled_turn_and_exits_cleanly(fake_api, tmp_path):
-    project = tmp_path / "project"
-    project.mkdir()
-    now = int(time.time() * 1000)
-    write_tasks(project, [{"id": "da3e0001", "cron": "* * * * *", "prompt": "check the deploy",
-                           "createdAt": now - 3_600_000, "recurring": True, "lastFiredAt": now - 180_000}])
+    project = project_with_task(tmp_path, "da3e0001", "check the deploy", age_ms=3_600_000, last_fired_ago_ms=180_000)
     fake_api.set_default(text_reply("deploy looks fine"))
     proc = start_daemon(fake_api, project)
     try:
@@ -73,16 +82,12 @@ def test_daemon_runs_a_due_durable_task_as_a_scheduled_turn_and_exits_cleanly(fa
     assert "check the deploy" in prompt and "started automatically" in prompt
     assert "deploy looks fine" in out and "da3e0001" in out
     task = json.loads((project / ".claude" / "scheduled_tasks.json").read_text())["tasks"][0]
-    assert task["lastFiredAt"] > now - 60_000
+    assert task["lastFiredAt"] > time.time() * 1000 - 60_000
     assert not (project / ".claude" / "scheduled_tasks.lock").exists()
 
 
 def test_daemon_denies_tools_that_settings_do_not_allow(fake_api, tmp_path):
-    project = tmp_path / "project"
-    project.mkdir()
-    now = int(time.time() * 1000)
-    write_tasks(project, [{"id": "da3e0002", "cron": "* * * * *", "prompt": "clean up",
-                           "createdAt": now - 120_000, "recurring": True, "lastFiredAt": now - 90_000}])
+    project = project_with_task(tmp_path, "da3e0002", "clean up", age_ms=120_000, last_fired_ago_ms=90_000)
     fake_api.script(tool_reply(("Bash", {"command": "touch cleaned"})), text_reply("could not"))
     proc = start_daemon(fake_api, project)
     try:
@@ -94,11 +99,7 @@ def test_daemon_denies_tools_that_settings_do_not_allow(fake_api, tmp_path):
 
 
 def test_daemon_reports_missed_one_shots_instead_of_running_them(fake_api, tmp_path):
-    project = tmp_path / "project"
-    project.mkdir()
-    now = int(time.time() * 1000)
-    write_tasks(project, [{"id": "da3e0003", "cron": "* * * * *", "prompt": "send the report",
-                           "createdAt": now - 600_000}])
+    project = project_with_task(tmp_path, "da3e0003", "send the report", age_ms=600_000)
     proc = start_daemon(fake_api, project)
     try:
         deadline = time.monotonic() + 20
@@ -117,11 +118,7 @@ def test_daemon_exits_on_sigterm_that_arrives_mid_turn(fake_api, tmp_path):
     # SIGTERM while a scheduled turn streams: the cancelled worker wakes the scheduler as it is being
     # stopped. With asyncio.wait_for in the scheduler's sleep (Python < 3.12) that cancel was swallowed
     # and the daemon never exited.
-    project = tmp_path / "project"
-    project.mkdir()
-    now = int(time.time() * 1000)
-    write_tasks(project, [{"id": "da3e0004", "cron": "* * * * *", "prompt": "clean up",
-                           "createdAt": now - 120_000, "recurring": True, "lastFiredAt": now - 90_000}])
+    project = project_with_task(tmp_path, "da3e0004", "clean up", age_ms=120_000, last_fired_ago_ms=90_000)
     fake_api.script(tool_reply(("Bash", {"command": "touch cleaned"})), text_reply("could not"))
     proc = start_daemon(fake_api, project)
     try:
