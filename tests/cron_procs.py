@@ -29,6 +29,7 @@ from typing import IO, Any
 
 from agent.cron.jitter import JitterConfig, jittered_next_fire, ms_to_datetime, one_shot_fire
 from agent.cron.task import CronTask
+from agent.cron.zone import local_zone
 
 MINUTE_MS = 60_000
 DAY_MS = 86_400_000
@@ -105,12 +106,12 @@ def wait_until(condition: Callable[[], Any], timeout: float, what: str, interval
 def overdue_recurring(task_id: str, now: int, prompt: str | None = None) -> CronTask:
     """A daily task at a wall time 12 hours away, last fired two days ago: due at once, and its next fire
     after that is hours away, so it fires exactly once in any test."""
-    when = ms_to_datetime(now)
+    when = ms_to_datetime(now, local_zone())
     cron = f"{when.minute} {(when.hour + 12) % 24} * * *"
     task = CronTask(id=task_id, cron=cron, prompt=prompt or f"recurring {task_id}", createdAt=now - 3 * DAY_MS,
                     recurring=True, lastFiredAt=now - 2 * DAY_MS)
-    due = jittered_next_fire(cron, now - 2 * DAY_MS, task_id, JitterConfig())
-    following = jittered_next_fire(cron, now, task_id, JitterConfig())
+    due = jittered_next_fire(cron, now - 2 * DAY_MS, task_id, JitterConfig(), local_zone())
+    following = jittered_next_fire(cron, now, task_id, JitterConfig(), local_zone())
     assert due is not None and due <= now and following is not None and following > now + 3_600_000
     return task
 
@@ -118,7 +119,7 @@ def overdue_recurring(task_id: str, now: int, prompt: str | None = None) -> Cron
 def overdue_one_shot(task_id: str, now: int, prompt: str | None = None) -> CronTask:
     """A one-shot `* * * * *` created 90 s ago: its minute has passed, so it is due at once."""
     task = CronTask(id=task_id, cron="* * * * *", prompt=prompt or f"one-shot {task_id}", createdAt=now - 90_000)
-    due = one_shot_fire(task.cron, task.createdAt, task_id, JitterConfig())
+    due = one_shot_fire(task.cron, task.createdAt, task_id, JitterConfig(), local_zone())
     assert due is not None and due <= now
     return task
 
@@ -131,7 +132,7 @@ def recurring_due_at(target: int, *, created: int, prompt: str = "") -> tuple[Cr
     task_id = f"{math.ceil((target - boundary) * 2**32 / MINUTE_MS):08x}"
     task = CronTask(id=task_id, cron="* * * * *", prompt=prompt or f"recurring {task_id}", createdAt=created,
                     recurring=True, lastFiredAt=boundary - 1_000)
-    due = jittered_next_fire(task.cron, boundary - 1_000, task_id, JitterConfig(**FAST_JITTER))
+    due = jittered_next_fire(task.cron, boundary - 1_000, task_id, JitterConfig(**FAST_JITTER), local_zone())
     assert due is not None and abs(due - target) <= 1, (due, target)
     return task, due
 
@@ -140,7 +141,7 @@ def one_shot_due_at(target: int, task_id: str, prompt: str = "") -> tuple[CronTa
     """A one-shot `* * * * *` task due at `target` under FAST_JITTER: created at `target`, with an id
     (use one starting with `fff`) whose early jitter reaches back past its minute, so creation bounds it."""
     task = CronTask(id=task_id, cron="* * * * *", prompt=prompt or f"one-shot {task_id}", createdAt=target)
-    due = one_shot_fire(task.cron, target, task_id, JitterConfig(**FAST_JITTER))
+    due = one_shot_fire(task.cron, target, task_id, JitterConfig(**FAST_JITTER), local_zone())
     assert due is not None and 0 <= due - target <= 20, (due, target)
     return task, due
 
@@ -156,7 +157,7 @@ def agent_cron(project: Path, *args: str, env: dict[str, str], shift_ms: int = 0
     code = (
         "import sys, time\n"
         f"_real = time.time_ns\ntime.time_ns = lambda: _real() + {shift_ms} * 1_000_000\n"
-        "from agent.cli import main\nraise SystemExit(main(sys.argv[1:]))\n"
+        "from agent.cli.main import main\nraise SystemExit(main(sys.argv[1:]))\n"
     )
     cmd = [sys.executable, "-c", code, *argv] if shift_ms else [sys.executable, "-m", "agent", *argv]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, check=False)

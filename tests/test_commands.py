@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.commands import CommandContext, SessionStats, default_registry
-from agent.events import Compacted, TurnFinished, Usage, UsageReport
-from agent.queue import CommandQueue, Priority, QueuedPrompt
-from agent.render import Renderer
-from agent.session import AgentSession, SessionOptions
+from agent.engine.events import Compacted, TurnFinished, Usage, UsageReport
+from agent.engine.queue import CommandQueue, Priority, QueuedPrompt
+from agent.engine.session import AgentSession, SessionOptions
+from agent.repl.commands import CommandContext, SessionStats, default_registry
+from agent.repl.render import Renderer
 
 
 class FakeConversation:

@@ -23,8 +23,8 @@ from fake_api import (
 )
 from pydantic import BaseModel
 
-from agent.conversation import INTERRUPTED_NOTE, SUMMARY_PREFIX, Conversation
-from agent.events import (
+from agent.engine.conversation import INTERRUPTED_NOTE, SUMMARY_PREFIX, Conversation
+from agent.engine.events import (
     Compacted,
     PermissionDenied,
     TextDelta,
@@ -35,8 +35,8 @@ from agent.events import (
     Usage,
     UsageReport,
 )
-from agent.llm import LLM
-from agent.prompts import SUMMARY_SYSTEM, build_system_prompt
+from agent.engine.llm import LLM
+from agent.engine.prompts import SUMMARY_SYSTEM, build_system_prompt
 from agent.tools.base import Tool, ToolContext, ToolError, ToolRegistry, ToolResult
 
 # ------------------------------------------------------------------------------------ fake tools

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.cli import main
+from agent.cli.main import main
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

@@ -112,4 +112,4 @@ def test_notification_counts_several_tasks() -> None:
 
 
 def test_no_missed_tasks_means_no_notification() -> None:
-    assert missed_notification([]) == ""
+    assert missed_notification([], UTC) == ""

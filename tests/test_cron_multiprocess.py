@@ -102,8 +102,8 @@ def test_kill_9_of_the_owner_hands_over_within_6_s_and_nothing_fires_twice(proje
 
 ADD_WORKER = """
 import contextlib, io, json, sys
-import agent.cron.service, agent.cron_cli  # imported before the start, so that the adds themselves race
-from agent.cli import main
+import agent.cron.service, agent.cli.cron  # imported before the start, so that the adds themselves race
+from agent.cli.main import main
 
 def add(project, prompt):
     out, err = io.StringIO(), io.StringIO()

@@ -1,4 +1,4 @@
-"""agent.llm against the fake API through the real SDK: streaming, retries, errors, caching, usage, cost."""
+"""agent.engine.llm against the fake API through the real SDK: streaming, retries, errors, caching, usage, cost."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from fake_api import (
     tool_reply,
 )
 
-from agent.events import RetryNotice, TextBlockDone, TextDelta, Usage
-from agent.llm import (
+from agent.engine.events import RetryNotice, TextBlockDone, TextDelta, Usage
+from agent.engine.llm import (
     DEFAULT_MODEL,
     LLM,
     ConnectionFailedError,

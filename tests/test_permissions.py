@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import BaseModel
 
-from agent.permissions import (
+from agent.engine.permissions import (
     Decision,
     PermissionConfigError,
     PermissionMode,

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from agent.queue import CommandQueue, Priority, QueuedPrompt
+from agent.engine.queue import CommandQueue, Priority, QueuedPrompt
 
 
 def prompt(text: str, priority: Priority = Priority.NEXT, source: str = "user") -> QueuedPrompt:

@@ -14,10 +14,11 @@ import pytest
 from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.document import Document
 
-from agent.permissions import Decision
-from agent.queue import Priority, QueuedPrompt
-from agent.repl import Repl
-from agent.repl_prompt import (
+from agent.engine.permissions import Decision
+from agent.engine.queue import Priority, QueuedPrompt
+from agent.engine.session import AgentSession, SessionOptions
+from agent.repl.app import Repl
+from agent.repl.prompt import (
     QuestionBox,
     SlashCompleter,
     TerminalSink,
@@ -26,7 +27,6 @@ from agent.repl_prompt import (
     state_dir,
     toolbar_fragments,
 )
-from agent.session import AgentSession, SessionOptions
 
 
 class BlockingConversation:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from agent.events import (
+from agent.engine.events import (
     Compacted,
     PermissionDenied,
     RetryNotice,
@@ -18,7 +18,7 @@ from agent.events import (
     Usage,
     UsageReport,
 )
-from agent.render import (
+from agent.repl.render import (
     Renderer,
     format_duration,
     format_local_time,

@@ -16,12 +16,9 @@ lead comes 89 999 ms early, not 90 000.
 from __future__ import annotations
 
 import math
-import os
 import re
 from datetime import datetime, timedelta, timezone, tzinfo
-from functools import lru_cache
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -37,7 +34,6 @@ __all__ = [
     "jitter_frac",
     "jittered_next_fire",
     "load_jitter_config",
-    "local_zone",
     "ms_to_datetime",
     "one_shot_fire",
 ]
@@ -104,29 +100,9 @@ def jitter_frac(task_id: str) -> float:
     return int(head, 16) / 2**32 if _HEX8.fullmatch(head) else 0.0
 
 
-@lru_cache(maxsize=8)
-def _zone_for(tz_env: str | None) -> tzinfo:
-    if tz_env:
-        try:
-            return ZoneInfo(tz_env.removeprefix(":"))
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    try:
-        with open("/etc/localtime", "rb") as fh:
-            return ZoneInfo.from_file(fh, key="localtime")
-    except (OSError, ValueError):
-        # No tz database: a fixed offset is right except across DST changes.
-        return datetime.now().astimezone().tzinfo or timezone.utc
-
-
-def local_zone() -> tzinfo:
-    """The machine's local zone with its DST rules (a ZoneInfo when possible, cached per $TZ)."""
-    return _zone_for(os.environ.get("TZ"))
-
-
-def ms_to_datetime(ms: int, tz: tzinfo | None = None) -> datetime:
-    """Epoch milliseconds as an aware datetime in `tz` (default: the local zone)."""
-    return datetime.fromtimestamp(ms / 1000, tz or local_zone())
+def ms_to_datetime(ms: int, tz: tzinfo) -> datetime:
+    """Epoch milliseconds as an aware datetime in `tz`."""
+    return datetime.fromtimestamp(ms / 1000, tz)
 
 
 def datetime_to_ms(dt: datetime) -> int:
@@ -135,7 +111,7 @@ def datetime_to_ms(dt: datetime) -> int:
 
 
 def jittered_next_fire(
-    cron: str, from_ms: int, task_id: str, cfg: JitterConfig, tz: tzinfo | None = None
+    cron: str, from_ms: int, task_id: str, cfg: JitterConfig, tz: tzinfo
 ) -> int | None:
     """When a recurring task fires next after `from_ms`: the next match plus its jitter, in epoch ms.
 
@@ -155,7 +131,7 @@ def jittered_next_fire(
 
 
 def one_shot_fire(
-    cron: str, created_ms: int, task_id: str, cfg: JitterConfig, tz: tzinfo | None = None
+    cron: str, created_ms: int, task_id: str, cfg: JitterConfig, tz: tzinfo
 ) -> int | None:
     """When a one-shot task fires: the first match after creation, early when on a round minute.
 

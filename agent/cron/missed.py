@@ -21,7 +21,7 @@ _BACKTICK_RUN = re.compile(r"`+")
 
 
 def find_missed(
-    tasks: Iterable[CronTask], now_ms: int, cfg: JitterConfig | None = None, tz: tzinfo | None = None
+    tasks: Iterable[CronTask], now_ms: int, cfg: JitterConfig | None = None, *, tz: tzinfo
 ) -> list[CronTask]:
     """The one-shot tasks whose (jittered) fire time is at or before `now_ms`, in input order."""
     cfg = cfg or JitterConfig()
@@ -42,7 +42,7 @@ def code_fence(text: str) -> str:
     return "`" * max(3, longest + 1)
 
 
-def missed_notification(tasks: Iterable[CronTask], tz: tzinfo | None = None) -> str:
+def missed_notification(tasks: Iterable[CronTask], tz: tzinfo) -> str:
     """The message for the model about missed one-shot tasks; "" when there are none."""
     tasks = list(tasks)
     if not tasks:
@@ -73,6 +73,6 @@ def _schedule(cron: str) -> str:
     return human if human == cron else f"{human} ({cron})"
 
 
-def _local_time(ms: int, tz: tzinfo | None) -> str:
+def _local_time(ms: int, tz: tzinfo) -> str:
     when = ms_to_datetime(ms, tz)
     return f"{when.strftime('%a %Y-%m-%d %H:%M')} {when.tzname() or ''}".rstrip()

@@ -38,6 +38,7 @@ from agent.cron.service import wall_clock_ms
 from agent.cron.store import FileTaskStore, SessionTaskStore, TaskFileError
 from agent.cron.task import CronTask
 from agent.cron.watch import TaskFileWatcher
+from agent.cron.zone import local_zone
 from agent.settings import SettingsError, load_settings, settings_paths
 
 __all__ = ["KILL_SWITCHES", "CronScheduler", "FiredTask", "cron_disabled"]
@@ -138,6 +139,11 @@ class CronScheduler:
     @property
     def is_owner(self) -> bool:
         return self._owner
+
+    @property
+    def tz(self) -> tzinfo:
+        """The zone schedules are read in: the one given, else the machine's local zone."""
+        return self._tz or local_zone()
 
     @property
     def jitter_config(self) -> JitterConfig:
@@ -305,7 +311,7 @@ class CronScheduler:
         """At start-up, one-shots that fell due while no session ran go to `on_missed`, not `on_fire`."""
         if self._on_missed is None:
             return
-        missed = find_missed(self._file_tasks, self._started_ms or self._clock(), self._jitter, self._tz)
+        missed = find_missed(self._file_tasks, self._started_ms or self._clock(), self._jitter, tz=self.tz)
         if not missed:
             return
         removed = set(await self._store_write(self.file_store.remove, [t.id for t in missed]))
@@ -341,9 +347,9 @@ class CronScheduler:
         try:
             if task.recurring:
                 anchor = task.lastFiredAt if task.lastFiredAt is not None else task.createdAt
-                due = jittered_next_fire(task.cron, anchor, task.id, self._jitter, self._tz)
+                due = jittered_next_fire(task.cron, anchor, task.id, self._jitter, self.tz)
             else:
-                due = one_shot_fire(task.cron, task.createdAt, task.id, self._jitter, self._tz)
+                due = one_shot_fire(task.cron, task.createdAt, task.id, self._jitter, self.tz)
         except (CronError, ValueError) as exc:
             self._warn_once(f"task {task.id}: cron {task.cron!r} is not usable ({exc}); skipped")
             return None

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import tzinfo
 
 from agent.cron.expr import describe_cron, validate_cron
-from agent.cron.jitter import JitterConfig, jittered_next_fire, local_zone, ms_to_datetime, one_shot_fire
+from agent.cron.jitter import JitterConfig, jittered_next_fire, ms_to_datetime, one_shot_fire
 from agent.cron.store import MAX_TASKS, FileTaskStore, SessionTaskStore, TaskFileError
 from agent.cron.task import CronTask, new_task_id
+from agent.cron.zone import local_zone
 
 __all__ = ["CronService", "ScheduledTask", "wall_clock_ms"]
 

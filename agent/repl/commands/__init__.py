@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-from agent.commands.base import (
+from agent.repl.commands.base import (
     Command,
     CommandContext,
     Handler,
@@ -18,8 +18,8 @@ from agent.commands.base import (
     split_args,
     task_id_of,
 )
-from agent.commands.basic import SESSION_COMMANDS, help_command
-from agent.commands.schedule import SCHEDULE_COMMANDS
+from agent.repl.commands.basic import SESSION_COMMANDS, help_command
+from agent.repl.commands.schedule import SCHEDULE_COMMANDS
 
 
 class CommandRegistry:

@@ -12,11 +12,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agent import __version__
-
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-
-PERMISSION_MODES = ("default", "acceptEdits", "plan", "bypassPermissions")
-OUTPUT_FORMATS = ("text", "json", "stream-json")
+from agent.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    OUTPUT_FORMATS,
+    PERMISSION_MODES,
+    Parser,
+    UsageError,
+)
 
 DESCRIPTION = """\
 A terminal coding agent for Claude with a cron scheduler built in.
@@ -43,17 +46,8 @@ examples:
 """
 
 
-class UsageError(Exception):
-    """Bad command-line input: printed as one line, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="agent",
         description=DESCRIPTION,
         epilog=EPILOG,
@@ -90,22 +84,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     try:
         if args_list and args_list[0] == "cron":
-            from agent.cron_cli import run_cron_cli
+            from agent.cli.cron import run_cron_cli
 
             return run_cron_cli(args_list[1:])
         if args_list and args_list[0] == "daemon":
-            from agent.daemon import run_daemon_cli
+            from agent.cli.daemon import run_daemon_cli
 
             return run_daemon_cli(args_list[1:])
         args = build_parser().parse_args(args_list)
         project = _project_dir(args.cwd)
         if args.print_mode:
-            from agent.headless import run_headless
+            from agent.cli.headless import run_headless
 
             return run_headless(args, project)
         if args.prompt is not None:
             raise UsageError('agent: a prompt argument needs -p (agent -p "..."); for chat, run agent alone')
-        from agent.repl import run_repl
+        from agent.repl.app import run_repl
 
         return run_repl(args, project)
     except UsageError as exc:

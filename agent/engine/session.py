@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING, Any
 from agent.cron.jitter import JitterConfig, load_jitter_config
 from agent.cron.service import CronService
 from agent.cron.store import FileTaskStore, SessionTaskStore
-from agent.permissions import PermissionPolicy
+from agent.engine.permissions import PermissionPolicy
 from agent.settings import Settings, load_settings
 from agent.tools.base import ToolContext, ToolRegistry
 from agent.tools.cron_tools import CronCreate, CronDelete, CronList
 from agent.tools.registry import default_tools
 
 if TYPE_CHECKING:
-    from agent.conversation import Asker, Conversation, Emit
-    from agent.llm import LLM
+    from agent.engine.conversation import Asker, Conversation, Emit
+    from agent.engine.llm import LLM
 
 
 @dataclass
@@ -79,14 +79,14 @@ class AgentSession:
 
     @property
     def model(self) -> str:
-        from agent.llm import resolve_model
+        from agent.engine.llm import resolve_model
 
         return resolve_model(self.options.model, self.env, self.settings.model)
 
     def llm(self) -> LLM:
         """The model client, made on first use. Raises LLMError (e.g. no API key) with a clear message."""
         if self._llm is None:
-            from agent.llm import LLM
+            from agent.engine.llm import LLM
 
             window = self.settings.get("contextWindow")
             options: dict[str, Any] = {"context_window": window if isinstance(window, int) else None}
@@ -105,13 +105,13 @@ class AgentSession:
         self._llm = None
 
     def system_prompt(self) -> str:
-        from agent.prompts import build_system_prompt
+        from agent.engine.prompts import build_system_prompt
 
         return build_system_prompt(self.project_dir, self.tools.names(), now=datetime.now().astimezone(),
                                    append=self.options.append_system_prompt, headless=self.options.headless)
 
     def new_conversation(self, *, emit: Emit | None = None, asker: Asker | None = None) -> Conversation:
-        from agent.conversation import Conversation
+        from agent.engine.conversation import Conversation
 
         return Conversation(self.llm(), self.tools, self.ctx, self.policy, system_prompt=self.system_prompt(),
                             asker=None if self.options.headless else asker,

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from agent.render import Renderer
-    from agent.session import AgentSession
+    from agent.engine.session import AgentSession
+    from agent.repl.render import Renderer
 
 
 def build_session(args: argparse.Namespace, project: Path, reported: set[str]) -> tuple[AgentSession, str | None]:
@@ -30,8 +30,8 @@ def build_session(args: argparse.Namespace, project: Path, reported: set[str]) -
     import rich.table  # noqa: F401  (warmed up here so the first output does not pay for them)
 
     import agent.cron.scheduler  # noqa: F401
-    from agent.permissions import PermissionConfigError
-    from agent.session import AgentSession, SessionOptions
+    from agent.engine.permissions import PermissionConfigError
+    from agent.engine.session import AgentSession, SessionOptions
     from agent.settings import Settings, SettingsError
 
     options = SessionOptions.from_args(args, headless=False)

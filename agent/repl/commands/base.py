@@ -12,13 +12,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from agent.events import Compacted, Event, TurnFinished, Usage, UsageReport
+from agent.engine.events import Compacted, Event, TurnFinished, Usage, UsageReport
 
 if TYPE_CHECKING:
-    from agent.conversation import Conversation
-    from agent.queue import CommandQueue
-    from agent.render import Renderer
-    from agent.session import AgentSession
+    from agent.engine.conversation import Conversation
+    from agent.engine.queue import CommandQueue
+    from agent.engine.session import AgentSession
+    from agent.repl.render import Renderer
 
 
 @dataclass

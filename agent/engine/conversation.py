@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from agent.events import (
+from agent.engine.events import (
     Compacted,
     Event,
     PermissionDenied,
@@ -32,11 +32,11 @@ from agent.events import (
     Usage,
     UsageReport,
 )
-from agent.prompts import SUMMARY_SYSTEM, scheduled_prompt_text, summary_request, task_attr, unattended_denial
+from agent.engine.prompts import SUMMARY_SYSTEM, scheduled_prompt_text, summary_request, task_attr, unattended_denial
 from agent.tools.base import Tool, ToolContext, ToolError, ToolRegistry, ToolResult
 
 if TYPE_CHECKING:
-    from agent.llm import LLM, LLMResponse
+    from agent.engine.llm import LLM, LLMResponse
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ class Conversation:
     ) -> TurnResult:
         """Run one user (or scheduled) prompt to the end. Model failures come back as an error result;
         cancellation leaves a valid history and re-raises."""
-        from agent.llm import LLMError
+        from agent.engine.llm import LLMError
 
         started, before = time.monotonic(), list(self.history)
         turn = TurnResult()
@@ -182,7 +182,7 @@ class Conversation:
             self.history.append({"role": "user", "content": results})
 
     async def _request(self, turn: TurnResult) -> LLMResponse:
-        from agent.llm import PromptTooLongError
+        from agent.engine.llm import PromptTooLongError
 
         try:
             response = await self._send()
@@ -338,7 +338,7 @@ class Conversation:
         return await self._compact(None, keep_tokens=0)
 
     async def _compact(self, turn: TurnResult | None, *, keep_tokens: float | None = None) -> Compacted | None:
-        from agent.llm import LLMError
+        from agent.engine.llm import LLMError
 
         automatic = keep_tokens is None
         split = self._split_index(KEEP_RECENT * self.llm.context_window if automatic else keep_tokens or 0,

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from agent.events import (
+from agent.engine.events import (
     Compacted,
     Event,
     PermissionDenied,

@@ -29,10 +29,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 from prompt_toolkit.patch_stdout import patch_stdout
 
 from agent import __version__
-from agent.commands import CommandContext, SessionStats, default_registry, task_id_of
-from agent.queue import CommandQueue, Priority, QueuedPrompt
-from agent.render import Renderer, shorten
-from agent.repl_prompt import (
+from agent.engine.queue import CommandQueue, Priority, QueuedPrompt
+from agent.repl.commands import CommandContext, SessionStats, default_registry, task_id_of
+from agent.repl.prompt import (
     EXIT_CONFIRM_S,
     QuestionBox,
     TerminalSink,
@@ -42,17 +41,18 @@ from agent.repl_prompt import (
     state_dir,
     terminal_supports_color,
 )
-from agent.repl_startup import build_session, route_logging
+from agent.repl.render import Renderer, shorten
+from agent.repl.startup import build_session, route_logging
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
     from prompt_toolkit.buffer import Buffer
 
-    from agent.conversation import Conversation
     from agent.cron.scheduler import CronScheduler, FiredTask
     from agent.cron.task import CronTask
-    from agent.events import Event
-    from agent.session import AgentSession
+    from agent.engine.conversation import Conversation
+    from agent.engine.events import Event
+    from agent.engine.session import AgentSession
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +171,7 @@ class Repl:
 
     def _load_model_client(self) -> str | None:
         """In a worker thread: import the SDK and make the conversation. The error text, if any."""
-        from agent.llm import LLMError
+        from agent.engine.llm import LLMError
 
         assert self.session is not None
         self.model_name = self.session.model
@@ -204,11 +204,12 @@ class Repl:
 
     def _on_missed(self, tasks: list[CronTask]) -> None:
         from agent.cron.missed import missed_notification
+        from agent.cron.zone import local_zone
 
         count = f"{len(tasks)} one-shot tasks were" if len(tasks) > 1 else "A one-shot task was"
         self.renderer.warn(f"{count} due while no session ran ({', '.join(t.id for t in tasks)}); removed "
                            "from the schedule. Asking the model to check with you before running anything.")
-        self.queue.put(QueuedPrompt(missed_notification(tasks), Priority.NEXT, source="missed"))
+        self.queue.put(QueuedPrompt(missed_notification(tasks, local_zone()), Priority.NEXT, source="missed"))
 
     def is_busy(self) -> bool:
         return self._turn is not None or bool(self.queue)
@@ -267,7 +268,7 @@ class Repl:
 
     def conversation(self) -> Conversation | None:
         if self._conversation is None and self.session is not None:
-            from agent.llm import LLMError
+            from agent.engine.llm import LLMError
 
             try:
                 self._conversation = self.session.new_conversation(emit=self._emit, asker=self._ask)
@@ -308,7 +309,7 @@ class Repl:
         self.queue.put(QueuedPrompt(f"/{label}", Priority.NOW, source="command", task=job))
 
     def switch_model(self, model: str) -> None:
-        from agent.llm import LLMError
+        from agent.engine.llm import LLMError
 
         assert self.session is not None
         self.session.set_model(model)

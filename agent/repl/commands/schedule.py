@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 
-from agent.commands.base import Command, CommandContext, split_args, task_id_of
-from agent.render import format_local_time, format_until, shorten
+from agent.repl.commands.base import Command, CommandContext, split_args, task_id_of
+from agent.repl.render import format_local_time, format_until, shorten
 
 LOOP_USAGE = "Usage: /loop [--durable] [interval] <prompt>, e.g. /loop 5m check the build"
 
@@ -27,7 +27,7 @@ def when_text(next_fire_ms: int | None, now_ms: int, units: int = 2) -> str:
 
 async def loop(ctx: CommandContext, args: str) -> None:
     from agent.cron import CronError, LoopError, TaskFileError, TaskLimitError, parse_loop
-    from agent.queue import Priority, QueuedPrompt
+    from agent.engine.queue import Priority, QueuedPrompt
 
     words = args.split()
     durable = "--durable" in words[:1]

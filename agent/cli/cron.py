@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from agent.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, _Parser
+from agent.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Parser, UsageError
 
 CRON_EPILOG = """\
 examples:
@@ -27,14 +27,14 @@ examples:
 
 
 def build_cron_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="agent cron",
         description="Inspect and edit this project's durable scheduled tasks (.claude/scheduled_tasks.json).",
         epilog=CRON_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--cwd", type=Path, default=None, help="project folder (default: current folder)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
 
     p_list = sub.add_parser("list", help="list durable tasks with their next fire")

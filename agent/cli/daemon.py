@@ -18,13 +18,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from agent.cli import EXIT_FAILURE, EXIT_OK, PERMISSION_MODES, UsageError, _Parser
+from agent.cli.common import EXIT_FAILURE, EXIT_OK, PERMISSION_MODES, Parser, UsageError
 
-log = logging.getLogger("agent.daemon")
+log = logging.getLogger("agent.cli.daemon")
 
 
 def build_daemon_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="agent daemon",
         description="Run this project's durable scheduled tasks (.claude/scheduled_tasks.json) with no "
         "terminal. Each fire runs as one headless turn; tools run only as far as settings allow. "
@@ -64,7 +64,7 @@ def run_daemon_cli(argv: Sequence[str]) -> int:
         return 2
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s agent daemon: %(message)s", stream=sys.stderr)
-    from agent.session import AgentSession, SessionOptions
+    from agent.engine.session import AgentSession, SessionOptions
 
     try:
         session = AgentSession(project.resolve(), SessionOptions.from_args(args, headless=True))
@@ -120,7 +120,7 @@ class Daemon:
         return EXIT_OK
 
     async def work(self) -> None:
-        from agent.llm import LLMError
+        from agent.engine.llm import LLMError
 
         while True:
             fired = await self.queue.get()

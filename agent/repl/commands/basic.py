@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from agent.commands.base import Command, CommandContext, split_args
-from agent.render import format_cost, format_duration, format_tokens
+from agent.repl.commands.base import Command, CommandContext, split_args
+from agent.repl.render import format_cost, format_duration, format_tokens
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -72,7 +72,7 @@ async def cost(ctx: CommandContext, args: str) -> None:
 
 
 async def model(ctx: CommandContext, args: str) -> None:
-    from agent.llm import MODEL_ALIASES
+    from agent.engine.llm import MODEL_ALIASES
 
     name = args.strip()
     if not name:
@@ -89,7 +89,7 @@ async def model(ctx: CommandContext, args: str) -> None:
 
 
 async def permissions(ctx: CommandContext, args: str) -> None:
-    from agent.permissions import PermissionConfigError, PermissionMode, parse_rule
+    from agent.engine.permissions import PermissionConfigError, PermissionMode, parse_rule
 
     policy = ctx.session.policy
     word, rest = split_args(args)

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 import anthropic
 import httpx2
 
-from agent.events import Event, RetryNotice, TextBlockDone, TextDelta, Usage
+from agent.engine.events import Event, RetryNotice, TextBlockDone, TextDelta, Usage
 
 log = logging.getLogger(__name__)
 

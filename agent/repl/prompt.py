@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.application.current import get_app_or_none
@@ -34,13 +34,15 @@ from prompt_toolkit.history import FileHistory, History, InMemoryHistory, Thread
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.styles import Style
 
-from agent.render import format_until
+from agent.repl.render import format_until
 
 if TYPE_CHECKING:
     from prompt_toolkit.buffer import Buffer
     from prompt_toolkit.key_binding import KeyPressEvent
 
-    from agent.repl import Repl
+    from agent.cron.scheduler import CronScheduler
+    from agent.engine.queue import CommandQueue
+    from agent.repl.render import Renderer
 
 Fragments = list[tuple[str, str]]
 COMMAND_WORD = re.compile(r"/[A-Za-z][\w-]*")
@@ -54,6 +56,29 @@ STYLE = Style.from_dict({
     "question.detail": "fg:ansiyellow",
     "question.option": "bold",
 })
+
+
+class PromptHost(Protocol):
+    """What the prompt line reads from the chat application (`agent.repl.app.Repl` is the one host)."""
+
+    questions: QuestionBox
+    renderer: Renderer
+    queue: CommandQueue
+    scheduler: CronScheduler | None
+    model_name: str | None
+    last_ctrl_c: float
+
+    @property
+    def ready(self) -> bool: ...
+
+    @property
+    def turn_running(self) -> bool: ...
+
+    def is_busy(self) -> bool: ...
+
+    def command_summaries(self) -> list[tuple[str, str]]: ...
+
+    def on_ctrl_c(self, buffer: Buffer) -> None: ...
 
 
 def state_dir(env: Mapping[str, str]) -> Path:
@@ -200,7 +225,7 @@ class QuestionBox:
         return out
 
 
-def build_prompt_session(repl: Repl, history: History) -> PromptSession:
+def build_prompt_session(repl: PromptHost, history: History) -> PromptSession:
     question_up = Condition(lambda: repl.questions.current is not None)
 
     def message() -> Fragments:
@@ -227,7 +252,7 @@ def build_prompt_session(repl: Repl, history: History) -> PromptSession:
     )
 
 
-def hint_fragments(repl: Repl) -> Fragments:
+def hint_fragments(repl: PromptHost) -> Fragments:
     """A one-line hint above the input line, when there is something to say."""
     if time.monotonic() - repl.last_ctrl_c < EXIT_CONFIRM_S and not repl.is_busy():
         return [("class:hint", "Press Ctrl-C again to exit\n")]
@@ -236,7 +261,7 @@ def hint_fragments(repl: Repl) -> Fragments:
     return []
 
 
-def toolbar_fragments(repl: Repl) -> Fragments:
+def toolbar_fragments(repl: PromptHost) -> Fragments:
     """`claude-sonnet-4-6 · next: 3f9a12c0 in 4m 10s · queue: 1 · Ctrl-C to interrupt`."""
     parts = [repl.model_name or "starting…"]
     nxt = repl.scheduler.next_fire_time() if repl.scheduler is not None else None
@@ -251,7 +276,7 @@ def toolbar_fragments(repl: Repl) -> Fragments:
     return [("class:bottom-toolbar", " " + " · ".join(parts))]
 
 
-def _key_bindings(repl: Repl, question_up: Condition) -> KeyBindings:
+def _key_bindings(repl: PromptHost, question_up: Condition) -> KeyBindings:
     kb = KeyBindings()
 
     @kb.add("enter", filter=~question_up)

@@ -2,7 +2,7 @@
 
 Plain dataclasses with no behaviour beyond `to_json()`, so a renderer can switch on the type and the
 stream-json output is one `json.dumps(event.to_json())` per line. `Usage` lives here rather than in
-`agent.llm` because renderers need it and must not pay for importing the SDK.
+`agent.engine.llm` because renderers need it and must not pay for importing the SDK.
 """
 
 from __future__ import annotations

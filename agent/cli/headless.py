@@ -17,9 +17,9 @@ import uuid
 from pathlib import Path
 from typing import Any, TextIO
 
-from agent.cli import EXIT_FAILURE, EXIT_OK, UsageError
-from agent.events import Event, TurnFinished
-from agent.session import AgentSession, SessionOptions
+from agent.cli.common import EXIT_FAILURE, EXIT_OK, UsageError
+from agent.engine.events import Event, TurnFinished
+from agent.engine.session import AgentSession, SessionOptions
 from agent.settings import SettingsError
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def run_headless(args: argparse.Namespace, project: Path) -> int:
 
 
 async def _run(session: AgentSession, prompt: str, output_format: str, verbose: bool) -> int:
-    from agent.llm import LLMError
+    from agent.engine.llm import LLMError
 
     session_id = str(uuid.uuid4())
 

@@ -1,0 +1,65 @@
+"""The engine: one conversation with the model and its tools, whatever face drives it.
+
+`session` builds everything a face needs (settings, permissions, tools, stores, the model client);
+`conversation` is the tool-use loop; `llm` is the only module that imports the Anthropic SDK; `queue`
+orders what runs next; `permissions` decides what a tool may do; `prompts` builds the system prompt and
+the texts shown to the model; `events` are what the loop reports to the face that renders it.
+
+The re-exports below are lazy (PEP 562): importing `agent.engine.queue` must not load the SDK, which the
+chat loads in the background while the prompt is already on screen.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "AgentSession": "session",
+    "SessionOptions": "session",
+    "Conversation": "conversation",
+    "TurnResult": "conversation",
+    "LLM": "llm",
+    "LLMError": "llm",
+    "CommandQueue": "queue",
+    "Priority": "queue",
+    "QueuedPrompt": "queue",
+    "PermissionPolicy": "permissions",
+    "PermissionMode": "permissions",
+    "PermissionConfigError": "permissions",
+    "build_system_prompt": "prompts",
+    "Event": "events",
+}
+
+__all__ = [
+    "LLM",
+    "AgentSession",
+    "CommandQueue",
+    "Conversation",
+    "Event",
+    "LLMError",
+    "PermissionConfigError",
+    "PermissionMode",
+    "PermissionPolicy",
+    "Priority",
+    "QueuedPrompt",
+    "SessionOptions",
+    "TurnResult",
+    "build_system_prompt",
+]
+
+if TYPE_CHECKING:
+    from agent.engine.conversation import Conversation, TurnResult
+    from agent.engine.events import Event
+    from agent.engine.llm import LLM, LLMError
+    from agent.engine.permissions import PermissionConfigError, PermissionMode, PermissionPolicy
+    from agent.engine.prompts import build_system_prompt
+    from agent.engine.queue import CommandQueue, Priority, QueuedPrompt
+    from agent.engine.session import AgentSession, SessionOptions
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agent.engine' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"agent.engine.{module}"), name)
