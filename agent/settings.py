@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,24 @@ class Settings:
 def user_settings_path() -> Path:
     base = os.environ.get("CLAUDE_CONFIG_DIR")
     return Path(base) / "settings.json" if base else Path.home() / ".claude" / "settings.json"
+
+
+def state_dir(env: Mapping[str, str]) -> Path:
+    """The user's state folder for this tool: $XDG_STATE_HOME/agent, else ~/.local/state/agent."""
+    base = env.get("XDG_STATE_HOME") or str(Path(env.get("HOME") or Path.home()) / ".local" / "state")
+    return Path(base) / "agent"
+
+
+def project_slug(project_dir: Path) -> str:
+    """A folder name for a project, as Claude Code makes it: the absolute path with each `/` (and any
+    other character that is not a letter, digit, `-` or `_`) turned into `-`."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", str(Path(project_dir).resolve()))
+
+
+def project_state_dir(project_dir: Path, env: Mapping[str, str]) -> Path:
+    """Where run state of one project lives (saved sessions, run history): never inside the project,
+    so it cannot be committed by accident. Not created here."""
+    return state_dir(env) / "projects" / project_slug(project_dir)
 
 
 def settings_paths(project_dir: Path) -> list[Path]:

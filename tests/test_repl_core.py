@@ -24,9 +24,9 @@ from agent.repl.prompt import (
     TerminalSink,
     hint_fragments,
     is_command_line,
-    state_dir,
     toolbar_fragments,
 )
+from agent.settings import project_slug, project_state_dir, state_dir
 
 
 class BlockingConversation:
@@ -199,6 +199,12 @@ def test_sink_writes_and_runs_callbacks_when_no_loop_runs():
 def test_history_lives_under_xdg_state_home_or_local_state():
     assert state_dir({"XDG_STATE_HOME": "/s", "HOME": "/h"}) == Path("/s/agent")
     assert state_dir({"HOME": "/h"}) == Path("/h/.local/state/agent")
+
+
+def test_project_state_folder_is_outside_the_project_and_named_by_its_path() -> None:
+    assert project_slug(Path("/home/me/my shop")) == "-home-me-my-shop"
+    folder = project_state_dir(Path("/home/me/shop"), {"XDG_STATE_HOME": "/s"})
+    assert folder == Path("/s/agent/projects/-home-me-shop")
 
 
 async def test_toolbar_shows_model_next_fire_and_queue_length(repl):

@@ -38,11 +38,11 @@ from agent.repl.prompt import (
     build_prompt_session,
     is_command_line,
     make_history,
-    state_dir,
     terminal_supports_color,
 )
 from agent.repl.render import Renderer, shorten
 from agent.repl.startup import build_session, route_logging
+from agent.settings import state_dir
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession

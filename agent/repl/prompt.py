@@ -22,7 +22,6 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from prompt_toolkit import PromptSession
@@ -35,6 +34,7 @@ from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.styles import Style
 
 from agent.repl.render import format_until
+from agent.settings import state_dir
 
 if TYPE_CHECKING:
     from prompt_toolkit.buffer import Buffer
@@ -79,12 +79,6 @@ class PromptHost(Protocol):
     def command_summaries(self) -> list[tuple[str, str]]: ...
 
     def on_ctrl_c(self, buffer: Buffer) -> None: ...
-
-
-def state_dir(env: Mapping[str, str]) -> Path:
-    """$XDG_STATE_HOME/agent, else ~/.local/state/agent."""
-    base = env.get("XDG_STATE_HOME") or str(Path(env.get("HOME") or Path.home()) / ".local" / "state")
-    return Path(base) / "agent"
 
 
 def make_history(env: Mapping[str, str]) -> History:
