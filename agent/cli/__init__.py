@@ -3,6 +3,6 @@
 `common` holds what they share (parser, usage error, exit codes) and imports none of them.
 """
 
-from agent.cli.main import build_parser, main
+from agent.cli.main import build_parser, entry, main
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "entry", "main"]

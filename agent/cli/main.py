@@ -7,9 +7,12 @@ subcommand imports what it needs only when it runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from agent import __version__
 from agent.cli.common import (
@@ -108,7 +111,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `agent cron list | head`: the reader left; not an error worth a traceback
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+
+
+def entry() -> NoReturn:
+    """The `agent` script and `python -m agent`. The one-shot commands (`-p`, `agent cron ...`) end the
+    process at once: by the time they return, their output is written and what they own (session,
+    transcript, history, lock, child processes) is closed, and the interpreter's teardown of the SDK's
+    thousands of modules would only add about half a second to every scripted call."""
+    argv = sys.argv[1:]
+    code = main(argv)
+    if argv[:1] == ["cron"] or "-p" in argv or "--print" in argv:
+        exit_now(code)
+    sys.exit(code)
+
+
+def exit_now(code: int) -> NoReturn:
+    """Flush what is buffered, then leave without the interpreter's teardown."""
+    import logging
+
+    logging.shutdown()  # flushes and closes file handlers (a daemon's --log-file, a -p debug log)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe or stream: nothing left to save
+            stream.flush()
+    os._exit(code)
+
