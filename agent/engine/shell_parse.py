@@ -67,6 +67,8 @@ _WORD_SEPARATED = frozenset({
 })
 _CONTINUATION = b"\\\n"
 _SAFE_REDIRECT = re.compile(r"(?:\d*|&)(?:>|>>|>\||&>|&>>|<)[ \t]*/dev/null|\d*[<>]&[ \t]*(?:\d+|-)")
+_SEPARATORS = frozenset({";", "&", "&&", "||", "|", "|&", "(", ")", "{", "}", "!", "\n"})
+_FD_WORD = re.compile(rb"(?:^|[ \t\n;&|(])(?:\d+|\{[A-Za-z_][A-Za-z0-9_]*\})\Z")  # `2>`, `{fd}>`: fd words
 _HEREDOC_WORD = re.compile(r"[A-Za-z0-9_.\-]+")
 _EXPANSIONS = {
     "command_substitution": "command substitution $(...) or `...`",
@@ -104,7 +106,10 @@ class _Walk:
             self.command(node, depth)
         elif kind in _REDIRECTS:
             self.redirect(node, depth)
-        elif kind == "comment" or not node.is_named:
+        elif not node.is_named:
+            if kind not in _SEPARATORS:  # e.g. `;;` outside `case`, which bash rejects
+                self.problems.append(f"the token `{kind}`")
+        elif kind == "comment":
             return
         elif kind in _EXPANSIONS or kind in ("string", "concatenation"):  # e.g. `for x in "$(...)"`
             self.word(node, depth)
@@ -255,6 +260,8 @@ class _Walk:
                     self._is_boundary(left.end_byte - 1) or self._is_boundary(right.start_byte)
                 ):
                     self.distrust("words that bash joins into one")
+                elif not gap and right.type in _REDIRECTS and _FD_WORD.search(self.data, 0, left.end_byte):
+                    self.distrust("a file descriptor before a redirect")
 
     def _gap(self, left: Node, right: Node) -> bytes:
         return self._gap_bytes(left.end_byte, right.start_byte)
