@@ -38,6 +38,8 @@ SEPARATORS = [
     ("touch x; echo a", ASK),
     ("echo a &&\ntouch x", ASK),
     ("echo a |\ncat", ASK),
+    ("echo \n\\touch x", ASK),  # tree-sitter reads "\n\\touch" as one word of echo; bash runs touch
+    ("echo \n\\'", ASK),
     ("echo hi;;", ASK),  # bash rejects it; tree-sitter does not
 ]
 

@@ -69,6 +69,7 @@ _CONTINUATION = b"\\\n"
 _SAFE_REDIRECT = re.compile(r"(?:\d*|&)(?:>|>>|>\||&>|&>>|<)[ \t]*/dev/null|\d*[<>]&[ \t]*(?:\d+|-)")
 _SEPARATORS = frozenset({";", "&", "&&", "||", "|", "|&", "(", ")", "{", "}", "!", "\n"})
 _FD_WORD = re.compile(rb"(?:^|[ \t\n;&|(])(?:\d+|\{[A-Za-z_][A-Za-z0-9_]*\})\Z")  # `2>`, `{fd}>`: fd words
+_UNESCAPED_METACHAR = re.compile(r"(?<!\\)(?:\\\\)*[ \t\n;&|()<>]")
 _HEREDOC_WORD = re.compile(r"[A-Za-z0-9_.\-]+")
 _EXPANSIONS = {
     "command_substitution": "command substitution $(...) or `...`",
@@ -144,6 +145,8 @@ class _Walk:
         """The word's value after quote removal; None if known only at run time (expansions, globs)."""
         kind, text = node.type, self.text(node)
         if kind in ("word", "number"):
+            if _UNESCAPED_METACHAR.search(text):  # tree-sitter kept together what bash splits
+                self.distrust("a word that bash splits")
             return None if _has_unquoted_pattern(text) else _unescape(text)
         if kind == "raw_string":
             return text[1:-1]
