@@ -136,6 +136,12 @@ def test_parse_shell_distrusts_tokens_that_bash_reads_differently() -> None:
     assert parse_shell("echo hi {fd}>/dev/null").unreliable  # a descriptor for bash, a word for tree-sitter
     assert parse_shell("echo <<EOF\nx\n EOF\ntouch y\nEOF").unreliable  # bash ends the body elsewhere
     assert parse_shell("echo $(" * 400).unreliable  # nesting beyond the limit
+    assert parse_shell("echo " + "a" * 200_000).unreliable  # too long to analyse
+
+
+def test_wrappers_nested_beyond_the_limit_are_unclear() -> None:
+    assert rule_match("rm:*", "sudo " * 50 + "ls") == "maybe"
+    assert rule_match("rm:*", "sudo " * 5 + "ls") == "no"
 
 
 def test_suggested_rules_are_prefixes_for_plain_commands_and_exact_text_otherwise() -> None:

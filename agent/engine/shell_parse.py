@@ -21,6 +21,7 @@ from tree_sitter import Language, Node, Parser
 
 _PARSER = Parser(Language(tree_sitter_bash.language()))
 _MAX_DEPTH = 150  # nesting beyond this is not analysed (and Python's stack stays safe)
+_MAX_LENGTH = 100_000  # characters; longer commands are not analysed (parsing time stays small)
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class ShellScript:
 def parse_shell(source: str) -> ShellScript:
     if "\x00" in source:
         return ShellScript((), ("a NUL byte",), "it contains a NUL byte")
+    if len(source) > _MAX_LENGTH:
+        return ShellScript((), ("its length",), f"it is longer than {_MAX_LENGTH:,} characters")
     data = source.encode("utf-8", "surrogatepass")
     walk = _Walk(data)
     root = _PARSER.parse(data).root_node
