@@ -168,7 +168,7 @@ class _Walk:
         if kind == "brace_expression":
             return None
         self.problems.append(_EXPANSIONS.get(kind, f"shell syntax `{kind.replace('_', ' ')}` in a word"))
-        for child in node.children:
+        for child in node.named_children:
             self.statement(child, depth + 1)
         return None
 
