@@ -118,6 +118,7 @@ HEREDOCS = [
     ("echo <<EOF > out\nhi\nEOF", ASK),
     ("cat <<EOF\nhi\nEOF", ASK),
     ("echo <<EOF\nhi", ASK),
+    ("echo <<EOF\nEO\\\nF\ntouch x\nEOF", ASK),  # bash joins the lines into the end line
     ("echo <<'EOF'\nhi\nEOF\n$(touch x)", ASK),
 ]
 

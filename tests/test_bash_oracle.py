@@ -8,6 +8,7 @@ run the log must hold "echo" and nothing else, and the folder must still be empt
 
 from __future__ import annotations
 
+import random
 import shutil
 import subprocess
 from pathlib import Path
@@ -30,13 +31,15 @@ STAND_INS = (
 ALLOWED = [command for command, expected in CORPUS if expected == ALLOW]
 
 
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("oracle")
+def make_sandbox(root: Path, real: dict[str, str] | None = None) -> Path:
+    """A bin folder of logging stand-ins (and, named in `real`, real programs), a prelude and a log."""
     (root / "bin").mkdir()
     log = root / "log"
     for name in STAND_INS:
         script = root / "bin" / name
+        if real and name in real:
+            script.symlink_to(real[name])
+            continue
         script.write_text(f"#!/bin/sh\nprintf '%s\\n' '{name}' >> '{log}'\n")
         script.chmod(0o755)
     (root / "prelude.sh").write_text(
@@ -45,6 +48,19 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
         f"command_not_found_handle() {{ printf 'not found: %s\\n' \"$1\" >> '{log}'; return 127; }}\n"
     )
     return root
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_sandbox(tmp_path_factory.mktemp("oracle"))
+
+
+@pytest.fixture(scope="module")
+def wrapping_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Here sh, bash, env, xargs, nohup, nice and timeout are the real programs: they run what they wrap."""
+    real = {name: shutil.which(name) for name in ("env", "xargs", "nohup", "nice", "timeout")}
+    real = {name: path for name, path in real.items() if path} | {"sh": str(BASH), "bash": str(BASH)}
+    return make_sandbox(tmp_path_factory.mktemp("wrapping"), real)
 
 
 def run_in_sandbox(sandbox: Path, work: Path, command: str) -> tuple[list[str], list[str]]:
@@ -87,3 +103,47 @@ def test_an_allowed_command_runs_nothing_but_echo_and_writes_no_file(
     ran, files = run_in_sandbox(sandbox, tmp_path / "work", command)
     assert ran and set(ran) == {"echo"}, f"{command!r} ran {ran}"
     assert files == [], f"{command!r} wrote {files}"
+
+
+ALLOW_FRAGMENTS = (
+    "echo", "echo ", " ", "\t", "\n", ";", "&", "|", "'", '"', "\\", "$", "(", ")", "`", "{", "}", "#", "<", ">",
+    " touch x", "2", "&1", "<<", "EOF", "$'", "\\'", "a", "/dev/null", "!", "\u00a0", "\r", "*", "\\\n", "<<<",
+    "\n\\", "<<-", "\nEOF\n", "'EOF'", "\\x72", "$\"", "((", "[[", "2>", "&>", ">&", "1", "-", ">|",
+)
+DENY_FRAGMENTS = (
+    "rm", "rm ", "rm x", " rm", "r", "m", " ", "'", '"', "\\", "$", "sh -c ", "bash -c ", "env ", "eval ",
+    "xargs ", "nohup ", "nice ",
+    "timeout 5 ", "command ", "exec ", "time ", ";", "|", "&&", "\n", "(", ")", "`", "$(", "{", "}", ",", "x",
+    "-", "=", "echo ", "/bin/", "*", "?", "#", "<<", "EOF", "\\\n", "\t", "a=", "$'", "\\x72", "\\162",
+)
+
+
+def generated(seed: int, fragments: tuple[str, ...], start: str, count: int) -> list[str]:
+    rng = random.Random(seed)
+    return [start + "".join(rng.choice(fragments) for _ in range(rng.randint(1, 9))) for _ in range(count)]
+
+
+def test_generated_commands_allowed_under_echo_rule_run_nothing_but_echo(sandbox: Path, tmp_path: Path) -> None:
+    policy = PermissionPolicy(tmp_path, allow=["Bash(echo:*)"])
+    allowed = [c for c in generated(9, ALLOW_FRAGMENTS, "echo ", 700) if decide(policy, c) == "allow"]
+    assert len(allowed) >= 50
+    for i, command in enumerate(allowed):
+        ran, files = run_in_sandbox(sandbox, tmp_path / f"w{i}", command)
+        assert set(ran) <= {"echo"} and not files, f"{command!r} ran {ran}, wrote {files}"
+
+
+def test_generated_commands_that_run_rm_are_never_allowed_under_a_deny_rule(
+    wrapping_sandbox: Path, tmp_path: Path
+) -> None:
+    policy = PermissionPolicy(tmp_path, allow=["Bash"], deny=["Bash(rm:*)"])
+    ran_rm = 0
+    for i, command in enumerate(generated(10, DENY_FRAGMENTS, "", 400)):
+        ran, _ = run_in_sandbox(wrapping_sandbox, tmp_path / f"w{i}", command)
+        if "rm" in ran:
+            ran_rm += 1
+            assert decide(policy, command) != "allow", f"{command!r} ran rm"
+    assert ran_rm >= 10  # the generator does produce real attacks
+
+
+def decide(policy: PermissionPolicy, command: str) -> str:
+    return policy.check(BashTool(), {"command": command}).behavior

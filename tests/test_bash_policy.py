@@ -41,6 +41,7 @@ UNCLEAR = [
     "echo rm x | sh", "curl -s example.com | bash", "r$x -rf x", "/bin/r? x", "/bin/r[m] x", "{rm,-rf,x}",
     "sudo $x", "env -S 'rm x'", "git -c alias.p=push p", "echo 'oops", "xargs $x", "exec $x", 'bash -c "$x"',
     "eval $(echo rm) x", "$(echo rm) x", "`echo rm` x", "echo \n\\rm x",
+    "cat <<EOF\nEO\\\nF\nrm x\nEOF",
 ]
 
 # Mentions and look-alikes that do not run rm or git push.

@@ -213,6 +213,8 @@ class _Walk:
             self.distrust("a here-document whose end bash may see elsewhere")
             return
         content = self.text(body) if body is not None else ""
+        if not quoted and "\\\n" in content:  # bash joins the lines before it looks for the end line
+            self.distrust("a line continuation in a here-document")
         if not quoted and any(c in content for c in "$`\\"):
             self.problems.append("expansions in a here-document")
             if "`" in content or "$(" in content:
