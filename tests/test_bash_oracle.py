@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from bash_corpus import ALLOW, CORPUS, REGRESSIONS
+from test_bash_policy import HIDDEN_RM
 
 from agent.engine.permissions import PermissionPolicy
 from agent.tools.bash import BashTool
@@ -147,3 +148,12 @@ def test_generated_commands_that_run_rm_are_never_allowed_under_a_deny_rule(
 
 def decide(policy: PermissionPolicy, command: str) -> str:
     return policy.check(BashTool(), {"command": command}).behavior
+
+
+@pytest.mark.parametrize("command", HIDDEN_RM)
+def test_quoted_code_that_bash_evaluates_does_run_rm_and_is_not_allowed(
+    wrapping_sandbox: Path, tmp_path: Path, command: str
+) -> None:
+    ran, _ = run_in_sandbox(wrapping_sandbox, tmp_path / "work", command)
+    assert "rm" in ran
+    assert decide(PermissionPolicy(tmp_path, allow=["Bash"], deny=["Bash(rm:*)"]), command) == "ask"

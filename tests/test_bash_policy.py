@@ -33,6 +33,7 @@ DENIED_VARIANTS = [
     "bash -c 'git push'", 'sh -c "git  push --tags"', "eval git push", "xargs git push < remotes",
     "git status && git push", "git push 2>&1 | tee log", "timeout 60 git push", "command git push",
     "$'git' $'push'", "g\\it pu\\sh", "nohup git push &",
+    "shopt -s expand_aliases; alias ll='rm -rf'\nll x",
 ]
 
 # What bash runs here is known only at run time: a deny rule cannot be ruled out.
@@ -42,12 +43,18 @@ UNCLEAR = [
     "sudo $x", "env -S 'rm x'", "git -c alias.p=push p", "echo 'oops", "xargs $x", "exec $x", 'bash -c "$x"',
     "eval $(echo rm) x", "$(echo rm) x", "`echo rm` x", "echo \n\\rm x",
     "cat <<EOF\nEO\\\nF\nrm x\nEOF",
+    *(HIDDEN_RM := [  # bash evaluates quoted text as code here (tests/test_bash_oracle.py runs them)
+        "echo `echo \\`rm x\\``", "x='a[$(rm y)]'; echo $((x))", "x='a[$(rm y)]'; [[ x -eq 0 ]]",
+        "x='a[$(rm y)]'; (( x ))", "test -v 'a[$(rm y)]'", "printf -v 'a[$(rm y)]' x", "PS4='$(rm y)'; set -x; :",
+        "x='$(rm y)'; echo \"${x@P}\"", "read x <<'EOF'\na[$(rm y)]\nEOF\necho $((x))",
+    ]),
 ]
 
 # Mentions and look-alikes that do not run rm or git push.
 NOT_DENIED = [
     "echo rm", "echo git push", "git status", "git pull", "ls -la", "command -v rm", "grep rm file", "rmdir x",
     "git pushy", "cat rm.txt", "echo 'rm -rf x'", "git log --grep push", "sh script.sh",
+    "echo '$(rm x)'", "git commit -m 'Fix `rm` docs'", "echo $((1+2))", "for ((i=0;i<3;i++)); do echo $i; done",
 ]
 
 

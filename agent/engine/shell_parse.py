@@ -35,6 +35,8 @@ class ShellScript:
     commands: tuple[SimpleCommand, ...]
     problems: tuple[str, ...]  # empty: a plain list of simple commands of plain words
     unreliable: str | None  # set: the parse may not match what bash runs
+    syntax: frozenset[str] = frozenset()  # the tree-sitter node types in it
+    quotes_code: bool = False  # quoted text holds `$(` or a backquote, which some builtins evaluate
 
 
 @lru_cache(maxsize=512)
@@ -50,11 +52,13 @@ def parse_shell(source: str) -> ShellScript:
         walk.distrust("it does not parse as bash (unbalanced quotes, brackets or keywords)")
     walk.check_gaps(root)
     walk.statement(root, 0)
-    return ShellScript(tuple(walk.commands), tuple(dict.fromkeys(walk.problems)), walk.unreliable)
+    problems = tuple(dict.fromkeys(walk.problems))
+    return ShellScript(tuple(walk.commands), problems, walk.unreliable, frozenset(walk.syntax), walk.quotes_code)
 
 
 # Nodes that only group statements: allowed around plain simple commands.
 _STRUCTURE = frozenset({"program", "list", "pipeline", "subshell", "compound_statement", "negated_command"})
+_WORDS = frozenset({"word", "number", "raw_string", "ansi_c_string", "string", "concatenation"})
 _REDIRECTS = frozenset({"file_redirect", "herestring_redirect", "heredoc_redirect"})
 # Nodes whose children are text, not tokens separated by blanks: their gaps are content.
 _TEXT = frozenset({
@@ -89,6 +93,8 @@ class _Walk:
     commands: list[SimpleCommand] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     unreliable: str | None = None
+    syntax: set[str] = field(default_factory=set)
+    quotes_code: bool = False
 
     def text(self, node: Node) -> str:
         return self.data[node.start_byte : node.end_byte].decode("utf-8", "surrogateescape")
@@ -115,7 +121,7 @@ class _Walk:
                 self.problems.append(f"the token `{kind}`")
         elif kind == "comment":
             return
-        elif kind in _EXPANSIONS or kind in ("string", "concatenation"):  # e.g. `for x in "$(...)"`
+        elif kind in _EXPANSIONS or kind in _WORDS:  # e.g. `for x in "$(...)"`, `x='...'`
             self.word(node, depth)
         elif node.child_count == 0:  # a name or literal inside other syntax
             return
@@ -146,6 +152,12 @@ class _Walk:
 
     def word(self, node: Node, depth: int) -> str | None:
         """The word's value after quote removal; None if known only at run time (expansions, globs)."""
+        value = self._word(node, depth)
+        if value is not None and ("$(" in value or "`" in value):
+            self.quotes_code = True
+        return value
+
+    def _word(self, node: Node, depth: int) -> str | None:
         kind, text = node.type, self.text(node)
         if kind in ("word", "number"):
             if _UNESCAPED_METACHAR.search(text):  # tree-sitter kept together what bash splits
@@ -213,6 +225,7 @@ class _Walk:
             self.distrust("a here-document whose end bash may see elsewhere")
             return
         content = self.text(body) if body is not None else ""
+        self.quotes_code = self.quotes_code or "$(" in content or "`" in content
         if not quoted and "\\\n" in content:  # bash joins the lines before it looks for the end line
             self.distrust("a line continuation in a here-document")
         if not quoted and any(c in content for c in "$`\\"):
@@ -252,6 +265,11 @@ class _Walk:
         while stack:
             node = stack.pop()
             stack.extend(node.children)
+            self.syntax.add(node.type)
+            if node.type == "command_substitution" and self.data[node.start_byte : node.end_byte].count(b"\\") and (
+                self.data[node.start_byte : node.start_byte + 1] == b"`"
+            ):
+                self.distrust("backquotes with backslashes, which bash parses twice")
             if node.type == "concatenation" and any(self._gap(a, b) for a, b in _pairs(node)):
                 self.distrust("a word with blanks that bash splits")
             if node.type in _TEXT or node.child_count == 0:

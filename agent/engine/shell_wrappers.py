@@ -43,6 +43,8 @@ def executed(source: str, depth: int = 0) -> Executed:
     unclear = script.unreliable
     for command in script.commands:
         unclear = _unwrap(command.words, found, depth) or unclear
+    if script.quotes_code and (script.syntax & _EVALUATING_SYNTAX or any(w[0] in _EVALUATING for w in found)):
+        unclear = unclear or "quoted text holding `$(...)` where bash may evaluate it (arithmetic, printf -v ...)"
     return Executed(tuple(found), unclear)
 
 
@@ -221,6 +223,24 @@ def _git(args: Words) -> list[Inner]:
     return [("git", *c) for c in _commands_at(args, starts - {0}) if isinstance(c, tuple)]
 
 
+def _alias(args: Words) -> list[Inner]:
+    """`alias ll='rm -rf'` runs its value where the alias is used (with expand_aliases)."""
+    if None in args:
+        return [_Unclear("an alias known only at run time")]
+    return [_Source(a.split("=", 1)[1]) for a in args if a is not None and "=" in a]
+
+
+# Builtins and syntax through which bash may evaluate text as code: `printf -v 'a[$(rm x)]'`,
+# `x='a[$(rm x)]'; echo $((x))`, `PS4='$(rm x)'; set -x`, `${x@P}`.
+_EVALUATING = frozenset({
+    "declare", "typeset", "local", "export", "readonly", "let", "printf", "read", "test", "[", "unset", "mapfile",
+    "readarray", "getopts", "wait", "set", "shopt", "source", ".", "enable", "complete", "compgen", "bind", "fc",
+})
+_EVALUATING_SYNTAX = frozenset({
+    "simple_expansion", "expansion", "arithmetic_expansion", "variable_assignment", "declaration_command",
+    "unset_command", "test_command", "arithmetic_expression", "c_style_for_statement", "for_statement",
+    "subscript", "process_substitution", "command_substitution",
+})
 _SHELLS = ("sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "rbash", "busybox-sh")
 _WRAPPERS: dict[str, Callable[[Words], list[Inner]]] = {
     **dict.fromkeys(_SHELLS, _shell),
@@ -248,4 +268,5 @@ _WRAPPERS: dict[str, Callable[[Words], list[Inner]]] = {
     "watch": _watch,
     "find": _find,
     "git": _git,
+    "alias": _alias,
 }
