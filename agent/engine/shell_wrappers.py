@@ -169,7 +169,9 @@ def _shell(args: Words) -> list[Inner]:
     if i >= len(args):
         return [_Unclear("commands read from its input")] if not run_string else []
     if not run_string:
-        return []
+        script = args[i]
+        return [_Unclear("commands read from its input or a pipe")] if script is None or script in _INPUT_FILES or (
+            script.startswith("/dev/fd/")) else []
     text = args[i]
     return [_Unclear("a command string known only at run time")] if text is None else [_Source(text)]
 
@@ -223,6 +225,20 @@ def _git(args: Words) -> list[Inner]:
     return [("git", *c) for c in _commands_at(args, starts - {0}) if isinstance(c, tuple)]
 
 
+_INPUT_FILES = ("-", "/dev/stdin", "/proc/self/fd/0", "/dev/fd/0")
+
+
+def _source(args: Words) -> list[Inner]:
+    """`source file` runs a file, like ./script (not looked into); but not its input or a pipe."""
+    if not args or args[0] is None or args[0] in _INPUT_FILES or args[0].startswith("/dev/fd/"):
+        return [_Unclear("commands read from its input or a pipe")]
+    return []
+
+
+def _hash(args: Words) -> list[Inner]:
+    return [_Unclear("a command name mapped to another program (hash -p)")] if "-p" in args else []
+
+
 def _alias(args: Words) -> list[Inner]:
     """`alias ll='rm -rf'` runs its value where the alias is used (with expand_aliases)."""
     if None in args:
@@ -269,4 +285,8 @@ _WRAPPERS: dict[str, Callable[[Words], list[Inner]]] = {
     "find": _find,
     "git": _git,
     "alias": _alias,
+    "source": _source,
+    ".": _source,
+    "hash": _hash,
+    "coproc": lambda args: [args[i:] for i in range(len(args))],  # `coproc [NAME] cmd`: tree-sitter knows no coproc
 }
