@@ -266,9 +266,8 @@ class _Walk:
             node = stack.pop()
             stack.extend(node.children)
             self.syntax.add(node.type)
-            if node.type == "command_substitution" and self.data[node.start_byte : node.end_byte].count(b"\\") and (
-                self.data[node.start_byte : node.start_byte + 1] == b"`"
-            ):
+            raw = self.data[node.start_byte : node.end_byte]
+            if node.type == "command_substitution" and raw.lstrip().startswith(b"`") and b"\\" in raw:
                 self.distrust("backquotes with backslashes, which bash parses twice")
             if node.type == "concatenation" and any(self._gap(a, b) for a, b in _pairs(node)):
                 self.distrust("a word with blanks that bash splits")
