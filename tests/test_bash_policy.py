@@ -158,3 +158,10 @@ def test_suggested_rules_are_prefixes_for_plain_commands_and_exact_text_otherwis
     assert suggest_bash_rule("ls -la") == "Bash(ls:*)"
     assert suggest_bash_rule("echo $(date)") == "Bash(echo $(date))"
     assert decide("echo $(date)", allow=[suggest_bash_rule("echo $(date)")]) == "allow"
+
+
+def test_an_asked_command_says_why_no_prefix_rule_covers_it() -> None:
+    policy = PermissionPolicy(Path("/tmp/project"), allow=["Bash(echo:*)"])
+    reason = policy.check(BashTool(), {"command": "echo $(id)"}).reason
+    assert "command substitution" in reason and "Bash(cmd:*)" in reason
+    assert "prefix rule" not in policy.check(BashTool(), {"command": "ls"}).reason

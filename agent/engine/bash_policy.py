@@ -94,6 +94,12 @@ def why_unclear(command: str) -> str:
     return reason or "some of its words are known only at run time"
 
 
+def not_plain_note(command: str) -> str:
+    """Why no prefix rule can allow the command, as a sentence to append; empty when one could."""
+    problems = parse_shell(command).problems
+    return f" No prefix rule such as Bash(cmd:*) can cover it ({problems[0]})." if problems else ""
+
+
 def suggest_bash_rule(command: str) -> str:
     """A prefix rule such as `Bash(npm test:*)` for a plain command, else the exact command."""
     script = parse_shell(command)

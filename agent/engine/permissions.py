@@ -193,7 +193,8 @@ class PermissionPolicy:
             return Decision("allow", f"{name} only reads inside the project.")
         if self.mode is PermissionMode.acceptEdits and name in EDIT_TOOLS and not self._is_protected(call):
             return Decision("allow", "File edits inside the project are allowed in acceptEdits mode.")
-        return Decision("ask", f"{name} needs your permission to run.", suggestion)
+        note = bash_policy.not_plain_note(call.subject) if name == "Bash" and call.subject else ""
+        return Decision("ask", f"{name} needs your permission to run.{note}", suggestion)
 
     # --- helpers ---
 

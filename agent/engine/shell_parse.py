@@ -42,9 +42,10 @@ class ShellScript:
 @lru_cache(maxsize=512)
 def parse_shell(source: str) -> ShellScript:
     if "\x00" in source:
-        return ShellScript((), ("a NUL byte",), "it contains a NUL byte")
+        return ShellScript((), ("it contains a NUL byte",), "it contains a NUL byte")
     if len(source) > _MAX_LENGTH:
-        return ShellScript((), ("its length",), f"it is longer than {_MAX_LENGTH:,} characters")
+        too_long = f"it is longer than {_MAX_LENGTH:,} characters"
+        return ShellScript((), (too_long,), too_long)
     data = source.encode("utf-8", "surrogatepass")
     walk = _Walk(data)
     root = _PARSER.parse(data).root_node
