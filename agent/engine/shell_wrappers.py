@@ -170,8 +170,8 @@ def _shell(args: Words) -> list[Inner]:
         return [_Unclear("commands read from its input")] if not run_string else []
     if not run_string:
         script = args[i]
-        return [_Unclear("commands read from its input or a pipe")] if script is None or script in _INPUT_FILES or (
-            script.startswith("/dev/fd/")) else []
+        reads_input = script is None or script in _INPUT_FILES or script.startswith("/dev/fd/")
+        return [_Unclear("commands read from its input or a pipe")] if reads_input else []
     text = args[i]
     return [_Unclear("a command string known only at run time")] if text is None else [_Source(text)]
 
