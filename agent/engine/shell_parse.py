@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -20,6 +21,7 @@ import tree_sitter_bash
 from tree_sitter import Language, Node, Parser
 
 _PARSER = Parser(Language(tree_sitter_bash.language()))
+_PARSER_LOCK = threading.Lock()  # a tree-sitter parser is not safe to share between threads
 _MAX_DEPTH = 150  # nesting beyond this is not analysed (and Python's stack stays safe)
 _MAX_LENGTH = 100_000  # characters; longer commands are not analysed (parsing time stays small)
 
@@ -48,7 +50,8 @@ def parse_shell(source: str) -> ShellScript:
         return ShellScript((), (too_long,), too_long)
     data = source.encode("utf-8", "surrogatepass")
     walk = _Walk(data)
-    root = _PARSER.parse(data).root_node
+    with _PARSER_LOCK:
+        root = _PARSER.parse(data).root_node
     if root.has_error:
         walk.distrust("it does not parse as bash (unbalanced quotes, brackets or keywords)")
     walk.check_gaps(root)
