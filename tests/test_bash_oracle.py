@@ -146,6 +146,38 @@ def test_generated_commands_that_run_rm_are_never_allowed_under_a_deny_rule(
     assert ran_rm >= 10  # the generator does produce real attacks
 
 
+HEREDOC_PARTS = (
+    ("<<", "<<-", "<< ", "<<<"),
+    ("EOF", "'EOF'", '"EOF"', "\\EOF", "E'O'F", "-EOF", " EOF", "EOF ", "E\\\nOF"),
+    ("", " | echo p", "; echo q", " && echo r", " #c", " 'a\nb'", " \\", " <<EOF2", " >/dev/null"),
+)
+HEREDOC_LINES = ("hi", "$(touch x)", "`touch x`", "touch x", "EOF", " EOF", "\tEOF", "EOF ", "EOF\r", "EO\\", "F",
+                 "'", '"', "\\", "$x", "EOF2", "#", "")
+
+
+def generated_here_documents(seed: int, count: int) -> list[str]:
+    """`echo <<EOF ...` with end lines that bash may or may not take as the end, then more commands."""
+    rng = random.Random(seed)
+    commands = []
+    for _ in range(count):
+        head = "echo " + "".join(rng.choice(part) for part in HEREDOC_PARTS) + "\n"
+        body = "".join(rng.choice(HEREDOC_LINES) + "\n" for _ in range(rng.randint(0, 4)))
+        end = rng.choice(("EOF", "\tEOF", "EOF ", "")) + rng.choice(("", "\ntouch x", "\necho after", ";touch x"))
+        commands.append(head + body + end)
+    return commands
+
+
+def test_generated_here_documents_allowed_under_echo_rule_run_nothing_but_echo(
+    sandbox: Path, tmp_path: Path
+) -> None:
+    policy = PermissionPolicy(tmp_path, allow=["Bash(echo:*)"])
+    allowed = [c for c in generated_here_documents(12, 2000) if decide(policy, c) == "allow"]
+    assert len(allowed) >= 20
+    for i, command in enumerate(allowed):
+        ran, files = run_in_sandbox(sandbox, tmp_path / f"w{i}", command)
+        assert set(ran) <= {"echo"} and not files, f"{command!r} ran {ran}, wrote {files}"
+
+
 def decide(policy: PermissionPolicy, command: str) -> str:
     return policy.check(BashTool(), {"command": command}).behavior
 
