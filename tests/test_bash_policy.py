@@ -165,3 +165,12 @@ def test_an_asked_command_says_why_no_prefix_rule_covers_it() -> None:
     reason = policy.check(BashTool(), {"command": "echo $(id)"}).reason
     assert "command substitution" in reason and "Bash(cmd:*)" in reason
     assert "prefix rule" not in policy.check(BashTool(), {"command": "ls"}).reason
+
+
+@pytest.mark.parametrize(
+    ("rule", "command"),
+    [("Bash(printf:*)", "printf -v 'a[$(touch x)]' y"), ("Bash(test:*)", "test -v 'a[$(touch x)]'"),
+     ("Bash(git:*)", "git -c alias.s='!touch x' s"), ("Bash(bash:*)", "bash")],
+)
+def test_prefix_rule_does_not_allow_plain_words_that_bash_or_the_program_runs_as_code(rule: str, command: str) -> None:
+    assert decide(command, allow=[rule]) == "ask"

@@ -41,7 +41,7 @@ def covering_spec(specs: Sequence[str], command: str) -> str | None:
     if command.strip() in specs and not command.strip().endswith(":*"):  # a rule written for this very text
         return command.strip()
     script = parse_shell(command)
-    if script.problems or not script.commands:
+    if script.problems or not script.commands or executed(command).unclear:  # e.g. printf -v 'a[$(x)]'
         return None
     first: str | None = None
     for simple in script.commands:
