@@ -295,3 +295,11 @@ REGRESSIONS = [
     "echo $'\\''; touch C #'",
     "echo pwned >&2D_redirect",
 ]
+
+# Quoted text that bash evaluates as code (arithmetic on a variable, printf -v, test -v, PS4, ${x@P},
+# nested backquotes): each runs rm in real bash (tests/test_bash_oracle.py) though no word says rm.
+HIDDEN_RM = [
+    "echo `echo \\`rm x\\``", "x='a[$(rm y)]'; echo $((x))", "x='a[$(rm y)]'; [[ x -eq 0 ]]",
+    "x='a[$(rm y)]'; (( x ))", "test -v 'a[$(rm y)]'", "printf -v 'a[$(rm y)]' x", "PS4='$(rm y)'; set -x; :",
+    "x='$(rm y)'; echo \"${x@P}\"", "read x <<'EOF'\na[$(rm y)]\nEOF\necho $((x))",
+]

@@ -14,8 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from bash_corpus import ALLOW, CORPUS, REGRESSIONS
-from test_bash_policy import HIDDEN_RM
+from bash_corpus import ALLOW, CORPUS, HIDDEN_RM, REGRESSIONS
 
 from agent.engine.permissions import PermissionPolicy
 from agent.tools.bash import BashTool

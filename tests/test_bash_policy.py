@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from bash_corpus import CORPUS, REGRESSIONS
+from bash_corpus import CORPUS, HIDDEN_RM, REGRESSIONS
 
 from agent.engine.bash_policy import rule_match, suggest_bash_rule
 from agent.engine.permissions import PermissionPolicy
@@ -44,11 +44,7 @@ UNCLEAR = [
     "source <(echo rm x)", ". /dev/stdin <<< 'rm x'", "sh /dev/stdin <<< 'rm x'", "bash <(echo rm x)",
     "hash -p /bin/rm ls; ls x", "eval $(echo rm) x", "$(echo rm) x", "`echo rm` x", "echo \n\\rm x",
     "cat <<EOF\nEO\\\nF\nrm x\nEOF",
-    *(HIDDEN_RM := [  # bash evaluates quoted text as code here (tests/test_bash_oracle.py runs them)
-        "echo `echo \\`rm x\\``", "x='a[$(rm y)]'; echo $((x))", "x='a[$(rm y)]'; [[ x -eq 0 ]]",
-        "x='a[$(rm y)]'; (( x ))", "test -v 'a[$(rm y)]'", "printf -v 'a[$(rm y)]' x", "PS4='$(rm y)'; set -x; :",
-        "x='$(rm y)'; echo \"${x@P}\"", "read x <<'EOF'\na[$(rm y)]\nEOF\necho $((x))",
-    ]),
+    *HIDDEN_RM,
 ]
 
 # Mentions and look-alikes that do not run rm or git push.
