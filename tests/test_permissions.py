@@ -14,10 +14,10 @@ from agent.engine.permissions import (
     PermissionMode,
     PermissionPolicy,
     parse_rule,
-    split_command,
     split_rule_list,
     suggest_bash_rule,
 )
+from agent.engine.shell_parse import parse_shell
 from agent.settings import Settings
 from agent.tools.base import Tool, ToolContext, ToolResult
 from agent.tools.bash import BashTool
@@ -89,27 +89,29 @@ def test_split_rule_list_splits_on_spaces_and_commas_outside_parentheses() -> No
     assert split_rule_list("Bash(echo a, b)") == ["Bash(echo a, b)"]
 
 
-def test_split_command_splits_compound_commands_outside_quotes() -> None:
-    parts = split_command("npm test && rm -rf / ; echo 'a;b' | wc -l || x & y\nz")
-    assert parts is not None
-    assert [p.text for p in parts] == ["npm test", "rm -rf /", "echo 'a;b'", "wc -l", "x", "y", "z"]
+def test_parse_shell_splits_compound_commands_outside_quotes() -> None:
+    script = parse_shell("npm test && rm -rf / ; echo 'a;b' | wc -l || x & y\nz")
+    assert [c.words for c in script.commands] == [
+        ("npm", "test"), ("rm", "-rf", "/"), ("echo", "a;b"), ("wc", "-l"), ("x",), ("y",), ("z",),
+    ]
+    assert script.problems == () and script.unreliable is None
 
 
-def test_split_command_flags_substitutions_and_file_redirects_as_risky() -> None:
-    def risky(command: str) -> list[bool]:
-        return [p.risky for p in split_command(command) or []]
+def test_parse_shell_reports_substitutions_and_file_redirects_as_problems() -> None:
+    def plain(command: str) -> bool:
+        return not parse_shell(command).problems
 
-    assert risky("echo $(whoami)") == [True]
-    assert risky('echo "`id`"') == [True]
-    assert risky("echo '$(not run)'") == [False]
-    assert risky("diff <(ls a) <(ls b)") == [True]
-    assert risky("npm test > out.txt") == [True]
-    assert risky("npm test 2>&1 >/dev/null") == [False]
-    assert risky("cat a &> log; ls") == [True, False]
+    assert not plain("echo $(whoami)")
+    assert not plain('echo "`id`"')
+    assert plain("echo '$(not run)'")
+    assert not plain("diff <(ls a) <(ls b)")
+    assert not plain("npm test > out.txt")
+    assert plain("npm test 2>&1 >/dev/null")
+    assert not plain("cat a &> log; ls")
 
 
-def test_split_command_gives_up_on_an_unterminated_quote() -> None:
-    assert split_command("echo 'oops") is None
+def test_parse_shell_distrusts_an_unterminated_quote() -> None:
+    assert parse_shell("echo 'oops").unreliable
 
 
 # --- modes --------------------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """Whether a tool call may run: allow, deny, or ask the user. Pure: no I/O beyond resolving paths.
 
 Rules use Claude Code's format (`Bash(npm test:*)`, `Edit(src/**)`, `Read(//etc/**)`, `WebFetch`).
-Deny beats ask beats allow. A compound Bash command is allowed only when every simple command in it
-is; a deny or ask rule fires when any part matches, and it is matched loosely (quotes ignored, inside
-`$(...)` too) because for those a false match is the safe mistake.
+Deny beats ask beats allow. Bash commands are judged on a real parse (bash_policy): a compound command
+is allowed only when every simple command in it is plain and permitted; a deny or ask rule fires when
+anything the command would run matches, and a deny rule that cannot be ruled out makes it ask.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
+from agent.engine import bash_policy
+from agent.engine.bash_policy import suggest_bash_rule
 from agent.tools.base import Tool, ToolContext, ToolError
 from agent.tools.search import glob_to_regex
 
@@ -100,122 +102,14 @@ def parse_rules(values: Iterable[str], *, split: bool = False) -> list[Rule]:
     return [parse_rule(r) for value in values for r in (split_rule_list(value) if split else [value])]
 
 
-# --- shell commands ------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class CommandPart:
-    text: str
-    risky: bool  # has $(...), backticks, <(...)/>(...) or writes a file with `>`: no prefix rule fits
-
-
-_SEPARATORS = ("&&", "||", "|&", ";", "|", "&", "\n")
-_REDIRECT_RE = re.compile(r"(&>>?|>>?\|?)[ \t]*(&[0-9-]+|[^\s;&|<>()]*)")
-_SUBSTITUTIONS = ("$(", "`", "<(", ">(")
-
-
-def split_command(command: str) -> list[CommandPart] | None:
-    """The simple commands of a command line, split at && || ; | & and newlines outside quotes.
-
-    None when the line cannot be split safely (an unterminated quote).
-    """
-    parts: list[CommandPart] = []
-    buf: list[str] = []
-    risky, quote, i = False, "", 0
-
-    def flush() -> None:
-        nonlocal risky
-        if "".join(buf).strip():
-            parts.append(CommandPart("".join(buf).strip(), risky))
-        buf.clear()
-        risky = False
-
-    while i < len(command):
-        c = command[i]
-        if quote == "'":
-            quote = "" if c == "'" else quote
-        elif c == "\\":
-            buf.append(command[i : i + 2])
-            i += 2
-            continue
-        elif quote == '"':
-            quote = "" if c == '"' else quote
-            risky = risky or command.startswith(("$(", "`"), i)
-        elif c in "'\"":
-            quote = c
-        elif command.startswith(_SUBSTITUTIONS, i):
-            risky = True
-        elif (c == ">" or command.startswith("&>", i)) and (m := _REDIRECT_RE.match(command, i)):
-            risky = risky or not (m.group(2).startswith("&") or m.group(2) == "/dev/null")
-            buf.append(m.group(0))
-            i = m.end()
-            continue
-        elif sep := next((s for s in _SEPARATORS if command.startswith(s, i)), ""):
-            flush()
-            i += len(sep)
-            continue
-        buf.append(c)
-        i += 1
-    if quote:
-        return None
-    flush()
-    return parts
-
-
-_LOOSE_SPLIT_RE = re.compile(r"&&|\|\||\$\(|[;&|\n(){}`]")
-_LEADING_NOISE_RE = re.compile(
-    r"^(?:(?:!|if|then|else|elif|do|while|until|time|exec|command|builtin|nohup|sudo)\s+|\w+=\S*\s+)+"
-)
-
-
-def _loose_candidates(command: str) -> set[str]:
-    """Every plausible simple command in the line, for deny/ask rules: over-matching is safe there."""
-    strict = [part.text for part in split_command(command) or []]
-    pieces = [*strict, *_LOOSE_SPLIT_RE.split(command), command]
-    stripped = (_LEADING_NOISE_RE.sub("", piece.strip()).strip() for piece in pieces)
-    return {piece for piece in stripped if piece}
-
-
-def command_matches(spec: str, command: str) -> bool:
-    """`npm test:*` matches `npm test` and `npm test ...`; anything else must match exactly."""
-    if spec.endswith(":*"):
-        prefix = spec[:-2].rstrip()
-        return command == prefix or command.startswith((prefix + " ", prefix + "\t"))
-    return command == spec
-
+# --- shell commands: judged on a real parse, see bash_policy ------------------------------------
 
 def bash_allowed_by(rules: Sequence[Rule], command: str) -> Rule | None:
     """The allow rule that permits the command, if every part of it is permitted by some rule."""
-    for rule in rules:
-        if rule.specifier is None or rule.specifier == command.strip():
-            return rule
-    parts = split_command(command)
-    if not parts:
-        return None
-    first: Rule | None = None
-    for part in parts:
-        rule = next(
-            (r for r in rules if r.specifier and command_matches(r.specifier, part.text)
-             and not (part.risky and r.specifier.endswith(":*"))),
-            None,
-        )
-        if rule is None:
-            return None
-        first = first or rule
-    return first
-
-
-def suggest_bash_rule(command: str) -> str:
-    """A prefix rule such as `Bash(npm test:*)` for a plain command, else the exact command."""
-    parts = split_command(command)
-    if parts and len(parts) == 1 and not parts[0].risky:
-        words = parts[0].text.split()
-        prefix = words[0]
-        if len(words) > 1 and re.fullmatch(r"[a-z][a-z0-9_-]*", words[1]):
-            prefix += " " + words[1]
-        candidate = f"Bash({prefix}:*)"
-        if bash_allowed_by([parse_rule(candidate)], command):
-            return candidate
-    return f"Bash({command.strip()})"
+    if bare := next((r for r in rules if r.specifier is None), None):
+        return bare
+    spec = bash_policy.covering_spec([r.specifier for r in rules if r.specifier], command)
+    return next((r for r in rules if r.specifier == spec), None) if spec else None
 
 
 # --- the policy ----------------------------------------------------------------------------------
@@ -277,7 +171,11 @@ class PermissionPolicy:
                 "deny", f"{name} is not available in plan mode: plan mode is read-only, so only tools that "
                 "read may run. Present your plan instead.",
             )
-        if rule := self._first_match(self.ask, call):
+        if call.name == "Bash" and (rule := self._first_match(self.deny, call, maybe=True)):
+            reason = (f"Bash needs confirmation: the command cannot be fully analysed "
+                      f"({bash_policy.why_unclear(call.subject or '')}), so the rule `{rule.text}` may apply.")
+            return Decision("ask", reason, rule=rule.text)
+        if rule := self._first_match(self.ask, call, maybe=True):
             reason = f"The rule `{rule.text}` asks for confirmation before {name} runs."
             return Decision("ask", reason, rule=rule.text)
         if self.mode is PermissionMode.bypassPermissions:
@@ -295,7 +193,8 @@ class PermissionPolicy:
             return Decision("allow", f"{name} only reads inside the project.")
         if self.mode is PermissionMode.acceptEdits and name in EDIT_TOOLS and not self._is_protected(call):
             return Decision("allow", "File edits inside the project are allowed in acceptEdits mode.")
-        return Decision("ask", f"{name} needs your permission to run.", suggestion)
+        note = bash_policy.not_plain_note(call.subject) if name == "Bash" and call.subject else ""
+        return Decision("ask", f"{name} needs your permission to run.{note}", suggestion)
 
     # --- helpers ---
 
@@ -309,8 +208,8 @@ class PermissionPolicy:
         outside = [p for p in touched if not p.is_relative_to(self._real_project)]
         return _Call(tool.name, tool.permission_subject(args), outside, tool.name in EDIT_TOOLS | READ_TOOLS)
 
-    def _first_match(self, rules: Iterable[Rule], call: _Call) -> Rule | None:
-        """The first deny/ask rule that matches: loosely for Bash, either path form for files."""
+    def _first_match(self, rules: Iterable[Rule], call: _Call, maybe: bool = False) -> Rule | None:
+        """The first deny/ask rule that matches (or, with `maybe`, may match a Bash command it runs)."""
         for rule in rules:
             if not rule.covers(call.name):
                 continue
@@ -319,7 +218,7 @@ class PermissionPolicy:
             if call.subject is None:
                 continue
             if call.name == "Bash":
-                hit = any(command_matches(rule.specifier, c) for c in _loose_candidates(call.subject))
+                hit = bash_policy.rule_match(rule.specifier, call.subject) in (("yes", "maybe") if maybe else ("yes",))
             elif call.is_path_tool:
                 hit = self._path_matches(rule.specifier, call.subject, resolved_only=False)
             else:
