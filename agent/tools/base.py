@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ValidationError
 
 if TYPE_CHECKING:
     from agent.cron.service import CronService
+
+
+Verdict = Literal["allow", "deny", "ask"]
+FileVerdict = Callable[[Path], Verdict]
 
 
 class ToolError(Exception):
@@ -35,6 +40,21 @@ class ToolContext:
     cron: CronService | None = None
     headless: bool = False  # `agent -p`: the process exits after the turn, so session tasks never fire
     extra: dict[str, Any] = field(default_factory=dict)
+    # Set by the permission policy: (tool name, search root) -> the verdict on each file Grep or Glob
+    # would open or list. Without one, only files inside the project or the search root are used.
+    search_filter: Callable[[str, Path], FileVerdict] | None = None
+
+    def file_verdict(self, tool: str, root: Path) -> FileVerdict:
+        """Whether `tool`, searching `root`, may open or list a file: allow, deny (skip silently) or ask
+        (skip, and tell the model to Read it to ask). Symlinks are judged by where they lead."""
+        if self.search_filter is not None:
+            return self.search_filter(tool, root)
+        inside = [Path(os.path.realpath(self.project_dir)), Path(os.path.realpath(root))]
+
+        def verdict(path: Path) -> Verdict:
+            real = Path(os.path.realpath(path))
+            return "allow" if any(real.is_relative_to(folder) for folder in inside) else "ask"
+        return verdict
 
     def resolve(self, path: str) -> Path:
         """A tool path argument as an absolute path; relative paths are taken from the project."""
