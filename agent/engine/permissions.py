@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
+from agent.engine.protected import is_protected
+from agent.settings import user_settings_path
 from agent.tools.base import Tool, ToolContext, ToolError
 from agent.tools.search import glob_to_regex
 
@@ -29,7 +31,6 @@ Behavior = Literal["allow", "deny", "ask"]
 EDIT_TOOLS = frozenset({"Edit", "Write", "MultiEdit", "NotebookEdit"})  # what an `Edit` rule covers
 READ_TOOLS = frozenset({"Read", "Glob", "Grep", "LS", "NotebookRead"})  # what a `Read` rule covers
 SCHEDULE_TOOLS = frozenset({"CronCreate", "CronDelete"})  # change only the agent's own schedule
-PROTECTED_PATHS = (".claude/settings.json", ".claude/settings.local.json", ".git")  # ask even in acceptEdits
 
 
 class PermissionMode(str, Enum):
@@ -226,6 +227,7 @@ class _Call:
     subject: str | None
     outside: list[Path]  # touched paths outside the project, resolved
     is_path_tool: bool
+    protected: tuple[Path, ...] = ()  # paths it writes that hold settings, commands or git internals
 
 
 class PermissionPolicy:
@@ -247,6 +249,7 @@ class PermissionPolicy:
         self.session_allow: list[Rule] = []
         self._home = Path(os.path.abspath(home or Path.home()))
         self._real_project = Path(os.path.realpath(self.project_dir))
+        self._user_settings = Path(os.path.realpath(user_settings_path()))
 
     @classmethod
     def from_settings(
@@ -280,6 +283,14 @@ class PermissionPolicy:
         if rule := self._first_match(self.ask, call):
             reason = f"The rule `{rule.text}` asks for confirmation before {name} runs."
             return Decision("ask", reason, rule=rule.text)
+        if call.protected:
+            if rule := self._names_exactly(call):
+                return Decision("allow", f"Allowed by the rule `{rule.text}`, which names this file.", rule=rule.text)
+            return Decision(
+                "ask", f"{name} would change {call.protected[0]}, which holds the agent's settings or commands "
+                "or git's internals: such writes are always confirmed, whatever the rules or mode say.",
+                self._exact_rule(call),
+            )
         if self.mode is PermissionMode.bypassPermissions:
             return Decision("allow", "All tools are allowed in bypassPermissions mode.")
         if rule := self._allowed_by(call):
@@ -293,7 +304,7 @@ class PermissionPolicy:
             return Decision("allow", f"{name} changes only the agent's own schedule.")
         if tool.read_only:
             return Decision("allow", f"{name} only reads inside the project.")
-        if self.mode is PermissionMode.acceptEdits and name in EDIT_TOOLS and not self._is_protected(call):
+        if self.mode is PermissionMode.acceptEdits and name in EDIT_TOOLS:
             return Decision("allow", "File edits inside the project are allowed in acceptEdits mode.")
         return Decision("ask", f"{name} needs your permission to run.", suggestion)
 
@@ -307,7 +318,12 @@ class PermissionPolicy:
                 return _Call(tool.name, None, [], tool.name in EDIT_TOOLS | READ_TOOLS)
         touched = [Path(os.path.realpath(p)) for p in tool.touched_paths(args, ctx)]
         outside = [p for p in touched if not p.is_relative_to(self._real_project)]
-        return _Call(tool.name, tool.permission_subject(args), outside, tool.name in EDIT_TOOLS | READ_TOOLS)
+        subject = tool.permission_subject(args)
+        protected: tuple[Path, ...] = ()
+        if not tool.read_only and tool.name != "Bash":  # Bash writes are judged by its command rules
+            written = [*touched, *([Path(os.path.normpath(ctx.resolve(subject)))] if subject else [])]
+            protected = tuple(p for p in written if is_protected(p, self._user_settings))
+        return _Call(tool.name, subject, outside, tool.name in EDIT_TOOLS | READ_TOOLS, protected)
 
     def _first_match(self, rules: Iterable[Rule], call: _Call) -> Rule | None:
         """The first deny/ask rule that matches: loosely for Bash, either path form for files."""
@@ -376,11 +392,51 @@ class PermissionPolicy:
         pattern = spec.rstrip("/")
         return project, pattern if "/" in pattern else f"**/{pattern}"  # gitignore: any depth
 
-    def _is_protected(self, call: _Call) -> bool:
-        if call.subject is None:
-            return False
-        path = Path(os.path.realpath(self.project_dir / Path(call.subject).expanduser()))
-        return any(path.is_relative_to(self._real_project / p) for p in PROTECTED_PATHS)
+    def _names_exactly(self, call: _Call) -> Rule | None:
+        """An allow rule whose path, without wildcards, is the very file every protected path leads to."""
+        targets = {Path(os.path.realpath(p)) for p in call.protected}
+        for rule in (*self.allow, *self.session_allow):
+            spec = rule.specifier
+            if not (rule.covers(call.name) and spec and "/" in spec.rstrip("/")) or any(c in spec for c in "*?[{"):
+                continue
+            root, pattern = self._rule_root(spec, real=True)
+            if targets == {Path(os.path.realpath(root / pattern))}:
+                return rule
+        return None
+
+    def _exact_rule(self, call: _Call) -> str:
+        group = "Edit" if call.name in EDIT_TOOLS else call.name
+        target = Path(os.path.realpath(call.protected[0]))
+        if target.is_relative_to(self._real_project):
+            return f"{group}(./{target.relative_to(self._real_project).as_posix()})"
+        return f"{group}(/{target.as_posix()})"
+
+    def search_filter(self, tool: str, root: Path) -> Callable[[Path], Behavior]:
+        """The verdict on each file Grep or Glob (`tool`) lists or opens under `root`, whose own check
+        has passed: rules that matched the root itself were decided there (asked or allowed)."""
+        root_subject = str(root)
+        real_root = Path(os.path.realpath(root))
+
+        def specific(rules: Iterable[Rule]) -> list[Rule]:
+            return [r for r in rules if r.specifier and r.covers(tool)
+                    and not self._path_matches(r.specifier, root_subject, resolved_only=False)]
+        deny, ask = specific(self.deny), specific(self.ask)
+        allow = [r for r in (*self.allow, *self.session_allow) if r.specifier and r.covers(tool)]
+
+        def verdict(path: Path) -> Behavior:
+            subject = str(path)
+            if any(self._path_matches(r.specifier or "", subject, resolved_only=False) for r in deny):
+                return "deny"
+            if any(self._path_matches(r.specifier or "", subject, resolved_only=False) for r in ask):
+                return "ask"
+            real = Path(os.path.realpath(path))
+            if real.is_relative_to(self._real_project) or real.is_relative_to(real_root):
+                return "allow"
+            if self.mode is PermissionMode.bypassPermissions or any(
+                    self._path_matches(r.specifier or "", str(real), resolved_only=True) for r in allow):
+                return "allow"
+            return "ask"
+        return verdict
 
     def _suggest(self, call: _Call) -> str | None:
         if call.name == "Bash":

@@ -143,7 +143,7 @@ class _PathTool(Tool):
         return str(Path(args.file_path).expanduser())  # type: ignore[attr-defined]
 
     def touched_paths(self, args: BaseModel, ctx: ToolContext) -> list[Path]:
-        return [ctx.resolve(args.file_path).resolve()]  # type: ignore[attr-defined]
+        return [Path(os.path.realpath(ctx.resolve(args.file_path)))]  # type: ignore[attr-defined]
 
 
 class ReadInput(BaseModel):

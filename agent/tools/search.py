@@ -110,7 +110,7 @@ class _SearchTool(Tool):
         return str(Path(path).expanduser()) if path else "."
 
     def touched_paths(self, args: BaseModel, ctx: ToolContext) -> list[Path]:
-        return [self.search_place(args, ctx).resolve()]
+        return [Path(os.path.realpath(self.search_place(args, ctx)))]  # no RuntimeError on a symlink loop
 
     def key_argument(self, args: BaseModel) -> str:
         path = args.path  # type: ignore[attr-defined]
