@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from agent.engine.protected import is_protected
 from agent.settings import user_settings_path
 from agent.tools.base import Tool, ToolContext, ToolError
-from agent.tools.search import glob_to_regex
+from agent.tools.listing import RealPaths, glob_or_parent_regex
 
 if TYPE_CHECKING:
     from agent.settings import Settings
@@ -249,6 +249,7 @@ class PermissionPolicy:
         self.session_allow: list[Rule] = []
         self._home = Path(os.path.abspath(home or Path.home()))
         self._real_project = Path(os.path.realpath(self.project_dir))
+        self._real_home = Path(os.path.realpath(self._home))
         self._user_settings = Path(os.path.realpath(user_settings_path()))
 
     @classmethod
@@ -363,26 +364,30 @@ class PermissionPolicy:
         """gitignore-style: the pattern matches the path or one of its folders below the rule's root."""
         path = Path(subject).expanduser()
         path = path if path.is_absolute() else self.project_dir / path
-        forms = [(Path(os.path.realpath(path)), True)]
-        if not resolved_only:
-            forms.append((Path(os.path.normpath(path)), False))
-        for candidate, real in forms:
+        return self._path_rule(spec, resolved_only=resolved_only)(os.path.realpath(path), os.path.normpath(path))
+
+    def _path_rule(self, spec: str, *, resolved_only: bool) -> Callable[[str, str], bool]:
+        """The rule as a test of (resolved path, path as written), both absolute strings; the second is
+        ignored when resolved_only. Built once per search so that each file costs no Path objects."""
+        forms = []
+        for real in (True,) if resolved_only else (True, False):
             root, pattern = self._rule_root(spec, real)
-            try:
-                parts = candidate.relative_to(root).parts
-            except ValueError:
-                continue
-            regexes = [glob_to_regex(pattern)]
+            patterns = [pattern]
             if not resolved_only and pattern.endswith("/**"):  # deny `dir/**` also denies searching dir
-                regexes.append(glob_to_regex(pattern[:-3]))
-            prefixes = ["/".join(parts[:k]) for k in range(1, len(parts) + 1)] or [""]
-            if any(regex.fullmatch(prefix) for regex in regexes for prefix in prefixes):
-                return True
-        return False
+                patterns.append(pattern[:-3])
+            forms.append((str(root), glob_or_parent_regex(*patterns)))
+
+        def matches(real_path: str, written: str) -> bool:
+            for (root, regex), candidate in zip(forms, (real_path, written), strict=False):
+                rel = _below(candidate, root)
+                if rel is not None and regex.fullmatch(rel):
+                    return True
+            return False
+        return matches
 
     def _rule_root(self, spec: str, real: bool) -> tuple[Path, str]:
         project = self._real_project if real else self.project_dir
-        home = Path(os.path.realpath(self._home)) if real else self._home
+        home = self._real_home if real else self._home
         if spec.startswith("//"):
             return Path("/"), spec[2:].rstrip("/")
         if spec.startswith("~/"):
@@ -414,26 +419,26 @@ class PermissionPolicy:
     def search_filter(self, tool: str, root: Path) -> Callable[[Path], Behavior]:
         """The verdict on each file Grep or Glob (`tool`) lists or opens under `root`, whose own check
         has passed: rules that matched the root itself were decided there (asked or allowed)."""
-        root_subject = str(root)
-        real_root = Path(os.path.realpath(root))
+        real_root, project = os.path.realpath(root), str(self._real_project)
 
-        def specific(rules: Iterable[Rule]) -> list[Rule]:
-            return [r for r in rules if r.specifier and r.covers(tool)
-                    and not self._path_matches(r.specifier, root_subject, resolved_only=False)]
+        def specific(rules: Iterable[Rule]) -> list[Callable[[str, str], bool]]:
+            return [self._path_rule(r.specifier, resolved_only=False) for r in rules if r.specifier
+                    and r.covers(tool) and not self._path_matches(r.specifier, str(root), resolved_only=False)]
         deny, ask = specific(self.deny), specific(self.ask)
-        allow = [r for r in (*self.allow, *self.session_allow) if r.specifier and r.covers(tool)]
+        allow = [self._path_rule(r.specifier, resolved_only=True)
+                 for r in (*self.allow, *self.session_allow) if r.specifier and r.covers(tool)]
+
+        resolve = RealPaths()
 
         def verdict(path: Path) -> Behavior:
-            subject = str(path)
-            if any(self._path_matches(r.specifier or "", subject, resolved_only=False) for r in deny):
+            written, real = os.path.normpath(path), resolve(path)
+            if any(rule(real, written) for rule in deny):
                 return "deny"
-            if any(self._path_matches(r.specifier or "", subject, resolved_only=False) for r in ask):
+            if any(rule(real, written) for rule in ask):
                 return "ask"
-            real = Path(os.path.realpath(path))
-            if real.is_relative_to(self._real_project) or real.is_relative_to(real_root):
+            if _below(real, project) is not None or _below(real, real_root) is not None:
                 return "allow"
-            if self.mode is PermissionMode.bypassPermissions or any(
-                    self._path_matches(r.specifier or "", str(real), resolved_only=True) for r in allow):
+            if self.mode is PermissionMode.bypassPermissions or any(rule(real, real) for rule in allow):
                 return "allow"
             return "ask"
         return verdict
@@ -446,6 +451,14 @@ class PermissionPolicy:
             path = Path(os.path.realpath(self.project_dir / Path(call.subject).expanduser()))
             return f"{group}(/{path.as_posix()})"  # `//abs` is an absolute path in a rule
         return group
+
+
+def _below(path: str, root: str) -> str | None:
+    """path relative to root with `/` separators ("" for root itself), or None when not below it."""
+    if path == root:
+        return ""
+    prefix = root if root.endswith(os.sep) else root + os.sep
+    return path[len(prefix):].replace(os.sep, "/") if path.startswith(prefix) else None
 
 
 def _parse_mode(mode: PermissionMode | str) -> PermissionMode:

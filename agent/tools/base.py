@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from agent.tools.listing import RealPaths
+
 if TYPE_CHECKING:
     from agent.cron.service import CronService
 
@@ -49,11 +51,14 @@ class ToolContext:
         (skip, and tell the model to Read it to ask). Symlinks are judged by where they lead."""
         if self.search_filter is not None:
             return self.search_filter(tool, root)
-        inside = [Path(os.path.realpath(self.project_dir)), Path(os.path.realpath(root))]
+        inside = [os.path.realpath(folder) for folder in (self.project_dir, root)]
+        prefixes = tuple(folder.rstrip(os.sep) + os.sep for folder in inside)
+
+        resolve = RealPaths()
 
         def verdict(path: Path) -> Verdict:
-            real = Path(os.path.realpath(path))
-            return "allow" if any(real.is_relative_to(folder) for folder in inside) else "ask"
+            real = resolve(path)
+            return "allow" if real in inside or real.startswith(prefixes) else "ask"
         return verdict
 
     def resolve(self, path: str) -> Path:

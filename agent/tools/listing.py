@@ -92,11 +92,23 @@ def glob_to_regex(pattern: str) -> re2._Regexp:
     Supports `*`, `?`, `[abc]`, `[!abc]`, `{a,b}` and `**` as a whole segment (`**/x`, `a/**/x`, `a/**`).
     RE2, not `re`: the model writes globs, and `*a*a*a*a*a*b` would backtrack for ages in `re`.
     """
+    return _compile(_translate(pattern), pattern)
+
+
+@lru_cache(maxsize=256)
+def glob_or_parent_regex(*patterns: str) -> re2._Regexp:
+    """A regex whose `fullmatch` says: one of the globs matches the path or one of its parent folders
+    (gitignore's rule: a pattern matching a folder covers everything below it)."""
+    body = "|".join(_translate(pattern) for pattern in patterns)
+    return _compile(f"(?:{body})(?:/.*)?", " or ".join(patterns))
+
+
+def _compile(regex: str, pattern: str) -> re2._Regexp:
     options = re2.Options()
     options.log_errors = False
     options.dot_nl = True
     try:
-        return re2.compile(_translate(pattern), options=options)
+        return re2.compile(regex, options=options)
     except re2.error:
         raise GlobError(f"Invalid glob pattern {pattern!r}: check its brackets and braces.") from None
 
@@ -131,3 +143,21 @@ def _walk_files(root: Path) -> list[Path]:
 def list_files(root: Path) -> list[Path]:
     """Searchable files under root. An ignored root (git lists nothing) falls back to the walk."""
     return _git_files(root) or _walk_files(root)
+
+
+class RealPaths:
+    """`os.path.realpath` for the many files of a search: each folder is resolved once, and each file
+    costs one `lstat` (it is resolved fully only when it is itself a symlink)."""
+
+    def __init__(self) -> None:
+        self._folders: dict[str, str] = {}
+
+    def __call__(self, path: os.PathLike[str] | str) -> str:
+        text = os.fspath(path)
+        folder, name = os.path.split(text)
+        if name in ("", ".", "..") or not os.path.isabs(text) or os.path.islink(text):
+            return os.path.realpath(text)
+        real_folder = self._folders.get(folder)
+        if real_folder is None:
+            real_folder = self._folders[folder] = os.path.realpath(folder)
+        return os.path.join(real_folder, name)
