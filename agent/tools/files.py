@@ -172,7 +172,9 @@ class ReadTool(_PathTool):
         "- Results are numbered like `cat -n`: the line number, a tab, then the line. The numbers are "
         "not part of the file: never include them in Edit's old_string or new_string.\n"
         "- It reads files, not folders: list a folder with Glob or `ls` through Bash.\n"
-        "- Binary files are refused. When several files might be useful, read them in one response."
+        f"- Binary files, files over {MAX_READ_BYTES // (1024 * 1024)} MB and anything that is not a regular "
+        "file (a FIFO, socket or device) are refused. When several files might be useful, read them in one "
+        "response."
     )
 
     async def run(self, args: BaseModel, ctx: ToolContext) -> ToolResult:
