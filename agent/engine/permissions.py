@@ -319,12 +319,12 @@ class PermissionPolicy:
                 return _Call(tool.name, None, [], tool.name in EDIT_TOOLS | READ_TOOLS)
         touched = [Path(os.path.realpath(p)) for p in tool.touched_paths(args, ctx)]
         outside = [p for p in touched if not p.is_relative_to(self._real_project)]
-        subject = tool.permission_subject(args)
+        subject, is_path_tool = tool.permission_subject(args), tool.name in EDIT_TOOLS | READ_TOOLS
         protected: tuple[Path, ...] = ()
         if not tool.read_only and tool.name != "Bash":  # Bash writes are judged by its command rules
-            written = [*touched, *([Path(os.path.normpath(ctx.resolve(subject)))] if subject else [])]
-            protected = tuple(p for p in written if is_protected(p, self._user_settings))
-        return _Call(tool.name, subject, outside, tool.name in EDIT_TOOLS | READ_TOOLS, protected)
+            as_written = [Path(os.path.normpath(ctx.resolve(subject)))] if subject and is_path_tool else []
+            protected = tuple(p for p in [*touched, *as_written] if is_protected(p, self._user_settings))
+        return _Call(tool.name, subject, outside, is_path_tool, protected)
 
     def _first_match(self, rules: Iterable[Rule], call: _Call) -> Rule | None:
         """The first deny/ask rule that matches: loosely for Bash, either path form for files."""
