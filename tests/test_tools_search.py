@@ -207,7 +207,7 @@ async def test_grep_no_match_is_not_an_error(ctx: ToolContext, code: Path) -> No
 
 
 async def test_grep_skips_binary_and_huge_files(ctx: ToolContext, tmp_path: Path, monkeypatch: Any) -> None:
-    import agent.tools.search as search
+    import agent.tools.search as search  # GREP_MAX_FILE_BYTES lives here
 
     monkeypatch.setattr(search, "GREP_MAX_FILE_BYTES", 100)
     (tmp_path / "bin.dat").write_bytes(b"needle\x00\x01")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -20,8 +20,10 @@ from pydantic import BaseModel
 
 from agent.engine import bash_policy
 from agent.engine.bash_policy import suggest_bash_rule
+from agent.engine.protected import is_protected
+from agent.settings import user_settings_path
 from agent.tools.base import Tool, ToolContext, ToolError
-from agent.tools.search import glob_to_regex
+from agent.tools.listing import RealPaths, glob_or_parent_regex
 
 if TYPE_CHECKING:
     from agent.settings import Settings
@@ -31,7 +33,6 @@ Behavior = Literal["allow", "deny", "ask"]
 EDIT_TOOLS = frozenset({"Edit", "Write", "MultiEdit", "NotebookEdit"})  # what an `Edit` rule covers
 READ_TOOLS = frozenset({"Read", "Glob", "Grep", "LS", "NotebookRead"})  # what a `Read` rule covers
 SCHEDULE_TOOLS = frozenset({"CronCreate", "CronDelete"})  # change only the agent's own schedule
-PROTECTED_PATHS = (".claude/settings.json", ".claude/settings.local.json", ".git")  # ask even in acceptEdits
 
 
 class PermissionMode(str, Enum):
@@ -120,6 +121,7 @@ class _Call:
     subject: str | None
     outside: list[Path]  # touched paths outside the project, resolved
     is_path_tool: bool
+    protected: tuple[Path, ...] = ()  # paths it writes that hold settings, commands or git internals
 
 
 class PermissionPolicy:
@@ -141,6 +143,8 @@ class PermissionPolicy:
         self.session_allow: list[Rule] = []
         self._home = Path(os.path.abspath(home or Path.home()))
         self._real_project = Path(os.path.realpath(self.project_dir))
+        self._real_home = Path(os.path.realpath(self._home))
+        self._user_settings = Path(os.path.realpath(user_settings_path()))
 
     @classmethod
     def from_settings(
@@ -178,6 +182,14 @@ class PermissionPolicy:
         if rule := self._first_match(self.ask, call, maybe=True):
             reason = f"The rule `{rule.text}` asks for confirmation before {name} runs."
             return Decision("ask", reason, rule=rule.text)
+        if call.protected:
+            if rule := self._names_exactly(call):
+                return Decision("allow", f"Allowed by the rule `{rule.text}`, which names this file.", rule=rule.text)
+            return Decision(
+                "ask", f"{name} would change {call.protected[0]}, which holds the agent's settings or commands "
+                "or git's internals: such writes are always confirmed, whatever the rules or mode say.",
+                self._exact_rule(call),
+            )
         if self.mode is PermissionMode.bypassPermissions:
             return Decision("allow", "All tools are allowed in bypassPermissions mode.")
         if rule := self._allowed_by(call):
@@ -191,7 +203,7 @@ class PermissionPolicy:
             return Decision("allow", f"{name} changes only the agent's own schedule.")
         if tool.read_only:
             return Decision("allow", f"{name} only reads inside the project.")
-        if self.mode is PermissionMode.acceptEdits and name in EDIT_TOOLS and not self._is_protected(call):
+        if self.mode is PermissionMode.acceptEdits and name in EDIT_TOOLS:
             return Decision("allow", "File edits inside the project are allowed in acceptEdits mode.")
         note = bash_policy.not_plain_note(call.subject) if name == "Bash" and call.subject else ""
         return Decision("ask", f"{name} needs your permission to run.{note}", suggestion)
@@ -206,7 +218,12 @@ class PermissionPolicy:
                 return _Call(tool.name, None, [], tool.name in EDIT_TOOLS | READ_TOOLS)
         touched = [Path(os.path.realpath(p)) for p in tool.touched_paths(args, ctx)]
         outside = [p for p in touched if not p.is_relative_to(self._real_project)]
-        return _Call(tool.name, tool.permission_subject(args), outside, tool.name in EDIT_TOOLS | READ_TOOLS)
+        subject, is_path_tool = tool.permission_subject(args), tool.name in EDIT_TOOLS | READ_TOOLS
+        protected: tuple[Path, ...] = ()
+        if not tool.read_only and tool.name != "Bash":  # Bash writes are judged by its command rules
+            as_written = [Path(os.path.normpath(ctx.resolve(subject)))] if subject and is_path_tool else []
+            protected = tuple(p for p in [*touched, *as_written] if is_protected(p, self._user_settings))
+        return _Call(tool.name, subject, outside, is_path_tool, protected)
 
     def _first_match(self, rules: Iterable[Rule], call: _Call, maybe: bool = False) -> Rule | None:
         """The first deny/ask rule that matches (or, with `maybe`, may match a Bash command it runs)."""
@@ -246,26 +263,30 @@ class PermissionPolicy:
         """gitignore-style: the pattern matches the path or one of its folders below the rule's root."""
         path = Path(subject).expanduser()
         path = path if path.is_absolute() else self.project_dir / path
-        forms = [(Path(os.path.realpath(path)), True)]
-        if not resolved_only:
-            forms.append((Path(os.path.normpath(path)), False))
-        for candidate, real in forms:
+        return self._path_rule(spec, resolved_only=resolved_only)(os.path.realpath(path), os.path.normpath(path))
+
+    def _path_rule(self, spec: str, *, resolved_only: bool) -> Callable[[str, str], bool]:
+        """The rule as a test of (resolved path, path as written), both absolute strings; the second is
+        ignored when resolved_only. Built once per search so that each file costs no Path objects."""
+        forms = []
+        for real in (True,) if resolved_only else (True, False):
             root, pattern = self._rule_root(spec, real)
-            try:
-                parts = candidate.relative_to(root).parts
-            except ValueError:
-                continue
-            regexes = [glob_to_regex(pattern)]
+            patterns = [pattern]
             if not resolved_only and pattern.endswith("/**"):  # deny `dir/**` also denies searching dir
-                regexes.append(glob_to_regex(pattern[:-3]))
-            prefixes = ["/".join(parts[:k]) for k in range(1, len(parts) + 1)] or [""]
-            if any(regex.fullmatch(prefix) for regex in regexes for prefix in prefixes):
-                return True
-        return False
+                patterns.append(pattern[:-3])
+            forms.append((str(root), glob_or_parent_regex(*patterns)))
+
+        def matches(real_path: str, written: str) -> bool:
+            for (root, regex), candidate in zip(forms, (real_path, written), strict=False):
+                rel = _below(candidate, root)
+                if rel is not None and regex.fullmatch(rel):
+                    return True
+            return False
+        return matches
 
     def _rule_root(self, spec: str, real: bool) -> tuple[Path, str]:
         project = self._real_project if real else self.project_dir
-        home = Path(os.path.realpath(self._home)) if real else self._home
+        home = self._real_home if real else self._home
         if spec.startswith("//"):
             return Path("/"), spec[2:].rstrip("/")
         if spec.startswith("~/"):
@@ -275,11 +296,51 @@ class PermissionPolicy:
         pattern = spec.rstrip("/")
         return project, pattern if "/" in pattern else f"**/{pattern}"  # gitignore: any depth
 
-    def _is_protected(self, call: _Call) -> bool:
-        if call.subject is None:
-            return False
-        path = Path(os.path.realpath(self.project_dir / Path(call.subject).expanduser()))
-        return any(path.is_relative_to(self._real_project / p) for p in PROTECTED_PATHS)
+    def _names_exactly(self, call: _Call) -> Rule | None:
+        """An allow rule whose path, without wildcards, is the very file every protected path leads to."""
+        targets = {Path(os.path.realpath(p)) for p in call.protected}
+        for rule in (*self.allow, *self.session_allow):
+            spec = rule.specifier
+            if not (rule.covers(call.name) and spec and "/" in spec.rstrip("/")) or any(c in spec for c in "*?[{"):
+                continue
+            root, pattern = self._rule_root(spec, real=True)
+            if targets == {Path(os.path.realpath(root / pattern))}:
+                return rule
+        return None
+
+    def _exact_rule(self, call: _Call) -> str:
+        group = "Edit" if call.name in EDIT_TOOLS else call.name
+        target = Path(os.path.realpath(call.protected[0]))
+        if target.is_relative_to(self._real_project):
+            return f"{group}(./{target.relative_to(self._real_project).as_posix()})"
+        return f"{group}(/{target.as_posix()})"
+
+    def search_filter(self, tool: str, root: Path) -> Callable[[Path], Behavior]:
+        """The verdict on each file Grep or Glob (`tool`) lists or opens under `root`, whose own check
+        has passed: rules that matched the root itself were decided there (asked or allowed)."""
+        real_root, project = os.path.realpath(root), str(self._real_project)
+
+        def specific(rules: Iterable[Rule]) -> list[Callable[[str, str], bool]]:
+            return [self._path_rule(r.specifier, resolved_only=False) for r in rules if r.specifier
+                    and r.covers(tool) and not self._path_matches(r.specifier, str(root), resolved_only=False)]
+        deny, ask = specific(self.deny), specific(self.ask)
+        allow = [self._path_rule(r.specifier, resolved_only=True)
+                 for r in (*self.allow, *self.session_allow) if r.specifier and r.covers(tool)]
+
+        resolve = RealPaths()
+
+        def verdict(path: Path) -> Behavior:
+            written, real = os.path.normpath(path), resolve(path)
+            if any(rule(real, written) for rule in deny):
+                return "deny"
+            if any(rule(real, written) for rule in ask):
+                return "ask"
+            if _below(real, project) is not None or _below(real, real_root) is not None:
+                return "allow"
+            if self.mode is PermissionMode.bypassPermissions or any(rule(real, real) for rule in allow):
+                return "allow"
+            return "ask"
+        return verdict
 
     def _suggest(self, call: _Call) -> str | None:
         if call.name == "Bash":
@@ -289,6 +350,14 @@ class PermissionPolicy:
             path = Path(os.path.realpath(self.project_dir / Path(call.subject).expanduser()))
             return f"{group}(/{path.as_posix()})"  # `//abs` is an absolute path in a rule
         return group
+
+
+def _below(path: str, root: str) -> str | None:
+    """path relative to root with `/` separators ("" for root itself), or None when not below it."""
+    if path == root:
+        return ""
+    prefix = root if root.endswith(os.sep) else root + os.sep
+    return path[len(prefix):].replace(os.sep, "/") if path.startswith(prefix) else None
 
 
 def _parse_mode(mode: PermissionMode | str) -> PermissionMode:

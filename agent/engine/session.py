@@ -71,7 +71,8 @@ class AgentSession:
             extra_allow=options.allowed_tools, extra_deny=options.disallowed_tools,
         )
         self.tools = ToolRegistry([*default_tools(), CronCreate(), CronDelete(), CronList()])
-        self.ctx = ToolContext(project_dir=project_dir, cron=self.cron, headless=options.headless)
+        self.ctx = ToolContext(project_dir=project_dir, cron=self.cron, headless=options.headless,
+                               search_filter=self.policy.search_filter)
         self._llm: LLM | None = None
 
     def _settings_jitter(self) -> JitterConfig:

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from agent.tools.listing import RealPaths
+
 if TYPE_CHECKING:
     from agent.cron.service import CronService
+
+
+Verdict = Literal["allow", "deny", "ask"]
+FileVerdict = Callable[[Path], Verdict]
 
 
 class ToolError(Exception):
@@ -35,6 +42,24 @@ class ToolContext:
     cron: CronService | None = None
     headless: bool = False  # `agent -p`: the process exits after the turn, so session tasks never fire
     extra: dict[str, Any] = field(default_factory=dict)
+    # Set by the permission policy: (tool name, search root) -> the verdict on each file Grep or Glob
+    # would open or list. Without one, only files inside the project or the search root are used.
+    search_filter: Callable[[str, Path], FileVerdict] | None = None
+
+    def file_verdict(self, tool: str, root: Path) -> FileVerdict:
+        """Whether `tool`, searching `root`, may open or list a file: allow, deny (skip silently) or ask
+        (skip, and tell the model to Read it to ask). Symlinks are judged by where they lead."""
+        if self.search_filter is not None:
+            return self.search_filter(tool, root)
+        inside = [os.path.realpath(folder) for folder in (self.project_dir, root)]
+        prefixes = tuple(folder.rstrip(os.sep) + os.sep for folder in inside)
+
+        resolve = RealPaths()
+
+        def verdict(path: Path) -> Verdict:
+            real = resolve(path)
+            return "allow" if real in inside or real.startswith(prefixes) else "ask"
+        return verdict
 
     def resolve(self, path: str) -> Path:
         """A tool path argument as an absolute path; relative paths are taken from the project."""

@@ -17,10 +17,12 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from agent.tools.base import Tool, ToolContext, ToolError, ToolResult
+from agent.tools.safe_open import FileTooLargeError, NotRegularFileError, kind_of, read_regular
 
 MAX_LINE_CHARS = 2000
 DEFAULT_READ_LINES = 2000
-MAX_READ_BYTES = 32 * 1024 * 1024
+MAX_READ_BYTES = 32 * 1024 * 1024  # Read refuses larger files: Grep or offset/limit through Bash instead
+MAX_EDIT_BYTES = 64 * 1024 * 1024  # Edit holds the file, its copy and the result in memory
 MAX_READ_OUTPUT_CHARS = 100_000
 BINARY_SNIFF_BYTES = 8192
 SNIPPET_CONTEXT_LINES = 4
@@ -72,23 +74,25 @@ def _missing_error(path: Path) -> ToolError:
     return ToolError(f"File does not exist: {path}. Check the path, or use Glob to find the file.")
 
 
-def _read_bytes(path: Path, limit: int | None = None) -> bytes:
+def _read_bytes(path: Path, limit: int) -> bytes:
+    """A regular file's bytes, at most `limit`; FIFOs, sockets and devices are refused at once."""
     if path.is_dir():
         raise ToolError(
             f"{path} is a directory, not a file. Use Glob to find files in it, or Bash with `ls`."
         )
     try:
-        size = path.stat().st_size
-        if limit is not None and size > limit:
-            raise ToolError(
-                f"{path} is too large to read ({size:,} bytes). Use Grep to find the part you need, "
-                "or Bash with `head`, `tail` or `sed -n 'START,ENDp'`."
-            )
-        return path.read_bytes()
+        return read_regular(path, limit)
     except FileNotFoundError:
         raise _missing_error(path) from None
     except PermissionError:
         raise ToolError(f"Permission denied reading {path}.") from None
+    except FileTooLargeError as exc:
+        raise ToolError(
+            f"{path} is too large to read ({exc.size:,} bytes; the limit is {limit:,}). Use Grep to find "
+            "the part you need, or Bash with `head`, `tail` or `sed -n 'START,ENDp'`."
+        ) from None
+    except NotRegularFileError as exc:
+        raise ToolError(f"{exc}. Only regular files can be read.") from None
     except OSError as exc:
         raise ToolError(f"Cannot read {path}: {exc.strerror or exc}") from None
 
@@ -139,7 +143,7 @@ class _PathTool(Tool):
         return str(Path(args.file_path).expanduser())  # type: ignore[attr-defined]
 
     def touched_paths(self, args: BaseModel, ctx: ToolContext) -> list[Path]:
-        return [ctx.resolve(args.file_path).resolve()]  # type: ignore[attr-defined]
+        return [Path(os.path.realpath(ctx.resolve(args.file_path)))]  # type: ignore[attr-defined]
 
 
 class ReadInput(BaseModel):
@@ -168,7 +172,9 @@ class ReadTool(_PathTool):
         "- Results are numbered like `cat -n`: the line number, a tab, then the line. The numbers are "
         "not part of the file: never include them in Edit's old_string or new_string.\n"
         "- It reads files, not folders: list a folder with Glob or `ls` through Bash.\n"
-        "- Binary files are refused. When several files might be useful, read them in one response."
+        f"- Binary files, files over {MAX_READ_BYTES // (1024 * 1024)} MB and anything that is not a regular "
+        "file (a FIFO, socket or device) are refused. When several files might be useful, read them in one "
+        "response."
     )
 
     async def run(self, args: BaseModel, ctx: ToolContext) -> ToolResult:
@@ -177,14 +183,14 @@ class ReadTool(_PathTool):
 
     def _read(self, path: Path, offset: int, limit: int) -> ToolResult:
         text = decode_text(_read_bytes(path, MAX_READ_BYTES), path).text
-        lines = split_lines(text)
-        if not lines:
+        total = count_lines(text)
+        if not total:
             return ToolResult("(This file exists but is empty: 0 lines.)", summary="empty file")
-        if offset > len(lines):
+        if offset > total:
             raise ToolError(
-                f"offset {offset} is beyond the end of {path}: the file has {plural(len(lines), 'line')}."
+                f"offset {offset} is beyond the end of {path}: the file has {plural(total, 'line')}."
             )
-        window = [_cut_line(line) for line in lines[offset - 1 : offset - 1 + limit]]
+        window = [_cut_line(line) for line in _line_window(text, offset, limit, MAX_READ_OUTPUT_CHARS)]
         shown, budget = 0, MAX_READ_OUTPUT_CHARS
         for line in window:
             budget -= len(line) + 8
@@ -193,12 +199,29 @@ class ReadTool(_PathTool):
             shown += 1
         body = number_lines(window[:shown], offset)
         last = offset + shown - 1
-        if last < len(lines):
+        if last < total:
             body += (
-                f"\n\n(Showing lines {offset}-{last} of {len(lines)}. "
+                f"\n\n(Showing lines {offset}-{last} of {total}. "
                 f"Call Read with offset={last + 1} to continue.)"
             )
         return ToolResult(body, summary=f"read {plural(shown, 'line')}")
+
+
+def _line_window(text: str, offset: int, limit: int, budget: int) -> list[str]:
+    """Lines offset.. (1-based) of text, at most `limit`, stopping once about `budget` characters are
+    taken: a file of millions of short lines is never split into a list as a whole."""
+    pos = 0
+    for _ in range(offset - 1):
+        pos = text.index("\n", pos) + 1
+    lines: list[str] = []
+    while len(lines) < limit and pos < len(text) and budget >= 0:
+        end = text.find("\n", pos)
+        end = len(text) if end == -1 else end
+        line = text[pos:end]
+        lines.append(line[:-1] if line.endswith("\r") else line)
+        budget -= min(len(line), MAX_LINE_CHARS) + 8
+        pos = end + 1
+    return lines
 
 
 def _cut_line(line: str) -> str:
@@ -231,6 +254,9 @@ class WriteTool(_PathTool):
     def _write(self, path: Path, content: str) -> ToolResult:
         if path.is_dir():
             raise ToolError(f"{path} is a directory; give Write the path of a file.")
+        if path.exists() and not path.is_file():  # a FIFO or device (or a link to one) is never replaced
+            raise ToolError(f"{path} is {kind_of(path.stat().st_mode)}, not a regular file; Write only "
+                            "writes regular files.")
         existed = path.exists()
         try:
             _write_atomically(path, content.encode("utf-8"))
@@ -273,7 +299,7 @@ class EditTool(_PathTool):
             raise ToolError("old_string and new_string are the same, so there is nothing to change.")
         if args.old_string == "" and not path.exists():
             return WriteTool()._write(path, args.new_string)
-        decoded = decode_text(_read_bytes(path), path)
+        decoded = decode_text(_read_bytes(path, MAX_EDIT_BYTES), path)
         text = decoded.text
         if args.old_string == "":
             if text:

@@ -1,39 +1,38 @@
 """Glob and Grep: find files by name and by content.
 
-Both list files the same way: inside a git work tree, `git ls-files` (tracked plus untracked files that
-.gitignore does not exclude); elsewhere a walk that skips .git and well-known generated folders. The
-work runs in a thread. Paths in results are absolute, as Claude Code's are, so they can go straight to
-Read or Edit.
+Both list files the same way (see listing.py) and run in a thread. Paths in results are absolute, as
+Claude Code's are, so they can go straight to Read or Edit. Every file they list or open is judged
+after resolving symlinks (ToolContext.file_verdict): files a deny rule covers are skipped silently; files
+outside the project (a symlink leading out), or that an ask rule covers, are skipped with a note telling
+the model to Read one, which asks the user. Grep opens regular files only (safe_open), matches with RE2
+and streams (grep_engine), so memory is bounded by head_limit and the output cap, not by the matches.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
-import re
-import subprocess
-from dataclasses import dataclass
-from functools import lru_cache
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import re2
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.tools.base import Tool, ToolContext, ToolError, ToolResult
+from agent.tools.base import FileVerdict, Tool, ToolContext, ToolError, ToolResult
 from agent.tools.files import BINARY_SNIFF_BYTES, plural
+from agent.tools.grep_engine import Matcher, compile_matcher, scan
+from agent.tools.listing import SKIPPED_DIRS, GlobError, glob_to_regex, list_files
+from agent.tools.safe_open import UnsafeFileError, kind_of, open_regular
 
-logger = logging.getLogger(__name__)
+__all__ = ["GLOB_MAX_RESULTS", "SKIPPED_DIRS", "GlobTool", "GrepTool", "glob_to_regex", "list_files"]
 
-SKIPPED_DIRS = frozenset({
-    ".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", "dist", "build",
-    ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox",
-})
 GLOB_MAX_RESULTS = 100
-GREP_MAX_FILE_BYTES = 5 * 1024 * 1024
+GREP_MAX_FILE_BYTES = 64 * 1024 * 1024  # larger files are skipped
 GREP_MAX_LINE_CHARS = 1000
 MAX_OUTPUT_CHARS = 30_000
-GIT_TIMEOUT_S = 30
+_EXAMPLES = 3
 
 FILE_TYPES: dict[str, tuple[str, ...]] = {
     "py": ("*.py", "*.pyi"), "js": ("*.js", "*.jsx", "*.mjs", "*.cjs"), "ts": ("*.ts", "*.tsx", "*.mts"),
@@ -45,101 +44,11 @@ FILE_TYPES: dict[str, tuple[str, ...]] = {
 }
 
 
-# --- glob patterns -------------------------------------------------------------------------------
-
-def _translate(pattern: str) -> str:
-    """A glob as a regex body: `*` and `?` stay in one path segment, `**/` spans folders."""
-    out, i, n = [], 0, len(pattern)
-    while i < n:
-        c = pattern[i]
-        at_segment_start = i == 0 or pattern[i - 1] == "/"
-        if pattern.startswith("**", i) and at_segment_start and (i + 2 == n or pattern[i + 2] == "/"):
-            out.append("(?:.*/)?" if i + 2 < n else ".*")
-            i += 3
-            continue
-        if c == "*":
-            while i + 1 < n and pattern[i + 1] == "*":
-                i += 1
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[" and (end := pattern.find("]", i + 2)) != -1:
-            body = pattern[i + 1 : end].replace("\\", "\\\\")
-            out.append(f"[^/{body[1:]}]" if body[0] in "!^" else f"[{body}]")
-            i = end
-        elif c == "{" and (end := _closing_brace(pattern, i)) != -1:
-            alternatives = _split_top_level(pattern[i + 1 : end])
-            out.append("(?:" + "|".join(_translate(alt) for alt in alternatives) + ")")
-            i = end
-        elif c == "\\" and i + 1 < n:
-            i += 1
-            out.append(re.escape(pattern[i]))
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return "".join(out)
-
-
-def _closing_brace(pattern: str, start: int) -> int:
-    depth = 0
-    for j in range(start, len(pattern)):
-        depth += {"{": 1, "}": -1}.get(pattern[j], 0)
-        if depth == 0:
-            return j
-    return -1
-
-
-def _split_top_level(body: str) -> list[str]:
-    parts, depth, current = [], 0, []
-    for ch in body:
-        if ch == "," and depth == 0:
-            parts.append("".join(current))
-            current = []
-            continue
-        depth += {"{": 1, "}": -1}.get(ch, 0)
-        current.append(ch)
-    return [*parts, "".join(current)]
-
-
-@lru_cache(maxsize=256)
-def glob_to_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a glob for `fullmatch` against a `/`-separated relative path.
-
-    Supports `*`, `?`, `[abc]`, `[!abc]`, `{a,b}` and `**` as a whole segment (`**/x`, `a/**/x`, `a/**`).
-    """
-    return re.compile(_translate(pattern), re.DOTALL)
-
-
-# --- listing files -------------------------------------------------------------------------------
-
-def _git_files(root: Path) -> list[Path] | None:
-    """Files under root per git (honouring .gitignore), or None when root is not in a work tree."""
+def _compile_glob(pattern: str) -> re2._Regexp:
     try:
-        done = subprocess.run(
-            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-            cwd=root, capture_output=True, timeout=GIT_TIMEOUT_S, check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        logger.debug("git ls-files failed in %s: %s", root, exc)
-        return None
-    if done.returncode != 0:
-        return None
-    names = [name for name in done.stdout.decode("utf-8", "surrogateescape").split("\0") if name]
-    files = [root / name for name in dict.fromkeys(names)]  # unmerged files are listed once per stage
-    return [path for path in files if path.is_file()]  # drop deleted files and submodule folders
-
-
-def _walk_files(root: Path) -> list[Path]:
-    files: list[Path] = []
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
-        files.extend(Path(folder, name) for name in sorted(names))
-    return files
-
-
-def list_files(root: Path) -> list[Path]:
-    """Searchable files under root. An ignored root (git lists nothing) falls back to the walk."""
-    return _git_files(root) or _walk_files(root)
+        return glob_to_regex(pattern)
+    except GlobError as exc:
+        raise ToolError(str(exc)) from None
 
 
 def _search_root(path: str | None, ctx: ToolContext) -> Path:
@@ -147,6 +56,38 @@ def _search_root(path: str | None, ctx: ToolContext) -> Path:
     if not root.exists():
         raise ToolError(f"Path does not exist: {root}. Check it, or leave path out to search the project.")
     return Path(os.path.normpath(root))
+
+
+@dataclass
+class _Skipped:
+    """Files left out because reading them needs the user's permission."""
+
+    paths: list[Path] = field(default_factory=list)
+    count: int = 0
+
+    def add(self, path: Path) -> None:
+        self.count += 1
+        if len(self.paths) < _EXAMPLES:
+            self.paths.append(path)
+
+    def note(self) -> str:
+        if not self.count:
+            return ""
+        examples = ", ".join(str(p) for p in self.paths) + (", ..." if self.count > len(self.paths) else "")
+        return (
+            f"\n\n({plural(self.count, 'file')} skipped without being opened, because reading "
+            f"{'it' if self.count == 1 else 'them'} needs the user's permission (outside the project, "
+            f"e.g. through a symlink, or covered by an ask rule): {examples}. Read one to ask.)"
+        )
+
+
+def _permitted(paths: Iterable[Path], verdict: FileVerdict, skipped: _Skipped) -> Iterator[Path]:
+    for path in paths:
+        decision = verdict(path)
+        if decision == "allow":
+            yield path
+        elif decision == "ask":
+            skipped.add(path)
 
 
 def _cap_output(text: str, what: str) -> str:
@@ -159,13 +100,17 @@ def _cap_output(text: str, what: str) -> str:
 class _SearchTool(Tool):
     read_only = True
 
+    def search_place(self, args: BaseModel, ctx: ToolContext) -> Path:
+        """The folder or file this call searches, absolute, not yet resolved."""
+        path = args.path  # type: ignore[attr-defined]
+        return ctx.resolve(path) if path else ctx.project_dir
+
     def permission_subject(self, args: BaseModel) -> str | None:
         path = args.path  # type: ignore[attr-defined]
         return str(Path(path).expanduser()) if path else "."
 
     def touched_paths(self, args: BaseModel, ctx: ToolContext) -> list[Path]:
-        path = args.path  # type: ignore[attr-defined]
-        return [(ctx.resolve(path) if path else ctx.project_dir).resolve()]
+        return [Path(os.path.realpath(self.search_place(args, ctx)))]  # no RuntimeError on a symlink loop
 
     def key_argument(self, args: BaseModel) -> str:
         path = args.path  # type: ignore[attr-defined]
@@ -198,6 +143,16 @@ class GlobTool(_SearchTool):
         "one response when useful."
     )
 
+    def search_place(self, args: BaseModel, ctx: ToolContext) -> Path:
+        assert isinstance(args, GlobInput)
+        pattern = Path(args.pattern).expanduser()  # an absolute pattern searches its own folder
+        return _split_absolute(pattern)[0] if pattern.is_absolute() else super().search_place(args, ctx)
+
+    def permission_subject(self, args: BaseModel) -> str | None:
+        assert isinstance(args, GlobInput)
+        pattern = Path(args.pattern).expanduser()
+        return str(_split_absolute(pattern)[0]) if pattern.is_absolute() else super().permission_subject(args)
+
     async def run(self, args: BaseModel, ctx: ToolContext) -> ToolResult:
         assert isinstance(args, GlobInput)
         return await asyncio.to_thread(self._glob, args, ctx)
@@ -206,15 +161,18 @@ class GlobTool(_SearchTool):
         pattern, root = args.pattern, _search_root(args.path, ctx)
         if Path(pattern).expanduser().is_absolute():
             root, pattern = _split_absolute(Path(pattern).expanduser())
+            if not root.exists():
+                raise ToolError(f"Path does not exist: {root}.")
         if not root.is_dir():
             raise ToolError(f"{root} is not a folder; Glob searches folders.")
-        regex = glob_to_regex(pattern)
-        matches = [p for p in list_files(root) if regex.fullmatch(p.relative_to(root).as_posix())]
+        regex, skipped = _compile_glob(pattern), _Skipped()
+        listed = (p for p in list_files(root) if regex.fullmatch(p.relative_to(root).as_posix()))
+        matches = list(_permitted(listed, ctx.file_verdict(self.name, root), skipped))
         if not matches:
             hint = "" if "/" in pattern else (
                 f' Without "/", {pattern!r} matches only the top folder; try "**/{pattern}".'
             )
-            return ToolResult(f"No files found.{hint}", summary="0 files")
+            return ToolResult(f"No files found.{hint}{skipped.note()}", summary="0 files")
         matches.sort(key=lambda p: (-_mtime(p), str(p)))
         lines = [str(p) for p in matches[:GLOB_MAX_RESULTS]]
         if len(matches) > GLOB_MAX_RESULTS:
@@ -222,17 +180,14 @@ class GlobTool(_SearchTool):
                 f"(Showing the {GLOB_MAX_RESULTS} newest of {len(matches)} files: use a more specific "
                 "pattern or path.)"
             )
-        return ToolResult("\n".join(lines), summary=plural(len(matches), "file"))
+        return ToolResult("\n".join(lines) + skipped.note(), summary=plural(len(matches), "file"))
 
 
 def _split_absolute(pattern: Path) -> tuple[Path, str]:
     """An absolute pattern as (the folder before the first wildcard, the rest)."""
     parts = pattern.parts
     fixed = next((i for i, part in enumerate(parts) if any(ch in part for ch in "*?[{")), len(parts) - 1)
-    root = Path(*parts[:fixed])
-    if not root.exists():
-        raise ToolError(f"Path does not exist: {root}.")
-    return root, "/".join(parts[fixed:])
+    return Path(*parts[:fixed]), "/".join(parts[fixed:])
 
 
 def _mtime(path: Path) -> float:
@@ -250,7 +205,7 @@ _CONTENT_ONLY = ' (output_mode "content" only)'
 class GrepInput(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
-    pattern: str = Field(description="The regular expression to search for in file contents (Python syntax)")
+    pattern: str = Field(description="The regular expression to search for in file contents (RE2 syntax, like ripgrep)")
     path: str | None = Field(None, description="File or folder to search in. Defaults to the project folder.")
     glob: str | None = Field(
         None, description='Only search files matching this glob, e.g. "*.py" or "*.{ts,tsx}" (a glob '
@@ -278,26 +233,19 @@ class GrepInput(BaseModel):
     )
 
 
-@dataclass
-class _FileMatches:
-    path: Path
-    lines: list[str]  # kept for output_mode "content" only
-    hits: list[int]  # 0-based indexes of matching lines
-
-
 class GrepTool(_SearchTool):
     name = "Grep"
     Input = GrepInput
     description = (
-        "Searches file contents with a regular expression (Python `re` syntax).\n\n"
+        "Searches file contents with a regular expression (RE2 syntax, like ripgrep).\n\n"
         "- Always use Grep for content search instead of grep or rg through Bash.\n"
         '- Filter files with glob (e.g. "*.py", "**/*.{ts,tsx}") or type (e.g. "py", "js").\n'
         '- output_mode: "files_with_matches" (default) lists matching files, newest first; "content" '
         'shows matching lines as path:line:text (-n line numbers on by default, -A/-B/-C context '
         'lines); "count" shows matches per file.\n'
         "- Escape regex metacharacters for literal text (`interface\\{\\}` to find `interface{}`). "
-        "Patterns match within one line.\n"
-        "- Skips .git, ignored folders, binary files and files over "
+        "Patterns match within one line. No look-around or backreferences.\n"
+        "- Skips .git, ignored folders, binary files, files that are not regular files and files over "
         f"{GREP_MAX_FILE_BYTES // (1024 * 1024)} MB. head_limit keeps the first N results."
     )
 
@@ -306,46 +254,63 @@ class GrepTool(_SearchTool):
         return await asyncio.to_thread(self._grep, args, ctx)
 
     def _grep(self, args: GrepInput, ctx: ToolContext) -> ToolResult:
-        try:
-            regex = re.compile(args.pattern, re.IGNORECASE if args.case_insensitive else 0)
-        except re.error as exc:
-            raise ToolError(
-                f"Invalid regular expression {args.pattern!r}: {exc}. Escape special characters such as "
-                "( [ { . * + ? with a backslash to match them literally."
-            ) from None
-        root = _search_root(args.path, ctx)
-        keep_lines = args.output_mode == "content"
-        found = [m for path in _candidates(root, args) if (m := _search_file(path, regex, keep_lines))]
+        matcher = compile_matcher(args.pattern, args.case_insensitive)
+        root, skipped = _search_root(args.path, ctx), _Skipped()
+        files = list(_permitted(_candidates(root, args), ctx.file_verdict(self.name, root), skipped))
+        tally = _Tally()
         if args.output_mode == "files_with_matches":
-            found.sort(key=lambda m: (-_mtime(m.path), str(m.path)))
-            entries = [str(m.path) for m in found]
+            found = [path for path in files if _file_matches(path, matcher)]
+            found.sort(key=lambda p: (-_mtime(p), str(p)))
+            entries, total = _take((str(p) for p in found), args.head_limit)
             summary = plural(len(found), "file")
         elif args.output_mode == "count":
-            entries = [f"{m.path}:{len(m.hits)}" for m in found]
-            summary = plural(sum(len(m.hits) for m in found), "match", "matches")
+            entries, total = _take(_count_entries(files, matcher, tally), args.head_limit)
+            summary = plural(tally.matches, "match", "matches")
         else:
-            entries = _content_lines(found, args)
-            summary = plural(sum(len(m.hits) for m in found), "match", "matches")
+            entries, total = _take(_content_entries(files, matcher, args, tally), args.head_limit)
+            summary = plural(tally.matches, "match", "matches")
         if not entries:
-            return ToolResult("No matches found.", summary=summary)
-        limit = args.head_limit
-        if limit is not None and len(entries) > limit:
-            entries = [*entries[:limit], f"(Showing the first {limit} of {len(entries)}.)"]
+            return ToolResult("No matches found." + skipped.note(), summary=summary)
+        if len(entries) < total and args.head_limit is not None and len(entries) == args.head_limit:
+            entries.append(f"(Showing the first {args.head_limit} of {total}.)")
         text = _cap_output("\n".join(entries), "pattern, path or glob, or use head_limit")
-        return ToolResult(text, summary=summary)
+        return ToolResult(text + skipped.note(), summary=summary)
+
+
+@dataclass
+class _Tally:
+    matches: int = 0
+
+
+def _take(entries: Iterator[str], limit: int | None) -> tuple[list[str], int]:
+    """The first `limit` entries (and no more than the output can show), and how many there were.
+
+    Entries past those are counted, not kept: memory stays bounded however many lines match.
+    """
+    kept: list[str] = []
+    total = chars = 0
+    for entry in entries:
+        total += 1
+        if (limit is None or len(kept) < limit) and chars <= MAX_OUTPUT_CHARS:
+            kept.append(entry)
+            chars += len(entry) + 1
+    return kept, total
 
 
 def _candidates(root: Path, args: GrepInput) -> list[Path]:
     """Files to search: the root itself when it is a file, else its listing filtered by glob and type."""
-    if root.is_file():
+    if not root.is_dir():
+        if not root.is_file():
+            raise ToolError(f"{root} is {kind_of(root.stat().st_mode)}, not a regular file or a folder; "
+                            "Grep searches only regular files.")
         return [root]
     filters: list[str] = []
     if args.type:
         if args.type not in FILE_TYPES:
             raise ToolError(f"Unknown type {args.type!r}; use one of {', '.join(FILE_TYPES)}, or glob.")
         filters.extend(FILE_TYPES[args.type])
-    type_globs = [glob_to_regex(f) for f in filters]
-    user_glob = glob_to_regex(args.glob) if args.glob else None
+    type_globs = [_compile_glob(f) for f in filters]
+    user_glob = _compile_glob(args.glob) if args.glob else None
     on_path = bool(args.glob and "/" in args.glob)  # like rg: a glob without "/" matches file names
     selected = []
     for path in sorted(list_files(root)):
@@ -358,49 +323,45 @@ def _candidates(root: Path, args: GrepInput) -> list[Path]:
     return selected
 
 
-def _search_file(path: Path, regex: re.Pattern[str], keep_lines: bool) -> _FileMatches | None:
+def _scan_file(path: Path, matcher: Matcher, before: int = 0, after: int = 0) -> Iterator[tuple[int, bytes, bool]]:
+    """(line number, text, is a match) for a regular text file; nothing for binary, huge or odd files."""
     try:
-        if path.stat().st_size > GREP_MAX_FILE_BYTES:
-            return None
-        data = path.read_bytes()
-    except OSError:
-        return None
-    if b"\0" in data[:BINARY_SNIFF_BYTES]:
-        return None
-    lines = data.decode("utf-8", "replace").split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    lines = [line[:-1] if line.endswith("\r") else line for line in lines]
-    hits = [i for i, line in enumerate(lines) if regex.search(line)]
-    return _FileMatches(path, lines if keep_lines else [], hits) if hits else None
+        with open_regular(path, GREP_MAX_FILE_BYTES) as handle:
+            if b"\0" in handle.read(BINARY_SNIFF_BYTES):
+                return
+            handle.seek(0)
+            for line in scan(handle, matcher, max_bytes=GREP_MAX_FILE_BYTES, before=before, after=after):
+                yield line.number, line.text, line.is_match
+    except (UnsafeFileError, OSError):  # not regular, too large, vanished, unreadable: not searched
+        return
 
 
-def _content_lines(found: list[_FileMatches], args: GrepInput) -> list[str]:
+def _file_matches(path: Path, matcher: Matcher) -> bool:
+    return next(_scan_file(path, matcher), None) is not None
+
+
+def _count_entries(files: list[Path], matcher: Matcher, tally: _Tally) -> Iterator[str]:
+    for path in files:
+        count = sum(1 for _ in _scan_file(path, matcher))
+        if count:
+            tally.matches += count
+            yield f"{path}:{count}"
+
+
+def _content_entries(files: list[Path], matcher: Matcher, args: GrepInput, tally: _Tally) -> Iterator[str]:
     """ripgrep-style output: `path:N:line` for matches, `path-N-line` for context, `--` between groups."""
     before = args.before if args.before is not None else (args.context or 0)
     after = args.after if args.after is not None else (args.context or 0)
-    out: list[str] = []
-    for match in found:
-        hits = set(match.hits)
-        for start, end in _merged_ranges(match.hits, before, after, len(match.lines)):
-            if out and (before or after):
-                out.append("--")
-            for i in range(start, end):
-                sep = ":" if i in hits else "-"
-                number = f"{i + 1}{sep}" if args.line_numbers else ""
-                line = match.lines[i]
-                if len(line) > GREP_MAX_LINE_CHARS:
-                    line = line[:GREP_MAX_LINE_CHARS] + " [...]"
-                out.append(f"{match.path}{sep}{number}{line}")
-    return out
-
-
-def _merged_ranges(hits: list[int], before: int, after: int, total: int) -> list[tuple[int, int]]:
-    ranges: list[tuple[int, int]] = []
-    for hit in hits:
-        start, end = max(hit - before, 0), min(hit + after + 1, total)
-        if ranges and start <= ranges[-1][1]:
-            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], end))
-        else:
-            ranges.append((start, end))
-    return ranges
+    started = False
+    for path in files:
+        last = None
+        for number, raw, is_match in _scan_file(path, matcher, before, after):
+            tally.matches += is_match
+            if (before or after) and started and (last is None or number > last + 1):
+                yield "--"
+            started, last = True, number
+            sep = ":" if is_match else "-"
+            text = raw[: GREP_MAX_LINE_CHARS * 4].decode("utf-8", "replace")
+            if len(text) > GREP_MAX_LINE_CHARS:
+                text = text[:GREP_MAX_LINE_CHARS] + " [...]"
+            yield f"{path}{sep}{number}{sep}{text}" if args.line_numbers else f"{path}{sep}{text}"
