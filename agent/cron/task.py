@@ -13,13 +13,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr, field_validator
 
-__all__ = ["CronTask", "new_task_id"]
+__all__ = ["MAX_EPOCH_MS", "CronTask", "new_task_id"]
 
 _TASK_ID = re.compile(r"[0-9a-f]{8}")
 # Optional fields and their defaults: written only when set, unless the source file had them.
 _OPTIONAL = {"recurring": False, "lastFiredAt": None, "permanent": False}
 # Durability is which store holds a task; the flag itself never reaches the file.
 _NEVER_WRITTEN = frozenset({"durable"})
+# Times must be usable as dates with years of room for the next fire: 1970 to the start of year 9000.
+MAX_EPOCH_MS = 221_845_392_000_000
 
 
 def new_task_id() -> str:
@@ -51,6 +53,13 @@ class CronTask(BaseModel):
     def _check_id(cls, value: str) -> str:
         if not _TASK_ID.fullmatch(value):
             raise ValueError("must be 8 lowercase hex characters")
+        return value
+
+    @field_validator("createdAt", "lastFiredAt")
+    @classmethod
+    def _check_epoch_ms(cls, value: int | None) -> int | None:
+        if value is not None and not 0 <= value < MAX_EPOCH_MS:
+            raise ValueError(f"{_short(value)} is not a time in epoch milliseconds (0 to {MAX_EPOCH_MS - 1})")
         return value
 
     @classmethod
@@ -90,3 +99,8 @@ class CronTask(BaseModel):
         ordered = {key: values[key] for key in self._source_keys if key in values}
         ordered.update(values)
         return ordered
+
+
+def _short(value: int) -> str:
+    """The value, unless it is too long to print usefully (or at all: Python caps int-to-str digits)."""
+    return str(value) if -(10**20) < value < 10**20 else "a number of more than 20 digits"
