@@ -7,9 +7,9 @@ The tasks file and the settings files come with a repository, so they are untrus
 - at most `cap` bytes are read; a bigger file is refused, not truncated;
 - text is strict UTF-8 (a leading byte-order mark is skipped); bytes that are not UTF-8, such as an
   encoded lone surrogate, are an error naming the byte offset;
-- JSON as JavaScript's `JSON.parse` reads it (so as Claude Code does): no `NaN` or `Infinity`. A number
-  too large for a float or an int (`1e999999`, 5000 digits) is kept as its text (`RawNumber`), so it is
-  data that validation rejects where a number is expected, and a rewrite writes it back unchanged;
+- a number Python cannot hold as int or float (`1e999999`, 5000 digits, and the `NaN`/`Infinity` that
+  Python's own json writes) is kept as its text (`RawNumber`): data that validation rejects where a
+  number is expected, and that a rewrite writes back exactly as it was;
 - nesting deeper than `MAX_DEPTH` is an error (deeper still would exhaust Python's stack);
 - `dump_json` escapes lone surrogates (from `"\\ud800"` escapes) instead of failing or writing bytes that
   are not UTF-8.
@@ -28,7 +28,16 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MAX_DEPTH", "MIB", "JSONFileError", "RawNumber", "dump_json", "load_json", "read_regular_file"]
+__all__ = [
+    "MAX_DEPTH",
+    "MIB",
+    "JSONFileError",
+    "RawNumber",
+    "dump_json",
+    "has_lone_surrogate",
+    "load_json",
+    "read_regular_file",
+]
 
 MIB = 1024 * 1024
 MAX_DEPTH = 64
@@ -100,21 +109,15 @@ def load_json(data: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise JSONFileError(f"not UTF-8 text (byte {exc.start})") from None
     try:
-        value = json.loads(text.removeprefix("\ufeff"), parse_constant=_reject_constant,
-                           parse_int=_int, parse_float=_float)
+        value = json.loads(text.removeprefix("\ufeff"), parse_constant=RawNumber, parse_int=_int,
+                           parse_float=_float)
     except json.JSONDecodeError as exc:
         raise JSONFileError(f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
     except RecursionError:
         raise JSONFileError(f"nested more than {MAX_DEPTH} levels deep") from None
-    except ValueError as exc:  # from _reject_constant
-        raise JSONFileError(str(exc)) from None
     if _depth_exceeds(value, MAX_DEPTH):
         raise JSONFileError(f"nested more than {MAX_DEPTH} levels deep")
     return value
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"not valid JSON ({name} is not a JSON value)")
 
 
 def _int(text: str) -> int | RawNumber:
@@ -129,16 +132,26 @@ def _float(text: str) -> float | RawNumber:
     return value if math.isfinite(value) else RawNumber(text)
 
 
-def _depth_exceeds(value: Any, limit: int) -> bool:
+def _walk(value: Any):
+    """Every value inside `value` with its depth (iterative: the input may be deep)."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, (dict, list)):
-            if depth > limit:
-                return True
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return False
+        yield item, depth
+        if isinstance(item, dict):
+            stack.extend((key, depth + 1) for key in item)
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    return any(depth > limit for item, depth in _walk(value) if isinstance(item, (dict, list)))
+
+
+def has_lone_surrogate(value: Any) -> bool:
+    """Whether any string (key or value) holds an unpaired surrogate, as a "\\ud800" escape makes."""
+    return any(isinstance(item, str) and _LONE_SURROGATE.search(item) for item, _ in _walk(value))
 
 
 def dump_json(value: Any, *, indent: int | None = 2) -> str:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr, field_validator
 __all__ = ["MAX_EPOCH_MS", "CronTask", "new_task_id"]
 
 _TASK_ID = re.compile(r"[0-9a-f]{8}")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # Optional fields and their defaults: written only when set, unless the source file had them.
 _OPTIONAL = {"recurring": False, "lastFiredAt": None, "permanent": False}
 # Durability is which store holds a task; the flag itself never reaches the file.
@@ -53,6 +54,14 @@ class CronTask(BaseModel):
     def _check_id(cls, value: str) -> str:
         if not _TASK_ID.fullmatch(value):
             raise ValueError("must be 8 lowercase hex characters")
+        return value
+
+    @field_validator("cron", "prompt")
+    @classmethod
+    def _check_text(cls, value: str) -> str:
+        # A lone surrogate (a "\ud800" escape in the file) cannot be printed or sent to the model.
+        if _LONE_SURROGATE.search(value):
+            raise ValueError("contains a lone surrogate (an unpaired \\ud800-\\udfff escape), which is not text")
         return value
 
     @field_validator("createdAt", "lastFiredAt")
