@@ -223,12 +223,11 @@ class FileTaskStore:
             lock.acquire()
         except Timeout:
             raise TaskFileError(
-                self._path, f"{self.lock_path} stayed locked for {self._lock_timeout_s:g} s"
+                self._path, f"{self.lock_path} stayed locked for {self._lock_timeout_s:g} s", writing=True
             ) from None
         except OSError as exc:  # say, a folder where the lock file belongs
-            raise TaskFileError(
-                self._path, f"its lock file {self.lock_path} cannot be used ({exc.strerror or exc}); remove it"
-            ) from None
+            reason = f"its lock file {self.lock_path} cannot be used ({exc.strerror or exc}); remove it"
+            raise TaskFileError(self._path, reason, writing=True) from None
         try:
             doc = self._read()
             result, changed = edit(doc)
