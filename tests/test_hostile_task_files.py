@@ -307,3 +307,10 @@ async def test_a_folder_where_the_lock_file_belongs_is_one_line_and_one_warning(
     await sched.tick()
     assert "aaaa0005" in [f.task.id for f in fired]
     await sched.stop()
+
+
+def test_a_file_where_the_claude_folder_belongs_is_one_line_on_agent_cron_add(tmp_path: Path, capsys) -> None:
+    (tmp_path / ".claude").write_text("not a folder")
+    code, out, err = run(capsys, "cron", "--cwd", str(tmp_path), "add", "--cron", "* * * * *", "--prompt", "x")
+    assert code == 1 and out == "" and len(err.strip().splitlines()) == 1 and "Not a directory" in err
+    assert (tmp_path / ".claude").read_text() == "not a folder"
