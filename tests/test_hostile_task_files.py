@@ -314,3 +314,19 @@ def test_a_file_where_the_claude_folder_belongs_is_one_line_on_agent_cron_add(tm
     code, out, err = run(capsys, "cron", "--cwd", str(tmp_path), "add", "--cron", "* * * * *", "--prompt", "x")
     assert code == 1 and out == "" and len(err.strip().splitlines()) == 1 and "Not a directory" in err
     assert (tmp_path / ".claude").read_text() == "not a folder"
+
+
+def test_unknown_fields_with_huge_numbers_nan_and_lone_surrogates_survive_a_rewrite_as_written(
+    tmp_path: Path,
+) -> None:
+    path = tasks_path(tmp_path)
+    path.parent.mkdir()
+    path.write_text('{"tasks": [{"id": "aaaa0006", "cron": "* * * * *", "prompt": "x", "createdAt": 1, "big": '
+                    '1e999999, "n": NaN, "k": "v\\udfff", "d": ' + "7" * 5000 + '}], "top": -Infinity}')
+    store = FileTaskStore(tmp_path)
+    assert store.mark_fired(["aaaa0006"], T0) == ["aaaa0006"]
+    text = path.read_text(encoding="utf-8")
+    for token in ('"big": 1e999999', '"n": NaN', '"k": "v\\udfff"', '"d": ' + "7" * 5000, '"top": -Infinity',
+                  f'"lastFiredAt": {T0}'):
+        assert token in text
+    assert [t.lastFiredAt for t in store.load().tasks] == [T0]
