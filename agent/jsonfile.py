@@ -24,7 +24,6 @@ import math
 import os
 import re
 import stat
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +156,7 @@ def has_lone_surrogate(value: Any) -> bool:
 def dump_json(value: Any, *, indent: int | None = 2) -> str:
     """JSON text (UTF-8 characters, not escapes) with RawNumbers as read and lone surrogates escaped."""
     raw: dict[str, str] = {}
-    token = uuid.uuid4().hex
+    token = os.urandom(16).hex()  # placeholders no string in the data can collide with
 
     def placeholder(obj: Any) -> str:
         if not isinstance(obj, RawNumber):

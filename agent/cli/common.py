@@ -8,8 +8,6 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from agent.settings import PERMISSION_MODES
-
 __all__ = [
     "EXIT_FAILURE",
     "EXIT_OK",
@@ -22,6 +20,9 @@ __all__ = [
 ]
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+# agent.settings.PERMISSION_MODES, repeated so `agent --help` does not import the settings reader.
+PERMISSION_MODES = ("default", "acceptEdits", "plan", "bypassPermissions")
 
 OUTPUT_FORMATS = ("text", "json", "stream-json")
 
