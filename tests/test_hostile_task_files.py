@@ -330,3 +330,14 @@ def test_unknown_fields_with_huge_numbers_nan_and_lone_surrogates_survive_a_rewr
                   f'"lastFiredAt": {T0}'):
         assert token in text
     assert [t.lastFiredAt for t in store.load().tasks] == [T0]
+
+
+def test_a_symlink_to_a_json_file_without_tasks_is_not_written_through(tmp_path: Path, capsys) -> None:
+    target = tmp_path / "package.json"
+    target.write_text('{"name": "victim"}\n')
+    link = tasks_path(tmp_path)
+    link.parent.mkdir()
+    link.symlink_to(target)
+    code, out, err = run(capsys, "cron", "--cwd", str(tmp_path), "add", "--cron", "* * * * *", "--prompt", "x")
+    assert code == 1 and out == "" and 'holds no "tasks" list; not writing through it' in err
+    assert target.read_text() == '{"name": "victim"}\n' and link.is_symlink()

@@ -98,6 +98,7 @@ class _Document:
     top: dict[str, Any]
     parsed: list[CronTask | None]
     problems: list[str]
+    had_tasks_key: bool = True  # False for a file without "tasks" (then treated as an empty list)
 
     @property
     def entries(self) -> list[Any]:
@@ -232,6 +233,7 @@ class FileTaskStore:
             doc = self._read()
             result, changed = edit(doc)
             if changed:
+                self._check_symlink_target(doc)
                 self._write(doc.top)
             return result
         finally:
@@ -247,8 +249,9 @@ class FileTaskStore:
                 raise TaskFileError(self._path, f"it is a symlink to {os.readlink(self._path)}, which does not exist")
             return _Document({"tasks": []}, [], [])
         top = self._decode(data)
+        had_tasks_key = "tasks" in top
         parsed, problems = _parse_entries(top.setdefault("tasks", []))
-        return _Document(top, parsed, problems)
+        return _Document(top, parsed, problems, had_tasks_key)
 
     def _decode(self, data: bytes) -> dict[str, Any]:
         if not data.strip():
@@ -262,6 +265,14 @@ class FileTaskStore:
         if not isinstance(top.get("tasks", []), list):
             raise TaskFileError(self._path, '"tasks" is not a list')
         return top
+
+    def _check_symlink_target(self, doc: _Document) -> None:
+        """Write through a link only into a tasks file: a committed link must not make us add tasks to,
+        say, a package.json elsewhere. (A plain file without "tasks" is fine: it is ours to use.)"""
+        if self._path.is_symlink() and not doc.had_tasks_key:
+            target = os.readlink(self._path)
+            raise TaskFileError(self._path, f'it is a symlink to {target}, which holds no "tasks" list; '
+                                "not writing through it", writing=True)
 
     def _write(self, top: dict[str, Any]) -> None:
         """Atomically replace the file (the target, if it is a symlink). Runs under the file lock."""
