@@ -341,3 +341,19 @@ def test_a_symlink_to_a_json_file_without_tasks_is_not_written_through(tmp_path:
     code, out, err = run(capsys, "cron", "--cwd", str(tmp_path), "add", "--cron", "* * * * *", "--prompt", "x")
     assert code == 1 and out == "" and 'holds no "tasks" list; not writing through it' in err
     assert target.read_text() == '{"name": "victim"}\n' and link.is_symlink()
+
+
+async def test_a_task_whose_due_time_overflows_is_skipped_and_the_others_keep_firing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock, fired = Clock(T0 + 5 * MIN), []
+    sched = make(tmp_path, clock, fired)
+    sched.session_store.add(task("bad000ff").model_copy(update={"createdAt": 10**30}))  # copy skips validation
+    sched.session_store.add(task("5e550006", "* * * * *"))
+    with caplog.at_level(logging.WARNING):
+        for _ in range(2):
+            await sched.tick()
+            clock.now += MIN
+    assert [f.task.id for f in fired] == ["5e550006"] * 2
+    assert len(warnings(caplog, "bad000ff", "is not usable")) == 1
+    await sched.stop()

@@ -349,7 +349,7 @@ class CronScheduler:
                 due = jittered_next_fire(task.cron, anchor, task.id, self._jitter, self.tz)
             else:
                 due = one_shot_fire(task.cron, task.createdAt, task.id, self._jitter, self.tz)
-        except (CronError, ValueError) as exc:
+        except (CronError, ValueError, OverflowError) as exc:  # one task's problem must not stop the tick
             self._warn_once(f"task {task.id}: cron {task.cron!r} is not usable ({exc}); skipped")
             return None
         if due is None:  # parses but never matches (say 30 February): say so rather than sit silent
