@@ -10,6 +10,7 @@ Known, deliberate differences from croniter 7.0 (left out of the comparison):
 from __future__ import annotations
 
 import random
+import re
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -17,7 +18,7 @@ from croniter import croniter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.cron.expr import CronError, CronExpr, next_fire, parse_cron
+from agent.cron.expr import CronError, CronExpr, next_fire, next_fires, parse_cron
 
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -102,6 +103,33 @@ def test_next_fire_agrees_with_croniter_on_random_expressions() -> None:
         assert ours == theirs, f"{text!r} from {start.isoformat()}: ours {ours} croniter {theirs}"
         compared += 1
     assert skipped_near_dst < 2_000, "the DST filter should only drop a small share"
+
+
+def padded(rng: random.Random, text: str) -> str:
+    """Zero-pad some numbers (any length) and stretch some steps past the field's range."""
+    def number(match: re.Match[str]) -> str:
+        value = match.group()
+        if match.start() > 0 and match.string[match.start() - 1] == "/" and rng.random() < 0.3:
+            value = str(int(value) + rng.choice((60, 100, 1000)))
+        return "0" * rng.choice((0, 0, 1, 3, 9)) + value
+    return re.sub(r"\d+", number, text)
+
+
+def test_zero_padding_and_steps_past_the_range_agree_with_croniter() -> None:
+    rng = random.Random(20261127)
+    compared = 0
+    while compared < 2_000:
+        plain = random_expression(rng)
+        if not comparable(plain):
+            continue
+        text = padded(rng, plain)
+        start = datetime(2020, 1, 1, tzinfo=UTC) + timedelta(seconds=rng.randrange(10**8))
+        ours = next_fires(text, start, 3)
+        if len(ours) < 3:
+            continue  # never fires
+        runner = croniter(text, start)
+        assert ours == [runner.get_next(datetime) for _ in range(3)], f"{text!r} from {start.isoformat()}"
+        compared += 1
 
 
 def test_croniter_differs_only_where_the_contract_says_so() -> None:
