@@ -117,8 +117,9 @@ def test_unusable_tasks_file_is_refused_at_once_in_one_line_and_left_as_it_is(
         code, out, err = run(capsys, "cron", "--cwd", str(tmp_path), *listing)
         assert code == 0 and reason in err and len(err.strip().splitlines()) == 1
         assert out.strip() == "[]" if "--json" in listing else "No scheduled tasks" in out
-    code, out, err = run(capsys, "cron", "--cwd", str(tmp_path), "add", "--cron", "* * * * *", "--prompt", "x")
-    assert code == 1 and out == "" and "left unchanged" in err and len(err.strip().splitlines()) == 1
+    for change in (["add", "--cron", "* * * * *", "--prompt", "x"], ["delete", "aaaa0001"]):
+        code, out, err = run(capsys, "cron", "--cwd", str(tmp_path), *change)
+        assert code == 1 and out == "" and "left unchanged" in err and len(err.strip().splitlines()) == 1
     assert snapshot(path) == before
 
 
