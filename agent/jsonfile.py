@@ -111,7 +111,7 @@ def load_json(data: bytes) -> Any:
         value = json.loads(text.removeprefix("\ufeff"), parse_constant=RawNumber, parse_int=_int,
                            parse_float=_float)
     except json.JSONDecodeError as exc:
-        raise JSONFileError(f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+        raise JSONFileError(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
     except RecursionError:
         raise JSONFileError(f"nested more than {MAX_DEPTH} levels deep") from None
     if _depth_exceeds(value, MAX_DEPTH):
