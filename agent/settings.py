@@ -5,11 +5,15 @@ Three files are merged, later ones winning: the user's `~/.claude/settings.json`
 rule lists are concatenated rather than replaced, as Claude Code does, so a local file can add a rule
 without repeating the shared ones. Only the standard library is used here: this module is on the path
 of `agent --help`-fast commands.
+
+A settings file may come with a repository, so it is read as untrusted input (`agent.jsonfile`): a
+regular file of at most 1 MiB, strict UTF-8 (a byte-order mark is fine) and JSON, no lone surrogates.
+Permission rules and the default mode are checked for form here, so a typo is an error naming the file
+(`SettingsRuleError`, exit status 2) rather than a rule that silently never matches.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -17,11 +21,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.jsonfile import MIB, JSONFileError, has_lone_surrogate, load_json, read_regular_file
+
 SETTINGS_FILES = (".claude/settings.json", ".claude/settings.local.json")
+MAX_SETTINGS_BYTES = MIB
+PERMISSION_MODES = ("default", "acceptEdits", "plan", "bypassPermissions")
+# The form of a permission rule, as agent.engine.permissions parses it: `Tool` or `Tool(specifier)`.
+_RULE_FORM = re.compile(r"[A-Za-z0-9_.\-]+(?:\(.*\))?", re.DOTALL)
 
 
 class SettingsError(ValueError):
     """A settings file exists but cannot be used; the message names the file and what to fix."""
+
+
+class SettingsRuleError(SettingsError):
+    """A permission rule or mode in a settings file is malformed: bad input, exit status 2."""
 
 
 @dataclass
@@ -84,21 +98,21 @@ def settings_paths(project_dir: Path) -> list[Path]:
 def read_settings_file(path: Path) -> dict[str, Any]:
     """One settings file as a dict; {} when absent. Raises SettingsError when unusable."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    except OSError as exc:
-        raise SettingsError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if not text.strip():
+        raw = read_regular_file(path, MAX_SETTINGS_BYTES)
+    except JSONFileError as exc:
+        raise SettingsError(f"cannot read {path}: {exc.reason}; fix or remove it") from None
+    if raw is None or not raw.removeprefix(b"\xef\xbb\xbf").strip():
         return {}
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SettingsError(
-            f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); fix or remove it"
-        ) from None
+        data = load_json(raw)
+    except JSONFileError as exc:
+        what = exc.reason if exc.reason.startswith("not ") else f"not usable ({exc.reason})"
+        raise SettingsError(f"{path} is {what}; fix or remove it") from None
     if not isinstance(data, dict):
         raise SettingsError(f"{path} must hold a JSON object; fix or remove it")
+    if has_lone_surrogate(data):
+        raise SettingsError(f"{path} holds a lone surrogate (an unpaired \\ud800-\\udfff escape), which is "
+                            "not text; fix or remove it")
     return data
 
 
@@ -109,7 +123,22 @@ def _rules(data: dict[str, Any], key: str, path: Path) -> list[str]:
     rules = perms.get(key, [])
     if not isinstance(rules, list) or not all(isinstance(r, str) for r in rules):
         raise SettingsError(f'{path}: "permissions.{key}" must be a list of strings')
+    for index, rule in enumerate(rules):
+        if not _RULE_FORM.fullmatch(rule.strip()):
+            raise SettingsRuleError(
+                f"{path}: permissions.{key}[{index}] {rule!r} is not a permission rule: expected ToolName or "
+                "ToolName(specifier), e.g. Bash(npm test:*), Edit(src/**) or Read"
+            )
     return rules
+
+
+def _check_mode(data: dict[str, Any], path: Path) -> None:
+    mode = data.get("permissions", {}).get("defaultMode")
+    if mode is not None and mode not in PERMISSION_MODES:
+        raise SettingsRuleError(
+            f"{path}: permissions.defaultMode {mode!r} is not a permission mode: use one of "
+            + ", ".join(PERMISSION_MODES)
+        )
 
 
 def load_settings(project_dir: Path, paths: list[Path] | None = None) -> Settings:
@@ -123,6 +152,7 @@ def load_settings(project_dir: Path, paths: list[Path] | None = None) -> Setting
         merged.allow += _rules(data, "allow", path)
         merged.deny += _rules(data, "deny", path)
         merged.ask += _rules(data, "ask", path)
+        _check_mode(data, path)
         for key, value in data.items():
             if key in ("permissions", "env") and isinstance(merged.raw.get(key), dict) and isinstance(value, dict):
                 merged.raw[key] = {**merged.raw[key], **value}  # merged key by key, as Claude Code does

@@ -72,6 +72,7 @@ def test_next_prints_the_description_then_iso_times(tmp_path, capsys):
     (["cron", "next", "61 * * * *"], "minute: 61 is out of range 0-59"),
     (["cron", "next", "0 0 30 2 *"], "never fires"),
     (["cron", "next", "* * * * *", "--from", "yesterday"], "not an ISO-8601 time"),
+    (["cron", "next", "* * * * *", "--from", "0001-01-01T00:00+05:00"], "outside the years 1970 to 8999"),
     (["cron", "next", "* * * * *", "--count", "0"], "--count"),
     (["cron", "add", "--cron", "* * * *", "--prompt", "x"], "5 fields"),
     (["cron", "add", "--cron", "* * * * *", "--prompt", "   "], "prompt"),

@@ -70,8 +70,10 @@ def test_parse_accepts_any_run_of_spaces_and_tabs_and_trims_the_ends() -> None:
         ("* * * * 8", "day-of-week: 8 is out of range 0-7"),
         ("1,,2 * * * *", "minute: empty item"),
         ("1, * * * *", "minute: empty item"),
-        ("*/0 * * * *", "minute: step 0 is out of range 1-59"),
-        ("*/60 * * * *", "minute: step 60 is out of range 1-59"),
+        ("*/0 * * * *", "minute: step 0 must be at least 1"),
+        ("*/000 * * * *", "minute: step 0 must be at least 1"),
+        ("0000060 * * * *", "minute: 60 is out of range 0-59"),
+        ("1" * 5000 + " * * * *", "minute: value 11111111...(5000 digits) is too large"),
         ("* */ * * *", "hour: missing step"),
         ("* */x * * *", "hour: step 'x' is not a number"),
         ("*/2/3 * * * *", "minute: step '2/3' is not a number"),
@@ -178,11 +180,13 @@ def test_next_fire_crosses_hour_day_month_and_year(text: str, after: datetime, e
     assert next_fire(text, after) == expected
 
 
-def test_next_fire_returns_none_beyond_366_days() -> None:
-    assert next_fire("0 0 29 2 *", at(2026, 3, 1)) is None  # 2028-02-29 is 730 days away
-    assert next_fire("0 0 30 2 *", at(2026, 3, 1)) is None
-    # Exactly 366 days later still counts.
+def test_next_fire_finds_fires_years_away_and_none_only_for_never() -> None:
+    assert next_fire("0 0 29 2 *", at(2026, 3, 1)) == at(2028, 2, 29)  # 730 days away
+    assert next_fire("0 0 29 2 *", at(2096, 3, 1)) == at(2104, 2, 29)  # 2100 is no leap year: 8 years
+    assert next_fire("0 0 29 2 1", at(2096, 3, 1)) == at(2097, 2, 4)  # OR rule: a Monday in February
     assert next_fire("0 0 1 3 *", at(2027, 3, 1)) == at(2028, 3, 1)
+    assert next_fire("0 0 30 2 *", at(2026, 3, 1)) is None
+    assert next_fire("0 0 31 4 *", at(2026, 3, 1)) is None
 
 
 def test_next_fire_keeps_the_zone_of_after() -> None:
@@ -224,10 +228,29 @@ def test_validate_cron_rejects_schedules_that_never_fire(text: str) -> None:
         validate_cron(text, now=at(2026, 1, 1))
 
 
-def test_validate_cron_rejects_leap_day_more_than_366_days_away() -> None:
-    with pytest.raises(CronError, match="never fires"):
-        validate_cron("0 0 29 2 *", now=at(2026, 3, 1))
-    assert validate_cron("0 0 29 2 *", now=at(2027, 3, 1)).days_of_month == (29,)
+def test_validate_cron_accepts_a_leap_day_more_than_a_year_away() -> None:
+    assert validate_cron("0 0 29 2 *", now=at(2026, 3, 1)).days_of_month == (29,)
+    assert validate_cron("0 0 29 2 *", now=at(2097, 3, 1)).days_of_month == (29,)  # next: 2104
+
+
+@pytest.mark.parametrize(
+    ("text", "same_as"),
+    [
+        ("*/60 * * * *", "0 * * * *"),  # a step beyond the range keeps the first value
+        ("1-5/60 * * * *", "1 * * * *"),
+        ("0 0 * * */9", "0 0 * * 0"),
+        ("*/99999999999999999999 * * * *", "0 * * * *"),
+        ("0000005 * * * *", "5 * * * *"),  # leading zeros of any length
+        ("00-0000010/0000005 * * * *", "0,5,10 * * * *"),
+        ("0 0 0000000000000000000000000000029 02 *", "0 0 29 2 *"),
+        ("0 0 * * 0007", "0 0 * * 0"),
+    ],
+)
+def test_expressions_claude_code_accepts_parse_like_their_plain_form(text: str, same_as: str) -> None:
+    parsed, plain = parse_cron(text), parse_cron(same_as)
+    assert (parsed.minutes, parsed.hours, parsed.days_of_month, parsed.months, parsed.days_of_week) == (
+        plain.minutes, plain.hours, plain.days_of_month, plain.months, plain.days_of_week)
+    assert validate_cron(text, now=at(2026, 1, 1))
 
 
 def test_validate_cron_reports_syntax_errors() -> None:

@@ -88,10 +88,10 @@ def test_recurring_fire_is_strictly_after_the_start() -> None:
     assert jittered_next_fire("0 * * * *", start, "00000000", DEFAULTS, UTC) == ms(2026, 3, 2, 12, 0)
 
 
-def test_last_match_without_a_following_one_gets_no_delay() -> None:
-    # 29 Feb 2028 matches; the next 29 Feb (2032) is beyond the 366-day horizon.
-    fire = jittered_next_fire("0 0 29 2 *", ms(2027, 6, 1, 0, 0), "ffffffff", DEFAULTS, UTC)
-    assert fire == ms(2028, 2, 29, 0, 0)
+def test_a_fire_years_away_is_found_and_its_delay_capped() -> None:
+    # 29 Feb 2028, then 2032: a tenth of four years is far beyond the 15-minute cap.
+    fire = jittered_next_fire("0 0 29 2 *", ms(2026, 6, 1, 0, 0), "ffffffff", DEFAULTS, UTC)
+    assert fire == ms(2028, 2, 29, 0, 0) + DEFAULTS.recurringCapMs
 
 
 def test_expression_that_never_fires_has_no_next_fire() -> None:

@@ -296,14 +296,19 @@ def test_file_without_tasks_key_is_an_empty_list_and_keeps_its_keys(tmp_path: Pa
 # --- atomic writes -------------------------------------------------------------------------------------
 
 
-def test_leftover_temp_file_from_a_killed_writer_does_not_break_load(tmp_path: Path) -> None:
+def test_leftover_temp_file_from_a_killed_writer_does_not_break_load_and_the_next_write_removes_it(
+    tmp_path: Path,
+) -> None:
     store = FileTaskStore(tmp_path)
     store.add(make_task())
     leftover = store.path.with_name(".scheduled_tasks.json.k1ll3d.tmp")
     leftover.write_text('{"tasks": [{"id": "0000', encoding="utf-8")
+    unrelated = store.path.with_name(".settings.json.k1ll3d.tmp")
+    unrelated.write_text("not ours")
     assert [t.id for t in store.load().tasks] == ["0a1b2c3d"]
     store.add(make_task("0000000b"))
     assert len(store.load().tasks) == 2
+    assert not leftover.exists() and unrelated.exists()
 
 
 def test_failed_replace_leaves_the_old_file_and_no_temp_file(
@@ -317,7 +322,7 @@ def test_failed_replace_leaves_the_old_file_and_no_temp_file(
         raise OSError("disk on fire")
 
     monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(OSError, match="disk on fire"):
+    with pytest.raises(TaskFileError, match="could not be written and was left unchanged: disk on fire"):
         store.add(make_task("0000000b"))
     assert store.path.read_bytes() == before
     assert [p.name for p in store.path.parent.iterdir() if p.name.endswith(".tmp")] == []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,9 @@ def ctx(tmp_path: Path) -> ToolContext:
 async def bash(ctx: ToolContext, command: str, **extra: Any) -> ToolResult:
     tool = BashTool()
     return await tool.run(tool.parse_input({"command": command, **extra}), ctx)
+
+
+HANG_GUARD_S = 120  # not a speed limit: only turns "never returns" into a failure
 
 
 def gone(pid: int) -> bool:
@@ -73,11 +75,8 @@ async def test_large_output_keeps_head_and_tail_with_a_note(ctx: ToolContext) ->
 
 
 async def test_timeout_kills_bash_and_its_children(ctx: ToolContext, tmp_path: Path) -> None:
-    started = time.monotonic()
-    result = await bash(
-        ctx, "sleep 100 & echo $! > pids; sleep 100 & echo $! >> pids; echo $$ >> pids; wait", timeout=1000
-    )
-    assert time.monotonic() - started < 5
+    command = "sleep 1000 & echo $! > pids; sleep 1000 & echo $! >> pids; echo $$ >> pids; wait"
+    result = await asyncio.wait_for(bash(ctx, command, timeout=1000), HANG_GUARD_S)
     assert result.is_error and result.summary == "timed out after 1s"
     assert "timed out" in result.content
     pids = await wait_for_pids(tmp_path / "pids", 3)
@@ -86,10 +85,9 @@ async def test_timeout_kills_bash_and_its_children(ctx: ToolContext, tmp_path: P
 
 
 async def test_timeout_escalates_to_sigkill_when_sigterm_is_ignored(ctx: ToolContext) -> None:
-    started = time.monotonic()
-    result = await bash(ctx, "trap '' TERM; sleep 30", timeout=300)
+    # Without SIGKILL this would run for 1000 s: the guard turns such a hang into a failure.
+    result = await asyncio.wait_for(bash(ctx, "trap '' TERM; sleep 1000", timeout=300), HANG_GUARD_S)
     assert result.summary == "timed out after 0.3s"
-    assert time.monotonic() - started < 5
 
 
 async def test_cancellation_kills_the_process_tree(ctx: ToolContext, tmp_path: Path) -> None:
@@ -104,11 +102,10 @@ async def test_cancellation_kills_the_process_tree(ctx: ToolContext, tmp_path: P
 
 
 async def test_background_child_does_not_hold_the_result_back(ctx: ToolContext, tmp_path: Path) -> None:
-    started = time.monotonic()
     result = await bash(ctx, "sleep 30 & echo $! > pids; echo started", timeout=10000)
-    elapsed = time.monotonic() - started
-    psutil.Process((await wait_for_pids(tmp_path / "pids", 1))[0]).kill()
-    assert elapsed < 2
+    child = psutil.Process((await wait_for_pids(tmp_path / "pids", 1))[0])
+    assert child.is_running()  # the result came back while the child still ran
+    child.kill()
     assert result.content.startswith("started")
     assert "still running" in result.content and result.summary == "exit 0"
 

@@ -6,12 +6,24 @@ Imports none of the faces, so each of them (`main`, `headless`, `daemon`, `cron`
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 
-__all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "OUTPUT_FORMATS", "PERMISSION_MODES", "Parser", "UsageError"]
+__all__ = [
+    "EXIT_FAILURE",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "OUTPUT_FORMATS",
+    "PERMISSION_MODES",
+    "Parser",
+    "UsageError",
+    "check_rule_flags",
+]
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
+# agent.settings.PERMISSION_MODES, repeated so `agent --help` does not import the settings reader.
 PERMISSION_MODES = ("default", "acceptEdits", "plan", "bypassPermissions")
+
 OUTPUT_FORMATS = ("text", "json", "stream-json")
 
 class UsageError(Exception):
@@ -23,3 +35,16 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def check_rule_flags(prog: str, allowed: Sequence[str], disallowed: Sequence[str]) -> None:
+    """Raise UsageError naming the flag when an --allowedTools/--disallowedTools rule is malformed."""
+    if not allowed and not disallowed:
+        return  # no need to import the permission engine
+    from agent.engine.permissions import PermissionConfigError, parse_rules
+
+    for flag, values in (("--allowedTools", allowed), ("--disallowedTools", disallowed)):
+        try:
+            parse_rules(values, split=True)
+        except PermissionConfigError as exc:
+            raise UsageError(f"{prog}: {flag}: {exc}") from None

@@ -175,6 +175,8 @@ def _parse_start(text: str | None) -> datetime:
     except ValueError:
         raise UsageError(f"agent cron next: --from {text!r} is not an ISO-8601 time "
                          "(e.g. 2026-11-23T09:00 or 2026-11-23T09:00+01:00)") from None
+    if not 1970 <= start.year < 9000:  # the range task times may have (agent.cron.task.MAX_EPOCH_MS)
+        raise UsageError(f"agent cron next: --from {text!r} is outside the years 1970 to 8999")
     return start if start.tzinfo else start.astimezone()
 
 

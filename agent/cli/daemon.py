@@ -18,7 +18,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from agent.cli.common import EXIT_FAILURE, EXIT_OK, PERMISSION_MODES, Parser, UsageError
+from agent.cli.common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    PERMISSION_MODES,
+    Parser,
+    UsageError,
+    check_rule_flags,
+)
 
 log = logging.getLogger("agent.cli.daemon")
 
@@ -59,18 +67,20 @@ def run_daemon_cli(argv: Sequence[str]) -> int:
         project = (args.cwd or Path.cwd()).expanduser()
         if not project.is_dir():
             raise UsageError(f"agent daemon: --cwd {project} is not a folder")
+        check_rule_flags("agent daemon", args.allowed_tools, args.disallowed_tools)
     except UsageError as exc:
         print(exc, file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s agent daemon: %(message)s", stream=sys.stderr)
+    from agent.engine.permissions import PermissionConfigError
     from agent.engine.session import AgentSession, SessionOptions
 
     try:
         session = AgentSession(project.resolve(), SessionOptions.from_args(args, headless=True))
-    except SettingsError as exc:
+    except (SettingsError, PermissionConfigError) as exc:
         print(f"agent daemon: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        return EXIT_FAILURE if type(exc) is SettingsError else EXIT_USAGE
     return asyncio.run(Daemon(session).serve())
 
 

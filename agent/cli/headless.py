@@ -17,8 +17,9 @@ import uuid
 from pathlib import Path
 from typing import Any, TextIO
 
-from agent.cli.common import EXIT_FAILURE, EXIT_OK, UsageError
+from agent.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError
 from agent.engine.events import Event, TurnFinished
+from agent.engine.permissions import PermissionConfigError
 from agent.engine.session import AgentSession, SessionOptions
 from agent.settings import SettingsError
 
@@ -62,9 +63,9 @@ def run_headless(args: argparse.Namespace, project: Path) -> int:
     prompt = read_prompt(args, sys.stdin)
     try:
         session = AgentSession(project, SessionOptions.from_args(args, headless=True))
-    except SettingsError as exc:
+    except (SettingsError, PermissionConfigError) as exc:
         print(f"agent: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        return EXIT_FAILURE if type(exc) is SettingsError else EXIT_USAGE
     return asyncio.run(_run(session, prompt, args.output_format, args.verbose))
 
 

@@ -22,6 +22,7 @@ from agent.cli.common import (
     PERMISSION_MODES,
     Parser,
     UsageError,
+    check_rule_flags,
 )
 
 DESCRIPTION = """\
@@ -83,6 +84,19 @@ def _project_dir(cwd: Path | None) -> Path:
     return project.resolve()
 
 
+def _check_settings_rules(project: Path) -> None:
+    """A malformed permission rule or mode stops the chat before it starts (dropping a deny rule and
+    going on would fail open). Other settings problems are shown in the chat, which goes on without them."""
+    from agent.settings import SettingsError, SettingsRuleError, load_settings
+
+    try:
+        load_settings(project)
+    except SettingsRuleError as exc:
+        raise UsageError(f"agent: {exc}") from None
+    except SettingsError:
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -96,12 +110,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_daemon_cli(args_list[1:])
         args = build_parser().parse_args(args_list)
         project = _project_dir(args.cwd)
+        check_rule_flags("agent", args.allowed_tools, args.disallowed_tools)
         if args.print_mode:
             from agent.cli.headless import run_headless
 
             return run_headless(args, project)
         if args.prompt is not None:
             raise UsageError('agent: a prompt argument needs -p (agent -p "..."); for chat, run agent alone')
+        _check_settings_rules(project)
         from agent.repl.app import run_repl
 
         return run_repl(args, project)

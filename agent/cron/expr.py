@@ -4,8 +4,13 @@ Pure: no I/O and no clock reads (except `validate_cron` when it is not given `no
 
 Syntax: ``minute hour day-of-month month day-of-week`` in local time; minute 0-59, hour 0-23,
 day-of-month 1-31, month 1-12, day-of-week 0-7 (0 and 7 are Sunday, also as a range end: ``5-7`` is
-Fri,Sat,Sun). Items are ``*``, ``*/N``, ``N``, ``N-M`` and ``N-M/S``, joined by commas. A step is
-1..field maximum. Nothing else is accepted (no names, ``?``, ``L``, ``W``, ``#`` or @macros).
+Fri,Sat,Sun). Items are ``*``, ``*/N``, ``N``, ``N-M`` and ``N-M/S``, joined by commas. A step is any
+whole number from 1 up (a step beyond the range keeps only the first value: ``*/60`` is minute 0), and
+numbers may carry any number of leading zeros (``0000005``), as Claude Code accepts. Nothing else is
+accepted (no names, ``?``, ``L``, ``W``, ``#`` or @macros).
+
+Horizon: an expression that can fire at all fires within 8 years (29 February skips at most one
+century year), so `next_fire` searches 9 years ahead and None means "never fires".
 
 Day rule: a day field is unrestricted when it covers its whole range (``*``, ``*/1``, ``1-31``, ``0-6``,
 ``0-7`` or any list covering every value); the other day field then decides alone. When both are
@@ -16,7 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import MAXYEAR, date, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 
 __all__ = [
@@ -38,8 +43,9 @@ _FIELDS = (
     ("day-of-week", 0, 7),
 )
 _FIELD_SPLIT = re.compile(r"[ \t]+")
-_MAX_DIGITS = 6  # longer numbers are out of range anyway; avoids int() on huge strings
-_HORIZON = timedelta(days=366)
+_MAX_DIGITS = 6  # longer numbers (leading zeros aside) are out of range anyway; avoids int() on huge strings
+# Every expression that can fire fires within 8 years (a 29 February after 2096 comes in 2104).
+_SEARCH_YEARS = 9
 # Backward DST shifts are at most 2 h in the tz database; the slow path looks this far back so that
 # the second occurrence of a repeated hour is never missed.
 _FOLD_LOOKBACK = timedelta(hours=6)
@@ -164,14 +170,23 @@ class CronExpr:
         return *nxt, self.hours[0], self.minutes[0]
 
 
-def _parse_number(token: str, name: str, what: str) -> int:
+def _parse_number(token: str, name: str, what: str, *, cap: int | None = None) -> int:
+    """A decimal number; leading zeros are fine. Above `cap` (for steps) it counts as `cap`."""
     if not token:
         raise CronError(f"{name}: missing {what}")
     if not (token.isascii() and token.isdigit()):
         raise CronError(f"{name}: {what} {token!r} is not a number")
-    if len(token) > _MAX_DIGITS:
-        raise CronError(f"{name}: {what} {token} is too large")
-    return int(token)
+    digits = token.lstrip("0") or "0"
+    if len(digits) > _MAX_DIGITS:
+        if cap is not None:
+            return cap
+        raise CronError(f"{name}: {what} {_shorten(token)} is too large")
+    value = int(digits)
+    return value if cap is None else min(value, cap)
+
+
+def _shorten(token: str) -> str:
+    return token if len(token) <= 20 else f"{token[:8]}...({len(token)} digits)"
 
 
 def _parse_item(item: str, name: str, low: int, high: int) -> range:
@@ -180,9 +195,10 @@ def _parse_item(item: str, name: str, low: int, high: int) -> range:
     base, slash, step_text = item.partition("/")
     step = 1
     if slash:
-        step = _parse_number(step_text, name, "step")
-        if not 1 <= step <= high:
-            raise CronError(f"{name}: step {step} is out of range 1-{high}")
+        # Any step past the field's span selects only the start, like a step of span + 1.
+        step = _parse_number(step_text, name, "step", cap=high - low + 1)
+        if step < 1:
+            raise CronError(f"{name}: step {step} must be at least 1")
     if base == "*":
         return range(low, high + 1, step)
     start_text, dash, end_text = base.partition("-")
@@ -227,7 +243,7 @@ def _coerce(expr_or_text: CronExpr | str) -> CronExpr:
 
 
 def next_fire(expr_or_text: CronExpr | str, after: datetime) -> datetime | None:
-    """The first fire strictly after `after` (aware), in after's zone, or None if none within 366 days.
+    """The first fire strictly after `after` (aware), in after's zone, or None if it never fires.
 
     Wall times are matched in after's zone, then mapped to instants by cronie's DST rules (except that
     matches inside one gap collapse into a single fire):
@@ -249,7 +265,8 @@ def next_fire(expr_or_text: CronExpr | str, after: datetime) -> datetime | None:
     after_utc = after.replace(tzinfo=None) - offset
     local = after_utc.replace(tzinfo=timezone.utc).astimezone(zone)  # canonical wall time and fold
     offset = local.utcoffset()
-    wall = expr._next_wall(local.year, local.month, local.day, local.hour, local.minute, local.year + 2)
+    last_year = min(local.year + _SEARCH_YEARS, MAXYEAR - 1)
+    wall = expr._next_wall(local.year, local.month, local.day, local.hour, local.minute, last_year)
     if wall is None:
         return None
     candidate = datetime(*wall, tzinfo=zone)
@@ -259,10 +276,9 @@ def next_fire(expr_or_text: CronExpr | str, after: datetime) -> datetime | None:
         and local.replace(fold=1 - local.fold).utcoffset() == offset
     ):
         # Same offset at both ends and neither is ambiguous: no DST rule can change the answer.
-        fire_utc = candidate.replace(tzinfo=None) - offset
-        return candidate if fire_utc - after_utc <= _HORIZON else None
-    fire_utc = _next_fire_across_transition(expr, zone, after_utc, local.year + 2)
-    if fire_utc is None or fire_utc - after_utc > _HORIZON:
+        return candidate
+    fire_utc = _next_fire_across_transition(expr, zone, after_utc, last_year)
+    if fire_utc is None:
         return None
     return fire_utc.replace(tzinfo=timezone.utc).astimezone(zone)
 
@@ -330,11 +346,13 @@ def next_fires(expr_or_text: CronExpr | str, after: datetime, count: int) -> lis
 
 
 def validate_cron(text: str, now: datetime | None = None) -> CronExpr:
-    """Parse `text` and require a fire within 366 days of `now` (default: the current local time)."""
+    """Parse `text` and require that it fires at all after `now` (default: the current local time).
+
+    However far away: `0 0 29 2 *` is valid in 2026 (29 February 2028); `0 0 31 4 *` never fires."""
     expr = parse_cron(text)
     start = now if now is not None else datetime.now().astimezone()
     if next_fire(expr, start) is None:
-        raise CronError(f"never fires: no date within 366 days matches {expr.text!r}")
+        raise CronError(f"never fires: no date matches {expr.text!r} (check the day and month)")
     return expr
 
 

@@ -298,8 +298,7 @@ class CronScheduler:
             self._set_file_tasks([])
             return
         # Readable again: if it breaks the same way later, that deserves a warning of its own.
-        unreadable = f"{self.file_store.path} could not be read"
-        self._warned = {w for w in self._warned if not w.startswith(unreadable)}
+        self._forget_warnings(f"{self.file_store.path} could not be read")
         for problem in loaded.problems:
             self._warn_once(f"{self.file_store.path}: {problem}")
         self._set_file_tasks(loaded.tasks)
@@ -350,7 +349,7 @@ class CronScheduler:
                 due = jittered_next_fire(task.cron, anchor, task.id, self._jitter, self.tz)
             else:
                 due = one_shot_fire(task.cron, task.createdAt, task.id, self._jitter, self.tz)
-        except (CronError, ValueError) as exc:
+        except (CronError, ValueError, OverflowError) as exc:  # one task's problem must not stop the tick
             self._warn_once(f"task {task.id}: cron {task.cron!r} is not usable ({exc}); skipped")
             return None
         if due is None:  # parses but never matches (say 30 February): say so rather than sit silent
@@ -387,6 +386,8 @@ class CronScheduler:
         except TaskFileError as exc:
             self._warn_once(f"{exc}; durable tasks will not fire until it is fixed")
             return set()
+        # Writable again: if it breaks the same way later, that deserves a warning of its own.
+        self._forget_warnings(f"{self.file_store.path} could not be written")
         committed = set(removed) | set(marked)
         gone = (set(remove) | set(mark)) - committed
         if gone:  # deleted elsewhere and our copy was stale: never fire it
@@ -424,6 +425,9 @@ class CronScheduler:
         if self._watcher is not None:
             self._watcher.note_own_write()
         return result
+
+    def _forget_warnings(self, prefix: str) -> None:
+        self._warned = {w for w in self._warned if not w.startswith(prefix)}
 
     def _warn_once(self, message: str) -> None:
         if message not in self._warned:

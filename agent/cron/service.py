@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import tzinfo
 
+from pydantic import ValidationError
+
 from agent.cron.expr import describe_cron, validate_cron
 from agent.cron.jitter import JitterConfig, jittered_next_fire, ms_to_datetime, one_shot_fire
 from agent.cron.store import MAX_TASKS, FileTaskStore, SessionTaskStore, TaskFileError
@@ -80,7 +82,11 @@ class CronService:
         session_tasks = self.session_store.load().tasks
         file_tasks = self._file_tasks_if_readable(required=durable)
         taken = {t.id for t in (*session_tasks, *file_tasks)}
-        task = CronTask(id=_unused_id(taken), cron=cron, prompt=prompt, createdAt=now, recurring=recurring)
+        try:
+            task = CronTask(id=_unused_id(taken), cron=cron, prompt=prompt, createdAt=now, recurring=recurring)
+        except ValidationError as exc:  # say, a prompt with a lone surrogate: one line, not pydantic's report
+            first = exc.errors()[0]
+            raise ValueError(f"{first['loc'][0]}: {first['msg'].removeprefix('Value error, ')}") from None
         if durable:
             # The file store re-counts under its lock, so racing sessions cannot exceed the limit.
             self.file_store.add(task, max_tasks=MAX_TASKS - len(session_tasks))

@@ -8,7 +8,12 @@ This is the only module that reads or writes the tasks file. The file is shared 
 - writes are atomic (temp file in the same folder, fsync, `os.replace`), so a reader or a writer that
   dies midway never sees or leaves a truncated file; `load()` reads without the lock for that reason;
 - a file we cannot read as a list of tasks (including an empty one, which is what a non-atomic writer
-  shows mid-write) is never overwritten: every operation raises `TaskFileError`;
+  shows mid-write) is never overwritten: every operation raises `TaskFileError`. The file is read with
+  `agent.jsonfile`: a regular file of at most 1 MiB (Claude Code's limit), strict UTF-8 and JSON, so a
+  FIFO, `/dev/zero`, deep nesting or huge numbers are a clear error, never a hang or a crash;
+- a failed write (a full disk) leaves the file as it was and raises `TaskFileError`;
+- a tasks file that is a symlink is written through the link (the link stays, its target changes);
+- temp files left by a writer that was killed are removed by the next write;
 - entries we cannot understand are skipped with a problem text and written back unchanged, in place;
 - unknown top-level keys and unknown task fields are kept.
 """
@@ -16,13 +21,13 @@ This is the only module that reads or writes the tasks file. The file is shared 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -31,9 +36,11 @@ from pydantic import ValidationError
 
 from agent.cron.expr import CronError, parse_cron
 from agent.cron.task import CronTask
+from agent.jsonfile import MIB, JSONFileError, dump_json, load_json, read_regular_file
 
 __all__ = [
     "MAX_TASKS",
+    "MAX_TASKS_FILE_BYTES",
     "TASKS_FILE",
     "FileTaskStore",
     "LoadedTasks",
@@ -46,6 +53,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MAX_TASKS = 50
+MAX_TASKS_FILE_BYTES = MIB  # as Claude Code; a bigger file is refused, never truncated
 TASKS_FILE = Path(".claude") / "scheduled_tasks.json"
 _T = TypeVar("_T")
 
@@ -53,8 +61,9 @@ _T = TypeVar("_T")
 class TaskFileError(Exception):
     """The tasks file cannot be used; it was left unchanged. The message names the file and why."""
 
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"{path} could not be read as a list of tasks and was left unchanged: {reason}")
+    def __init__(self, path: Path, reason: str, *, writing: bool = False) -> None:
+        doing = "written" if writing else "read as a list of tasks"
+        super().__init__(f"{path} could not be {doing} and was left unchanged: {reason}")
         self.path = path
         self.reason = reason
 
@@ -89,6 +98,7 @@ class _Document:
     top: dict[str, Any]
     parsed: list[CronTask | None]
     problems: list[str]
+    had_tasks_key: bool = True  # False for a file without "tasks" (then treated as an empty list)
 
     @property
     def entries(self) -> list[Any]:
@@ -135,10 +145,7 @@ def _parse_entry(raw: Any) -> tuple[CronTask | None, str]:
 
 def _dump(top: dict[str, Any]) -> bytes:
     """Claude Code's layout: 2-space indent, trailing newline, UTF-8 text rather than escapes."""
-    try:
-        return (json.dumps(top, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate read from a \ud800 escape: keep it escaped
-        return (json.dumps(top, indent=2, ensure_ascii=True) + "\n").encode("ascii")
+    return (dump_json(top, indent=2) + "\n").encode("utf-8")
 
 
 class FileTaskStore:
@@ -204,69 +211,107 @@ class FileTaskStore:
     def _change(self, edit: Callable[[_Document], tuple[_T, bool]], *, create_dir: bool = False) -> _T:
         folder = self._path.parent
         if create_dir:
-            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # `.claude` is a file, or the project is read-only
+                reason = f"cannot create {folder}: {exc.strerror or exc}"
+                raise TaskFileError(self._path, reason, writing=True) from None
         elif not folder.is_dir():
             # Nothing on disk, so nothing to change; the edit runs on an empty document.
             return edit(_Document({"tasks": []}, [], []))[0]
+        lock = FileLock(str(self.lock_path), timeout=self._lock_timeout_s)
         try:
-            with FileLock(str(self.lock_path), timeout=self._lock_timeout_s):
-                doc = self._read()
-                result, changed = edit(doc)
-                if changed:
-                    self._write(doc.top)
-                return result
+            lock.acquire()
         except Timeout:
             raise TaskFileError(
-                self._path, f"{self.lock_path} stayed locked for {self._lock_timeout_s:g} s"
+                self._path, f"{self.lock_path} stayed locked for {self._lock_timeout_s:g} s", writing=True
             ) from None
+        except OSError as exc:  # say, a folder where the lock file belongs
+            reason = f"its lock file {self.lock_path} cannot be used ({exc.strerror or exc}); remove it"
+            raise TaskFileError(self._path, reason, writing=True) from None
+        try:
+            doc = self._read()
+            result, changed = edit(doc)
+            if changed:
+                self._check_symlink_target(doc)
+                self._write(doc.top)
+            return result
+        finally:
+            lock.release()
 
     def _read(self) -> _Document:
         try:
-            data = self._path.read_bytes()
-        except FileNotFoundError:
+            data = read_regular_file(self._path, MAX_TASKS_FILE_BYTES)
+        except JSONFileError as exc:
+            raise TaskFileError(self._path, exc.reason) from None
+        if data is None:
+            if self._path.is_symlink():  # dangling: never create a file wherever a committed link points
+                raise TaskFileError(self._path, f"it is a symlink to {os.readlink(self._path)}, which does not exist")
             return _Document({"tasks": []}, [], [])
-        except OSError as exc:
-            raise TaskFileError(self._path, exc.strerror or str(exc)) from None
         top = self._decode(data)
+        had_tasks_key = "tasks" in top
         parsed, problems = _parse_entries(top.setdefault("tasks", []))
-        return _Document(top, parsed, problems)
+        return _Document(top, parsed, problems, had_tasks_key)
 
     def _decode(self, data: bytes) -> dict[str, Any]:
         if not data.strip():
             raise TaskFileError(self._path, "the file is empty")
         try:
-            top = json.loads(data.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise TaskFileError(self._path, f"not UTF-8 text (byte {exc.start})") from None
-        except json.JSONDecodeError as exc:
-            raise TaskFileError(
-                self._path, f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
-            ) from None
+            top = load_json(data)
+        except JSONFileError as exc:
+            raise TaskFileError(self._path, exc.reason) from None
         if not isinstance(top, dict):
             raise TaskFileError(self._path, f"the top level is {type(top).__name__}, not an object")
         if not isinstance(top.get("tasks", []), list):
             raise TaskFileError(self._path, '"tasks" is not a list')
         return top
 
+    def _check_symlink_target(self, doc: _Document) -> None:
+        """Write through a link only into a tasks file: a committed link must not make us add tasks to,
+        say, a package.json elsewhere. (A plain file without "tasks" is fine: it is ours to use.)"""
+        if self._path.is_symlink() and not doc.had_tasks_key:
+            target = os.readlink(self._path)
+            raise TaskFileError(self._path, f'it is a symlink to {target}, which holds no "tasks" list; '
+                                "not writing through it", writing=True)
+
     def _write(self, top: dict[str, Any]) -> None:
-        folder = self._path.parent
+        """Atomically replace the file (the target, if it is a symlink). Runs under the file lock."""
+        content = _dump(top)
+        # _read just saw the link point at a regular file, so realpath is that file.
+        target = Path(os.path.realpath(self._path)) if self._path.is_symlink() else self._path
+        folder = target.parent
+        _remove_leftover_temp_files(folder, target.name)
         try:
-            mode = self._path.stat().st_mode & 0o777
+            mode = target.stat().st_mode & 0o777
         except FileNotFoundError:
             mode = 0o644
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{self._path.name}.", suffix=".tmp")
+        tmp = None
         try:
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=_TEMP_SUFFIX)
             with os.fdopen(fd, "wb") as fh:
-                fh.write(_dump(top))
+                fh.write(content)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.chmod(tmp, mode)
-            os.replace(tmp, self._path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+            os.replace(tmp, target)
+        except BaseException as exc:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+            if isinstance(exc, OSError):  # ENOSPC, EDQUOT, EROFS, EACCES ...
+                raise TaskFileError(self._path, exc.strerror or str(exc), writing=True) from None
             raise
         _fsync_dir(folder)
+
+
+_TEMP_SUFFIX = ".tmp"
+
+
+def _remove_leftover_temp_files(folder: Path, name: str) -> None:
+    """Temp files of writers killed mid-write. Only called under the file lock, so none is in use."""
+    for leftover in folder.glob(f".{glob_escape(name)}.*{_TEMP_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
 
 
 def _fsync_dir(folder: Path) -> None:

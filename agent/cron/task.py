@@ -13,13 +13,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr, field_validator
 
-__all__ = ["CronTask", "new_task_id"]
+__all__ = ["MAX_EPOCH_MS", "CronTask", "new_task_id"]
 
 _TASK_ID = re.compile(r"[0-9a-f]{8}")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # Optional fields and their defaults: written only when set, unless the source file had them.
 _OPTIONAL = {"recurring": False, "lastFiredAt": None, "permanent": False}
 # Durability is which store holds a task; the flag itself never reaches the file.
 _NEVER_WRITTEN = frozenset({"durable"})
+# Times must be usable as dates with years of room for the next fire: 1970 to the start of year 9000.
+MAX_EPOCH_MS = 221_845_392_000_000
 
 
 def new_task_id() -> str:
@@ -51,6 +54,21 @@ class CronTask(BaseModel):
     def _check_id(cls, value: str) -> str:
         if not _TASK_ID.fullmatch(value):
             raise ValueError("must be 8 lowercase hex characters")
+        return value
+
+    @field_validator("cron", "prompt")
+    @classmethod
+    def _check_text(cls, value: str) -> str:
+        # A lone surrogate (a "\ud800" escape in the file) cannot be printed or sent to the model.
+        if _LONE_SURROGATE.search(value):
+            raise ValueError("contains a lone surrogate (an unpaired \\ud800-\\udfff escape), which is not text")
+        return value
+
+    @field_validator("createdAt", "lastFiredAt")
+    @classmethod
+    def _check_epoch_ms(cls, value: int | None) -> int | None:
+        if value is not None and not 0 <= value < MAX_EPOCH_MS:
+            raise ValueError(f"{_short(value)} is not a time in epoch milliseconds (0 to {MAX_EPOCH_MS - 1})")
         return value
 
     @classmethod
@@ -90,3 +108,8 @@ class CronTask(BaseModel):
         ordered = {key: values[key] for key in self._source_keys if key in values}
         ordered.update(values)
         return ordered
+
+
+def _short(value: int) -> str:
+    """The value, unless it is too long to print usefully (or at all: Python caps int-to-str digits)."""
+    return str(value) if -(10**20) < value < 10**20 else "a number of more than 20 digits"
