@@ -8,9 +8,10 @@ clock, the jitter settings and the time zone are passed in, which keeps it testa
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import tzinfo
+from typing import Any
 
 from agent.cron.expr import describe_cron, validate_cron
 from agent.cron.jitter import JitterConfig, jittered_next_fire, ms_to_datetime, one_shot_fire
@@ -64,9 +65,11 @@ class CronService:
         return self._jitter()
 
     def create(
-        self, cron: str, prompt: str, *, recurring: bool = True, durable: bool = False
+        self, cron: str, prompt: str, *, recurring: bool = True, durable: bool = False,
+        extra: Mapping[str, Any] | None = None,
     ) -> ScheduledTask:
-        """Validate and store a new task.
+        """Validate and store a new task. `extra` adds fields of ours (kept in the file; Claude Code
+        ignores them, and drops them if it rewrites the file).
 
         Raises CronError (bad or never-firing expression), ValueError (empty prompt), TaskLimitError
         (MAX_TASKS across both stores) and, for durable tasks, TaskFileError (unusable file).
@@ -80,7 +83,8 @@ class CronService:
         session_tasks = self.session_store.load().tasks
         file_tasks = self._file_tasks_if_readable(required=durable)
         taken = {t.id for t in (*session_tasks, *file_tasks)}
-        task = CronTask(id=_unused_id(taken), cron=cron, prompt=prompt, createdAt=now, recurring=recurring)
+        task = CronTask(id=_unused_id(taken), cron=cron, prompt=prompt, createdAt=now, recurring=recurring,
+                        **dict(extra or {}))
         if durable:
             # The file store re-counts under its lock, so racing sessions cannot exceed the limit.
             self.file_store.add(task, max_tasks=MAX_TASKS - len(session_tasks))

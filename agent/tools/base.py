@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -27,6 +28,23 @@ class ToolResult:
     summary: str = ""
 
 
+def new_run_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass
+class RunState:
+    """One run: a chat turn, an `agent -p` run or a scheduled fire. Tools learn who started it and count
+    what it made. `run_id` is the hook run history uses: CronCreate records it as `createdByRun`."""
+
+    run_id: str = field(default_factory=new_run_id)
+    scheduled: bool = False  # started by the scheduler (a fired task), not by a person's prompt
+    durable_created: int = 0
+
+
+DEFAULT_MAX_DURABLE_PER_RUN = 5
+
+
 @dataclass
 class ToolContext:
     """What tools may use. Tools never reach for globals: the project, the cron service, the mode."""
@@ -35,6 +53,13 @@ class ToolContext:
     cron: CronService | None = None
     headless: bool = False  # `agent -p`: the process exits after the turn, so session tasks never fire
     extra: dict[str, Any] = field(default_factory=dict)
+    run: RunState = field(default_factory=RunState)
+    max_durable_per_run: int = DEFAULT_MAX_DURABLE_PER_RUN  # settings `cron.maxDurablePerRun`
+    allow_rule_tools: frozenset[str] = frozenset()  # tools an allow rule names (settings, --allowedTools)
+
+    def for_run(self, run: RunState) -> ToolContext:
+        """The same context for one new run (the conversation makes one per turn)."""
+        return replace(self, run=run)
 
     def resolve(self, path: str) -> Path:
         """A tool path argument as an absolute path; relative paths are taken from the project."""
