@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from agent.cron import lock as lock_mod
+from agent.cron import lock_owner
 from agent.cron.lock import LockInfo, SchedulerLock, parse_proc_stat, proc_start_token
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/<pid>/stat")
@@ -143,13 +144,46 @@ def test_numeric_proc_start_matching_the_live_process_counts_as_held(project: Pa
     assert not SchedulerLock(project, "new").try_acquire()
 
 
-@pytest.mark.parametrize("proc_start", [None, "Mon Jan  1 10:00:00 2024", 12.5, {"x": 1}, "", True])
-def test_uninterpretable_proc_start_with_a_live_pid_counts_as_held(project: Path, proc_start: object) -> None:
-    write_lock(project, lock_doc("old", os.getpid(), proc_start=proc_start))
+UNREADABLE_STARTS = [None, "Mon Jan  1 10:00:00 2024", 12.5, {"x": 1}, "", True]
+
+
+@pytest.mark.parametrize("proc_start", UNREADABLE_STARTS)
+def test_unreadable_proc_start_with_acquired_at_after_the_process_started_counts_as_held(
+    project: Path, proc_start: object
+) -> None:
+    doc = lock_doc("old", os.getpid(), proc_start=proc_start) | {"acquiredAt": int(time.time() * 1000)}
+    write_lock(project, doc)
     lock = SchedulerLock(project, "new")
     assert lock.holder_is_alive()
     assert not lock.try_acquire()
     assert lock.holder() is not None and lock.holder().session_id == "old"
+    assert lock.blocked_by is not None and lock.blocked_by.pid == os.getpid()
+
+
+@pytest.mark.parametrize("proc_start", UNREADABLE_STARTS)
+def test_unreadable_proc_start_and_a_process_younger_than_the_lock_is_pid_reuse(
+    project: Path, proc_start: object
+) -> None:
+    write_lock(project, lock_doc("old", os.getpid(), proc_start=proc_start))  # acquiredAt 1970
+    lock = SchedulerLock(project, "new")
+    assert not lock.holder_is_alive()
+    assert lock.try_acquire() and lock.is_held_by_us()
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [{"pid": 1}, {"pid": os.getppid()}, {"pid": os.getpid(), "sessionId": "x"}, {"pid": "1", "procStart": "?"},
+     {"pid": 1, "acquiredAt": 10**30}, {"pid": 1, "procStart": None, "acquiredAt": "yesterday"}],
+)
+def test_a_lock_naming_a_long_lived_process_without_proc_start_or_acquired_at_is_stale(
+    project: Path, doc: dict, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_lock(project, doc)
+    lock = SchedulerLock(project, "new")
+    assert not lock.holder_is_alive()
+    with caplog.at_level(logging.WARNING, logger="agent.cron.lock"):
+        assert lock.try_acquire()
+    assert lock.is_held_by_us()
 
 
 @pytest.mark.parametrize(
@@ -264,12 +298,15 @@ def test_proc_start_token_reads_a_real_process_whose_name_has_parens_and_spaces(
 def test_non_linux_tokens_use_psutil_create_time(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import psutil
 
-    monkeypatch.setattr(lock_mod, "_USE_PROC_STAT", False)
+    monkeypatch.setattr(lock_owner, "_USE_PROC_STAT", False)
     assert proc_start_token(os.getpid()) == str(psutil.Process().create_time())
     write_lock(project, lock_doc("old", os.getpid(), proc_start="1.5"))  # reused pid
     assert SchedulerLock(project, "new").try_acquire()
-    write_lock(project, lock_doc("old", os.getpid(), proc_start="Mon Jan 1"))  # uninterpretable
-    assert not SchedulerLock(project, "new2").try_acquire()
+    now_ms = int(time.time() * 1000)
+    write_lock(project, lock_doc("old", os.getpid(), proc_start="Mon Jan 1") | {"acquiredAt": now_ms})
+    assert not SchedulerLock(project, "new2").try_acquire()  # unreadable start, written after ours: held
+    write_lock(project, lock_doc("old", os.getpid(), proc_start="Mon Jan 1"))  # written before we started
+    assert SchedulerLock(project, "new3").try_acquire()
 
 
 # --- races -----------------------------------------------------------------------------------------------

@@ -212,8 +212,11 @@ def run_watch(project: Path, *, as_json: bool) -> int:
         if not as_json:
             print(f"agent cron watch: this process {state}", file=sys.stderr, flush=True)
 
+    def on_lock_wait(message: str) -> None:
+        print(f"agent cron watch: {message}", file=sys.stderr, flush=True)  # stderr even with --json
+
     async def serve() -> None:
-        scheduler = CronScheduler(project, on_fire, on_owner_change=on_owner_change)
+        scheduler = CronScheduler(project, on_fire, on_owner_change=on_owner_change, on_lock_wait=on_lock_wait)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

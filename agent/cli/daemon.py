@@ -96,7 +96,7 @@ class Daemon:
         self.scheduler = CronScheduler(
             session.project_dir, self.queue.put_nowait, self.is_busy,
             session_store=session.session_store, file_store=session.file_store,
-            on_missed=self.report_missed, on_owner_change=self.report_owner,
+            on_missed=self.report_missed, on_owner_change=self.report_owner, on_lock_wait=say,
         )
 
     def is_busy(self) -> bool:

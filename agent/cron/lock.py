@@ -2,9 +2,8 @@
 
 `.claude/scheduled_tasks.lock` is created with O_CREAT|O_EXCL and holds
 `{"sessionId", "pid", "procStart", "acquiredAt"}`, the same file Claude Code writes, so each tool
-honours the other's lock in a shared project. A lock is held while its pid lives and that process
-started at `procStart` (the start-time field of /proc/<pid>/stat on Linux, psutil's create_time
-elsewhere); a recycled pid therefore does not keep a dead session's lock alive. Zombies count as dead.
+honours the other's lock in a shared project. Whether the process a lock names still holds it is
+decided in `lock_owner` (procStart, else acquiredAt; a bare `{"pid": 1}` is stale).
 
 Taking over a stale lock is remove-then-create-again, and the removal must never hit a fresh lock that
 another contender wrote after we judged the old one stale. On POSIX the remover opens the stale file,
@@ -20,7 +19,13 @@ flock nor guard, so against it a microsecond window remains that only its cooper
 
 A file that is not a JSON object with a usable pid is garbage. Garbage younger than `garbage_grace_s`
 may be a contender between its O_EXCL create and its write, so it counts as held for now; older
-garbage is stale and is taken over with one warning naming the file.
+garbage is stale and is taken over with one warning naming the file. The lock is read without ever
+blocking and within a bound: only a regular file is read (never through a symlink, a FIFO opened
+non-blocking is not read at all), and at most `MAX_LOCK_BYTES`. Anything else cannot be a lock and is
+stale at once. Each problem is logged once, not on every tick, until the lock works again.
+
+While another process holds the lock, `blocked_by` names it (and `problem` says why the lock cannot be
+taken, when no live holder explains it), so the faces can say which process fires the durable tasks.
 
 How the scheduler is meant to use it (all calls do small file I/O: run them in `asyncio.to_thread`):
 each tick, an owner calls `is_held_by_us()` before firing durable tasks (someone may have taken
@@ -31,17 +36,26 @@ returns False, plus `try_acquire()` every 5 s regardless. `release()` at shutdow
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
-import re
-import sys
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
+from agent.cron.lock_owner import (  # re-exported: the lock's public API
+    LockInfo,
+    holder_message,
+    owner_is_alive,
+    parse_proc_stat,
+    proc_start_token,
+)
+
+__all__ = [
+    "LOCK_FILE_NAME", "MAX_LOCK_BYTES", "LockInfo", "SchedulerLock", "holder_message", "other_holder",
+    "owner_is_alive", "parse_proc_stat", "proc_start_token",
+]
 
 try:
     import fcntl as _fcntl
@@ -51,121 +65,10 @@ except ImportError:  # Windows: guard-file takeover
 logger = logging.getLogger(__name__)
 
 LOCK_FILE_NAME = "scheduled_tasks.lock"
-_USE_PROC_STAT = sys.platform.startswith("linux")
-_LINUX_TOKEN = re.compile(r"\d+")
+MAX_LOCK_BYTES = 64 * 1024  # a real lock is about 120 bytes
 _GUARD_ABANDONED_S = 10.0
-
-
-@dataclass(frozen=True)
-class LockInfo:
-    """The parsed contents of a lock file. `proc_start` is None when missing or not a string/number."""
-
-    session_id: str
-    pid: int
-    proc_start: str | None
-    acquired_at_ms: int | None
-
-    @classmethod
-    def from_bytes(cls, raw: bytes) -> LockInfo | None:
-        """Parse a lock file; None for garbage (not JSON, not an object, no usable pid)."""
-        try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            return None
-        if not isinstance(data, dict):
-            return None
-        pid = _as_pid(data.get("pid"))
-        if pid is None:
-            return None
-        session = data.get("sessionId")
-        start = data.get("procStart")
-        if isinstance(start, (int, float)) and not isinstance(start, bool):
-            start = str(start)
-        acquired = data.get("acquiredAt")
-        return cls(
-            session_id=session if isinstance(session, str) else "",
-            pid=pid,
-            proc_start=start if isinstance(start, str) else None,
-            acquired_at_ms=acquired if isinstance(acquired, int) and not isinstance(acquired, bool) else None,
-        )
-
-    def to_bytes(self) -> bytes:
-        doc = {
-            "sessionId": self.session_id,
-            "pid": self.pid,
-            "procStart": self.proc_start,
-            "acquiredAt": self.acquired_at_ms,
-        }
-        return json.dumps(doc).encode()
-
-
-def _as_pid(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str) and value.isdecimal():
-        value = int(value)
-    return value if isinstance(value, int) and value > 0 else None
-
-
-# --- process identity -------------------------------------------------------------------------------
-
-
-def parse_proc_stat(text: str) -> tuple[str, str]:
-    """(state, start-time token) from the text of /proc/<pid>/stat.
-
-    The command name (field 2) is in parentheses and may itself hold spaces and parentheses, so the
-    fields are counted from the last ')'. Raises ValueError on text that does not have that shape.
-    """
-    head, sep, rest = text.rpartition(")")
-    fields = rest.split()
-    if not sep or "(" not in head or len(fields) < 20 or not _LINUX_TOKEN.fullmatch(fields[19]):
-        raise ValueError(f"not a /proc/<pid>/stat line: {text[:80]!r}")
-    return fields[0], fields[19]  # field 3 (state) and field 22 (starttime)
-
-
-def _process_state(pid: int) -> tuple[bool, str | None]:
-    """(alive, start token or None when unknown) for a pid. Zombies and dead pids are not alive."""
-    if _USE_PROC_STAT:
-        try:
-            with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as f:
-                state, token = parse_proc_stat(f.read())
-        except (OSError, ValueError):
-            # Gone, or hidden from us (hidepid): ask the kernel whether the pid exists at all.
-            return psutil.pid_exists(pid), None
-        return state not in ("Z", "X"), token
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False, None
-        return True, str(proc.create_time())
-    except psutil.NoSuchProcess:
-        return False, None
-    except psutil.Error:  # AccessDenied and the like: it exists, its start time is unknown
-        return True, None
-
-
-def proc_start_token(pid: int) -> str | None:
-    """The start-time token a lock records for `pid`; None if there is no such process or it is unreadable."""
-    alive, token = _process_state(pid)
-    return token if alive else None
-
-
-def _same_start(recorded: str | None, actual: str | None) -> bool:
-    """False only when both tokens are interpretable on this platform and differ."""
-    if recorded is None or actual is None:
-        return True
-    if _USE_PROC_STAT:
-        return not _LINUX_TOKEN.fullmatch(recorded) or int(recorded) == int(actual)
-    try:
-        return abs(float(recorded) - float(actual)) < 1e-3
-    except ValueError:
-        return True
-
-
-def owner_is_alive(info: LockInfo) -> bool:
-    """Whether the process a lock names still runs and is the one that wrote it (not a reused pid)."""
-    alive, token = _process_state(info.pid)
-    return alive and _same_start(info.proc_start, token)
+# Never follow a symlink at the lock's path, never block opening a FIFO.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 
 
 # --- file primitives --------------------------------------------------------------------------------
@@ -175,15 +78,50 @@ def owner_is_alive(info: LockInfo) -> bool:
 class _Snapshot:
     raw: bytes
     stat: os.stat_result
+    problem: str | None = None  # why this cannot be a lock file (then `raw` is empty)
+
+
+def _kind(st: os.stat_result) -> str:
+    for test, name in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a directory"),
+                       (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device")):
+        if test(st.st_mode):
+            return name
+    return "not a regular file"
 
 
 def _read_snapshot(path: Path) -> _Snapshot | None:
-    """The file's bytes and the stat of the same open file; None if there is no file."""
+    """The file's bytes (bounded) and the stat of the same open file; None if there is no file."""
     try:
-        with open(path, "rb") as f:
-            return _Snapshot(f.read(), os.fstat(f.fileno()))
+        fd = os.open(path, _OPEN_FLAGS)
     except FileNotFoundError:
         return None
+    except OSError:
+        # A symlink (ELOOP with O_NOFOLLOW), a socket (ENXIO): say what it is, if it is one.
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return None
+        if stat.S_ISREG(st.st_mode):
+            raise
+        return _Snapshot(b"", st, f"is {_kind(st)}, not a regular file")
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return _Snapshot(b"", st, f"is {_kind(st)}, not a regular file")
+        chunks, size = [], 0
+        while size <= MAX_LOCK_BYTES and (chunk := os.read(fd, MAX_LOCK_BYTES + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > MAX_LOCK_BYTES:
+            return _Snapshot(b"", st, f"is larger than {MAX_LOCK_BYTES // 1024} KiB")
+        return _Snapshot(b"".join(chunks), st)
+    finally:
+        os.close(fd)
+
+
+def _parse(snap: _Snapshot | None) -> LockInfo | None:
+    return LockInfo.from_bytes(snap.raw) if snap is not None and snap.problem is None else None
 
 
 def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
@@ -193,9 +131,13 @@ def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
 def _unlink_if_unchanged_flock(path: Path, judged: _Snapshot) -> bool:
     """Unlink `path` only if it is still the file judged; True when the path is now free to create."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, _OPEN_FLAGS)
     except FileNotFoundError:
         return True
+    except OSError:
+        if judged.problem is None:
+            raise
+        return _unlink_if_same_inode(path, judged)  # a symlink or socket: nothing to open and lock
     try:
         try:
             _fcntl.flock(fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB)
@@ -210,12 +152,23 @@ def _unlink_if_unchanged_flock(path: Path, judged: _Snapshot) -> bool:
             return True
         if not (_same_file(opened, judged.stat) and _same_file(current, opened)):
             return False
-        if os.read(fd, len(judged.raw) + 1) != judged.raw:
+        if judged.problem is None and os.read(fd, len(judged.raw) + 1) != judged.raw:
             return False
         os.unlink(path)
         return True
     finally:
         os.close(fd)  # drops the flock
+
+
+def _unlink_if_same_inode(path: Path, judged: _Snapshot) -> bool:
+    try:
+        current = os.lstat(path)
+    except FileNotFoundError:
+        return True
+    if not _same_file(current, judged.stat):
+        return False
+    os.unlink(path)
+    return True
 
 
 def _unlink_if_unchanged_guarded(path: Path, judged: _Snapshot) -> bool:
@@ -258,7 +211,7 @@ def _unlink_if_unchanged(path: Path, judged: _Snapshot) -> bool:
 class SchedulerLock:
     """Ownership of a project's durable tasks.
 
-    I/O errors are logged (once per kind) and read as "not held"; programming errors raise.
+    I/O errors are logged (once per problem) and read as "not held"; programming errors raise.
     """
 
     def __init__(
@@ -277,29 +230,37 @@ class SchedulerLock:
         self.pid = os.getpid() if pid is None else pid
         self._garbage_grace_s = garbage_grace_s
         self._clock = clock
-        self._probe_cache: tuple[tuple[int, int, int], LockInfo | None] | None = None
-        self._last_warning: tuple[str, int | None] | None = None
+        self._probe_cache: tuple[tuple[int, int, int, int], LockInfo | None, bool] | None = None
+        self._warned: set[str] = set()
+        self._unusable: str | None = None  # what was wrong with the file the last acquire judged
+        self.blocked_by: LockInfo | None = None  # the live holder that refused the last try_acquire
+        self.problem: str | None = None  # why the last try_acquire failed, when no live holder explains it
 
     # public API
 
     def try_acquire(self) -> bool:
         """True if we hold the lock now (also when we already did); False if another live session does."""
+        self.blocked_by, self.problem, self._unusable = None, None, None
         try:
             held = self._acquire()
         except FileNotFoundError:
             logger.debug("No %s folder yet: nothing to lock", self.path.parent)
             return False
         except OSError as exc:
+            reason = exc.strerror or str(exc)
+            self.problem = (f"{self.path} {self._unusable} and cannot be removed ({reason})" if self._unusable
+                            else f"cannot take {self.path} ({reason})")
             self._warn_io("acquire", exc)
             return False
-        self._last_warning = None
+        if held:
+            self._warned.clear()  # working again: a new problem deserves a new warning
         return held
 
     def release(self) -> None:
         """Remove the lock file, but only while it still names this session and pid. Idempotent."""
         try:
             snap = _read_snapshot(self.path)
-            info = LockInfo.from_bytes(snap.raw) if snap is not None else None
+            info = _parse(snap)
             if snap is not None and info is not None and self._names_us(info):
                 _unlink_if_unchanged(self.path, snap)
         except OSError as exc:
@@ -313,31 +274,32 @@ class SchedulerLock:
     def holder(self) -> LockInfo | None:
         """The parsed lock file; None when there is none, it is garbage, or it cannot be read."""
         try:
-            snap = _read_snapshot(self.path)
+            return _parse(_read_snapshot(self.path))
         except OSError as exc:
             self._warn_io("read", exc)
             return None
-        return LockInfo.from_bytes(snap.raw) if snap is not None else None
 
     def holder_is_alive(self) -> bool:
         """Cheap probe for every tick: does some live session (maybe us) hold the lock?
 
-        One stat, a re-read only when the file changed, and a liveness check of the named pid.
+        One lstat, a re-read only when the file changed, and a liveness check of the named pid.
         """
         try:
-            st = os.stat(self.path)
-            key = (st.st_ino, st.st_mtime_ns, st.st_size)
+            st = os.lstat(self.path)
+            key = (st.st_ino, st.st_mtime_ns, st.st_size, st.st_mode)
             if self._probe_cache is None or self._probe_cache[0] != key:
                 snap = _read_snapshot(self.path)
                 if snap is None:
                     return False
-                self._probe_cache = (key, LockInfo.from_bytes(snap.raw))
+                self._probe_cache = (key, _parse(snap), snap.problem is not None)
         except FileNotFoundError:
             return False
         except OSError as exc:
             self._warn_io("probe", exc)
             return False
-        info = self._probe_cache[1]
+        _, info, unusable = self._probe_cache
+        if unusable:
+            return False  # cannot be anybody's lock: let try_acquire take it over
         if info is None:
             return self._clock() - st.st_mtime < self._garbage_grace_s
         return owner_is_alive(info)
@@ -352,16 +314,18 @@ class SchedulerLock:
             snap = _read_snapshot(self.path)
             if snap is None:
                 continue  # released between our create and our read: race for it again
-            info = LockInfo.from_bytes(snap.raw)
+            info = _parse(snap)
             if info is not None and self._names_us(info):
                 return True
             if self._judge_held(snap, info):
+                self.blocked_by = info
                 return False
             if not _unlink_if_unchanged(self.path, snap):
                 return False  # another contender got there first
             if info is not None:
                 logger.info(
-                    "Taking over scheduler lock from session %s (pid %d is gone)", info.session_id, info.pid
+                    "Taking over scheduler lock from session %s (pid %d no longer holds it)",
+                    info.session_id, info.pid,
                 )
         return False
 
@@ -386,24 +350,46 @@ class SchedulerLock:
         return True
 
     def _judge_held(self, snap: _Snapshot, info: LockInfo | None) -> bool:
+        if snap.problem is not None:
+            self._unusable = snap.problem  # never a contender's half-written lock: stale at once
+            self._warn_once(f"unusable {snap.problem}", "Scheduler lock %s %s; treating it as stale",
+                            self.path, snap.problem)
+            return False
         if info is not None:
-            return owner_is_alive(info)
+            if owner_is_alive(info):
+                return True
+            if info.proc_start is None and info.acquired_at_ms is None:
+                self._warn_once(f"bare pid {info.pid}", "Scheduler lock %s names pid %d but neither procStart "
+                                "nor acquiredAt; treating it as stale", self.path, info.pid)
+            return False
         age = self._clock() - snap.stat.st_mtime
         if age < self._garbage_grace_s:
             return True  # perhaps a contender between its create and its write
-        logger.warning(
-            "Scheduler lock %s is unreadable (%d bytes); treating it as stale", self.path, len(snap.raw)
-        )
+        self._warn_once("garbage", "Scheduler lock %s is unreadable (%d bytes); treating it as stale",
+                        self.path, len(snap.raw))
         return False
 
     def _names_us(self, info: LockInfo) -> bool:
         return info.session_id == self.session_id and info.pid == self.pid
 
     def _warn_io(self, action: str, exc: OSError) -> None:
-        """Log an I/O failure once per kind, not once per tick."""
-        key = (action, exc.errno)
-        if key == self._last_warning:
-            logger.debug("Scheduler lock %s failed again: %s", action, exc)
+        """Log an I/O failure once per kind of failure, not once per tick."""
+        self._warn_once(f"io {exc.errno}", "Scheduler lock %s: cannot %s: %s", self.path, action, exc)
+
+    def _warn_once(self, key: str, message: str, *args: object) -> None:
+        if key in self._warned:
+            logger.debug(message, *args)
             return
-        self._last_warning = key
-        logger.warning("Scheduler lock %s: cannot %s: %s", self.path, action, exc)
+        self._warned.add(key)
+        logger.warning(message, *args)
+
+
+def other_holder(project_dir: Path | str, pid: int | None = None) -> LockInfo | None:
+    """The live process other than `pid` (default: this one) that holds the project's lock, if any."""
+    path = Path(project_dir) / ".claude" / LOCK_FILE_NAME
+    try:
+        info = _parse(_read_snapshot(path))
+    except OSError:
+        return None
+    me = os.getpid() if pid is None else pid
+    return info if info is not None and info.pid != me and owner_is_alive(info) else None

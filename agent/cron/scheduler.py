@@ -6,6 +6,8 @@ One asyncio task ticks about once a second (sooner when a task falls due between
    `.claude/settings.json` `env`) is read; when set, nothing fires.
 2. Durable tasks (`.claude/scheduled_tasks.json`) belong to whichever session holds the project lock;
    a non-owner checks every tick whether the owner still lives and tries to take the lock every 5 s.
+   It never waits silently: `on_lock_wait` gets one line naming the holder (PID, since when) or the
+   problem with the lock file, each time that changes.
 3. Each task's due time is computed once (pure core: `jittered_next_fire`, `one_shot_fire`) and cached
    until the task changes. Due tasks fire unless `is_busy()` says a turn is running: then they wait, and a
    blocked session gets one fire afterwards, not a burst.
@@ -32,7 +34,7 @@ from pathlib import Path
 
 from agent.cron.expr import CronError
 from agent.cron.jitter import JitterConfig, is_aged, jittered_next_fire, load_jitter_config, one_shot_fire
-from agent.cron.lock import SchedulerLock
+from agent.cron.lock import SchedulerLock, holder_message
 from agent.cron.missed import find_missed
 from agent.cron.service import wall_clock_ms
 from agent.cron.store import FileTaskStore, SessionTaskStore, TaskFileError
@@ -93,6 +95,7 @@ class CronScheduler:
         session_id: str | None = None,
         on_missed: Callable[[list[CronTask]], None] | None = None,
         on_owner_change: Callable[[bool], None] | None = None,
+        on_lock_wait: Callable[[str], None] | None = None,
         env: dict[str, str] | None = None,
         tz: tzinfo | None = None,
         tick_s: float = 1.0,
@@ -108,6 +111,8 @@ class CronScheduler:
         self._is_busy = is_busy
         self._on_missed = on_missed
         self._on_owner_change = on_owner_change
+        self._on_lock_wait = on_lock_wait
+        self._lock_wait_key: tuple | None = None  # what the last lock-wait line was about
         self._clock = clock
         self._env = env if env is not None else os.environ
         self._tz = tz
@@ -263,13 +268,37 @@ class CronScheduler:
             return
         if probe_due or not await asyncio.to_thread(self.lock.holder_is_alive):
             self._last_probe_ms = now
-            self._set_owner(await asyncio.to_thread(self.lock.try_acquire))
+            owner = await asyncio.to_thread(self.lock.try_acquire)
+            self._set_owner(owner)
+            if not owner:
+                await self._report_lock_wait()
+
+    async def _report_lock_wait(self) -> None:
+        """Say once who holds the lock (or what is wrong with it), and again only when that changes."""
+        holder, problem = self.lock.blocked_by, self.lock.problem
+        if holder is not None:
+            key: tuple = ("holder", holder.pid, holder.session_id, holder.acquired_at_ms)
+        elif problem is not None:
+            key = ("problem", problem)
+        else:
+            return  # a contender mid-takeover: the next probe knows more
+        if key == self._lock_wait_key:
+            return
+        self._lock_wait_key = key
+        if holder is not None:
+            message = await asyncio.to_thread(holder_message, holder)
+        else:
+            message = f"Durable tasks do not fire: {problem}; fix it and this process takes over."
+        log.info("%s", message)
+        if self._on_lock_wait is not None:
+            self._on_lock_wait(message)
 
     def _set_owner(self, owner: bool) -> None:
         if owner == self._owner:
             return
         self._owner = owner
         self._reload_file = True
+        self._lock_wait_key = None  # after a change of owner, say again who holds it
         log.info("scheduler %s the project lock", "holds" if owner else "does not hold")
         if not owner:
             self._set_file_tasks([])

@@ -8,9 +8,10 @@ clock, the jitter settings and the time zone are passed in, which keeps it testa
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import tzinfo
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -66,9 +67,11 @@ class CronService:
         return self._jitter()
 
     def create(
-        self, cron: str, prompt: str, *, recurring: bool = True, durable: bool = False
+        self, cron: str, prompt: str, *, recurring: bool = True, durable: bool = False,
+        extra: Mapping[str, Any] | None = None,
     ) -> ScheduledTask:
-        """Validate and store a new task.
+        """Validate and store a new task. `extra` adds fields of ours (kept in the file; Claude Code
+        ignores them, and drops them if it rewrites the file).
 
         Raises CronError (bad or never-firing expression), ValueError (empty prompt), TaskLimitError
         (MAX_TASKS across both stores) and, for durable tasks, TaskFileError (unusable file).
@@ -83,7 +86,8 @@ class CronService:
         file_tasks = self._file_tasks_if_readable(required=durable)
         taken = {t.id for t in (*session_tasks, *file_tasks)}
         try:
-            task = CronTask(id=_unused_id(taken), cron=cron, prompt=prompt, createdAt=now, recurring=recurring)
+            task = CronTask(id=_unused_id(taken), cron=cron, prompt=prompt, createdAt=now, recurring=recurring,
+                            **dict(extra or {}))
         except ValidationError as exc:  # say, a prompt with a lone surrogate: one line, not pydantic's report
             first = exc.errors()[0]
             raise ValueError(f"{first['loc'][0]}: {first['msg'].removeprefix('Value error, ')}") from None

@@ -33,7 +33,7 @@ from agent.engine.events import (
     UsageReport,
 )
 from agent.engine.prompts import SUMMARY_SYSTEM, scheduled_prompt_text, summary_request, task_attr, unattended_denial
-from agent.tools.base import Tool, ToolContext, ToolError, ToolRegistry, ToolResult
+from agent.tools.base import RunState, Tool, ToolContext, ToolError, ToolRegistry, ToolResult, new_run_id
 
 if TYPE_CHECKING:
     from agent.engine.llm import LLM, LLMResponse
@@ -50,6 +50,7 @@ MAX_TOOL_RESULT_CHARS = 50_000
 SUMMARY_PREFIX = "Summary of the earlier conversation: "
 CANCELLED_RESULT = "Cancelled by the user before this tool call finished; it may have partly run."
 INTERRUPTED_NOTE = "[The user interrupted the previous response.]"
+SCHEDULER_SOURCES = frozenset({"cron", "missed"})  # turns the scheduler started, not a person
 USER_DECLINED = ("The user declined this tool call, so it was not run. Do not retry it; ask the user how "
                  "to proceed if you need it.")
 
@@ -74,6 +75,7 @@ class TurnResult:
     is_error: bool = False
     error: str | None = None
     duration_ms: int = 0
+    run_id: str = ""  # the id tools saw for this run (CronCreate records it as createdByRun)
 
 
 class Conversation:
@@ -106,6 +108,7 @@ class Conversation:
         self._measured_len = 0
         self._done_results: dict[str, dict[str, Any]] = {}
         self._ask_lock = asyncio.Lock()
+        self._run_ctx = ctx  # `ctx` for the current run: replaced at the start of every turn
 
     def clear(self) -> None:
         self.history = []
@@ -125,16 +128,19 @@ class Conversation:
     # ------------------------------------------------------------------------------------ the turn
 
     async def run_turn(
-        self, prompt: str, *, scheduled_task: Any = None, source: str | None = None
+        self, prompt: str, *, scheduled_task: Any = None, source: str | None = None, run_id: str | None = None
     ) -> TurnResult:
         """Run one user (or scheduled) prompt to the end. Model failures come back as an error result;
-        cancellation leaves a valid history and re-raises."""
+        cancellation leaves a valid history and re-raises. `run_id` names the run (default: a new id)."""
         from agent.engine.llm import LLMError
 
         started, before = time.monotonic(), list(self.history)
-        turn = TurnResult()
+        source = source or ("cron" if scheduled_task is not None else "user")
+        run = RunState(run_id or new_run_id(), scheduled=scheduled_task is not None or source in SCHEDULER_SOURCES)
+        self._run_ctx = self.ctx.for_run(run)
+        turn = TurnResult(run_id=run.run_id)
         task_id = task_attr(scheduled_task, "id") if scheduled_task is not None else None
-        self._emit(TurnStarted(prompt, source or ("cron" if scheduled_task is not None else "user"), task_id))
+        self._emit(TurnStarted(prompt, source, task_id))
         text = scheduled_prompt_text(prompt, scheduled_task) if scheduled_task is not None else prompt
         self._append_user([{"type": "text", "text": text}])
         try:
@@ -291,7 +297,7 @@ class Conversation:
 
     async def _execute(self, tool: Tool, args: Any) -> ToolResult:
         try:
-            return await tool.run(args, self.ctx)
+            return await tool.run(args, self._run_ctx)
         except ToolError as exc:
             message = str(exc) or f"{tool.name} failed"
             return ToolResult(message, is_error=True, summary=message.splitlines()[0][:80])
@@ -305,7 +311,7 @@ class Conversation:
         if self.policy is None:
             return None
         try:
-            decision = self.policy.check(tool, args, self.ctx)
+            decision = self.policy.check(tool, args, self._run_ctx)
             if inspect.isawaitable(decision):
                 decision = await decision
         except Exception as exc:  # a failed check must never mean "allowed"

@@ -21,7 +21,7 @@ from agent.cron.store import FileTaskStore, SessionTaskStore
 from agent.engine.permissions import PermissionPolicy
 from agent.settings import Settings, load_settings
 from agent.tools.base import ToolContext, ToolRegistry
-from agent.tools.cron_tools import CronCreate, CronDelete, CronList
+from agent.tools.cron_tools import CronCreate, CronDelete, CronList, max_durable_per_run
 from agent.tools.registry import default_tools
 
 if TYPE_CHECKING:
@@ -71,8 +71,12 @@ class AgentSession:
             extra_allow=options.allowed_tools, extra_deny=options.disallowed_tools,
         )
         self.tools = ToolRegistry([*default_tools(), CronCreate(), CronDelete(), CronList()])
-        self.ctx = ToolContext(project_dir=project_dir, cron=self.cron, headless=options.headless,
-                               search_filter=self.policy.search_filter)
+        self.ctx = ToolContext(
+            project_dir=project_dir, cron=self.cron, headless=options.headless,
+            search_filter=self.policy.search_filter,
+            max_durable_per_run=max_durable_per_run(self.settings.get("cron")),
+            allow_rule_tools=frozenset(rule.tool for rule in self.policy.allow),
+        )
         self._llm: LLM | None = None
 
     def _settings_jitter(self) -> JitterConfig:

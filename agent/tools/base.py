@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -34,6 +35,23 @@ class ToolResult:
     summary: str = ""
 
 
+def new_run_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass
+class RunState:
+    """One run: a chat turn, an `agent -p` run or a scheduled fire. Tools learn who started it and count
+    what it made. `run_id` is the hook run history uses: CronCreate records it as `createdByRun`."""
+
+    run_id: str = field(default_factory=new_run_id)
+    scheduled: bool = False  # started by the scheduler (a fired task), not by a person's prompt
+    durable_created: int = 0
+
+
+DEFAULT_MAX_DURABLE_PER_RUN = 5
+
+
 @dataclass
 class ToolContext:
     """What tools may use. Tools never reach for globals: the project, the cron service, the mode."""
@@ -42,9 +60,18 @@ class ToolContext:
     cron: CronService | None = None
     headless: bool = False  # `agent -p`: the process exits after the turn, so session tasks never fire
     extra: dict[str, Any] = field(default_factory=dict)
+    run: RunState = field(default_factory=RunState)
+    max_durable_per_run: int = DEFAULT_MAX_DURABLE_PER_RUN  # settings `cron.maxDurablePerRun`
+    allow_rule_tools: frozenset[str] = frozenset()  # tools an allow rule names (settings, --allowedTools)
+
     # Set by the permission policy: (tool name, search root) -> the verdict on each file Grep or Glob
     # would open or list. Without one, only files inside the project or the search root are used.
     search_filter: Callable[[str, Path], FileVerdict] | None = None
+
+    def for_run(self, run: RunState) -> ToolContext:
+        """The same context for one new run (the conversation makes one per turn)."""
+        return replace(self, run=run)
+
 
     def file_verdict(self, tool: str, root: Path) -> FileVerdict:
         """Whether `tool`, searching `root`, may open or list a file: allow, deny (skip silently) or ask

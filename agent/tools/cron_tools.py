@@ -2,11 +2,16 @@
 
 Input and output fields are Claude Code's, so models that know that tool use these without surprises.
 Results are JSON objects (the output fields) with a `message` sentence for the model to relay.
+
+Scheduling must not replicate itself: a run the scheduler started (a fired task) may not create durable
+tasks unless an allow rule names CronCreate, and any one run creates at most `cron.maxDurablePerRun`
+durable tasks (default 5), so a prompt carrying injected text cannot fill the tasks file.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -15,9 +20,13 @@ from pydantic import BaseModel, Field
 from agent.cron.expr import CronError
 from agent.cron.service import CronService, ScheduledTask
 from agent.cron.store import TaskFileError, TaskLimitError
-from agent.tools.base import Tool, ToolContext, ToolError, ToolResult
+from agent.tools.base import DEFAULT_MAX_DURABLE_PER_RUN, Tool, ToolContext, ToolError, ToolResult
 
-__all__ = ["CronCreate", "CronDelete", "CronList"]
+__all__ = ["CronCreate", "CronDelete", "CronList", "max_durable_per_run"]
+
+log = logging.getLogger(__name__)
+
+ALLOW_HINT = 'add "CronCreate" to permissions.allow in .claude/settings.json'
 
 CRON_CREATE_DESCRIPTION = """\
 Schedule a prompt to run later in this project, once or on a recurring schedule.
@@ -74,6 +83,46 @@ def _job(s: ScheduledTask) -> dict[str, Any]:
     }
 
 
+def max_durable_per_run(cron_settings: object) -> int:
+    """`cron.maxDurablePerRun` from settings: a whole number >= 0; anything else means the default."""
+    if cron_settings is None:
+        return DEFAULT_MAX_DURABLE_PER_RUN
+    value = cron_settings.get("maxDurablePerRun") if isinstance(cron_settings, dict) else cron_settings
+    if value is None:
+        return DEFAULT_MAX_DURABLE_PER_RUN
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    log.warning("settings: cron.maxDurablePerRun must be a whole number >= 0, not %r; using %d",
+                value, DEFAULT_MAX_DURABLE_PER_RUN)
+    return DEFAULT_MAX_DURABLE_PER_RUN
+
+
+def _check_may_create(args: CronCreateInput, ctx: ToolContext) -> None:
+    """Raise ToolError when this run may not create this task; the text tells the model why."""
+    scheduled_blocked = ctx.run.scheduled and "CronCreate" not in ctx.allow_rule_tools
+    if scheduled_blocked and (args.durable or ctx.headless):
+        kind = "durable tasks" if args.durable else "tasks (a session-only task would end with this run)"
+        raise ToolError(
+            f"Not created: this run was started by the scheduler (a scheduled task firing), not by the user, "
+            f"and a scheduled run cannot create {kind}, so a scheduled prompt cannot copy itself into more "
+            f"schedules. The user can allow it ({ALLOW_HINT}); otherwise tell the user what you wanted to "
+            "schedule and let them add it."
+        )
+    if ctx.headless and not args.durable:
+        raise ToolError(
+            "This is a one-shot headless run (agent -p): the process exits when the turn ends, so a "
+            "session-only task would never fire. Call CronCreate again with durable: true to store it "
+            "in .claude/scheduled_tasks.json, where a running agent session or `agent daemon` fires it."
+        )
+    limit = ctx.max_durable_per_run
+    if args.durable and ctx.run.durable_created >= limit:
+        raise ToolError(
+            f"Not created: this run already created {ctx.run.durable_created} durable task"
+            f"{'s' if ctx.run.durable_created != 1 else ''}, the most one run may create (settings "
+            f"cron.maxDurablePerRun = {limit}). Do not retry; tell the user which tasks were not created."
+        )
+
+
 def _service(ctx: ToolContext) -> CronService:
     if ctx.cron is None:
         raise ToolError("Scheduling is not available in this session.")
@@ -89,19 +138,16 @@ class CronCreate(Tool):
         return f"{args.cron} {args.prompt}"[:80]
 
     async def run(self, args: CronCreateInput, ctx: ToolContext) -> ToolResult:
-        if ctx.headless and not args.durable:
-            raise ToolError(
-                "This is a one-shot headless run (agent -p): the process exits when the turn ends, so a "
-                "session-only task would never fire. Call CronCreate again with durable: true to store it "
-                "in .claude/scheduled_tasks.json, where a running agent session or `agent daemon` fires it."
-            )
+        _check_may_create(args, ctx)
         try:
             created = _service(ctx).create(args.cron, args.prompt, recurring=args.recurring,
-                                           durable=args.durable)
+                                           durable=args.durable, extra={"createdByRun": ctx.run.run_id})
         except CronError as exc:
             raise ToolError(f"Invalid cron expression {args.cron!r}: {exc}") from None
         except (TaskLimitError, TaskFileError, ValueError) as exc:
             raise ToolError(str(exc)) from None
+        if created.durable:
+            ctx.run.durable_created += 1
         kind = "recurring job" if created.task.recurring else "one-shot task"
         where = ("Durable (saved in .claude/scheduled_tasks.json)." if created.durable
                  else "Session-only (in memory, ends when this session exits).")

@@ -66,9 +66,14 @@ async def cron(ctx: CommandContext, args: str) -> None:
 
 
 def show_tasks(ctx: CommandContext) -> None:
+    from agent.cron.lock import holder_message, other_holder
+
     tasks, problems = ctx.session.cron.list_with_problems()
     for problem in problems:
         ctx.renderer.warn(problem)
+    holder = other_holder(ctx.session.project_dir)
+    if holder is not None:
+        ctx.renderer.info(holder_message(holder))
     if not tasks:
         ctx.renderer.info("No scheduled tasks. Create one with /loop 5m <prompt>, or ask the model.")
         return
