@@ -118,7 +118,6 @@ class Daemon:
 
     def __init__(self, session, *, grace_s: float = DEFAULT_GRACE_S) -> None:
         from agent.cron.scheduler import CronScheduler
-        from agent.engine.notify import Notifier
         from agent.engine.runs import RunRecorder
         from agent.engine.scheduled import ScheduledRunner
 
@@ -126,9 +125,8 @@ class Daemon:
         self.grace_s = grace_s
         self.queue: asyncio.Queue = asyncio.Queue()
         self.running = False
-        self.notifier = Notifier(self.notify_settings, str(session.project_dir))
-        self.recorder = RunRecorder(session.project_dir, session.env, source="daemon",
-                                    cron_settings=self.cron_settings, notifier=self.notifier)
+        self.recorder = RunRecorder.for_session(session, source="daemon")
+        self.notifier = self.recorder.notifier
         self.runner = ScheduledRunner(session, self.recorder, say=say)
         self.scheduler = CronScheduler(
             session.project_dir, self.queue.put_nowait, self.is_busy,
@@ -137,13 +135,6 @@ class Daemon:
         )
         self._pending: set[asyncio.Task] = set()
         self._draining = False
-
-    def cron_settings(self):
-        return self.session.settings.get("cron") or {}
-
-    def notify_settings(self):
-        cron = self.cron_settings()
-        return cron.get("notify") if isinstance(cron, dict) else None
 
     def is_busy(self) -> bool:
         return self.running or not self.queue.empty()

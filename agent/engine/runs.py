@@ -100,6 +100,19 @@ class RunRecorder:
         self._history = history
         self._open_failed = False
 
+    @classmethod
+    def for_session(cls, session: Any, *, source: str) -> RunRecorder:
+        """A recorder whose policy and alerts follow `session.settings` (re-read on reload)."""
+        def cron_settings() -> Any:
+            cron = session.settings.get("cron")
+            return cron if isinstance(cron, Mapping) else {}
+
+        def notify() -> Any:
+            return cron_settings().get("notify")
+
+        return cls(session.project_dir, session.env, source=source, cron_settings=cron_settings,
+                   notifier=Notifier(notify, str(session.project_dir)))
+
     # -- the database, opened on first use ------------------------------------------------------------
 
     def history(self) -> RunHistory | None:
@@ -111,7 +124,7 @@ class RunRecorder:
                 log.warning("run history unavailable (%s); runs are not recorded", exc)
         return self._history
 
-    async def _db(self, method: str, *args: Any, default: Any = None) -> Any:
+    async def query(self, method: str, *args: Any, default: Any = None) -> Any:
         """Call a RunHistory method in a worker thread; a failure is logged and gives `default`."""
         def call() -> Any:
             db = self.history()
@@ -133,14 +146,14 @@ class RunRecorder:
     async def gate(self, task: Any) -> tuple[str, str] | None:
         """Why this fire must not run: ("paused", ...) with the circuit open, ("skipped", ...) past the
         daily budget; None when it may run. Only scheduled runs are gated, never typed turns."""
-        state: TaskState = await self._db("state", task.id, default=TaskState(task.id))
+        state: TaskState = await self.query("state", task.id, default=TaskState(task.id))
         if state.paused:
             return "paused", (f"paused after {state.consecutive_failures} failed runs "
                               f"(last error: {state.last_error}); resume with: agent cron resume {task.id}")
         budget = self.policy(task).budget
         if budget.daily_tokens is None and budget.daily_cost_usd is None:
             return None
-        tokens, cost = await self._db("usage_since", local_midnight_ms(self._clock()), default=(0, 0.0))
+        tokens, cost = await self.query("usage_since", local_midnight_ms(self._clock()), default=(0, 0.0))
         reason = budget_block_reason(tokens, cost, budget)
         return None if reason is None else ("skipped", reason)
 
@@ -152,14 +165,14 @@ class RunRecorder:
     async def start(self, task: Any, *, scheduled_ms: int | None, emit: Callable[[Event], None] | None = None,
                     on_limit: Callable[[str], None] | None = None) -> RunTracker:
         tracker = RunTracker(self.new_record(task, scheduled_ms), self.policy(task), emit, on_limit)
-        await self._db("save", tracker.record)
+        await self.query("save", tracker.record)
         return tracker
 
     async def record_blocked(self, task: Any, scheduled_ms: int | None, status: str, reason: str) -> RunRecord:
         """A fire that did not run (paused, over budget, missed one-shot): recorded with its reason."""
         record = self.new_record(task, scheduled_ms)
         record.status, record.error, record.ended_at, record.attempts = status, reason, record.started_at, 0
-        await self._db("save", record)
+        await self.query("save", record)
         return record
 
     # -- after a run ----------------------------------------------------------------------------------
@@ -181,19 +194,19 @@ class RunRecorder:
         if record.status == "denied" and record.error is None:
             rules = ", ".join(sorted({d["rule"] or d["tool"] for d in record.denials}))
             record.error = f"permission denied; allow with: {rules}"
-        await self._db("save", record)
+        await self.query("save", record)
         await self._count_for_breaker(record, tracker.policy)
         return record
 
     async def _count_for_breaker(self, record: RunRecord, policy: RunPolicy) -> None:
-        state: TaskState = await self._db("state", record.task_id, default=TaskState(record.task_id))
+        state: TaskState = await self.query("state", record.task_id, default=TaskState(record.task_id))
         failures = failures_after_run(state.consecutive_failures, record.status)
         failed = failures > state.consecutive_failures
         opened = failed and not state.paused and breaker_should_open(failures, policy)
         new = TaskState(record.task_id, state.paused or opened, record.ended_at if opened else state.paused_at,
                         record.error if failed else state.last_error, failures)
         if new != state:
-            await self._db("set_state", new, self._clock())
+            await self.query("set_state", new, self._clock())
         if failed:
             self._alert("failed", record)
         if opened:
@@ -202,10 +215,10 @@ class RunRecorder:
 
     async def resume(self, task_id: str) -> bool:
         """Close the circuit; False when the task was not paused."""
-        state: TaskState = await self._db("state", task_id, default=TaskState(task_id))
+        state: TaskState = await self.query("state", task_id, default=TaskState(task_id))
         if not state.paused:
             return False
-        await self._db("set_state", TaskState(task_id, last_error=state.last_error), self._clock())
+        await self.query("set_state", TaskState(task_id, last_error=state.last_error), self._clock())
         if self.notifier is not None:
             self.notifier.send("resumed", {"taskId": task_id})
         return True

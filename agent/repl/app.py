@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from agent.cron.task import CronTask
     from agent.engine.conversation import Conversation
     from agent.engine.events import Event
+    from agent.engine.runs import RunRecorder, RunTracker
     from agent.engine.session import AgentSession
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,8 @@ class Repl:
         self.scheduler: CronScheduler | None = None
         self.model_name: str | None = None
         self._conversation: Conversation | None = None
+        self.recorder: RunRecorder | None = None  # run history of scheduled fires, made with the scheduler
+        self._run_tracker: RunTracker | None = None
         self._ready = asyncio.Event()  # session, scheduler and model client (or its error) are there
         self._turn: asyncio.Task | None = None
         self._current: QueuedPrompt | None = None
@@ -183,6 +186,7 @@ class Repl:
 
     async def _start_scheduler(self) -> None:
         from agent.cron.scheduler import CronScheduler
+        from agent.engine.runs import RunRecorder
 
         session = self.session
         assert session is not None
@@ -195,6 +199,7 @@ class Repl:
             self.renderer.error(f"The scheduler could not start ({exc}); scheduled tasks will not run.")
             return
         self.scheduler = scheduler
+        self.recorder = RunRecorder.for_session(session, source="chat")
 
     # -- scheduler callbacks ------------------------------------------------------------------------
 
@@ -253,18 +258,38 @@ class Repl:
             return
         fired = item.task if item.source == "cron" else None
         if fired is not None:
+            if await self._blocked(fired):
+                return
             self.renderer.scheduled_header(fired.fired_ms, item.text)
         elif item.source == "queued":
             self.renderer.user_prompt(item.text)
+        tracker = self._run_tracker = (await self.recorder.start(fired.task, scheduled_ms=fired.due_ms)
+                                       if fired is not None and self.recorder is not None else None)
         try:
-            await conversation.run_turn(item.text, scheduled_task=fired.task if fired is not None else None,
-                                        source="user" if item.source == "queued" else item.source)
+            turn = await conversation.run_turn(item.text, scheduled_task=fired.task if fired is not None else None,
+                                               source="user" if item.source == "queued" else item.source)
         except asyncio.CancelledError:
             task_id = task_id_of(item)
             if task_id:
                 self.renderer.warn(f"Stopped this run of scheduled task {task_id}; the schedule itself is "
                                    f"still active. Stop it with /cron delete {task_id}")
+            if tracker is not None and self.recorder is not None:
+                await self.recorder.finish(tracker, cancelled=True, error="stopped in the chat")
             raise
+        finally:
+            self._run_tracker = None
+        if tracker is not None and self.recorder is not None:
+            await self.recorder.finish(tracker, turn)
+
+    async def _blocked(self, fired: FiredTask) -> bool:
+        """A paused task or a spent daily budget: the fire is recorded, not run. Typed turns never are."""
+        blocked = await self.recorder.gate(fired.task) if self.recorder is not None else None
+        if blocked is None:
+            return False
+        status, reason = blocked
+        self.renderer.warn(f"Scheduled task {fired.task.id} not run: {reason}")
+        await self.recorder.record_blocked(fired.task, fired.due_ms, status, reason)
+        return True
 
     def conversation(self) -> Conversation | None:
         if self._conversation is None and self.session is not None:
@@ -277,6 +302,8 @@ class Repl:
         return self._conversation
 
     def _emit(self, event: Event) -> None:
+        if self._run_tracker is not None:
+            self._run_tracker.emit(event)
         self.stats.record(event)
         self.renderer.handle(event)
 
