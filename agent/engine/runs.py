@@ -124,11 +124,11 @@ class RunRecorder:
                 log.warning("run history unavailable (%s); runs are not recorded", exc)
         return self._history
 
-    async def query(self, method: str, *args: Any, default: Any = None) -> Any:
+    async def query(self, method: str, *args: Any, default: Any = None, **kwargs: Any) -> Any:
         """Call a RunHistory method in a worker thread; a failure is logged and gives `default`."""
         def call() -> Any:
             db = self.history()
-            return default if db is None else getattr(db, method)(*args)
+            return default if db is None else getattr(db, method)(*args, **kwargs)
         try:
             return await asyncio.to_thread(call)
         except Exception as exc:  # recording is evidence, not a reason to stop

@@ -32,7 +32,7 @@ async def run_states(ctx: CommandContext) -> dict[str, Any]:
 
 async def show_history(ctx: CommandContext, args: str) -> None:
     task_id = args.strip().lower() or None
-    runs = await _recorder(ctx).query("runs", task_id, None, None, HISTORY_ROWS, default=[])
+    runs = await _recorder(ctx).query("runs", task_id=task_id, limit=HISTORY_ROWS, default=[])
     if not runs:
         ctx.renderer.info("No recorded runs" + (f" of {task_id}." if task_id else " yet."))
         return
