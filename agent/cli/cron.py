@@ -77,15 +77,35 @@ def _project(cwd: Path | None) -> Path:
 
 
 def run_cron_cli(argv: Sequence[str]) -> int:
+    try:
+        args = build_cron_parser().parse_args(list(argv))
+        project = _project(args.cwd)
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    if args.command in ("history", "show"):  # the run history only: no task file, no pydantic
+        return _run_history_command(args, project)
+    return _run_task_command(args, project)
+
+
+def _run_history_command(args: argparse.Namespace, project: Path) -> int:
+    try:
+        return {"history": cmd_history, "show": cmd_show}[args.command](args, project)
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    except sqlite3.Error as exc:
+        print(f"agent cron: the run history cannot be read ({exc})", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def _run_task_command(args: argparse.Namespace, project: Path) -> int:
     from agent.cron.expr import CronError
     from agent.cron.store import TaskFileError, TaskLimitError
 
     try:
-        args = build_cron_parser().parse_args(list(argv))
-        project = _project(args.cwd)
         handler = {"list": _cmd_list, "add": _cmd_add, "delete": _cmd_delete, "next": _cmd_next,
-                   "watch": _cmd_watch, "history": cmd_history, "show": cmd_show,
-                   "resume": cmd_resume}[args.command]
+                   "watch": _cmd_watch, "resume": cmd_resume}[args.command]
         return handler(args, project)
     except UsageError as exc:
         print(exc, file=sys.stderr)
@@ -97,8 +117,7 @@ def run_cron_cli(argv: Sequence[str]) -> int:
         print(f"agent cron: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except sqlite3.Error as exc:
-        print(f"agent cron: the run history cannot be read ({exc}); see the file named in agent cron --help",
-              file=sys.stderr)
+        print(f"agent cron: the run history cannot be read ({exc})", file=sys.stderr)
         return EXIT_FAILURE
 
 

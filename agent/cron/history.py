@@ -154,6 +154,8 @@ class RunHistory:
 
     def _migrate(self) -> None:
         with self._lock:
+            if self._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+                return  # the usual case: no write lock needed just to read
             self._db.execute("BEGIN IMMEDIATE")  # two processes opening a new database at once
             try:
                 version = self._db.execute("PRAGMA user_version").fetchone()[0]
