@@ -34,6 +34,7 @@ from agent.cron.expr import CronError
 from agent.cron.jitter import JitterConfig, is_aged, jittered_next_fire, load_jitter_config, one_shot_fire
 from agent.cron.lock import SchedulerLock
 from agent.cron.missed import find_missed
+from agent.cron.policy import catch_up_due, resolve_policy
 from agent.cron.service import wall_clock_ms
 from agent.cron.store import FileTaskStore, SessionTaskStore, TaskFileError
 from agent.cron.task import CronTask
@@ -74,7 +75,8 @@ class _Entry:
 
 
 def _signature(task: CronTask) -> tuple:
-    return (task.cron, task.createdAt, task.lastFiredAt, task.recurring, task.permanent)
+    return (task.cron, task.createdAt, task.lastFiredAt, task.recurring, task.permanent,
+            (task.model_extra or {}).get("catchUp"))
 
 
 class CronScheduler:
@@ -117,6 +119,7 @@ class CronScheduler:
         self._fixed_jitter = jitter_config
         self._jitter = jitter_config or JitterConfig()
         self._settings_env: dict[str, str] = {}
+        self._cron_settings: object = None  # `cron` in settings: the catchUp default
         self._settings_sig: tuple | None = None
         self._entries: dict[tuple[bool, str], _Entry] = {}
         self._file_tasks: list[CronTask] = []
@@ -242,6 +245,7 @@ class CronScheduler:
             self._warn_once(f"settings: {exc}")
             return
         self._settings_env = settings.env
+        self._cron_settings = settings.get("cron")
         if self._fixed_jitter is None:
             cfg, warning = load_jitter_config(settings.get("cronJitter"))
             if warning:
@@ -348,6 +352,7 @@ class CronScheduler:
             if task.recurring:
                 anchor = task.lastFiredAt if task.lastFiredAt is not None else task.createdAt
                 due = jittered_next_fire(task.cron, anchor, task.id, self._jitter, self.tz)
+                due = self._caught_up(task, due)
             else:
                 due = one_shot_fire(task.cron, task.createdAt, task.id, self._jitter, self.tz)
         except (CronError, ValueError) as exc:
@@ -356,6 +361,19 @@ class CronScheduler:
         if due is None:  # parses but never matches (say 30 February): say so rather than sit silent
             self._warn_once(f"task {task.id}: cron {task.cron!r} never fires (no matching time ahead); skipped")
         return due
+
+    def _caught_up(self, task: CronTask, due: int | None) -> int | None:
+        """`catchUp: "skip"`: a slot missed before this process started is not run (pure rule in
+        `catch_up_due`); the default, `latest`, runs once for it on the first tick."""
+        started = self._started_ms
+        if due is None or started is None or due >= started:
+            return due
+        mode = resolve_policy(self._cron_settings, task.model_extra or {}).catch_up
+        after = jittered_next_fire(task.cron, started, task.id, self._jitter, self.tz) if mode == "skip" else None
+        caught = catch_up_due(due, started, mode, after)
+        if caught != due:
+            log.info("task %s: skipping the slot missed at %d (catchUp: skip); next at %s", task.id, due, caught)
+        return caught
 
     # -- firing -----------------------------------------------------------------------------------------
 
