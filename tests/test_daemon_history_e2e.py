@@ -161,3 +161,40 @@ def test_sighup_reloads_settings(fake_api, tmp_path):
     finally:
         stop(proc)
     assert "SIGHUP" in out
+
+
+def test_the_daemon_checks_for_gaps_at_start_up_and_alerts_each_once(fake_api, tmp_path):
+    import sqlite3
+
+    from test_notify import Receiver
+
+    now = int(time.time() * 1000)
+    hour = now - now % 3_600_000 - 3_600_000
+    project = tmp_path / "project"
+    (project / ".claude").mkdir(parents=True)
+    task = {"id": "4e510008", "cron": "*/30 * * * *", "prompt": "check", "createdAt": hour - 1,
+            "recurring": True, "lastFiredAt": now - 1000}
+    (project / ".claude" / "scheduled_tasks.json").write_text(json.dumps({"tasks": [task]}))
+    path = history_path(project.resolve(), {"XDG_STATE_HOME": str(tmp_path / "state")})
+    RunHistory(path).close()
+    sqlite3.connect(path, isolation_level=None).execute(
+        "UPDATE meta SET value = ? WHERE key = 'recordingSince'", (str(hour - 3_600_000),))
+    receiver = Receiver()
+    write_settings(project, {"cron": {"notify": {"webhook": receiver.url}}})
+    try:
+        proc = daemon(fake_api, project)
+        try:
+            out = read_until(proc, "gap: task 4e510008 was due at")
+            deadline = time.monotonic() + 15
+            while len(receiver.bodies) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            stop(proc)
+    finally:
+        receiver.close()
+    assert "no process held the project lock" in out
+    # the last full hour's two slots (:00 and :30), maybe one more of this hour, alerted each once
+    slots = [b["expectedAt"] for b in receiver.bodies]
+    assert {hour, hour + 1_800_000} <= set(slots) and len(set(slots)) == len(slots)
+    assert all(b["event"] == "gap" and b["taskId"] == "4e510008" for b in receiver.bodies)
+    assert "did not run when due" in receiver.bodies[0]["text"]

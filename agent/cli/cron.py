@@ -17,7 +17,14 @@ from datetime import datetime
 from pathlib import Path
 
 from agent.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Parser, UsageError
-from agent.cli.cron_history import add_history_parsers, cmd_history, cmd_resume, cmd_show, run_states
+from agent.cli.cron_history import (
+    add_history_parsers,
+    cmd_history,
+    cmd_resume,
+    cmd_show,
+    cmd_status,
+    run_states,
+)
 
 CRON_EPILOG = """\
 examples:
@@ -28,6 +35,7 @@ examples:
   agent cron history --since 7d --status error
   agent cron show RUN              one recorded run in full
   agent cron resume ID             a task paused after repeated failures fires again
+  agent cron status                lock holder, next fires, expected fires with no record
 """
 
 
@@ -105,7 +113,7 @@ def _run_task_command(args: argparse.Namespace, project: Path) -> int:
 
     try:
         handler = {"list": _cmd_list, "add": _cmd_add, "delete": _cmd_delete, "next": _cmd_next,
-                   "watch": _cmd_watch, "resume": cmd_resume}[args.command]
+                   "watch": _cmd_watch, "resume": cmd_resume, "status": cmd_status}[args.command]
         return handler(args, project)
     except UsageError as exc:
         print(exc, file=sys.stderr)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from agent.cli.common import EXIT_FAILURE, EXIT_OK, UsageError
 
-__all__ = ["add_history_parsers", "cmd_history", "cmd_resume", "cmd_show", "parse_since", "run_states"]
+__all__ = ["add_history_parsers", "cmd_history", "cmd_resume", "cmd_show", "cmd_status", "parse_since", "run_states"]
 
 _UNITS_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
 
@@ -39,7 +39,11 @@ def add_history_parsers(sub: argparse._SubParsersAction) -> list[argparse.Argume
 
     p_resume = sub.add_parser("resume", help="resume a task paused after repeated failures")
     p_resume.add_argument("id", help="the 8-character task id")
-    return [p_history, p_show, p_resume]
+
+    p_status = sub.add_parser("status", help="who fires the tasks, what fires next, and expected fires that "
+                              "left no record (the last 7 days)")
+    p_status.add_argument("--json", action="store_true", help="one JSON object")
+    return [p_history, p_show, p_resume, p_status]
 
 
 def parse_since(text: str | None, now_ms: int) -> int | None:
@@ -175,4 +179,49 @@ def cmd_resume(args: argparse.Namespace, project: Path) -> int:
         print(f"agent cron resume: task {task_id} is not paused", file=sys.stderr)
         return EXIT_FAILURE
     print(f"Resumed {task_id}: it fires again at its next slot.")
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace, project: Path) -> int:
+    from agent.cron.lock import SchedulerLock, owner_is_alive
+    from agent.cron.service import CronService
+    from agent.cron.status import find_project_gaps
+    from agent.cron.store import FileTaskStore, SessionTaskStore
+    from agent.cron.zone import local_zone
+
+    now = time.time_ns() // 1_000_000
+    scheduled, problems = CronService(FileTaskStore(project), SessionTaskStore()).list_with_problems()
+    holder = SchedulerLock(project, "agent-cron-status").holder()
+    alive = holder is not None and owner_is_alive(holder)
+    db = _history(project)
+    gaps = [] if db is None else find_project_gaps([s.task for s in scheduled], db, now, local_zone())
+    states = {} if db is None else db.states()
+    report = {
+        "lockHolder": None if holder is None else {"pid": holder.pid, "sessionId": holder.session_id,
+                                                   "alive": alive, "acquiredAt": holder.acquired_at_ms},
+        "next": [{"id": s.id, "nextFireAt": s.next_fire_ms,
+                  "paused": bool(states.get(s.id) and states[s.id].paused)} for s in scheduled],
+        "gaps": [{"taskId": g.task_id, "expectedAt": g.slot_ms, "reason": g.reason} for g in gaps],
+        "problems": problems,
+    }
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    for problem in problems:
+        print(f"agent cron: warning: {problem}", file=sys.stderr)
+    if holder is None:
+        print("Lock: nobody holds the project lock: durable tasks fire only while a chat or agent daemon runs.")
+    else:
+        state = "alive" if alive else "DEAD (the next session takes over)"
+        print(f"Lock: held by pid {holder.pid} (session {holder.session_id}), {state}, since "
+              f"{_when(holder.acquired_at_ms)}")
+    for item in report["next"]:
+        paused = "  PAUSED (agent cron resume " + item["id"] + ")" if item["paused"] else ""
+        print(f"Next: {item['id']}  {_when(item['nextFireAt'])}{paused}")
+    if not gaps:
+        print("Gaps: none: every expected fire in the last 7 days has a record.")
+        return EXIT_OK
+    print(f"Gaps: {len(gaps)} expected fire(s) left no record:")
+    for gap in gaps:
+        print(f"  {gap.task_id}  {_when(gap.slot_ms)}  {gap.reason}")
     return EXIT_OK

@@ -32,6 +32,7 @@ events = logging.getLogger("agent.daemon.events")  # the one-line-per-event outp
 LOG_FILE_BYTES = 5_000_000
 LOG_FILE_BACKUPS = 3
 DEFAULT_GRACE_S = 30.0
+GAP_CHECK_S = 3600.0
 
 
 def build_daemon_parser() -> argparse.ArgumentParser:
@@ -57,6 +58,12 @@ def build_daemon_parser() -> argparse.ArgumentParser:
                         help=f"on SIGTERM, let a running turn finish this long (default {DEFAULT_GRACE_S:.0f})")
     parser.add_argument("--verbose", action="store_true", help="log debug detail to stderr")
     return parser
+
+
+def _local(ms: int) -> str:
+    from datetime import datetime
+
+    return datetime.fromtimestamp(ms / 1000).astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 def say(text: str) -> None:
@@ -135,6 +142,7 @@ class Daemon:
         )
         self._pending: set[asyncio.Task] = set()
         self._draining = False
+        self.gap_check_s = GAP_CHECK_S
 
     def is_busy(self) -> bool:
         return self.running or not self.queue.empty()
@@ -185,9 +193,12 @@ class Daemon:
             print(f"agent daemon: cannot start the scheduler: {exc}", file=sys.stderr)
             return EXIT_FAILURE
         worker = asyncio.create_task(self.work())
+        gap_watch = asyncio.create_task(self.watch_gaps())
         try:
             await stop.wait()
         finally:
+            gap_watch.cancel()
+            await asyncio.gather(gap_watch, return_exceptions=True)
             await self._stop_worker(worker)
             await self.scheduler.stop()
             await asyncio.gather(*self._pending, return_exceptions=True)
@@ -195,6 +206,20 @@ class Daemon:
             await self.session.aclose()
             say("stopped")
         return EXIT_OK
+
+    async def watch_gaps(self) -> None:
+        """At start-up and every hour: expected fires that left no record, each reported once."""
+        from agent.cron.store import TaskFileError
+        from agent.cron.zone import local_zone
+
+        while True:
+            try:
+                tasks = (await asyncio.to_thread(self.session.file_store.load)).tasks
+            except TaskFileError:
+                tasks = []
+            for gap in await self.recorder.check_gaps(tasks, local_zone()):
+                say(f"gap: task {gap.task_id} was due at {_local(gap.slot_ms)} and has no record: {gap.reason}")
+            await asyncio.sleep(self.gap_check_s)
 
     async def _stop_worker(self, worker: asyncio.Task) -> None:
         """Let a running turn finish within the grace period, then cancel it (recorded `interrupted`)."""

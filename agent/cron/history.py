@@ -16,6 +16,7 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -53,6 +54,7 @@ _MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE gaps (task_id TEXT NOT NULL, slot_ms INTEGER NOT NULL, noted_at INTEGER NOT NULL,
                        PRIMARY KEY (task_id, slot_ms));
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -167,6 +169,9 @@ class RunHistory:
                         if statement.strip():
                             self._db.execute(statement)
                 if version < SCHEMA_VERSION:
+                    # when recording began: gap checks must not blame the time before it
+                    self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('recordingSince', ?)",
+                                     (str(time.time_ns() // 1_000_000),))
                     self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 self._db.execute("COMMIT")
             except BaseException:
@@ -222,12 +227,21 @@ class RunHistory:
             rows = self._db.execute(sql, params).fetchall()
         return [RunRecord._from_row(r) for r in rows]
 
-    def run_times(self, task_id: str, since_ms: int) -> list[int]:
-        """When each run of a task was due (else started), oldest first: the evidence gap checks use."""
+    def recording_since(self) -> int | None:
+        """When this database began recording (epoch ms)."""
         with self._lock:
-            rows = self._db.execute("SELECT COALESCE(scheduled_at, started_at) FROM runs WHERE task_id = ? "
-                                    "AND started_at >= ? ORDER BY started_at", (task_id, since_ms)).fetchall()
-        return [r[0] for r in rows]
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'recordingSince'").fetchone()
+        return int(row[0]) if row else None
+
+    def due_times(self, since_ms: int) -> dict[str, list[int]]:
+        """task id -> when each of its runs since `since_ms` was due (else started), sorted."""
+        with self._lock:
+            rows = self._db.execute("SELECT task_id, COALESCE(scheduled_at, started_at) AS t FROM runs "
+                                    "WHERE started_at >= ? ORDER BY t", (since_ms,)).fetchall()
+        times: dict[str, list[int]] = {}
+        for task_id, when in rows:
+            times.setdefault(task_id, []).append(when)
+        return times
 
     def usage_since(self, since_ms: int, *, sources: tuple[str, ...] = ("daemon", "chat", "headless")
                     ) -> tuple[int, float]:

@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from agent.cron.gaps import Gap
 from agent.cron.history import RunHistory, RunRecord, TaskState, new_run_id
 from agent.cron.policy import (
     RunPolicy,
@@ -32,6 +33,7 @@ from agent.cron.policy import (
     run_status,
 )
 from agent.cron.service import wall_clock_ms
+from agent.cron.status import find_project_gaps
 from agent.engine.events import Event, PermissionDenied, UsageReport
 from agent.engine.notify import Notifier
 
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 
 RESULT_LINES = 20
 RESULT_CHARS = 4000
+GAP_ALERTS = 20  # per check, so a week of downtime is not a thousand messages
 
 
 def first_lines(text: str, lines: int = RESULT_LINES, chars: int = RESULT_CHARS) -> str:
@@ -222,6 +225,28 @@ class RunRecorder:
         if self.notifier is not None:
             self.notifier.send("resumed", {"taskId": task_id})
         return True
+
+    async def check_gaps(self, tasks: list[Any], tz: Any, *, max_alerts: int = GAP_ALERTS) -> list[Gap]:
+        """Expected fires with no record that were not reported before: each is alerted once."""
+        def new_gaps() -> list[Gap]:
+            db = self.history()
+            if db is None:
+                return []
+            now = self._clock()
+            return [g for g in find_project_gaps(tasks, db, now, tz) if db.note_gap(g.task_id, g.slot_ms, now)]
+
+        try:
+            gaps = await asyncio.to_thread(new_gaps)
+        except Exception as exc:  # the check is advice, never a reason to stop serving
+            log.warning("gap check failed: %s", exc)
+            return []
+        for gap in gaps[:max_alerts]:
+            if self.notifier is not None:
+                self.notifier.send("gap", {"taskId": gap.task_id, "expectedAt": gap.slot_ms, "reason": gap.reason,
+                                           "status": "gap"})
+        if len(gaps) > max_alerts:
+            log.warning("%d more gaps not alerted; see agent cron status", len(gaps) - max_alerts)
+        return gaps
 
     def _alert(self, kind: str, record: RunRecord) -> None:
         if self.notifier is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from agent.repl.commands.base import Command, CommandContext, split_args, task_id_of
-from agent.repl.commands.runs import resume_task, run_states, show_history
+from agent.repl.commands.runs import resume_task, run_states, show_history, show_status
 from agent.repl.render import format_local_time, format_until, shorten
 
 LOOP_USAGE = "Usage: /loop [--durable] [interval] <prompt>, e.g. /loop 5m check the build"
@@ -65,9 +65,11 @@ async def cron(ctx: CommandContext, args: str) -> None:
         await show_history(ctx, rest)
     elif word == "resume":
         await resume_task(ctx, rest)
+    elif word == "status":
+        await show_status(ctx)
     else:
         ctx.renderer.error(f"Unknown /cron argument {word!r}. Use /cron to list tasks, /cron delete <id> "
-                           "to remove one, /cron history [id], /cron resume <id>.")
+                           "to remove one, /cron history [id], /cron resume <id>, /cron status.")
 
 
 async def show_tasks(ctx: CommandContext) -> None:
@@ -126,5 +128,5 @@ async def delete_task(ctx: CommandContext, task_id: str) -> None:
 SCHEDULE_COMMANDS = (
     Command("loop", "run a prompt now and then on a schedule", loop, usage="[--durable] [interval] <prompt>"),
     Command("cron", "list scheduled tasks, delete one, show run history, resume a paused one", cron,
-            usage="[delete <id> | history [id] | resume <id>]"),
+            usage="[delete <id> | history [id] | resume <id> | status]"),
 )
