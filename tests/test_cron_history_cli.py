@@ -22,6 +22,7 @@ from agent.engine.events import Usage
 from agent.engine.runs import RunRecorder
 from agent.engine.session import AgentSession, SessionOptions
 from agent.repl.app import Repl
+from agent.repl.scheduled_runs import ChatScheduledRuns
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = 1_790_000_000_000
@@ -147,6 +148,7 @@ async def test_a_scheduled_fire_in_the_chat_is_recorded_and_a_paused_one_is_not_
     repl.session = AgentSession(project, SessionOptions())
     db = db_of(project)
     repl.recorder = RunRecorder(project, {}, source="chat", history=db)
+    repl.runs = ChatScheduledRuns(repl.recorder, repl.renderer, repl._stop_turn)
     repl._conversation = AnsweringConversation()  # type: ignore[assignment]
     repl._ready.set()
     processor = asyncio.create_task(repl._process_queue())
@@ -165,6 +167,51 @@ async def test_a_scheduled_fire_in_the_chat_is_recorded_and_a_paused_one_is_not_
             await asyncio.sleep(0.01)
         assert db.runs()[0].status == "paused"
         assert "Scheduled task cccc0003 not run: paused" in out.getvalue()
+    finally:
+        processor.cancel()
+        await asyncio.gather(processor, return_exceptions=True)
+
+
+class HungryConversation:
+    """Reports usage past the task's limit, then would run forever."""
+
+    def __init__(self, emit) -> None:
+        self.emit = emit
+        self.max_turns = None
+        self.seen_max_turns = None
+
+    async def run_turn(self, prompt, *, scheduled_task=None, source=None):
+        from agent.engine.events import UsageReport
+
+        self.seen_max_turns = self.max_turns
+        self.emit(UsageReport(Usage(900, 200), Usage(900, 200), 0.01, 0.01))
+        await asyncio.sleep(60)
+
+
+async def test_a_chat_run_past_max_tokens_per_run_is_stopped_recorded_error_and_max_turns_restored(project):
+    out = io.StringIO()
+    repl = Repl(argparse.Namespace(), project, out=out, env={})
+    repl.session = AgentSession(project, SessionOptions())
+    db = db_of(project)
+    repl.recorder = RunRecorder(project, {}, source="chat", history=db)
+    repl.runs = ChatScheduledRuns(repl.recorder, repl.renderer, repl._stop_turn)
+    conversation = HungryConversation(repl._emit)
+    repl._conversation = conversation  # type: ignore[assignment]
+    repl._ready.set()
+    processor = asyncio.create_task(repl._process_queue())
+    try:
+        task = SimpleNamespace(id="dddd0004", prompt="big", cron="* * * * *",
+                               model_extra={"maxTokensPerRun": 1000, "maxTurns": 4})
+        repl._on_fire(SimpleNamespace(task=task, fired_ms=NOW, due_ms=NOW, durable=False))
+        for _ in range(500):
+            runs = db.runs()
+            if runs and runs[0].status != "running":
+                break
+            await asyncio.sleep(0.01)
+        [run] = db.runs()
+        assert run.status == "error" and "maxTokensPerRun" in run.error
+        assert conversation.seen_max_turns == 4 and conversation.max_turns is None
+        assert "maxTokensPerRun (1,000)" in " ".join(out.getvalue().split())
     finally:
         processor.cancel()
         await asyncio.gather(processor, return_exceptions=True)

@@ -52,8 +52,9 @@ if TYPE_CHECKING:
     from agent.cron.task import CronTask
     from agent.engine.conversation import Conversation
     from agent.engine.events import Event
-    from agent.engine.runs import RunRecorder, RunTracker
+    from agent.engine.runs import RunRecorder
     from agent.engine.session import AgentSession
+    from agent.repl.scheduled_runs import ChatScheduledRuns
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class Repl:
         self.model_name: str | None = None
         self._conversation: Conversation | None = None
         self.recorder: RunRecorder | None = None  # run history of scheduled fires, made with the scheduler
-        self._run_tracker: RunTracker | None = None
+        self.runs: ChatScheduledRuns | None = None
         self._ready = asyncio.Event()  # session, scheduler and model client (or its error) are there
         self._turn: asyncio.Task | None = None
         self._current: QueuedPrompt | None = None
@@ -187,6 +188,7 @@ class Repl:
     async def _start_scheduler(self) -> None:
         from agent.cron.scheduler import CronScheduler
         from agent.engine.runs import RunRecorder
+        from agent.repl.scheduled_runs import ChatScheduledRuns
 
         session = self.session
         assert session is not None
@@ -200,6 +202,7 @@ class Repl:
             return
         self.scheduler = scheduler
         self.recorder = RunRecorder.for_session(session, source="chat")
+        self.runs = ChatScheduledRuns(self.recorder, self.renderer, self._stop_turn)
 
     # -- scheduler callbacks ------------------------------------------------------------------------
 
@@ -257,39 +260,26 @@ class Repl:
         if conversation is None:
             return
         fired = item.task if item.source == "cron" else None
-        if fired is not None:
-            if await self._blocked(fired):
-                return
-            self.renderer.scheduled_header(fired.fired_ms, item.text)
-        elif item.source == "queued":
+        if item.source == "queued":
             self.renderer.user_prompt(item.text)
-        tracker = self._run_tracker = (await self.recorder.start(fired.task, scheduled_ms=fired.due_ms)
-                                       if fired is not None and self.recorder is not None else None)
         try:
-            turn = await conversation.run_turn(item.text, scheduled_task=fired.task if fired is not None else None,
-                                               source="user" if item.source == "queued" else item.source)
+            if fired is not None and self.runs is not None:
+                await self.runs.run(conversation, item.text, fired)
+            elif fired is not None:
+                self.renderer.scheduled_header(fired.fired_ms, item.text)
+                await conversation.run_turn(item.text, scheduled_task=fired.task, source="cron")
+            else:
+                await conversation.run_turn(item.text, source="user" if item.source == "queued" else item.source)
         except asyncio.CancelledError:
             task_id = task_id_of(item)
             if task_id:
                 self.renderer.warn(f"Stopped this run of scheduled task {task_id}; the schedule itself is "
                                    f"still active. Stop it with /cron delete {task_id}")
-            if tracker is not None and self.recorder is not None:
-                await self.recorder.finish(tracker, cancelled=True, error="stopped in the chat")
             raise
-        finally:
-            self._run_tracker = None
-        if tracker is not None and self.recorder is not None:
-            await self.recorder.finish(tracker, turn)
 
-    async def _blocked(self, fired: FiredTask) -> bool:
-        """A paused task or a spent daily budget: the fire is recorded, not run. Typed turns never are."""
-        blocked = await self.recorder.gate(fired.task) if self.recorder is not None else None
-        if blocked is None:
-            return False
-        status, reason = blocked
-        self.renderer.warn(f"Scheduled task {fired.task.id} not run: {reason}")
-        await self.recorder.record_blocked(fired.task, fired.due_ms, status, reason)
-        return True
+    def _stop_turn(self) -> None:
+        if self._turn is not None and not self._turn.done():
+            self._turn.cancel()
 
     def conversation(self) -> Conversation | None:
         if self._conversation is None and self.session is not None:
@@ -302,8 +292,8 @@ class Repl:
         return self._conversation
 
     def _emit(self, event: Event) -> None:
-        if self._run_tracker is not None:
-            self._run_tracker.emit(event)
+        if self.runs is not None:
+            self.runs.emit(event)
         self.stats.record(event)
         self.renderer.handle(event)
 
