@@ -198,3 +198,33 @@ def test_the_daemon_checks_for_gaps_at_start_up_and_alerts_each_once(fake_api, t
     assert {hour, hour + 1_800_000} <= set(slots) and len(set(slots)) == len(slots)
     assert all(b["event"] == "gap" and b["taskId"] == "4e510008" for b in receiver.bodies)
     assert "did not run when due" in receiver.bodies[0]["text"]
+
+
+def test_a_missed_one_shot_is_recorded_skipped_with_the_reason(fake_api, tmp_path):
+    project = project_with_task(tmp_path, "4e510009", "send the report", age_ms=600_000)
+    proc = daemon(fake_api, project)
+    try:
+        read_until(proc, "missed one-shot 4e510009")
+        deadline = time.monotonic() + 15
+        while not history(fake_api, project) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        stop(proc)
+    [run] = history(fake_api, project)
+    assert run["status"] == "skipped" and "missed one-shot" in run["error"] and fake_api.requests == []
+
+
+def test_a_second_daemon_says_who_holds_the_lock_while_it_waits(fake_api, tmp_path):
+    project = project_with_task(tmp_path, "4e51000a", "check", age_ms=60_000)
+    (project / ".claude" / "scheduled_tasks.json").write_text('{"tasks": []}')
+    first = daemon(fake_api, project)
+    try:
+        read_until(first, "holding the project lock")
+        second = daemon(fake_api, project)
+        try:
+            out = read_until(second, "another session holds the project lock")
+        finally:
+            stop(second)
+    finally:
+        stop(first)
+    assert f"pid {first.pid}" in out

@@ -129,6 +129,7 @@ class CronScheduler:
         self._earliest_stale = True
         self._reload_file = True
         self._owner = False
+        self._owner_known = False
         self._started_ms: int | None = None
         self._last_probe_ms: int | None = None
         self._missed_checked = False
@@ -270,7 +271,11 @@ class CronScheduler:
             self._set_owner(await asyncio.to_thread(self.lock.try_acquire))
 
     def _set_owner(self, owner: bool) -> None:
+        first = not self._owner_known  # the first answer is reported even when it is "not owner"
+        self._owner_known = True
         if owner == self._owner:
+            if first and self._on_owner_change is not None:
+                self._on_owner_change(owner)
             return
         self._owner = owner
         self._reload_file = True
