@@ -142,3 +142,22 @@ async def test_cancelling_the_runner_records_the_run_interrupted(setup):
     with pytest.raises(asyncio.CancelledError):
         await job
     assert db.runs()[0].status == "interrupted"
+
+
+async def test_cancelling_during_the_backoff_wait_records_the_run_interrupted(setup):
+    make, _, db = setup
+    _, runner = make([failure("OverloadedError"), OK])
+    waiting = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        waiting.set()
+        await asyncio.sleep(60)
+
+    runner._sleep = sleep
+    job = asyncio.ensure_future(runner.run(fired()))
+    await waiting.wait()
+    job.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await job
+    [run] = db.runs()
+    assert run.status == "interrupted" and run.requests == 1

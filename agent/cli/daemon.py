@@ -238,7 +238,9 @@ class Daemon:
     async def work(self) -> None:
         while True:
             fired = await self.queue.get()
-            if self._draining:
+            if self._draining:  # already committed to the file: say so rather than leave a silent gap
+                await self.recorder.record_blocked(fired.task, fired.due_ms, "interrupted",
+                                                   "the daemon was stopping before this fire could run")
                 continue
             self.running = True
             try:

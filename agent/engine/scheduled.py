@@ -75,7 +75,11 @@ class ScheduledRunner:
                 tracker.add_usage(turn)
             self.say(f"task {task.id} attempt {attempt} failed ({turn.error if turn else error}); "
                      f"retrying in {delay:.1f}s")
-            await self._sleep(delay)
+            try:
+                await self._sleep(delay)
+            except asyncio.CancelledError:
+                await self.recorder.finish(tracker, None, cancelled=True, error="interrupted while waiting to retry")
+                raise
             attempt += 1
         transcript = await self._save_transcript(tracker, conversation)
         record = await self.recorder.finish(tracker, turn, cancelled=cancelled, error=error, transcript=transcript)
