@@ -91,7 +91,7 @@ def test_daemon_denies_tools_that_settings_do_not_allow(fake_api, tmp_path):
     fake_api.script(tool_reply(("Bash", {"command": "touch cleaned"})), text_reply("could not"))
     proc = start_daemon(fake_api, project)
     try:
-        read_until(proc, "task da3e0002 done")
+        read_until(proc, "task da3e0002 failed (denied)")
     finally:
         stop(proc)
     assert not (project / "cleaned").exists()

@@ -10,12 +10,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
 from agent.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Parser, UsageError
+from agent.cli.cron_history import (
+    add_history_parsers,
+    cmd_history,
+    cmd_resume,
+    cmd_show,
+    cmd_status,
+    run_states,
+)
 
 CRON_EPILOG = """\
 examples:
@@ -23,6 +32,10 @@ examples:
   agent cron add --cron "15 9 * * 1-5" --prompt "summarise new issues" --once
   agent cron next "0 9 * * 1-5" --count 3
   agent cron watch --json          fire tasks here, one JSON object per fire
+  agent cron history --since 7d --status error
+  agent cron show RUN              one recorded run in full
+  agent cron resume ID             a task paused after repeated failures fires again
+  agent cron status                lock holder, next fires, expected fires with no record
 """
 
 
@@ -56,7 +69,8 @@ def build_cron_parser() -> argparse.ArgumentParser:
 
     p_watch = sub.add_parser("watch", help="run the scheduler here with no model and print each fire")
     p_watch.add_argument("--json", action="store_true", help="one JSON object per fire")
-    for p_sub in (p_list, p_add, p_delete, p_next, p_watch):
+    extra = add_history_parsers(sub)
+    for p_sub in (p_list, p_add, p_delete, p_next, p_watch, *extra):
         # `agent cron watch --cwd DIR` as well as `agent cron --cwd DIR watch`; SUPPRESS keeps the
         # subcommand from overwriting a --cwd given before it with its own default.
         p_sub.add_argument("--cwd", type=Path, default=argparse.SUPPRESS, help="project folder")
@@ -71,14 +85,35 @@ def _project(cwd: Path | None) -> Path:
 
 
 def run_cron_cli(argv: Sequence[str]) -> int:
+    try:
+        args = build_cron_parser().parse_args(list(argv))
+        project = _project(args.cwd)
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    if args.command in ("history", "show"):  # the run history only: no task file, no pydantic
+        return _run_history_command(args, project)
+    return _run_task_command(args, project)
+
+
+def _run_history_command(args: argparse.Namespace, project: Path) -> int:
+    try:
+        return {"history": cmd_history, "show": cmd_show}[args.command](args, project)
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    except sqlite3.Error as exc:
+        print(f"agent cron: the run history cannot be read ({exc})", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def _run_task_command(args: argparse.Namespace, project: Path) -> int:
     from agent.cron.expr import CronError
     from agent.cron.store import TaskFileError, TaskLimitError
 
     try:
-        args = build_cron_parser().parse_args(list(argv))
-        project = _project(args.cwd)
         handler = {"list": _cmd_list, "add": _cmd_add, "delete": _cmd_delete, "next": _cmd_next,
-                   "watch": _cmd_watch}[args.command]
+                   "watch": _cmd_watch, "resume": cmd_resume, "status": cmd_status}[args.command]
         return handler(args, project)
     except UsageError as exc:
         print(exc, file=sys.stderr)
@@ -88,6 +123,9 @@ def run_cron_cli(argv: Sequence[str]) -> int:
         return EXIT_USAGE
     except (TaskFileError, TaskLimitError) as exc:
         print(f"agent cron: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except sqlite3.Error as exc:
+        print(f"agent cron: the run history cannot be read ({exc})", file=sys.stderr)
         return EXIT_FAILURE
 
 
@@ -108,10 +146,13 @@ def _cmd_list(args: argparse.Namespace, project: Path) -> int:
     scheduled, problems = _service(project).list_with_problems()
     for problem in problems:
         print(f"agent cron: warning: {problem}", file=sys.stderr)
+    states = _run_states_or_warn(project)
     if args.json:
         rows = [
             {"id": s.task.id, "cron": s.task.cron, "humanSchedule": s.human_schedule, "prompt": s.task.prompt,
-             "recurring": s.task.recurring, "nextFireAt": s.next_fire_ms}
+             "recurring": s.task.recurring, "nextFireAt": s.next_fire_ms,
+             "paused": bool(states.get(s.task.id) and states[s.task.id].paused),
+             "lastError": states[s.task.id].last_error if s.task.id in states else None}
             for s in scheduled
         ]
         print(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -124,11 +165,22 @@ def _cmd_list(args: argparse.Namespace, project: Path) -> int:
         prompt = " ".join(s.task.prompt.split())
         prompt = prompt[:60] + ("…" if len(prompt) > 60 else "")
         kind = "recurring" if s.task.recurring else "once"
+        state = states.get(s.task.id)
+        if state is not None and state.paused:
+            kind, prompt = "PAUSED", f"{prompt}  [last error: {state.last_error}; agent cron resume {s.task.id}]"
         table.append((s.task.id, s.human_schedule, _local_time(s.next_fire_ms), kind, prompt))
     widths = [max(len(row[i]) for row in table) for i in range(4)]
     for row in table:
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
     return EXIT_OK
+
+
+def _run_states_or_warn(project: Path) -> dict:
+    try:
+        return run_states(project)
+    except sqlite3.Error as exc:
+        print(f"agent cron: warning: run history unreadable ({exc}); paused state not shown", file=sys.stderr)
+        return {}
 
 
 def _cmd_add(args: argparse.Namespace, project: Path) -> int:

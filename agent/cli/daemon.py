@@ -3,19 +3,25 @@
 It takes the project lock like any session (so it and interactive sessions never both fire a task),
 and runs each fire as one headless turn in a fresh conversation: a scheduled prompt is self-contained,
 and a fresh context keeps a week of fires from piling up in one history. Nobody can answer permission
-questions, so tools run only as far as settings allow (`permissions.allow`, `--allowedTools`). Output is
-one line per event on stdout, for a log file or journald.
+questions, so tools run only as far as settings allow (`permissions.allow`, `--allowedTools`).
+
+Each fire goes through `ScheduledRunner` (gate, retries, limits) and is recorded in the run history.
+Output is one line per event on stdout (and `--log-file`, rotated), for a log file or journald.
+Exit status: 0 after a clean stop, 2 for bad usage, 1 when it cannot serve (no credentials, bad
+settings). SIGTERM lets the running turn finish for `--grace` seconds, then stops it (`interrupted`);
+SIGHUP re-reads the settings files.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 from agent.cli.common import (
@@ -29,6 +35,12 @@ from agent.cli.common import (
 )
 
 log = logging.getLogger("agent.cli.daemon")
+events = logging.getLogger("agent.daemon.events")  # the one-line-per-event output
+
+LOG_FILE_BYTES = 5_000_000
+LOG_FILE_BACKUPS = 3
+DEFAULT_GRACE_S = 30.0
+GAP_CHECK_S = 3600.0
 
 
 def build_daemon_parser() -> argparse.ArgumentParser:
@@ -36,7 +48,8 @@ def build_daemon_parser() -> argparse.ArgumentParser:
         prog="agent daemon",
         description="Run this project's durable scheduled tasks (.claude/scheduled_tasks.json) with no "
         "terminal. Each fire runs as one headless turn; tools run only as far as settings allow. "
-        "Stop with Ctrl-C or SIGTERM.",
+        "Stop with Ctrl-C or SIGTERM; SIGHUP re-reads settings. Exit status: 0 clean stop, 1 cannot "
+        "serve (e.g. no credentials), 2 bad usage.",
     )
     parser.add_argument("--cwd", type=Path, default=None, help="project folder (default: current folder)")
     parser.add_argument("--model", help="model name (default: ANTHROPIC_MODEL, settings, or built-in)")
@@ -47,16 +60,39 @@ def build_daemon_parser() -> argparse.ArgumentParser:
     parser.add_argument("--disallowedTools", "--disallowed-tools", dest="disallowed_tools", action="append",
                         default=[], metavar="RULES", help="deny rules")
     parser.add_argument("--append-system-prompt", default=None, help="text added to the system prompt")
+    parser.add_argument("--log-file", type=Path, default=None, metavar="PATH",
+                        help=f"also log to PATH, rotated at {LOG_FILE_BYTES // 1_000_000} MB")
+    parser.add_argument("--grace", type=float, default=DEFAULT_GRACE_S, metavar="SECONDS",
+                        help=f"on SIGTERM, let a running turn finish this long (default {DEFAULT_GRACE_S:.0f})")
     parser.add_argument("--verbose", action="store_true", help="log debug detail to stderr")
     return parser
 
 
-def _stamp() -> str:
-    return datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S")
+def _local(ms: int) -> str:
+    from datetime import datetime
+
+    return datetime.fromtimestamp(ms / 1000).astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 def say(text: str) -> None:
-    print(f"{_stamp()} {text}", flush=True)
+    events.info("%s", text)
+
+
+def _setup_logging(verbose: bool, log_file: Path | None) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(asctime)s agent daemon: %(message)s", stream=sys.stderr, force=True)
+    out = logging.StreamHandler(sys.stdout)
+    out.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    events.handlers[:] = [out]
+    events.setLevel(logging.INFO)
+    events.propagate = False
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        rotating = RotatingFileHandler(log_file, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS,
+                                       encoding="utf-8")
+        rotating.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        events.addHandler(rotating)
+        logging.getLogger().addHandler(rotating)  # warnings (failed alerts, history) too
 
 
 def run_daemon_cli(argv: Sequence[str]) -> int:
@@ -68,87 +104,161 @@ def run_daemon_cli(argv: Sequence[str]) -> int:
         if not project.is_dir():
             raise UsageError(f"agent daemon: --cwd {project} is not a folder")
         check_rule_flags("agent daemon", args.allowed_tools, args.disallowed_tools)
+        if args.grace < 0:
+            raise UsageError("agent daemon: --grace must be 0 or more seconds")
     except UsageError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(asctime)s agent daemon: %(message)s", stream=sys.stderr)
+    try:
+        _setup_logging(args.verbose, args.log_file)
+    except OSError as exc:
+        print(f"agent daemon: cannot write the log file {args.log_file}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    from agent.engine.llm import LLMError
     from agent.engine.permissions import PermissionConfigError
     from agent.engine.session import AgentSession, SessionOptions
 
     try:
         session = AgentSession(project.resolve(), SessionOptions.from_args(args, headless=True))
+        session.llm()  # no credentials: say so before taking the lock, so a chat with a key keeps firing
     except (SettingsError, PermissionConfigError) as exc:
         print(f"agent daemon: {exc}", file=sys.stderr)
         return EXIT_FAILURE if type(exc) is SettingsError else EXIT_USAGE
-    return asyncio.run(Daemon(session).serve())
+    except LLMError as exc:
+        print(f"agent daemon: cannot serve: {exc.message}", file=sys.stderr)
+        return EXIT_FAILURE
+    return asyncio.run(Daemon(session, grace_s=args.grace).serve())
 
 
 class Daemon:
     """The scheduler wired to a queue of headless turns, one at a time."""
 
-    def __init__(self, session) -> None:
+    def __init__(self, session, *, grace_s: float = DEFAULT_GRACE_S) -> None:
         from agent.cron.scheduler import CronScheduler
+        from agent.engine.runs import RunRecorder
+        from agent.engine.scheduled import ScheduledRunner
 
         self.session = session
+        self.grace_s = grace_s
         self.queue: asyncio.Queue = asyncio.Queue()
         self.running = False
+        self.recorder = RunRecorder.for_session(session, source="daemon")
+        self.notifier = self.recorder.notifier
+        self.runner = ScheduledRunner(session, self.recorder, say=say)
         self.scheduler = CronScheduler(
             session.project_dir, self.queue.put_nowait, self.is_busy,
             session_store=session.session_store, file_store=session.file_store,
             on_missed=self.report_missed, on_owner_change=self.report_owner, on_lock_wait=say,
         )
+        self._pending: set[asyncio.Task] = set()
+        self._draining = False
+        self.gap_check_s = GAP_CHECK_S
 
     def is_busy(self) -> bool:
         return self.running or not self.queue.empty()
 
     def report_owner(self, owner: bool) -> None:
-        say("holding the project lock: firing durable tasks" if owner
-            else "another session holds the project lock: waiting (it fires the tasks meanwhile)")
+        if owner:
+            say("holding the project lock: firing durable tasks")
+            return
+        try:
+            holder = self.scheduler.lock.holder()
+        except OSError:
+            holder = None
+        who = f" (pid {holder.pid}, session {holder.session_id})" if holder is not None else ""
+        say(f"another session holds the project lock{who}: waiting (it fires the tasks meanwhile)")
 
     def report_missed(self, tasks) -> None:
         for task in tasks:
+            reason = "missed one-shot: it was due while nothing ran; not run, since nobody can confirm it here"
             say(f"missed one-shot {task.id} ({task.cron}) was due while nothing ran; not run, since nobody "
                 f"can confirm it here. Its prompt: {task.prompt!r}")
+            self._background(self.recorder.record_blocked(task, None, "skipped", reason))
+
+    def reload_settings(self) -> None:
+        from agent.settings import SettingsError, load_settings
+
+        try:
+            self.session.settings = load_settings(self.session.project_dir)
+        except SettingsError as exc:
+            say(f"SIGHUP: settings not reloaded: {exc}")
+            return
+        say("SIGHUP: settings reloaded")
+
+    def _background(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     async def serve(self) -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload_settings)
         say(f"agent daemon serving {self.session.file_store.path} (model {self.session.model})")
-        await self.scheduler.start()
+        try:
+            await self.scheduler.start()
+        except Exception as exc:  # cannot serve: one line, exit 1
+            print(f"agent daemon: cannot start the scheduler: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
         worker = asyncio.create_task(self.work())
+        gap_watch = asyncio.create_task(self.watch_gaps())
         try:
             await stop.wait()
         finally:
-            worker.cancel()
-            await asyncio.gather(worker, return_exceptions=True)
+            gap_watch.cancel()
+            await asyncio.gather(gap_watch, return_exceptions=True)
+            await self._stop_worker(worker)
             await self.scheduler.stop()
+            await asyncio.gather(*self._pending, return_exceptions=True)
+            await self.notifier.drain()
             await self.session.aclose()
             say("stopped")
         return EXIT_OK
 
-    async def work(self) -> None:
-        from agent.engine.llm import LLMError
+    async def watch_gaps(self) -> None:
+        """At start-up and every hour: expected fires that left no record, each reported once."""
+        from agent.cron.store import TaskFileError
+        from agent.cron.zone import local_zone
 
         while True:
-            fired = await self.queue.get()
-            self.running = True
-            task = fired.task
-            say(f"running scheduled task {task.id} ({task.cron}): {task.prompt}")
             try:
-                conversation = self.session.new_conversation()
-                turn = await conversation.run_turn(task.prompt, scheduled_task=task)
-            except LLMError as exc:
-                say(f"task {task.id} failed: {exc.message}")
-            else:
-                if turn.result_text:
-                    say(f"task {task.id} result:\n{turn.result_text}")
-                cost = "unknown cost" if turn.cost_usd is None else f"${turn.cost_usd:.4f}"
-                status = f"failed: {turn.error}" if turn.is_error else "done"
-                requests = f"{turn.num_requests} request{'s' if turn.num_requests != 1 else ''}"
-                say(f"task {task.id} {status} ({requests}, {cost})")
+                tasks = (await asyncio.to_thread(self.session.file_store.load)).tasks
+            except TaskFileError:
+                tasks = []
+            for gap in await self.recorder.check_gaps(tasks, local_zone()):
+                say(f"gap: task {gap.task_id} was due at {_local(gap.slot_ms)} and has no record: {gap.reason}")
+            await asyncio.sleep(self.gap_check_s)
+
+    async def _stop_worker(self, worker: asyncio.Task) -> None:
+        """Let a running turn finish within the grace period, then cancel it (recorded `interrupted`)."""
+        if self.running and self.grace_s > 0:
+            say(f"stopping: letting the running task finish (up to {self.grace_s:.0f}s)")
+            self._draining = True
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._idle()), self.grace_s)
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+
+    async def _idle(self) -> None:
+        while self.running:
+            await asyncio.sleep(0.05)
+
+    async def work(self) -> None:
+        while True:
+            fired = await self.queue.get()
+            if self._draining:  # already committed to the file: say so rather than leave a silent gap
+                await self.recorder.record_blocked(fired.task, fired.due_ms, "interrupted",
+                                                   "the daemon was stopping before this fire could run")
+                continue
+            self.running = True
+            try:
+                await self.runner.run(fired)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # one broken run must not end the service
+                log.exception("scheduled task %s failed unexpectedly", fired.task.id)
             finally:
                 self.running = False
                 self.scheduler.wake()

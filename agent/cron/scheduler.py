@@ -36,6 +36,7 @@ from agent.cron.expr import CronError
 from agent.cron.jitter import JitterConfig, is_aged, jittered_next_fire, load_jitter_config, one_shot_fire
 from agent.cron.lock import SchedulerLock, holder_message
 from agent.cron.missed import find_missed
+from agent.cron.policy import catch_up_due, resolve_policy
 from agent.cron.service import wall_clock_ms
 from agent.cron.store import FileTaskStore, SessionTaskStore, TaskFileError
 from agent.cron.task import CronTask
@@ -76,7 +77,8 @@ class _Entry:
 
 
 def _signature(task: CronTask) -> tuple:
-    return (task.cron, task.createdAt, task.lastFiredAt, task.recurring, task.permanent)
+    return (task.cron, task.createdAt, task.lastFiredAt, task.recurring, task.permanent,
+            (task.model_extra or {}).get("catchUp"))
 
 
 class CronScheduler:
@@ -122,6 +124,7 @@ class CronScheduler:
         self._fixed_jitter = jitter_config
         self._jitter = jitter_config or JitterConfig()
         self._settings_env: dict[str, str] = {}
+        self._cron_settings: object = None  # `cron` in settings: the catchUp default
         self._settings_sig: tuple | None = None
         self._entries: dict[tuple[bool, str], _Entry] = {}
         self._file_tasks: list[CronTask] = []
@@ -131,6 +134,7 @@ class CronScheduler:
         self._earliest_stale = True
         self._reload_file = True
         self._owner = False
+        self._owner_known = False
         self._started_ms: int | None = None
         self._last_probe_ms: int | None = None
         self._missed_checked = False
@@ -247,6 +251,7 @@ class CronScheduler:
             self._warn_once(f"settings: {exc}")
             return
         self._settings_env = settings.env
+        self._cron_settings = settings.get("cron")
         if self._fixed_jitter is None:
             cfg, warning = load_jitter_config(settings.get("cronJitter"))
             if warning:
@@ -294,7 +299,11 @@ class CronScheduler:
             self._on_lock_wait(message)
 
     def _set_owner(self, owner: bool) -> None:
+        first = not self._owner_known  # the first answer is reported even when it is "not owner"
+        self._owner_known = True
         if owner == self._owner:
+            if first and self._on_owner_change is not None:
+                self._on_owner_change(owner)
             return
         self._owner = owner
         self._reload_file = True
@@ -376,6 +385,7 @@ class CronScheduler:
             if task.recurring:
                 anchor = task.lastFiredAt if task.lastFiredAt is not None else task.createdAt
                 due = jittered_next_fire(task.cron, anchor, task.id, self._jitter, self.tz)
+                due = self._caught_up(task, due)
             else:
                 due = one_shot_fire(task.cron, task.createdAt, task.id, self._jitter, self.tz)
         except (CronError, ValueError, OverflowError) as exc:  # one task's problem must not stop the tick
@@ -384,6 +394,19 @@ class CronScheduler:
         if due is None:  # parses but never matches (say 30 February): say so rather than sit silent
             self._warn_once(f"task {task.id}: cron {task.cron!r} never fires (no matching time ahead); skipped")
         return due
+
+    def _caught_up(self, task: CronTask, due: int | None) -> int | None:
+        """`catchUp: "skip"`: a slot missed before this process started is not run (pure rule in
+        `catch_up_due`); the default, `latest`, runs once for it on the first tick."""
+        started = self._started_ms
+        if due is None or started is None or due >= started:
+            return due
+        mode = resolve_policy(self._cron_settings, task.model_extra or {}).catch_up
+        after = jittered_next_fire(task.cron, started, task.id, self._jitter, self.tz) if mode == "skip" else None
+        caught = catch_up_due(due, started, mode, after)
+        if caught != due:
+            log.info("task %s: skipping the slot missed at %d (catchUp: skip); next at %s", task.id, due, caught)
+        return caught
 
     # -- firing -----------------------------------------------------------------------------------------
 

@@ -76,6 +76,7 @@ class TurnResult:
     error: str | None = None
     duration_ms: int = 0
     run_id: str = ""  # the id tools saw for this run (CronCreate records it as createdByRun)
+    error_kind: str | None = None  # the LLMError class name, so a scheduler can tell transient failures
 
 
 class Conversation:
@@ -153,6 +154,7 @@ class Conversation:
         except LLMError as exc:
             if turn.num_requests == 0:
                 self.history = before  # nothing happened: forget the prompt, as if never sent
+            turn.error_kind = type(exc).__name__
             self._finish(turn, started, error=exc.message)
             return turn
         except Exception as exc:  # a bug: keep the history sendable, then let it surface
@@ -321,10 +323,10 @@ class Conversation:
         if behavior == "allow":
             return None
         if behavior == "ask" and self.asker is None:
-            self._emit(PermissionDenied(tool_id, tool.name, reason or "needs approval", unattended=True))
             subject = tool.permission_subject(args)
             rule = getattr(decision, "suggested_rule", None) or (
                 f"{tool.name}({subject})" if subject else tool.name)
+            self._emit(PermissionDenied(tool_id, tool.name, reason or "needs approval", unattended=True, rule=rule))
             return ToolResult(unattended_denial(tool.name, rule, reason), is_error=True,
                               summary="denied: needs approval, nobody to ask")
         if behavior == "ask" and self.asker is not None:

@@ -121,6 +121,7 @@ class PermissionDenied(Event):
     name: str
     reason: str
     unattended: bool = False  # denied because nobody could be asked (`-p`, daemon)
+    rule: str | None = None  # the allow rule that would let this call run
 
 
 @dataclass

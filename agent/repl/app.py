@@ -52,7 +52,9 @@ if TYPE_CHECKING:
     from agent.cron.task import CronTask
     from agent.engine.conversation import Conversation
     from agent.engine.events import Event
+    from agent.engine.runs import RunRecorder
     from agent.engine.session import AgentSession
+    from agent.repl.scheduled_runs import ChatScheduledRuns
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,8 @@ class Repl:
         self.scheduler: CronScheduler | None = None
         self.model_name: str | None = None
         self._conversation: Conversation | None = None
+        self.recorder: RunRecorder | None = None  # run history of scheduled fires, made with the scheduler
+        self.runs: ChatScheduledRuns | None = None
         self._ready = asyncio.Event()  # session, scheduler and model client (or its error) are there
         self._turn: asyncio.Task | None = None
         self._current: QueuedPrompt | None = None
@@ -183,6 +187,8 @@ class Repl:
 
     async def _start_scheduler(self) -> None:
         from agent.cron.scheduler import CronScheduler
+        from agent.engine.runs import RunRecorder
+        from agent.repl.scheduled_runs import ChatScheduledRuns
 
         session = self.session
         assert session is not None
@@ -195,6 +201,8 @@ class Repl:
             self.renderer.error(f"The scheduler could not start ({exc}); scheduled tasks will not run.")
             return
         self.scheduler = scheduler
+        self.recorder = RunRecorder.for_session(session, source="chat")
+        self.runs = ChatScheduledRuns(self.recorder, self.renderer, self._stop_turn)
 
     # -- scheduler callbacks ------------------------------------------------------------------------
 
@@ -252,19 +260,26 @@ class Repl:
         if conversation is None:
             return
         fired = item.task if item.source == "cron" else None
-        if fired is not None:
-            self.renderer.scheduled_header(fired.fired_ms, item.text)
-        elif item.source == "queued":
+        if item.source == "queued":
             self.renderer.user_prompt(item.text)
         try:
-            await conversation.run_turn(item.text, scheduled_task=fired.task if fired is not None else None,
-                                        source="user" if item.source == "queued" else item.source)
+            if fired is not None and self.runs is not None:
+                await self.runs.run(conversation, item.text, fired)
+            elif fired is not None:
+                self.renderer.scheduled_header(fired.fired_ms, item.text)
+                await conversation.run_turn(item.text, scheduled_task=fired.task, source="cron")
+            else:
+                await conversation.run_turn(item.text, source="user" if item.source == "queued" else item.source)
         except asyncio.CancelledError:
             task_id = task_id_of(item)
             if task_id:
                 self.renderer.warn(f"Stopped this run of scheduled task {task_id}; the schedule itself is "
                                    f"still active. Stop it with /cron delete {task_id}")
             raise
+
+    def _stop_turn(self) -> None:
+        if self._turn is not None and not self._turn.done():
+            self._turn.cancel()
 
     def conversation(self) -> Conversation | None:
         if self._conversation is None and self.session is not None:
@@ -277,6 +292,8 @@ class Repl:
         return self._conversation
 
     def _emit(self, event: Event) -> None:
+        if self.runs is not None:
+            self.runs.emit(event)
         self.stats.record(event)
         self.renderer.handle(event)
 

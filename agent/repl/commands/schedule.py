@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 from agent.repl.commands.base import Command, CommandContext, split_args, task_id_of
+from agent.repl.commands.runs import resume_task, run_states, show_history, show_status
 from agent.repl.render import format_local_time, format_until, shorten
 
 LOOP_USAGE = "Usage: /loop [--durable] [interval] <prompt>, e.g. /loop 5m check the build"
@@ -57,17 +58,24 @@ async def loop(ctx: CommandContext, args: str) -> None:
 async def cron(ctx: CommandContext, args: str) -> None:
     word, rest = split_args(args)
     if word in ("", "list", "ls"):
-        show_tasks(ctx)
+        await show_tasks(ctx)
     elif word in ("delete", "rm", "remove"):
         await delete_task(ctx, rest)
+    elif word == "history":
+        await show_history(ctx, rest)
+    elif word == "resume":
+        await resume_task(ctx, rest)
+    elif word == "status":
+        await show_status(ctx)
     else:
         ctx.renderer.error(f"Unknown /cron argument {word!r}. Use /cron to list tasks, /cron delete <id> "
-                           "to remove one.")
+                           "to remove one, /cron history [id], /cron resume <id>, /cron status.")
 
 
-def show_tasks(ctx: CommandContext) -> None:
+async def show_tasks(ctx: CommandContext) -> None:
     from agent.cron.lock import holder_message, other_holder
 
+    states = await run_states(ctx)
     tasks, problems = ctx.session.cron.list_with_problems()
     for problem in problems:
         ctx.renderer.warn(problem)
@@ -83,7 +91,7 @@ def show_tasks(ctx: CommandContext) -> None:
             s.id,
             s.human_schedule if s.human_schedule == s.task.cron else f"{s.human_schedule} ({s.task.cron})",
             when_text(s.next_fire_ms, now, units=1),
-            "recurring" if s.task.recurring else "once",
+            _repeats(s.task, states.get(s.id)),
             "durable" if s.durable else "session",
             shorten(s.task.prompt, 50),
         )
@@ -92,6 +100,12 @@ def show_tasks(ctx: CommandContext) -> None:
     ctx.renderer.table(("ID", "Schedule", "Next fire", "Repeats", "Kept", "Prompt"), rows,
                        title=f"Scheduled tasks ({len(tasks)})", no_wrap=(0, 2, 3, 4))
     ctx.renderer.info("Remove one with /cron delete <id>.")
+
+
+def _repeats(task, state) -> str:
+    if state is not None and state.paused:
+        return f"PAUSED ({shorten(state.last_error or 'failed', 40)}; /cron resume {task.id})"
+    return "recurring" if task.recurring else "once"
 
 
 async def delete_task(ctx: CommandContext, task_id: str) -> None:
@@ -118,5 +132,6 @@ async def delete_task(ctx: CommandContext, task_id: str) -> None:
 
 SCHEDULE_COMMANDS = (
     Command("loop", "run a prompt now and then on a schedule", loop, usage="[--durable] [interval] <prompt>"),
-    Command("cron", "list scheduled tasks, or delete one", cron, usage="[delete <id>]"),
+    Command("cron", "list scheduled tasks, delete one, show run history, resume a paused one", cron,
+            usage="[delete <id> | history [id] | resume <id> | status]"),
 )

@@ -1,0 +1,83 @@
+"""Silent gaps: expected fires of a durable task that left no record, and their likely reason (pure).
+
+A recurring task's slots are the cron matches since it was created (or a look-back window). A slot
+counts as served when some run of the task is recorded between it and the next slot (a fire is jittered
+late and a busy session fires once afterwards, so the whole interval is allowed; a little before the
+slot is allowed too, for one-shots fired early). Only intervals that have fully passed are judged. The
+reason is inferred from the other evidence: the task's `lastFiredAt` and the runs of other tasks.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import tzinfo
+
+from agent.cron.expr import CronError, next_fire, parse_cron
+from agent.cron.jitter import datetime_to_ms, ms_to_datetime
+
+__all__ = ["EARLY_MS", "MAX_SLOTS", "Gap", "expected_slots", "find_gaps"]
+
+EARLY_MS = 120_000  # one-shots may fire up to 90 s early
+MAX_SLOTS = 20_000  # a week of every-minute fires is 10,080
+
+NO_PROCESS = "no process held the project lock then (no run of any task was recorded around it)"
+DIED = ("the scheduler was running (other tasks ran) but this fire has no record: the lock holder died, "
+        "or crashed between committing the fire and recording its run")
+UNRECORDED = ("the task fired (lastFiredAt) but no run was recorded: the crash window between the fire and "
+              "its record, or another tool (e.g. Claude Code) ran it")
+
+
+@dataclass(frozen=True)
+class Gap:
+    task_id: str
+    slot_ms: int
+    reason: str
+
+
+def expected_slots(cron: str, start_ms: int, end_ms: int, tz: tzinfo, limit: int = MAX_SLOTS) -> list[int]:
+    """Cron matches after `start_ms` up to `end_ms` (epoch ms), at most `limit` of them."""
+    try:
+        expr = parse_cron(cron)
+    except CronError:
+        return []
+    slots: list[int] = []
+    when = ms_to_datetime(start_ms, tz)
+    while len(slots) < limit:
+        fire = next_fire(expr, when)
+        if fire is None:
+            break
+        ms = datetime_to_ms(fire)
+        if ms > end_ms:
+            break
+        slots.append(ms)
+        when = fire
+    return slots
+
+
+def _any_between(times: Sequence[int], low: int, high: int) -> bool:
+    i = bisect_left(times, low)
+    return i < len(times) and times[i] < high
+
+
+def find_gaps(task_id: str, slots: Sequence[int], now_ms: int, run_times: Sequence[int],
+              other_run_times: Sequence[int], last_fired_at: int | None = None) -> list[Gap]:
+    """Slots whose interval has passed with no run of this task recorded, oldest first.
+
+    `run_times` and `other_run_times` must be sorted (when each run was due, else started)."""
+    gaps: list[Gap] = []
+    for i, slot in enumerate(slots):
+        end = slots[i + 1] if i + 1 < len(slots) else None
+        if end is None or end > now_ms:
+            break  # this slot may still fire (late by jitter, or after a running turn)
+        if _any_between(run_times, slot - EARLY_MS, end):
+            continue
+        if last_fired_at is not None and slot - EARLY_MS <= last_fired_at < end:
+            reason = UNRECORDED
+        elif _any_between(other_run_times, slot - (end - slot), end + (end - slot)):
+            reason = DIED
+        else:
+            reason = NO_PROCESS
+        gaps.append(Gap(task_id, slot, reason))
+    return gaps

@@ -1,0 +1,164 @@
+"""Policy for unattended runs, as pure functions: retries, the circuit breaker, budgets, catch-up.
+
+Settings give the defaults (`cron.retry`, `cron.breaker`, `cron.dailyTokenBudget`, ...); a task's extra
+fields in `.claude/scheduled_tasks.json` (`retry`, `breaker`, `maxTurns`, `maxTokensPerRun`, `catchUp`)
+win over them. Everything here is a function of its inputs, the current time and any randomness
+included, so the shell (the daemon, the chat) decides nothing on its own and tests need no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "CATCH_UP_MODES",
+    "FAILED_STATUSES",
+    "RUN_STATUSES",
+    "TRANSIENT_ERRORS",
+    "Budget",
+    "RunPolicy",
+    "breaker_should_open",
+    "budget_block_reason",
+    "catch_up_due",
+    "failures_after_run",
+    "is_transient",
+    "resolve_policy",
+    "retry_delay_s",
+    "run_status",
+    "should_retry",
+]
+
+RUN_STATUSES = ("running", "ok", "error", "denied", "skipped", "interrupted", "no-answer", "paused")
+# What counts towards the breaker: a run that could not do its job. Skipped, paused and interrupted
+# runs are not the task's fault.
+FAILED_STATUSES = frozenset({"error", "denied", "no-answer"})
+# Failures worth another try in the same slot (names of agent.engine.llm errors, after the SDK's own
+# retries): the endpoint was busy or unreachable, not wrong.
+TRANSIENT_ERRORS = frozenset({"RateLimitedError", "OverloadedError", "ServerError", "ConnectionFailedError"})
+CATCH_UP_MODES = ("latest", "skip")
+
+DEFAULT_ATTEMPTS = 2
+DEFAULT_BACKOFF_S = 10.0
+DEFAULT_BREAKER_FAILURES = 3
+MAX_BACKOFF_S = 3600.0
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Daily limits over all scheduled runs of a project (None: no limit)."""
+
+    daily_tokens: int | None = None
+    daily_cost_usd: float | None = None
+
+
+@dataclass(frozen=True)
+class RunPolicy:
+    """Everything that governs one task's runs, settings and task fields merged."""
+
+    retry_attempts: int = DEFAULT_ATTEMPTS
+    backoff_s: float = DEFAULT_BACKOFF_S
+    breaker_failures: int = DEFAULT_BREAKER_FAILURES  # 0: never pause
+    max_turns: int | None = None
+    max_tokens_per_run: int | None = None
+    catch_up: str = "latest"
+    budget: Budget = Budget()
+
+
+def _int(value: Any, default: int | None, *, minimum: int = 0) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+        return default
+    return int(value)
+
+
+def _num(value: Any, default: float | None, *, minimum: float = 0.0) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+        return default
+    return float(value)
+
+
+def _section(source: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = source.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def resolve_policy(cron_settings: Any, task_fields: Mapping[str, Any] | None = None) -> RunPolicy:
+    """Merge `cron` settings with a task's extra fields (task wins). Bad values fall back to defaults,
+    so a typo in a settings file never stops the daemon."""
+    cfg = cron_settings if isinstance(cron_settings, Mapping) else {}
+    task = task_fields or {}
+    retry = {**_section(cfg, "retry"), **_section(task, "retry")}
+    breaker = {**_section(cfg, "breaker"), **_section(task, "breaker")}
+    catch_up = task.get("catchUp", cfg.get("catchUp"))
+    return RunPolicy(
+        retry_attempts=_int(retry.get("attempts"), DEFAULT_ATTEMPTS) or 0,
+        backoff_s=_num(retry.get("backoffS"), DEFAULT_BACKOFF_S) or 0.0,
+        breaker_failures=_int(breaker.get("failures"), DEFAULT_BREAKER_FAILURES) or 0,
+        max_turns=_int(task.get("maxTurns"), None, minimum=1),
+        max_tokens_per_run=_int(task.get("maxTokensPerRun"), None, minimum=1),
+        catch_up=catch_up if catch_up in CATCH_UP_MODES else "latest",
+        budget=Budget(_int(cfg.get("dailyTokenBudget"), None, minimum=1),
+                      _num(cfg.get("dailyCostBudgetUsd"), None, minimum=0.0)),
+    )
+
+
+def is_transient(error_kind: str | None) -> bool:
+    return error_kind in TRANSIENT_ERRORS
+
+
+def retry_delay_s(attempt: int, backoff_s: float, rand: float) -> float:
+    """Wait before retry number `attempt` (1-based): exponential, with "equal jitter" from `rand` in
+    [0, 1) so that many tasks failing together do not come back together."""
+    base = min(MAX_BACKOFF_S, backoff_s * 2 ** max(0, attempt - 1))
+    return base / 2 + base / 2 * rand
+
+
+def should_retry(attempt: int, error_kind: str | None, policy: RunPolicy, *, now_ms: int, delay_s: float,
+                 slot_end_ms: int | None) -> bool:
+    """Retry number `attempt` runs only for a transient failure, within the attempts allowed, and only
+    if it starts before the task's next slot (a retry must never collide with the next fire)."""
+    if attempt > policy.retry_attempts or not is_transient(error_kind):
+        return False
+    return slot_end_ms is None or now_ms + delay_s * 1000 < slot_end_ms
+
+
+def breaker_should_open(consecutive_failures: int, policy: RunPolicy) -> bool:
+    return policy.breaker_failures > 0 and consecutive_failures >= policy.breaker_failures
+
+
+def budget_block_reason(tokens_today: int, cost_today: float, budget: Budget) -> str | None:
+    """Why a scheduled run may not start now (the day's budget is spent), or None."""
+    if budget.daily_tokens is not None and tokens_today >= budget.daily_tokens:
+        return f"daily token budget spent ({tokens_today:,} of {budget.daily_tokens:,} tokens)"
+    if budget.daily_cost_usd is not None and cost_today >= budget.daily_cost_usd:
+        return f"daily cost budget spent (${cost_today:.2f} of ${budget.daily_cost_usd:.2f})"
+    return None
+
+
+def catch_up_due(due_ms: int, started_ms: int, mode: str, next_after_start_ms: int | None) -> int | None:
+    """The due time to use for a recurring task whose slot may have passed while nothing ran.
+
+    `latest`: one run now for the most recent missed slot (the due time stands). `skip`: a slot that
+    passed before this process started is not run; the task waits for its first slot after start."""
+    if mode == "skip" and due_ms < started_ms:
+        return next_after_start_ms
+    return due_ms
+
+
+def run_status(*, is_error: bool, cancelled: bool, denials: int, result_text: str) -> str:
+    """How a finished run is recorded. `ok` needs evidence: an answer, and no permission denied."""
+    if cancelled:
+        return "interrupted"
+    if is_error:
+        return "error"
+    if denials:
+        return "denied"
+    return "ok" if result_text.strip() else "no-answer"
+
+
+def failures_after_run(consecutive: int, status: str) -> int:
+    """The breaker's count after a run: failed runs add one, a good run resets it, others leave it."""
+    if status in FAILED_STATUSES:
+        return consecutive + 1
+    return 0 if status == "ok" else consecutive

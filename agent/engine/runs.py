@@ -1,0 +1,254 @@
+"""Recording scheduled runs: the one object every runner (chat, daemon, `-p` stream-json) calls.
+
+    recorder = RunRecorder(project, env, source="daemon", cron_settings=lambda: settings.get("cron"))
+    blocked = await recorder.gate(task)              # ("paused" | "skipped", reason) or None
+    tracker = await recorder.start(task, scheduled_ms=fired.due_ms)
+    turn = await conversation.run_turn(...)          # with emit=tracker.emit to collect denials, tokens
+    await recorder.finish(tracker, turn)             # status, breaker, alerts
+
+Writes go through `asyncio.to_thread` and a failure to record is logged, never raised: the history is
+evidence about the runs, not a reason to stop them. Policy (status, breaker, budgets) comes from the
+pure functions in `agent.cron.policy`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from agent.cron.gaps import Gap
+from agent.cron.history import RunHistory, RunRecord, TaskState, new_run_id
+from agent.cron.policy import (
+    RunPolicy,
+    breaker_should_open,
+    budget_block_reason,
+    failures_after_run,
+    resolve_policy,
+    run_status,
+)
+from agent.cron.service import wall_clock_ms
+from agent.cron.status import find_project_gaps
+from agent.engine.events import Event, PermissionDenied, UsageReport
+from agent.engine.notify import Notifier
+
+__all__ = ["RESULT_LINES", "RunRecorder", "RunTracker", "first_lines"]
+
+log = logging.getLogger(__name__)
+
+RESULT_LINES = 20
+RESULT_CHARS = 4000
+GAP_ALERTS = 20  # per check, so a week of downtime is not a thousand messages
+
+
+def first_lines(text: str, lines: int = RESULT_LINES, chars: int = RESULT_CHARS) -> str:
+    kept = "\n".join(text.strip().splitlines()[:lines])[:chars]
+    return kept + ("\n…" if len(kept) < len(text.strip()) else "")
+
+
+def local_midnight_ms(now_ms: int) -> int:
+    now = datetime.fromtimestamp(now_ms / 1000).astimezone()
+    return int(now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp() * 1000)
+
+
+class RunTracker:
+    """One run in progress: its record, plus an `emit` that collects denials and watches tokens."""
+
+    def __init__(self, record: RunRecord, policy: RunPolicy, inner: Callable[[Event], None] | None = None,
+                 on_limit: Callable[[str], None] | None = None) -> None:
+        self.record = record
+        self.policy = policy
+        self.limit_error: str | None = None
+        self._inner = inner
+        self._on_limit = on_limit
+
+    def add_usage(self, turn: Any) -> None:
+        """Count one attempt's requests, tokens and cost (a retried run adds up its attempts)."""
+        record = self.record
+        record.requests += turn.num_requests
+        record.input_tokens += turn.usage.input_tokens
+        record.output_tokens += turn.usage.output_tokens
+        cost = turn.cost_usd
+        record.cost_usd = cost if record.cost_usd is None else (None if cost is None else record.cost_usd + cost)
+
+    def emit(self, event: Event) -> None:
+        if isinstance(event, PermissionDenied):
+            self.record.denials.append({"tool": event.name, "reason": event.reason, "rule": event.rule})
+        elif isinstance(event, UsageReport):
+            used = event.turn_usage.input_tokens + event.turn_usage.output_tokens
+            limit = self.policy.max_tokens_per_run
+            if limit is not None and used > limit and self.limit_error is None:
+                self.limit_error = f"stopped: {used:,} tokens exceed this task's maxTokensPerRun ({limit:,})"
+                if self._on_limit is not None:
+                    self._on_limit(self.limit_error)
+        if self._inner is not None:
+            self._inner(event)
+
+
+class RunRecorder:
+    def __init__(self, project_dir: Path, env: Mapping[str, str], *, source: str,
+                 cron_settings: Callable[[], Any] = dict, notifier: Notifier | None = None,
+                 clock: Callable[[], int] = wall_clock_ms, history: RunHistory | None = None) -> None:
+        self.project_dir = project_dir
+        self.env = dict(env)
+        self.source = source
+        self.notifier = notifier
+        self._cron_settings = cron_settings
+        self._clock = clock
+        self._history = history
+        self._open_failed = False
+
+    @classmethod
+    def for_session(cls, session: Any, *, source: str) -> RunRecorder:
+        """A recorder whose policy and alerts follow `session.settings` (re-read on reload)."""
+        def cron_settings() -> Any:
+            cron = session.settings.get("cron")
+            return cron if isinstance(cron, Mapping) else {}
+
+        def notify() -> Any:
+            return cron_settings().get("notify")
+
+        return cls(session.project_dir, session.env, source=source, cron_settings=cron_settings,
+                   notifier=Notifier(notify, str(session.project_dir)))
+
+    # -- the database, opened on first use ------------------------------------------------------------
+
+    def history(self) -> RunHistory | None:
+        if self._history is None and not self._open_failed:
+            try:
+                self._history = RunHistory.for_project(self.project_dir, self.env)
+            except Exception as exc:  # a broken history must never stop a run
+                self._open_failed = True
+                log.warning("run history unavailable (%s); runs are not recorded", exc)
+        return self._history
+
+    async def query(self, method: str, *args: Any, default: Any = None, **kwargs: Any) -> Any:
+        """Call a RunHistory method in a worker thread; a failure is logged and gives `default`."""
+        def call() -> Any:
+            db = self.history()
+            return default if db is None else getattr(db, method)(*args, **kwargs)
+        try:
+            return await asyncio.to_thread(call)
+        except Exception as exc:  # recording is evidence, not a reason to stop
+            log.warning("run history: %s failed: %s", method, exc)
+            return default
+
+    def now_ms(self) -> int:
+        return self._clock()
+
+    def policy(self, task: Any) -> RunPolicy:
+        return resolve_policy(self._cron_settings(), getattr(task, "model_extra", None) or {})
+
+    # -- before a run ---------------------------------------------------------------------------------
+
+    async def gate(self, task: Any) -> tuple[str, str] | None:
+        """Why this fire must not run: ("paused", ...) with the circuit open, ("skipped", ...) past the
+        daily budget; None when it may run. Only scheduled runs are gated, never typed turns."""
+        state: TaskState = await self.query("state", task.id, default=TaskState(task.id))
+        if state.paused:
+            return "paused", (f"paused after {state.consecutive_failures} failed runs "
+                              f"(last error: {state.last_error}); resume with: agent cron resume {task.id}")
+        budget = self.policy(task).budget
+        if budget.daily_tokens is None and budget.daily_cost_usd is None:
+            return None
+        tokens, cost = await self.query("usage_since", local_midnight_ms(self._clock()), default=(0, 0.0))
+        reason = budget_block_reason(tokens, cost, budget)
+        return None if reason is None else ("skipped", reason)
+
+    def new_record(self, task: Any, scheduled_ms: int | None) -> RunRecord:
+        return RunRecord(run_id=new_run_id(), task_id=task.id, prompt=task.prompt, cron=task.cron,
+                         scheduled_at=scheduled_ms, started_at=self._clock(), pid=os.getpid(),
+                         host=socket.gethostname(), source=self.source)
+
+    async def start(self, task: Any, *, scheduled_ms: int | None, emit: Callable[[Event], None] | None = None,
+                    on_limit: Callable[[str], None] | None = None) -> RunTracker:
+        tracker = RunTracker(self.new_record(task, scheduled_ms), self.policy(task), emit, on_limit)
+        await self.query("save", tracker.record)
+        return tracker
+
+    async def record_blocked(self, task: Any, scheduled_ms: int | None, status: str, reason: str) -> RunRecord:
+        """A fire that did not run (paused, over budget, missed one-shot): recorded with its reason."""
+        record = self.new_record(task, scheduled_ms)
+        record.status, record.error, record.ended_at, record.attempts = status, reason, record.started_at, 0
+        await self.query("save", record)
+        return record
+
+    # -- after a run ----------------------------------------------------------------------------------
+
+    async def finish(self, tracker: RunTracker, turn: Any = None, *, cancelled: bool = False,
+                     error: str | None = None, transcript: str | None = None) -> RunRecord:
+        """Record the end of a run, count it for the breaker, alert on failure and on a pause."""
+        record = tracker.record
+        record.ended_at = self._clock()
+        record.transcript = transcript
+        if turn is not None:
+            tracker.add_usage(turn)
+            record.result = first_lines(turn.result_text or "") or None
+        error = tracker.limit_error or error or (turn.error if turn is not None and turn.is_error else None)
+        record.error = error
+        record.status = run_status(is_error=error is not None and not cancelled, cancelled=cancelled,
+                                   denials=len(record.denials),
+                                   result_text=(turn.result_text or "") if turn is not None else "")
+        if record.status == "denied" and record.error is None:
+            rules = ", ".join(sorted({d["rule"] or d["tool"] for d in record.denials}))
+            record.error = f"permission denied; allow with: {rules}"
+        await self.query("save", record)
+        await self._count_for_breaker(record, tracker.policy)
+        return record
+
+    async def _count_for_breaker(self, record: RunRecord, policy: RunPolicy) -> None:
+        state: TaskState = await self.query("state", record.task_id, default=TaskState(record.task_id))
+        failures = failures_after_run(state.consecutive_failures, record.status)
+        failed = failures > state.consecutive_failures
+        opened = failed and not state.paused and breaker_should_open(failures, policy)
+        new = TaskState(record.task_id, state.paused or opened, record.ended_at if opened else state.paused_at,
+                        record.error if failed else state.last_error, failures)
+        if new != state:
+            await self.query("set_state", new, self._clock())
+        if failed:
+            self._alert("failed", record)
+        if opened:
+            log.warning("task %s paused after %d failed runs in a row", record.task_id, failures)
+            self._alert("paused", record)
+
+    async def resume(self, task_id: str) -> bool:
+        """Close the circuit; False when the task was not paused."""
+        state: TaskState = await self.query("state", task_id, default=TaskState(task_id))
+        if not state.paused:
+            return False
+        await self.query("set_state", TaskState(task_id, last_error=state.last_error), self._clock())
+        if self.notifier is not None:
+            self.notifier.send("resumed", {"taskId": task_id})
+        return True
+
+    async def check_gaps(self, tasks: list[Any], tz: Any, *, max_alerts: int = GAP_ALERTS) -> list[Gap]:
+        """Expected fires with no record that were not reported before: each is alerted once."""
+        def new_gaps() -> list[Gap]:
+            db = self.history()
+            if db is None:
+                return []
+            now = self._clock()
+            return [g for g in find_project_gaps(tasks, db, now, tz) if db.note_gap(g.task_id, g.slot_ms, now)]
+
+        try:
+            gaps = await asyncio.to_thread(new_gaps)
+        except Exception as exc:  # the check is advice, never a reason to stop serving
+            log.warning("gap check failed: %s", exc)
+            return []
+        for gap in gaps[:max_alerts]:
+            if self.notifier is not None:
+                self.notifier.send("gap", {"taskId": gap.task_id, "expectedAt": gap.slot_ms, "reason": gap.reason,
+                                           "status": "gap"})
+        if len(gaps) > max_alerts:
+            log.warning("%d more gaps not alerted; see agent cron status", len(gaps) - max_alerts)
+        return gaps
+
+    def _alert(self, kind: str, record: RunRecord) -> None:
+        if self.notifier is not None:
+            self.notifier.send(kind, {"taskId": record.task_id, "prompt": record.prompt, "status": record.status,
+                                      "error": record.error, "runId": record.run_id})
