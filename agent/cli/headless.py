@@ -1,24 +1,26 @@
 """`agent -p`: one full turn with tools, no terminal UI, then exit.
 
-Output formats follow Claude Code's `-p`: `text` prints the final answer; `json` prints one result
-object at the end; `stream-json` prints every event as one JSON line as it happens, then the result.
-Nobody can answer permission questions here, so what settings and flags do not allow is denied and the
-model is told why. Exit status: 0 success, 1 the model call or the turn failed, 2 bad usage.
+Output follows Claude Code's `-p` (see `stream_json`): `text` prints the final answer; `json` prints
+one result object at the end; `stream-json` prints Claude Code's message stream, one JSON object per
+line. The result object is printed on every failure too (no key, 401, unreachable API, max turns), with
+`is_error: true`. Nobody can answer permission questions here, so what settings and flags do not allow
+is denied and the model is told why. Exit status: 0 success, 1 the model call or the turn failed, 2 bad
+usage.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any, TextIO
 
 from agent.cli.common import EXIT_FAILURE, EXIT_OK, UsageError
-from agent.engine.events import Event, TurnFinished
+from agent.cli.stream_json import OutputWriter, RunOutcome
 from agent.engine.session import AgentSession, SessionOptions
 from agent.settings import SettingsError
 
@@ -38,69 +40,98 @@ def read_prompt(args: argparse.Namespace, stdin: TextIO) -> str:
     return prompt
 
 
-def result_object(turn: Any, session_id: str) -> dict[str, Any]:
-    """Claude Code's `-p --output-format json` result shape."""
-    return {
-        "type": "result",
-        "subtype": "success" if not turn.is_error else "error_during_execution",
-        "is_error": turn.is_error,
-        "result": turn.result_text if not turn.is_error else (turn.error or turn.result_text),
-        "num_turns": turn.num_requests,
-        "duration_ms": turn.duration_ms,
-        "stop_reason": turn.stop_reason,
-        "session_id": session_id,
-        "total_cost_usd": turn.cost_usd,
-        "usage": turn.usage.to_dict(),
-    }
+def check_flags(args: argparse.Namespace) -> None:
+    if args.max_turns is not None and args.max_turns < 1:
+        raise UsageError("agent: --max-turns must be at least 1")
+    streaming_in = getattr(args, "input_format", "text") == "stream-json"
+    if streaming_in and args.output_format != "stream-json":
+        raise UsageError("agent: --input-format stream-json needs --output-format stream-json")
+    if getattr(args, "include_partial_messages", False) and args.output_format != "stream-json":
+        raise UsageError("agent: --include-partial-messages needs --output-format stream-json")
+    if streaming_in and args.prompt:
+        raise UsageError("agent: with --input-format stream-json the prompts come from stdin, not an argument")
 
 
 def run_headless(args: argparse.Namespace, project: Path) -> int:
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.ERROR,
+    # Claude Code requires --verbose for stream-json; there it means "the full stream", not debug logs.
+    debug = args.verbose and args.output_format != "stream-json"
+    logging.basicConfig(level=logging.DEBUG if debug else logging.ERROR,
                         format="agent: %(message)s", stream=sys.stderr)
-    if args.max_turns is not None and args.max_turns < 1:
-        raise UsageError("agent: --max-turns must be at least 1")
-    prompt = read_prompt(args, sys.stdin)
+    check_flags(args)
+    streaming_in = getattr(args, "input_format", "text") == "stream-json"
+    prompt = None if streaming_in else read_prompt(args, sys.stdin)
+    session_id = getattr(args, "session_id", None) or str(uuid.uuid4())
+    writer = OutputWriter(args.output_format, session_id, verbose=args.verbose)
+    started = time.monotonic()
     try:
         session = AgentSession(project, SessionOptions.from_args(args, headless=True))
     except SettingsError as exc:
-        print(f"agent: {exc}", file=sys.stderr)
+        writer.result(RunOutcome.failure(str(exc), _ms_since(started)))
         return EXIT_FAILURE
-    return asyncio.run(_run(session, prompt, args.output_format, args.verbose))
+    run = HeadlessRun(session, writer, include_partial=bool(getattr(args, "include_partial_messages", False)))
+    if streaming_in:
+        from agent.cli.stream_input import serve_stream_input
+
+        return asyncio.run(serve_stream_input(run, sys.stdin))
+    assert prompt is not None
+    return asyncio.run(run.run_once(prompt))
 
 
-async def _run(session: AgentSession, prompt: str, output_format: str, verbose: bool) -> int:
-    from agent.engine.llm import LLMError
-
-    session_id = str(uuid.uuid4())
-
-    def emit(event: Event) -> None:
-        if output_format == "stream-json":
-            print(json.dumps({**event.to_json(), "session_id": session_id}, ensure_ascii=False), flush=True)
-        elif verbose and not isinstance(event, TurnFinished):
-            _describe_to_stderr(event)
-
-    try:
-        conversation = session.new_conversation(emit=emit)
-        turn = await conversation.run_turn(prompt)
-    except LLMError as exc:
-        print(f"agent: {exc.message}", file=sys.stderr)
-        return EXIT_FAILURE
-    finally:
-        await session.aclose()
-    if output_format == "text":
-        if turn.result_text:
-            print(turn.result_text)
-        if turn.is_error:
-            print(f"agent: {turn.error}", file=sys.stderr)
-    else:
-        print(json.dumps(result_object(turn, session_id), ensure_ascii=False), flush=True)
-        if turn.is_error and turn.error and output_format == "json":
-            print(f"agent: {turn.error}", file=sys.stderr)
-    return EXIT_FAILURE if turn.is_error else EXIT_OK
+def _ms_since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
 
 
-def _describe_to_stderr(event: Event) -> None:
-    data = event.to_json()
-    if data.get("type") == "text_delta":
-        return
-    print("agent: " + json.dumps(data, ensure_ascii=False)[:300], file=sys.stderr)
+class HeadlessRun:
+    """One `-p` session: its conversation (made on first use) and its output."""
+
+    def __init__(self, session: AgentSession, writer: OutputWriter, *, include_partial: bool = False) -> None:
+        self.session, self.writer, self.include_partial = session, writer, include_partial
+        self.conversation: Any = None
+
+    def write_init(self) -> None:
+        env = self.session.env
+        key_source = next((name for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN") if env.get(name)),
+                          "none")
+        self.writer.init(cwd=str(self.session.project_dir), model=self.session.model,
+                         tools=self.session.tools.names(), permission_mode=self.session.policy.mode.value,
+                         slash_commands=self.slash_commands(), api_key_source=key_source)
+
+    def slash_commands(self) -> list[str]:
+        from agent.repl.commands import default_registry
+
+        return default_registry().names()
+
+    def ensure_conversation(self) -> Any:
+        """The conversation, made on first use; raises LLMError (no key, say)."""
+        if self.conversation is None:
+            self.conversation = self.session.new_conversation(emit=self.writer.event)
+            if self.include_partial:
+                self.conversation.llm.raw_events = True
+        return self.conversation
+
+    async def run_once(self, prompt: str) -> int:
+        """The whole of a plain `-p` run: init, one turn, result, close."""
+        self.write_init()
+        try:
+            outcome = await self.turn(prompt)
+        finally:
+            await self.session.aclose()
+        return EXIT_FAILURE if outcome.is_error else EXIT_OK
+
+    async def turn(self, prompt: str, *, scheduled_task: Any = None) -> RunOutcome:
+        """Run one prompt and write its result; every failure becomes an error result."""
+        from agent.engine.llm import LLMError
+
+        started = time.monotonic()
+        try:
+            conversation = self.ensure_conversation()
+            turn = await conversation.run_turn(prompt, scheduled_task=scheduled_task)
+        except LLMError as exc:
+            outcome = RunOutcome.failure(exc.message, _ms_since(started))
+        else:
+            outcome = RunOutcome.from_turn(turn)
+        self.writer.result(outcome)
+        return outcome
+
+
+__all__ = ["HeadlessRun", "check_flags", "read_prompt", "run_headless"]

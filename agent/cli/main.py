@@ -69,7 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--disallowedTools", "--disallowed-tools", dest="disallowed_tools", action="append",
                         default=[], metavar="RULES", help='deny rules, e.g. "Bash(git push:*)"')
     parser.add_argument("--append-system-prompt", default=None, help="text added to the system prompt")
-    parser.add_argument("--verbose", action="store_true", help="log debug detail to stderr")
+    parser.add_argument("--verbose", action="store_true",
+                        help="log debug detail to stderr (with stream-json: accepted, as Claude Code needs it)")
+    parser.add_argument("--include-partial-messages", action="store_true",
+                        help="with --output-format stream-json: add the raw stream events (token streaming)")
+    parser.add_argument("--input-format", choices=("text", "stream-json"), default="text",
+                        help="with -p: text (default), or stream-json (user messages as JSON lines on stdin)")
     return parser
 
 

@@ -22,11 +22,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agent.engine.events import (
+    AssistantMessage,
     Compacted,
     Event,
     PermissionDenied,
     ToolCallFinished,
     ToolCallStarted,
+    ToolResultsMessage,
     TurnFinished,
     TurnStarted,
     Usage,
@@ -74,6 +76,7 @@ class TurnResult:
     is_error: bool = False
     error: str | None = None
     duration_ms: int = 0
+    duration_api_ms: int = 0  # time spent waiting for the model
 
 
 class Conversation:
@@ -168,6 +171,7 @@ class Conversation:
             response = await self._request(turn)
             self._append_assistant(response.content or [{"type": "text", "text": "(no response)"}])
             self._measured_len = len(self.history)
+            self._emit(AssistantMessage(_api_message(response)))
             turn.result_text = response.text or turn.result_text
             turn.stop_reason = response.stop_reason
             if response.stop_reason == "pause_turn":
@@ -180,16 +184,20 @@ class Conversation:
                 return
             results = await self._run_tool_uses(response.tool_uses)
             self.history.append({"role": "user", "content": results})
+            self._emit(ToolResultsMessage(results))
 
     async def _request(self, turn: TurnResult) -> LLMResponse:
         from agent.engine.llm import PromptTooLongError
 
+        sent = time.monotonic()
         try:
             response = await self._send()
         except PromptTooLongError:
             if not await self._compact(turn):
                 raise
             response = await self._send()
+        finally:
+            turn.duration_api_ms += int((time.monotonic() - sent) * 1000)
         turn.num_requests += 1
         self._account(turn, response.usage)
         self._measured_tokens = response.usage.context_tokens + response.usage.output_tokens
@@ -386,6 +394,13 @@ class Conversation:
 
 def _as_blocks(content: Any) -> list[dict[str, Any]]:
     return [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
+
+
+def _api_message(response: LLMResponse) -> dict[str, Any]:
+    """A finished response in the Messages API's message shape."""
+    return {"id": response.id, "type": "message", "role": "assistant", "model": response.model,
+            "content": response.content, "stop_reason": response.stop_reason, "stop_sequence": None,
+            "usage": response.usage.to_dict()}
 
 
 def _result_block(tool_use_id: str, content: str, is_error: bool) -> dict[str, Any]:
