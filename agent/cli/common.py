@@ -7,12 +7,20 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "OUTPUT_FORMATS", "PERMISSION_MODES", "Parser", "UsageError"]
+__all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "OUTPUT_FORMATS", "PERMISSION_MODES", "Parser", "UsageError",
+           "builtin_names"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 PERMISSION_MODES = ("default", "acceptEdits", "plan", "bypassPermissions")
 OUTPUT_FORMATS = ("text", "json", "stream-json")
+
+def builtin_names() -> list[str]:
+    """The chat's own commands: they win over custom command files of the same name."""
+    from agent.repl.commands import default_registry
+
+    return [name for command in default_registry().commands for name in (command.name, *command.aliases)]
+
 
 class UsageError(Exception):
     """Bad command-line input: printed as one line, exit status 2."""

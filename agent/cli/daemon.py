@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from agent.cli.common import EXIT_FAILURE, EXIT_OK, PERMISSION_MODES, Parser, UsageError
+from agent.cli.common import EXIT_FAILURE, EXIT_OK, PERMISSION_MODES, Parser, UsageError, builtin_names
 
 log = logging.getLogger("agent.cli.daemon")
 
@@ -120,6 +120,7 @@ class Daemon:
         return EXIT_OK
 
     async def work(self) -> None:
+        from agent.engine.custom_commands import CommandNotFound, load_commands, run_prompt
         from agent.engine.llm import LLMError
 
         while True:
@@ -129,9 +130,13 @@ class Daemon:
             say(f"running scheduled task {task.id} ({task.cron}): {task.prompt}")
             try:
                 conversation = self.session.new_conversation()
-                turn = await conversation.run_turn(task.prompt, scheduled_task=task)
+                commands = load_commands(self.session.project_dir, self.session.env, builtin_names())
+                turn = await run_prompt(conversation, self.session, task.prompt, commands=commands,
+                                        scheduled_task=task)
             except LLMError as exc:
                 say(f"task {task.id} failed: {exc.message}")
+            except CommandNotFound as exc:
+                say(f"task {task.id} failed: {exc}; nothing was sent to the model")
             else:
                 if turn.result_text:
                     say(f"task {task.id} result:\n{turn.result_text}")

@@ -19,8 +19,9 @@ import uuid
 from pathlib import Path
 from typing import Any, TextIO
 
-from agent.cli.common import EXIT_FAILURE, EXIT_OK, UsageError
+from agent.cli.common import EXIT_FAILURE, EXIT_OK, UsageError, builtin_names
 from agent.cli.stream_json import OutputWriter, RunOutcome
+from agent.engine.custom_commands import CommandNotFound, CommandSet, load_commands, parse_command_line, run_prompt
 from agent.engine.session import AgentSession, SessionOptions
 from agent.settings import SettingsError
 
@@ -77,6 +78,17 @@ def run_headless(args: argparse.Namespace, project: Path) -> int:
     return asyncio.run(run.run_once(prompt))
 
 
+def check_not_builtin(prompt: str, commands: CommandSet) -> None:
+    """A built-in chat command cannot run here; say so rather than sending its text to the model."""
+    parsed = parse_command_line(prompt)
+    if parsed is None or parsed[0] not in builtin_names():
+        return
+    name = parsed[0]
+    shadowed = commands.shadowed.get(name)
+    note = f" (the file {shadowed.path} is ignored: built-in commands win)" if shadowed else ""
+    raise CommandNotFound(f"/{name} is a chat command and does not run with -p{note}")
+
+
 def _ms_since(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
@@ -97,9 +109,11 @@ class HeadlessRun:
                          slash_commands=self.slash_commands(), api_key_source=key_source)
 
     def slash_commands(self) -> list[str]:
-        from agent.repl.commands import default_registry
+        return [*builtin_names(), *self.commands().names()]
 
-        return default_registry().names()
+    def commands(self) -> CommandSet:
+        """The custom commands as the files are now (re-read for each prompt, as they may change)."""
+        return load_commands(self.session.project_dir, self.session.env, builtin_names())
 
     def ensure_conversation(self) -> Any:
         """The conversation, made on first use; raises LLMError (no key, say)."""
@@ -123,11 +137,14 @@ class HeadlessRun:
         from agent.engine.llm import LLMError
 
         started = time.monotonic()
+        commands = self.commands()
         try:
+            check_not_builtin(prompt, commands)
             conversation = self.ensure_conversation()
-            turn = await conversation.run_turn(prompt, scheduled_task=scheduled_task)
-        except LLMError as exc:
-            outcome = RunOutcome.failure(exc.message, _ms_since(started))
+            turn = await run_prompt(conversation, self.session, prompt, commands=commands,
+                                    scheduled_task=scheduled_task)
+        except (LLMError, CommandNotFound) as exc:
+            outcome = RunOutcome.failure(getattr(exc, "message", str(exc)), _ms_since(started))
         else:
             outcome = RunOutcome.from_turn(turn)
         self.writer.result(outcome)

@@ -86,15 +86,19 @@ class AgentSession:
     def llm(self) -> LLM:
         """The model client, made on first use. Raises LLMError (e.g. no API key) with a clear message."""
         if self._llm is None:
-            from agent.engine.llm import LLM
-
-            window = self.settings.get("contextWindow")
-            options: dict[str, Any] = {"context_window": window if isinstance(window, int) else None}
-            retries = self.env.get("AGENT_MAX_RETRIES", "").strip()
-            if retries.isdigit():
-                options["max_retries"] = int(retries)
-            self._llm = LLM.from_env(self.env, model=self.model, **options)
+            self._llm = self.llm_for(self.model)
         return self._llm
+
+    def llm_for(self, model: str) -> LLM:
+        """A new model client for `model` (a custom command's `model:`), configured like the session's."""
+        from agent.engine.llm import LLM, resolve_model
+
+        window = self.settings.get("contextWindow")
+        options: dict[str, Any] = {"context_window": window if isinstance(window, int) else None}
+        retries = self.env.get("AGENT_MAX_RETRIES", "").strip()
+        if retries.isdigit():
+            options["max_retries"] = int(retries)
+        return LLM.from_env(self.env, model=resolve_model(model, {}, None), **options)
 
     async def aclose(self) -> None:
         if self._llm is not None:

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from agent.cron.scheduler import CronScheduler, FiredTask
     from agent.cron.task import CronTask
     from agent.engine.conversation import Conversation
+    from agent.engine.custom_commands import CommandSet
     from agent.engine.events import Event
     from agent.engine.session import AgentSession
 
@@ -66,7 +67,8 @@ class Repl:
         self.env = dict(os.environ if env is None else env)
         self.unattended_answer_s = unattended_answer_s
         self.queue = CommandQueue()
-        self.registry = default_registry()
+        self.registry = default_registry(custom=self.custom_command_rows)
+        self._command_warnings: set[str] = set()  # custom command problems already shown
         self.stats = SessionStats()
         self.renderer = Renderer(TerminalSink(out), color=terminal_supports_color(out, self.env),
                                  width=self._width, invalidate=self._invalidate)
@@ -115,6 +117,9 @@ class Repl:
         if is_command_line(text):
             await self._run_command(text.strip())
             return
+        self._queue_prompt(text)
+
+    def _queue_prompt(self, text: str) -> None:
         busy = self.is_busy()
         self.queue.put(QueuedPrompt(text, Priority.NEXT, source="queued" if busy else "user"))
         if busy:
@@ -122,6 +127,10 @@ class Repl:
 
     async def _run_command(self, line: str) -> None:
         command, name, args = self.registry.resolve(line)
+        custom = self.custom_commands()  # also shows, once, a file that a built-in shadows
+        if command is None and custom.get(name) is not None:
+            self._queue_prompt(line)  # expanded when it runs, as scheduled ones are
+            return
         if command is None:
             self.renderer.error(self.registry.unknown_message(name))
             return
@@ -159,6 +168,7 @@ class Repl:
             if problem:
                 self.renderer.error(problem)
             await self._start_scheduler()
+            self.custom_commands()  # problems with .claude/commands files, shown once
             problem = await asyncio.to_thread(self._load_model_client)
             if problem:
                 self.renderer.error(problem)
@@ -256,9 +266,17 @@ class Repl:
             self.renderer.scheduled_header(fired.fired_ms, item.text)
         elif item.source == "queued":
             self.renderer.user_prompt(item.text)
+        from agent.engine.custom_commands import CommandNotFound, run_prompt
+
+        assert self.session is not None  # a conversation exists only once the session does
         try:
-            await conversation.run_turn(item.text, scheduled_task=fired.task if fired is not None else None,
-                                        source="user" if item.source == "queued" else item.source)
+            await run_prompt(conversation, self.session, item.text, commands=self.custom_commands(),
+                             scheduled_task=fired.task if fired is not None else None,
+                             source="user" if item.source == "queued" else item.source)
+        except CommandNotFound as exc:
+            task_id = task_id_of(item)
+            run = f"This run of scheduled task {task_id} failed: " if task_id else ""
+            self.renderer.error(f"{run}{exc}. Nothing was sent to the model.")
         except asyncio.CancelledError:
             task_id = task_id_of(item)
             if task_id:
@@ -336,7 +354,29 @@ class Repl:
         self._invalidate()
 
     def command_summaries(self) -> list[tuple[str, str]]:
-        return [(c.name, c.summary) for c in self.registry.commands]
+        return [(c.name, c.summary) for c in self.registry.commands] + [
+            (name, summary) for name, summary in self.custom_command_rows(signature=False)]
+
+    def custom_commands(self, *, warn: bool = True) -> CommandSet:
+        """`.claude/commands/*.md` as the files are now; each problem is shown once."""
+        from agent.engine.custom_commands import load_commands
+
+        reserved = [n for c in self.registry.commands for n in (c.name, *c.aliases)]
+        commands = load_commands(self.project, self.env, reserved)
+        for warning in commands.warnings if warn else ():
+            if warning not in self._command_warnings:
+                self._command_warnings.add(warning)
+                self.renderer.warn(warning)
+        return commands
+
+    def custom_command_rows(self, signature: bool = True) -> list[tuple[str, str]]:
+        """(name or signature, summary) of each custom command, for /help and Tab completion."""
+        rows = []
+        for command in self.custom_commands(warn=signature):  # completion (no signature) runs per key
+            hint = f" {command.argument_hint}" if signature and command.argument_hint else ""
+            label = f"/{command.name}{hint}" if signature else command.name
+            rows.append((label, f"{command.summary} ({command.scope})"))
+        return rows
 
     # -- keys and screen ------------------------------------------------------------------------------
 
