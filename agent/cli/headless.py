@@ -23,6 +23,13 @@ from agent.cli.common import EXIT_FAILURE, EXIT_OK, UsageError, builtin_names
 from agent.cli.stream_json import OutputWriter, RunOutcome
 from agent.engine.custom_commands import CommandNotFound, CommandSet, load_commands, parse_command_line, run_prompt
 from agent.engine.session import AgentSession, SessionOptions
+from agent.engine.transcript import (
+    SessionChoiceError,
+    choose_session,
+    read_transcript,
+    restore_session_tasks,
+    resume_into,
+)
 from agent.settings import SettingsError
 
 log = logging.getLogger(__name__)
@@ -61,15 +68,21 @@ def run_headless(args: argparse.Namespace, project: Path) -> int:
     check_flags(args)
     streaming_in = getattr(args, "input_format", "text") == "stream-json"
     prompt = None if streaming_in else read_prompt(args, sys.stdin)
-    session_id = getattr(args, "session_id", None) or str(uuid.uuid4())
-    writer = OutputWriter(args.output_format, session_id, verbose=args.verbose)
+    if getattr(args, "resume", None) == "":
+        raise UsageError("agent: -p --resume needs a session id (agent --resume without -p lists them)")
     started = time.monotonic()
+    writer = OutputWriter(args.output_format, getattr(args, "session_id", None) or str(uuid.uuid4()),
+                          verbose=args.verbose)
     try:
         session = AgentSession(project, SessionOptions.from_args(args, headless=True))
-    except SettingsError as exc:
+        writer.session_id, resume_from = choose_session(
+            project, session.env, continue_latest=bool(getattr(args, "continue_session", False)),
+            resume=getattr(args, "resume", None), session_id=getattr(args, "session_id", None))
+    except (SettingsError, SessionChoiceError) as exc:
         writer.result(RunOutcome.failure(str(exc), _ms_since(started)))
         return EXIT_FAILURE
-    run = HeadlessRun(session, writer, include_partial=bool(getattr(args, "include_partial_messages", False)))
+    run = HeadlessRun(session, writer, include_partial=bool(getattr(args, "include_partial_messages", False)),
+                      resume_from=resume_from)
     if streaming_in:
         from agent.cli.stream_input import serve_stream_input
 
@@ -96,8 +109,10 @@ def _ms_since(started: float) -> int:
 class HeadlessRun:
     """One `-p` session: its conversation (made on first use) and its output."""
 
-    def __init__(self, session: AgentSession, writer: OutputWriter, *, include_partial: bool = False) -> None:
+    def __init__(self, session: AgentSession, writer: OutputWriter, *, include_partial: bool = False,
+                 resume_from: Path | None = None) -> None:
         self.session, self.writer, self.include_partial = session, writer, include_partial
+        self.resume_from = resume_from
         self.conversation: Any = None
 
     def write_init(self) -> None:
@@ -118,9 +133,19 @@ class HeadlessRun:
     def ensure_conversation(self) -> Any:
         """The conversation, made on first use; raises LLMError (no key, say)."""
         if self.conversation is None:
-            self.conversation = self.session.new_conversation(emit=self.writer.event)
+            conversation = self.session.new_conversation(emit=self.writer.event, session_id=self.writer.session_id)
             if self.include_partial:
-                self.conversation.llm.raw_events = True
+                conversation.llm.raw_events = True
+            if self.resume_from is not None:
+                try:
+                    loaded = read_transcript(self.resume_from)
+                except OSError as exc:
+                    raise SessionChoiceError(f"cannot read {self.resume_from}: {exc.strerror or exc}") from None
+                if loaded.warning:
+                    print(f"agent: warning: {loaded.warning}", file=sys.stderr)
+                resume_into(conversation, loaded)
+                restore_session_tasks(self.session.cron, loaded.tasks, int(time.time() * 1000))
+            self.conversation = conversation
         return self.conversation
 
     async def run_once(self, prompt: str) -> int:
@@ -143,7 +168,7 @@ class HeadlessRun:
             conversation = self.ensure_conversation()
             turn = await run_prompt(conversation, self.session, prompt, commands=commands,
                                     scheduled_task=scheduled_task)
-        except (LLMError, CommandNotFound) as exc:
+        except (LLMError, CommandNotFound, SessionChoiceError) as exc:
             outcome = RunOutcome.failure(getattr(exc, "message", str(exc)), _ms_since(started))
         else:
             outcome = RunOutcome.from_turn(turn)

@@ -103,6 +103,7 @@ class Conversation:
         self.compact_at = compact_at
         self.max_tool_result_chars = min(max_tool_result_chars, llm.context_window)  # ~1/4 of the window
         self.history: list[Message] = []
+        self.transcript: Any = None  # a TranscriptWriter: told of every change to the history
         self._emit_cb = emit
         self._tool_defs = tools.definitions()
         self._measured_tokens = 0  # context size the API reported, for history[:_measured_len]
@@ -113,6 +114,12 @@ class Conversation:
     def clear(self) -> None:
         self.history = []
         self._measured_tokens = self._measured_len = 0
+        self._changed()
+
+    def _changed(self) -> None:
+        """Save the history as it is now (a crash then loses at most the message in flight)."""
+        if self.transcript is not None:
+            self.transcript.sync(self.history)
 
     @property
     def context_tokens(self) -> int:
@@ -184,6 +191,7 @@ class Conversation:
                 return
             results = await self._run_tool_uses(response.tool_uses)
             self.history.append({"role": "user", "content": results})
+            self._changed()
             self._emit(ToolResultsMessage(results))
 
     async def _request(self, turn: TurnResult) -> LLMResponse:
@@ -219,6 +227,7 @@ class Conversation:
             turn.is_error, turn.error = True, error
         turn.stop_reason = stop_reason or turn.stop_reason
         turn.duration_ms = int((time.monotonic() - started) * 1000)
+        self._changed()
         self._emit(TurnFinished(turn.stop_reason, turn.num_requests, turn.usage, turn.cost_usd,
                                 turn.result_text, turn.is_error, turn.error))
 
@@ -231,6 +240,7 @@ class Conversation:
             self.history[-1] = {**last, "content": [*_as_blocks(last["content"]), *blocks]}
         else:
             self.history.append({"role": "user", "content": blocks})
+        self._changed()
 
     def _append_assistant(self, blocks: list[dict[str, Any]]) -> None:
         """Add the model's content; after a `pause_turn` the continuation joins the paused message."""
@@ -238,6 +248,7 @@ class Conversation:
             self.history[-1] = {**self.history[-1], "content": [*self.history[-1]["content"], *blocks]}
         else:
             self.history.append({"role": "assistant", "content": blocks})
+        self._changed()
 
     def _close_open_tool_uses(self, text: str) -> None:
         """Answer every tool_use of a trailing assistant message: real results where a call finished."""
@@ -247,6 +258,7 @@ class Conversation:
         if uses:
             results = [self._done_results.get(u["id"]) or _result_block(u["id"], text, True) for u in uses]
             self.history.append({"role": "user", "content": results})
+            self._changed()
 
     # ------------------------------------------------------------------------------------- tools
 
@@ -369,6 +381,7 @@ class Conversation:
         summary_message = {"role": "user", "content": [{"type": "text", "text": SUMMARY_PREFIX + summary}]}
         self.history = [summary_message, *tail]
         self._measured_tokens, self._measured_len = 0, 0
+        self._changed()
         event = Compacted(before, self.context_tokens, len(head))
         self._emit(event)
         return event

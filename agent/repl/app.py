@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from agent.engine.custom_commands import CommandSet
     from agent.engine.events import Event
     from agent.engine.session import AgentSession
+    from agent.engine.transcript import LoadedTranscript
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,11 @@ UNATTENDED_ANSWER_S = 60.0  # a question in a scheduled turn that nobody answers
 
 class Repl:
     def __init__(self, args: argparse.Namespace, project: Path, *, out: TextIO,
-                 env: dict[str, str] | None = None, unattended_answer_s: float = UNATTENDED_ANSWER_S) -> None:
+                 env: dict[str, str] | None = None, unattended_answer_s: float = UNATTENDED_ANSWER_S,
+                 session_id: str | None = None, resume_from: Path | None = None) -> None:
         self.args, self.project = args, project
+        self.session_id, self.resume_from = session_id, resume_from  # saved sessions (agent -c / -r)
+        self._resumed: LoadedTranscript | None = None
         self.env = dict(os.environ if env is None else env)
         self.unattended_answer_s = unattended_answer_s
         self.queue = CommandQueue()
@@ -151,6 +155,8 @@ class Repl:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.scheduler is not None:
             await self.scheduler.stop()  # releases the lock, joins the watcher thread
+        if self._conversation is not None and self._conversation.transcript is not None:
+            self._conversation.transcript.sync(self._conversation.history)  # session tasks changed since
         if self.session is not None:
             with contextlib.suppress(Exception):
                 await self.session.aclose()
@@ -167,6 +173,8 @@ class Repl:
                                                              self.reported_problems)
             if problem:
                 self.renderer.error(problem)
+            if self.resume_from is not None and (problem := await asyncio.to_thread(self._load_resumed)):
+                self.renderer.warn(problem)
             await self._start_scheduler()
             self.custom_commands()  # problems with .claude/commands files, shown once
             problem = await asyncio.to_thread(self._load_model_client)
@@ -186,10 +194,29 @@ class Repl:
         assert self.session is not None
         self.model_name = self.session.model
         try:
-            self._conversation = self.session.new_conversation(emit=self._emit, asker=self._ask)
+            self._conversation = self._new_conversation()
         except LLMError as exc:
             return f"{exc.message}, then restart agent. Slash commands work meanwhile."
         return None
+
+    def _new_conversation(self) -> Conversation:
+        from agent.engine.transcript import new_session_id, resume_into
+
+        assert self.session is not None
+        self.session_id = self.session_id or new_session_id()
+        conversation = self.session.new_conversation(emit=self._emit, asker=self._ask, session_id=self.session_id)
+        if self._resumed is not None:
+            resume_into(conversation, self._resumed)
+            self._resumed = None
+        return conversation
+
+    def _load_resumed(self) -> str | None:
+        """In a worker thread: read the transcript to resume; its session tasks come back."""
+        from agent.repl.resume import load_resumed
+
+        assert self.session is not None and self.resume_from is not None
+        self._resumed, problem = load_resumed(self.session, self.resume_from, self.renderer)
+        return problem
 
     async def _start_scheduler(self) -> None:
         from agent.cron.scheduler import CronScheduler
@@ -289,7 +316,7 @@ class Repl:
             from agent.engine.llm import LLMError
 
             try:
-                self._conversation = self.session.new_conversation(emit=self._emit, asker=self._ask)
+                self._conversation = self._new_conversation()
             except LLMError as exc:
                 self.renderer.error(f"{exc.message}, then restart agent.")
         return self._conversation
@@ -420,8 +447,17 @@ def run_repl(args: argparse.Namespace, project: Path) -> int:
         return 2
     out = sys.stdout
 
+    from agent.engine.transcript import SessionChoiceError
+    from agent.repl.resume import resolve_chat_session
+
+    try:
+        session_id, resume_from = resolve_chat_session(args, project, os.environ, out)
+    except SessionChoiceError as exc:
+        print(f"agent: {exc}", file=sys.stderr)
+        return 1
+
     async def main() -> int:
-        repl = Repl(args, project, out=out)
+        repl = Repl(args, project, out=out, session_id=session_id, resume_from=resume_from)
         handlers = route_logging(repl.renderer, state_dir(repl.env), repl.reported_problems,
                                  verbose=bool(getattr(args, "verbose", False)))
         try:
