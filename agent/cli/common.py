@@ -19,7 +19,7 @@ def builtin_names() -> list[str]:
     """The chat's own commands: they win over custom command files of the same name."""
     from agent.repl.commands import default_registry
 
-    return [name for command in default_registry().commands for name in (command.name, *command.aliases)]
+    return default_registry().all_names()
 
 
 class UsageError(Exception):

@@ -31,6 +31,7 @@ from prompt_toolkit.patch_stdout import patch_stdout
 from agent import __version__
 from agent.engine.queue import CommandQueue, Priority, QueuedPrompt
 from agent.repl.commands import CommandContext, SessionStats, default_registry, task_id_of
+from agent.repl.commands.custom import CustomCommands
 from agent.repl.prompt import (
     EXIT_CONFIRM_S,
     QuestionBox,
@@ -72,7 +73,7 @@ class Repl:
         self.unattended_answer_s = unattended_answer_s
         self.queue = CommandQueue()
         self.registry = default_registry(custom=self.custom_command_rows)
-        self._command_warnings: set[str] = set()  # custom command problems already shown
+        self.custom = CustomCommands(project, self.env, self.registry.all_names, lambda w: self.renderer.warn(w))
         self.stats = SessionStats()
         self.renderer = Renderer(TerminalSink(out), color=terminal_supports_color(out, self.env),
                                  width=self._width, invalidate=self._invalidate)
@@ -385,25 +386,10 @@ class Repl:
             (name, summary) for name, summary in self.custom_command_rows(signature=False)]
 
     def custom_commands(self, *, warn: bool = True) -> CommandSet:
-        """`.claude/commands/*.md` as the files are now; each problem is shown once."""
-        from agent.engine.custom_commands import load_commands
-
-        reserved = [n for c in self.registry.commands for n in (c.name, *c.aliases)]
-        commands = load_commands(self.project, self.env, reserved)
-        for warning in commands.warnings if warn else ():
-            if warning not in self._command_warnings:
-                self._command_warnings.add(warning)
-                self.renderer.warn(warning)
-        return commands
+        return self.custom.load(warn=warn)
 
     def custom_command_rows(self, signature: bool = True) -> list[tuple[str, str]]:
-        """(name or signature, summary) of each custom command, for /help and Tab completion."""
-        rows = []
-        for command in self.custom_commands(warn=signature):  # completion (no signature) runs per key
-            hint = f" {command.argument_hint}" if signature and command.argument_hint else ""
-            label = f"/{command.name}{hint}" if signature else command.name
-            rows.append((label, f"{command.summary} ({command.scope})"))
-        return rows
+        return self.custom.rows(signature)
 
     # -- keys and screen ------------------------------------------------------------------------------
 

@@ -42,6 +42,10 @@ class CommandRegistry:
     def names(self) -> list[str]:
         return [c.name for c in self.commands]
 
+    def all_names(self) -> list[str]:
+        """Names and aliases: what a custom command file may not take."""
+        return list(self._by_name)
+
     def suggestions(self, name: str) -> list[str]:
         """Known names close to a mistyped one (prefix matches first)."""
         name = name.lower()
