@@ -192,6 +192,13 @@ async def test_a_fire_whose_command_file_is_gone_fails_clearly_and_sends_nothing
     assert "scheduled task a1b2c3d4 failed" in out and "/check-tests is not a custom command" in out
 
 
+async def test_a_scheduled_builtin_command_fails_saying_it_runs_only_when_typed(repl):  # noqa: F811
+    repl._on_fire(fired("a1b2c3d4", "/compact", 0))
+    await settle()
+    assert repl._conversation.prompts == []
+    assert "/compact is a built-in chat command" in repl.out.getvalue()
+
+
 async def test_help_and_completion_list_custom_commands(repl):  # noqa: F811
     write_command(repl.project, "frontend/test.md", "---\ndescription: frontend tests\nargument-hint: <file>\n---\nx")
     names = [name for name, _ in repl.command_summaries()]

@@ -167,6 +167,7 @@ class CommandSet:
     warnings: list[str] = field(default_factory=list)
     shadowed: dict[str, CustomCommand] = field(default_factory=dict)  # lost to a built-in
     folders: tuple[Path, ...] = ()
+    reserved: frozenset[str] = frozenset()  # the built-in names
 
     def get(self, name: str) -> CustomCommand | None:
         return self.commands.get(name)
@@ -184,6 +185,9 @@ class CommandSet:
             return None
         name, arguments = parsed
         command = self.commands.get(name)
+        if command is None and name in self.reserved:
+            raise CommandNotFound(f"/{name} is a built-in chat command: it runs only when typed in the chat, "
+                                  "not from -p or a schedule")
         if command is None:
             where = " or ".join(str(f) for f in self.folders) or ".claude/commands"
             raise CommandNotFound(f"/{name} is not a custom command (no {name.replace(':', '/')}.md in "
@@ -204,9 +208,10 @@ def load_commands(project_dir: Path, env: Mapping[str, str] | None = None,
                   reserved: Iterable[str] = ()) -> CommandSet:
     """The user's commands, then the project's (which win over a user file of the same name).
     A name in `reserved` (a built-in) is left out with a warning."""
+    reserved = list(reserved)
     env = os.environ if env is None else env
     folders = (project_dir / ".claude" / "commands", user_commands_dir(env))
-    found = CommandSet(folders=folders)
+    found = CommandSet(folders=folders, reserved=frozenset(reserved))
     for folder, scope in ((folders[1], "user"), (folders[0], "project")):
         for path in sorted(folder.rglob("*.md")) if folder.is_dir() else []:
             command = _read(folder, path, scope, found.warnings)
