@@ -231,3 +231,45 @@ async def test_chat_resume_restores_history_and_session_tasks(project, tmp_path,
     assert [t.prompt for t in repl.session.session_store.load().tasks] == ["check the build"]
     assert conversation.transcript.path == path
     await conversation.llm.aclose()
+
+
+# ------------------------------------------------------------------------- the chat, in a terminal
+
+
+def spawn_chat(fake_api, project: Path, home: Path, *args: str):
+    import pexpect
+    from test_repl_pty import Terminal
+
+    env = child_env(fake_api, home, PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm-256color")
+    child = pexpect.spawn(sys.executable, ["-m", "agent", "--cwd", str(project), *args], env=env, cwd=str(project),
+                          dimensions=(40, 120), encoding="utf-8", codec_errors="replace", timeout=15)
+    return Terminal(child)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+def test_chat_session_is_continued_with_c_and_picked_with_r(fake_api, project, tmp_path):
+    fake_api.set_default(lambda r: text_reply(f"noted: {r.turn_prompt()[:40]}"))
+    term = spawn_chat(fake_api, project, tmp_path / "home")
+    try:
+        term.expect(r"(?m)^> ?")
+        term.type_line("remember the number 42")
+        term.expect(r"noted: remember the number 42")
+        term.send("\x04")
+        assert term.wait_exit() == 0
+        term = spawn_chat(fake_api, project, tmp_path / "home", "-c")
+        term.expect(r"Resumed session [0-9a-f-]{36} \(2 messages\)")
+        term.type_line("which number")
+        term.expect(r"noted: which number")
+        assert "remember the number 42" in json.dumps(fake_api.requests[-1].body["messages"])
+        term.send("\x04")
+        assert term.wait_exit() == 0
+        term = spawn_chat(fake_api, project, tmp_path / "home", "-r")
+        term.expect(r"remember the number 42")
+        term.expect(r"Resume which session\? \[1-1")
+        term.type_line("1")
+        term.expect(r"Resumed session [0-9a-f-]{36} \(4 messages\)")
+        term.send("\x04")
+        assert term.wait_exit() == 0
+    finally:
+        if term.child.isalive():
+            term.child.terminate(force=True)
