@@ -13,15 +13,13 @@ import json
 import logging
 import sys
 import threading
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from agent.cli.common import EXIT_FAILURE, EXIT_OK
 from agent.cli.stream_json import RunOutcome
 from agent.engine.queue import CommandQueue, Priority, QueuedPrompt
 
-if TYPE_CHECKING:
-    from agent.cli.headless import HeadlessRun
-
+HeadlessRun = Any  # agent.cli.headless.HeadlessRun (which imports this module: no import back)
 log = logging.getLogger(__name__)
 
 END = object()  # stdin closed
