@@ -8,6 +8,18 @@ from pathlib import Path
 import pytest
 from fake_api import FakeAnthropic, child_env
 
+# ---------------------------------------------------------------- saved sessions (parity helper)
+
+
+@pytest.fixture(autouse=True)
+def _state_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test (and every child process it starts) saves sessions under a temp state folder, never
+    the user's real ~/.local/state."""
+    folder = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("XDG_STATE_HOME", str(folder))
+    return folder
+
+
 # ---------------------------------------------------------------- fake Anthropic API (model side)
 
 

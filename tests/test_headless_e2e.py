@@ -139,14 +139,15 @@ def test_json_output_parses_and_its_usage_matches_what_the_server_sent(fake_api,
     assert out["total_cost_usd"] == pytest.approx(expected)
 
 
-def test_stream_json_prints_one_event_per_line_ending_with_the_result(fake_api, project):
+def test_stream_json_prints_one_message_per_line_from_init_to_the_result(fake_api, project):
     fake_api.script(text_reply("streamed answer"))
-    done = run_agent(fake_api, project, "-p", "hi", "--output-format", "stream-json")
+    done = run_agent(fake_api, project, "-p", "hi", "--output-format", "stream-json", "--verbose")
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]
     types = [e["type"] for e in events]
-    assert types[0] == "turn_started" and types[-1] == "result" and "text_delta" in types
-    assert "".join(e["text"] for e in events if e["type"] == "text_delta") == "streamed answer"
+    assert types == ["system", "assistant", "result"]
+    assert events[1]["message"]["content"] == [{"type": "text", "text": "streamed answer"}]
+    assert events[-1]["result"] == "streamed answer"
 
 
 def test_prompt_from_stdin_when_piped(fake_api, project):

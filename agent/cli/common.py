@@ -16,6 +16,7 @@ __all__ = [
     "PERMISSION_MODES",
     "Parser",
     "UsageError",
+    "builtin_names",
     "check_rule_flags",
 ]
 
@@ -25,6 +26,13 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 PERMISSION_MODES = ("default", "acceptEdits", "plan", "bypassPermissions")
 
 OUTPUT_FORMATS = ("text", "json", "stream-json")
+
+def builtin_names() -> list[str]:
+    """The chat's own commands: they win over custom command files of the same name."""
+    from agent.repl.commands import default_registry
+
+    return default_registry().all_names()
+
 
 class UsageError(Exception):
     """Bad command-line input: printed as one line, exit status 2."""

@@ -31,6 +31,7 @@ from agent.cli.common import (
     PERMISSION_MODES,
     Parser,
     UsageError,
+    builtin_names,
     check_rule_flags,
 )
 
@@ -144,7 +145,7 @@ class Daemon:
         self.running = False
         self.recorder = RunRecorder.for_session(session, source="daemon")
         self.notifier = self.recorder.notifier
-        self.runner = ScheduledRunner(session, self.recorder, say=say)
+        self.runner = ScheduledRunner(session, self.recorder, say=say, builtin_commands=builtin_names())
         self.scheduler = CronScheduler(
             session.project_dir, self.queue.put_nowait, self.is_busy,
             session_store=session.session_store, file_store=session.file_store,

@@ -1,27 +1,37 @@
 """`agent -p`: one full turn with tools, no terminal UI, then exit.
 
-Output formats follow Claude Code's `-p`: `text` prints the final answer; `json` prints one result
-object at the end; `stream-json` prints every event as one JSON line as it happens, then the result.
-Nobody can answer permission questions here, so what settings and flags do not allow is denied and the
-model is told why. Exit status: 0 success, 1 the model call or the turn failed, 2 bad usage.
+Output follows Claude Code's `-p` (see `stream_json`): `text` prints the final answer; `json` prints
+one result object at the end; `stream-json` prints Claude Code's message stream, one JSON object per
+line. The result object is printed on every failure too (no key, 401, unreachable API, max turns), with
+`is_error: true`. Nobody can answer permission questions here, so what settings and flags do not allow
+is denied and the model is told why. Exit status: 0 success, 1 the model call or the turn failed, 2 bad
+usage.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any, TextIO
 
-from agent.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError
-from agent.engine.events import Event, TurnFinished
+from agent.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, builtin_names
+from agent.cli.stream_json import OutputWriter, RunOutcome
+from agent.engine.custom_commands import CommandNotFound, CommandSet, load_commands, parse_command_line, run_prompt
 from agent.engine.permissions import PermissionConfigError
 from agent.engine.session import AgentSession, SessionOptions
-from agent.settings import SettingsError
+from agent.engine.transcript import (
+    SessionChoiceError,
+    choose_session,
+    read_transcript,
+    restore_session_tasks,
+    resume_into,
+)
+from agent.settings import SettingsError, SettingsRuleError
 
 log = logging.getLogger(__name__)
 
@@ -39,69 +49,133 @@ def read_prompt(args: argparse.Namespace, stdin: TextIO) -> str:
     return prompt
 
 
-def result_object(turn: Any, session_id: str) -> dict[str, Any]:
-    """Claude Code's `-p --output-format json` result shape."""
-    return {
-        "type": "result",
-        "subtype": "success" if not turn.is_error else "error_during_execution",
-        "is_error": turn.is_error,
-        "result": turn.result_text if not turn.is_error else (turn.error or turn.result_text),
-        "num_turns": turn.num_requests,
-        "duration_ms": turn.duration_ms,
-        "stop_reason": turn.stop_reason,
-        "session_id": session_id,
-        "total_cost_usd": turn.cost_usd,
-        "usage": turn.usage.to_dict(),
-    }
+def check_flags(args: argparse.Namespace) -> None:
+    if args.max_turns is not None and args.max_turns < 1:
+        raise UsageError("agent: --max-turns must be at least 1")
+    streaming_in = getattr(args, "input_format", "text") == "stream-json"
+    if streaming_in and args.output_format != "stream-json":
+        raise UsageError("agent: --input-format stream-json needs --output-format stream-json")
+    if getattr(args, "include_partial_messages", False) and args.output_format != "stream-json":
+        raise UsageError("agent: --include-partial-messages needs --output-format stream-json")
+    if streaming_in and args.prompt:
+        raise UsageError("agent: with --input-format stream-json the prompts come from stdin, not an argument")
 
 
 def run_headless(args: argparse.Namespace, project: Path) -> int:
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.ERROR,
+    # Claude Code requires --verbose for stream-json; there it means "the full stream", not debug logs.
+    debug = args.verbose and args.output_format != "stream-json"
+    logging.basicConfig(level=logging.DEBUG if debug else logging.ERROR,
                         format="agent: %(message)s", stream=sys.stderr)
-    if args.max_turns is not None and args.max_turns < 1:
-        raise UsageError("agent: --max-turns must be at least 1")
-    prompt = read_prompt(args, sys.stdin)
+    check_flags(args)
+    streaming_in = getattr(args, "input_format", "text") == "stream-json"
+    prompt = None if streaming_in else read_prompt(args, sys.stdin)
+    if getattr(args, "resume", None) == "":
+        raise UsageError("agent: -p --resume needs a session id (agent --resume without -p lists them)")
+    started = time.monotonic()
+    writer = OutputWriter(args.output_format, getattr(args, "session_id", None) or str(uuid.uuid4()),
+                          verbose=args.verbose)
     try:
         session = AgentSession(project, SessionOptions.from_args(args, headless=True))
-    except (SettingsError, PermissionConfigError) as exc:
-        print(f"agent: {exc}", file=sys.stderr)
-        return EXIT_FAILURE if type(exc) is SettingsError else EXIT_USAGE
-    return asyncio.run(_run(session, prompt, args.output_format, args.verbose))
+        writer.session_id, resume_from = choose_session(
+            project, session.env, continue_latest=bool(getattr(args, "continue_session", False)),
+            resume=getattr(args, "resume", None), session_id=getattr(args, "session_id", None))
+    except (SettingsError, SessionChoiceError, PermissionConfigError) as exc:
+        writer.result(RunOutcome.failure(str(exc), _ms_since(started)))
+        bad_rule = isinstance(exc, (PermissionConfigError, SettingsRuleError))  # a typo: exit 2, as bad flags
+        return EXIT_USAGE if bad_rule else EXIT_FAILURE
+    run = HeadlessRun(session, writer, include_partial=bool(getattr(args, "include_partial_messages", False)),
+                      resume_from=resume_from)
+    if streaming_in:
+        from agent.cli.stream_input import serve_stream_input
+
+        return asyncio.run(serve_stream_input(run, sys.stdin))
+    assert prompt is not None
+    return asyncio.run(run.run_once(prompt))
 
 
-async def _run(session: AgentSession, prompt: str, output_format: str, verbose: bool) -> int:
-    from agent.engine.llm import LLMError
-
-    session_id = str(uuid.uuid4())
-
-    def emit(event: Event) -> None:
-        if output_format == "stream-json":
-            print(json.dumps({**event.to_json(), "session_id": session_id}, ensure_ascii=False), flush=True)
-        elif verbose and not isinstance(event, TurnFinished):
-            _describe_to_stderr(event)
-
-    try:
-        conversation = session.new_conversation(emit=emit)
-        turn = await conversation.run_turn(prompt)
-    except LLMError as exc:
-        print(f"agent: {exc.message}", file=sys.stderr)
-        return EXIT_FAILURE
-    finally:
-        await session.aclose()
-    if output_format == "text":
-        if turn.result_text:
-            print(turn.result_text)
-        if turn.is_error:
-            print(f"agent: {turn.error}", file=sys.stderr)
-    else:
-        print(json.dumps(result_object(turn, session_id), ensure_ascii=False), flush=True)
-        if turn.is_error and turn.error and output_format == "json":
-            print(f"agent: {turn.error}", file=sys.stderr)
-    return EXIT_FAILURE if turn.is_error else EXIT_OK
-
-
-def _describe_to_stderr(event: Event) -> None:
-    data = event.to_json()
-    if data.get("type") == "text_delta":
+def check_not_builtin(prompt: str, commands: CommandSet) -> None:
+    """A built-in chat command cannot run here; say so rather than sending its text to the model."""
+    parsed = parse_command_line(prompt)
+    if parsed is None or parsed[0] not in builtin_names():
         return
-    print("agent: " + json.dumps(data, ensure_ascii=False)[:300], file=sys.stderr)
+    name = parsed[0]
+    shadowed = commands.shadowed.get(name)
+    note = f" (the file {shadowed.path} is ignored: built-in commands win)" if shadowed else ""
+    raise CommandNotFound(f"/{name} is a chat command and does not run with -p{note}")
+
+
+def _ms_since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+class HeadlessRun:
+    """One `-p` session: its conversation (made on first use) and its output."""
+
+    def __init__(self, session: AgentSession, writer: OutputWriter, *, include_partial: bool = False,
+                 resume_from: Path | None = None) -> None:
+        self.session, self.writer, self.include_partial = session, writer, include_partial
+        self.resume_from = resume_from
+        self.conversation: Any = None
+
+    def write_init(self) -> None:
+        env = self.session.env
+        key_source = next((name for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN") if env.get(name)),
+                          "none")
+        self.writer.init(cwd=str(self.session.project_dir), model=self.session.model,
+                         tools=self.session.tools.names(), permission_mode=self.session.policy.mode.value,
+                         slash_commands=self.slash_commands(), api_key_source=key_source)
+
+    def slash_commands(self) -> list[str]:
+        return [*builtin_names(), *self.commands().names()]
+
+    def commands(self) -> CommandSet:
+        """The custom commands as the files are now (re-read for each prompt, as they may change)."""
+        return load_commands(self.session.project_dir, self.session.env, builtin_names())
+
+    def ensure_conversation(self) -> Any:
+        """The conversation, made on first use; raises LLMError (no key, say)."""
+        if self.conversation is None:
+            conversation = self.session.new_conversation(emit=self.writer.event, session_id=self.writer.session_id)
+            if self.include_partial:
+                conversation.llm.raw_events = True
+            if self.resume_from is not None:
+                try:
+                    loaded = read_transcript(self.resume_from)
+                except OSError as exc:
+                    raise SessionChoiceError(f"cannot read {self.resume_from}: {exc.strerror or exc}") from None
+                if loaded.warning:
+                    print(f"agent: warning: {loaded.warning}", file=sys.stderr)
+                resume_into(conversation, loaded)
+                restore_session_tasks(self.session.cron, loaded.tasks, int(time.time() * 1000))
+            self.conversation = conversation
+        return self.conversation
+
+    async def run_once(self, prompt: str) -> int:
+        """The whole of a plain `-p` run: init, one turn, result, close."""
+        self.write_init()
+        try:
+            outcome = await self.turn(prompt)
+        finally:
+            await self.session.aclose()
+        return EXIT_FAILURE if outcome.is_error else EXIT_OK
+
+    async def turn(self, prompt: str, *, scheduled_task: Any = None) -> RunOutcome:
+        """Run one prompt and write its result; every failure becomes an error result."""
+        from agent.engine.llm import LLMError
+
+        started = time.monotonic()
+        commands = self.commands()
+        try:
+            check_not_builtin(prompt, commands)
+            conversation = self.ensure_conversation()
+            turn = await run_prompt(conversation, self.session, prompt, commands=commands,
+                                    scheduled_task=scheduled_task)
+        except (LLMError, CommandNotFound, SessionChoiceError) as exc:
+            outcome = RunOutcome.failure(getattr(exc, "message", str(exc)), _ms_since(started))
+        else:
+            outcome = RunOutcome.from_turn(turn)
+        self.writer.result(outcome)
+        return outcome
+
+
+__all__ = ["HeadlessRun", "check_flags", "read_prompt", "run_headless"]

@@ -46,6 +46,7 @@ environment:
 examples:
   agent                                   chat in this folder
   agent -p "summarise the open TODOs"     one headless turn, then exit
+  agent -c                                continue the last session here (agent -r to pick one)
   git diff | agent -p "review this"       prompt text from stdin
 """
 
@@ -73,7 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--disallowedTools", "--disallowed-tools", dest="disallowed_tools", action="append",
                         default=[], metavar="RULES", help='deny rules, e.g. "Bash(git push:*)"')
     parser.add_argument("--append-system-prompt", default=None, help="text added to the system prompt")
-    parser.add_argument("--verbose", action="store_true", help="log debug detail to stderr")
+    parser.add_argument("--verbose", action="store_true",
+                        help="log debug detail to stderr (with stream-json: accepted, as Claude Code needs it)")
+    parser.add_argument("-c", "--continue", dest="continue_session", action="store_true",
+                        help="continue the most recent session of this project")
+    parser.add_argument("-r", "--resume", nargs="?", const="", default=None, metavar="ID",
+                        help="resume a saved session: by id, or pick from a list when no id is given")
+    parser.add_argument("--session-id", default=None, metavar="UUID", help="with -p: the id for a new session")
+    parser.add_argument("--include-partial-messages", action="store_true",
+                        help="with --output-format stream-json: add the raw stream events (token streaming)")
+    parser.add_argument("--input-format", choices=("text", "stream-json"), default="text",
+                        help="with -p: text (default), or stream-json (user messages as JSON lines on stdin)")
     return parser
 
 

@@ -22,11 +22,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agent.engine.events import (
+    AssistantMessage,
     Compacted,
     Event,
     PermissionDenied,
     ToolCallFinished,
     ToolCallStarted,
+    ToolResultsMessage,
     TurnFinished,
     TurnStarted,
     Usage,
@@ -77,6 +79,7 @@ class TurnResult:
     duration_ms: int = 0
     run_id: str = ""  # the id tools saw for this run (CronCreate records it as createdByRun)
     error_kind: str | None = None  # the LLMError class name, so a scheduler can tell transient failures
+    duration_api_ms: int = 0  # time spent waiting for the model
 
 
 class Conversation:
@@ -103,6 +106,7 @@ class Conversation:
         self.compact_at = compact_at
         self.max_tool_result_chars = min(max_tool_result_chars, llm.context_window)  # ~1/4 of the window
         self.history: list[Message] = []
+        self.transcript: Any = None  # a TranscriptWriter: told of every change to the history
         self._emit_cb = emit
         self._tool_defs = tools.definitions()
         self._measured_tokens = 0  # context size the API reported, for history[:_measured_len]
@@ -114,6 +118,12 @@ class Conversation:
     def clear(self) -> None:
         self.history = []
         self._measured_tokens = self._measured_len = 0
+        self._changed()
+
+    def _changed(self) -> None:
+        """Save the history as it is now (a crash then loses at most the message in flight)."""
+        if self.transcript is not None:
+            self.transcript.sync(self.history)
 
     @property
     def context_tokens(self) -> int:
@@ -176,6 +186,7 @@ class Conversation:
             response = await self._request(turn)
             self._append_assistant(response.content or [{"type": "text", "text": "(no response)"}])
             self._measured_len = len(self.history)
+            self._emit(AssistantMessage(_api_message(response)))
             turn.result_text = response.text or turn.result_text
             turn.stop_reason = response.stop_reason
             if response.stop_reason == "pause_turn":
@@ -188,16 +199,21 @@ class Conversation:
                 return
             results = await self._run_tool_uses(response.tool_uses)
             self.history.append({"role": "user", "content": results})
+            self._changed()
+            self._emit(ToolResultsMessage(results))
 
     async def _request(self, turn: TurnResult) -> LLMResponse:
         from agent.engine.llm import PromptTooLongError
 
+        sent = time.monotonic()
         try:
             response = await self._send()
         except PromptTooLongError:
             if not await self._compact(turn):
                 raise
             response = await self._send()
+        finally:
+            turn.duration_api_ms += int((time.monotonic() - sent) * 1000)
         turn.num_requests += 1
         self._account(turn, response.usage)
         self._measured_tokens = response.usage.context_tokens + response.usage.output_tokens
@@ -219,6 +235,7 @@ class Conversation:
             turn.is_error, turn.error = True, error
         turn.stop_reason = stop_reason or turn.stop_reason
         turn.duration_ms = int((time.monotonic() - started) * 1000)
+        self._changed()
         self._emit(TurnFinished(turn.stop_reason, turn.num_requests, turn.usage, turn.cost_usd,
                                 turn.result_text, turn.is_error, turn.error))
 
@@ -231,6 +248,7 @@ class Conversation:
             self.history[-1] = {**last, "content": [*_as_blocks(last["content"]), *blocks]}
         else:
             self.history.append({"role": "user", "content": blocks})
+        self._changed()
 
     def _append_assistant(self, blocks: list[dict[str, Any]]) -> None:
         """Add the model's content; after a `pause_turn` the continuation joins the paused message."""
@@ -238,6 +256,7 @@ class Conversation:
             self.history[-1] = {**self.history[-1], "content": [*self.history[-1]["content"], *blocks]}
         else:
             self.history.append({"role": "assistant", "content": blocks})
+        self._changed()
 
     def _close_open_tool_uses(self, text: str) -> None:
         """Answer every tool_use of a trailing assistant message: real results where a call finished."""
@@ -247,6 +266,7 @@ class Conversation:
         if uses:
             results = [self._done_results.get(u["id"]) or _result_block(u["id"], text, True) for u in uses]
             self.history.append({"role": "user", "content": results})
+            self._changed()
 
     # ------------------------------------------------------------------------------------- tools
 
@@ -369,6 +389,7 @@ class Conversation:
         summary_message = {"role": "user", "content": [{"type": "text", "text": SUMMARY_PREFIX + summary}]}
         self.history = [summary_message, *tail]
         self._measured_tokens, self._measured_len = 0, 0
+        self._changed()
         event = Compacted(before, self.context_tokens, len(head))
         self._emit(event)
         return event
@@ -394,6 +415,13 @@ class Conversation:
 
 def _as_blocks(content: Any) -> list[dict[str, Any]]:
     return [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
+
+
+def _api_message(response: LLMResponse) -> dict[str, Any]:
+    """A finished response in the Messages API's message shape."""
+    return {"id": response.id, "type": "message", "role": "assistant", "model": response.model,
+            "content": response.content, "stop_reason": response.stop_reason, "stop_sequence": None,
+            "usage": response.usage.to_dict()}
 
 
 def _result_block(tool_use_id: str, content: str, is_error: bool) -> dict[str, Any]:

@@ -96,6 +96,30 @@ class TextBlockDone(Event):
 
 
 @dataclass
+class StreamEvent(Event):
+    """One raw server-sent event of the Messages API stream (only when the client is asked for them)."""
+
+    type: ClassVar[str] = "stream_event"
+    event: dict[str, Any]
+
+
+@dataclass
+class AssistantMessage(Event):
+    """One finished model message in the Messages API's shape (id, role, model, content, usage, ...)."""
+
+    type: ClassVar[str] = "assistant_message"
+    message: dict[str, Any]
+
+
+@dataclass
+class ToolResultsMessage(Event):
+    """The user message that carries one round of tool results back to the model."""
+
+    type: ClassVar[str] = "tool_results_message"
+    content: list[dict[str, Any]]
+
+
+@dataclass
 class ToolCallStarted(Event):
     type: ClassVar[str] = "tool_call_started"
     tool_use_id: str
@@ -170,14 +194,17 @@ class TurnFinished(Event):
 
 
 __all__ = [
+    "AssistantMessage",
     "Compacted",
     "Event",
     "PermissionDenied",
     "RetryNotice",
+    "StreamEvent",
     "TextBlockDone",
     "TextDelta",
     "ToolCallFinished",
     "ToolCallStarted",
+    "ToolResultsMessage",
     "TurnFinished",
     "TurnStarted",
     "Usage",

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 import anthropic
 import httpx2
 
-from agent.engine.events import Event, RetryNotice, TextBlockDone, TextDelta, Usage
+from agent.engine.events import Event, RetryNotice, StreamEvent, TextBlockDone, TextDelta, Usage
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,9 @@ EPHEMERAL = {"type": "ephemeral"}
 AUTH_HINT = "set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN) to a valid key"
 MODEL_ALIASES = {"sonnet": "claude-sonnet-4-6", "opus": "claude-opus-4-6", "haiku": "claude-haiku-4-5"}
 RETRYABLE_STREAM_ERRORS = frozenset({"overloaded_error", "api_error", "rate_limit_error", "timeout_error"})
+RAW_STREAM_EVENTS = frozenset({"message_start", "message_delta", "message_stop", "content_block_start",
+                               "content_block_delta", "content_block_stop"})
+SDK_EXTRAS = ("content_block", "message", "snapshot")  # fields the SDK adds to *_stop events, not on the wire
 
 Emit = Callable[[Event], None]
 Sleep = Callable[[float], Awaitable[Any]]
@@ -184,6 +187,7 @@ class LLMResponse:
     usage: Usage
     model: str
     attempts: int = 1
+    id: str = ""
 
     @property
     def text(self) -> str:
@@ -264,6 +268,7 @@ class LLM:
         self.stream_retries = stream_retries
         self.max_retry_wait_s = max_retry_wait_s
         self.cache_messages = cache_messages
+        self.raw_events = False  # emit every SSE event as a StreamEvent (`--include-partial-messages`)
         self._max_retries = max_retries
         self._sleep = sleep
         self._secrets = [s for s in (api_key, auth_token) if s]
@@ -345,6 +350,8 @@ class LLM:
         try:
             async with self._client.messages.stream(**params) as stream:
                 async for event in stream:
+                    if self.raw_events and emit and event.type in RAW_STREAM_EVENTS:
+                        emit(StreamEvent(_raw_event(event)))
                     if event.type == "text" and event.text:
                         streamed_text = True
                         if emit:
@@ -367,7 +374,8 @@ class LLM:
         except httpx2.TransportError as exc:  # the SDK wraps these only before the stream starts
             raise _MidStreamFailure(f"connection lost ({type(exc).__name__})", streamed_text) from exc
         content = [p for p in (_block_param(b) for b in message.content) if p is not None]
-        return LLMResponse(content, message.stop_reason, Usage.from_api(message.usage), message.model)
+        return LLMResponse(content, message.stop_reason, Usage.from_api(message.usage), message.model,
+                           id=message.id)
 
     async def _sdk_retry_wait(self, wait_s: float, attempt: int, response: Any) -> None:
         """Called by the SDK before each of its retries: cap the wait, announce it, sleep."""
@@ -432,6 +440,15 @@ def _block_param(block: Any) -> dict[str, Any] | None:
         return {"type": "redacted_thinking", "data": block.data}
     data = block.model_dump(mode="json", exclude_none=True)
     data.pop("parsed_output", None)
+    return data
+
+
+def _raw_event(event: Any) -> dict[str, Any]:
+    """An SDK stream event as the API sent it (the SDK adds snapshots to some events)."""
+    data = event.model_dump(mode="json")
+    if data.get("type") in ("content_block_stop", "message_stop"):
+        for extra in SDK_EXTRAS:
+            data.pop(extra, None)
     return data
 
 

@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +41,10 @@ def write_transcript(folder: Path, run_id: str, messages: list[dict[str, Any]]) 
 
 class ScheduledRunner:
     def __init__(self, session: Any, recorder: RunRecorder, *, say: Callable[[str], None] = log.info,
-                 sleep: Callable[[float], Any] = asyncio.sleep, rand: Callable[[], float] = random.random) -> None:
+                 sleep: Callable[[float], Any] = asyncio.sleep, rand: Callable[[], float] = random.random,
+                 builtin_commands: Iterable[str] = ()) -> None:
         self.session = session
+        self.builtin_commands = frozenset(builtin_commands)  # a scheduled `/compact` fails, saying why
         self.recorder = recorder
         self.say = say
         self._sleep = sleep
@@ -98,7 +100,15 @@ class ScheduledRunner:
             return None, None, exc.message, False
         if tracker.policy.max_turns is not None:
             conversation.max_turns = tracker.policy.max_turns
-        self.current = asyncio.ensure_future(conversation.run_turn(task.prompt, scheduled_task=task))
+        from agent.engine.custom_commands import CommandNotFound, load_commands, run_prompt
+
+        try:
+            commands = load_commands(self.session.project_dir, self.session.env, self.builtin_commands)
+            commands.expand(task.prompt)  # a missing command fails the run here, before any request
+        except CommandNotFound as exc:
+            return None, conversation, f"{exc}; nothing was sent to the model", False
+        self.current = asyncio.ensure_future(run_prompt(conversation, self.session, task.prompt,
+                                                        commands=commands, scheduled_task=task))
         try:
             return await asyncio.shield(self.current), conversation, None, False
         except asyncio.CancelledError:

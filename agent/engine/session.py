@@ -91,15 +91,19 @@ class AgentSession:
     def llm(self) -> LLM:
         """The model client, made on first use. Raises LLMError (e.g. no API key) with a clear message."""
         if self._llm is None:
-            from agent.engine.llm import LLM
-
-            window = self.settings.get("contextWindow")
-            options: dict[str, Any] = {"context_window": window if isinstance(window, int) else None}
-            retries = self.env.get("AGENT_MAX_RETRIES", "").strip()
-            if retries.isdigit():
-                options["max_retries"] = int(retries)
-            self._llm = LLM.from_env(self.env, model=self.model, **options)
+            self._llm = self.llm_for(self.model)
         return self._llm
+
+    def llm_for(self, model: str) -> LLM:
+        """A new model client for `model` (a custom command's `model:`), configured like the session's."""
+        from agent.engine.llm import LLM, resolve_model
+
+        window = self.settings.get("contextWindow")
+        options: dict[str, Any] = {"context_window": window if isinstance(window, int) else None}
+        retries = self.env.get("AGENT_MAX_RETRIES", "").strip()
+        if retries.isdigit():
+            options["max_retries"] = int(retries)
+        return LLM.from_env(self.env, model=resolve_model(model, {}, None), **options)
 
     async def aclose(self) -> None:
         if self._llm is not None:
@@ -115,9 +119,19 @@ class AgentSession:
         return build_system_prompt(self.project_dir, self.tools.names(), now=datetime.now().astimezone(),
                                    append=self.options.append_system_prompt, headless=self.options.headless)
 
-    def new_conversation(self, *, emit: Emit | None = None, asker: Asker | None = None) -> Conversation:
+    def new_conversation(self, *, emit: Emit | None = None, asker: Asker | None = None,
+                         session_id: str | None = None, record: bool = True) -> Conversation:
+        """A conversation; with `record`, saved as it goes to the transcript of `session_id` (a new id when
+        None). `agent.engine.transcript.transcript_path_of(conversation)` says where."""
         from agent.engine.conversation import Conversation
+        from agent.engine.transcript import TranscriptWriter, new_session_id, transcript_path
 
-        return Conversation(self.llm(), self.tools, self.ctx, self.policy, system_prompt=self.system_prompt(),
-                            asker=None if self.options.headless else asker,
-                            max_turns=self.options.max_turns, emit=emit)
+        conversation = Conversation(self.llm(), self.tools, self.ctx, self.policy,
+                                    system_prompt=self.system_prompt(),
+                                    asker=None if self.options.headless else asker,
+                                    max_turns=self.options.max_turns, emit=emit)
+        if record:
+            sid = session_id or new_session_id()
+            conversation.transcript = TranscriptWriter(transcript_path(self.project_dir, self.env, sid), sid,
+                                                       cwd=self.project_dir, session_store=self.session_store)
+        return conversation

@@ -31,6 +31,7 @@ from prompt_toolkit.patch_stdout import patch_stdout
 from agent import __version__
 from agent.engine.queue import CommandQueue, Priority, QueuedPrompt
 from agent.repl.commands import CommandContext, SessionStats, default_registry, task_id_of
+from agent.repl.commands.custom import CustomCommands
 from agent.repl.prompt import (
     EXIT_CONFIRM_S,
     QuestionBox,
@@ -51,9 +52,11 @@ if TYPE_CHECKING:
     from agent.cron.scheduler import CronScheduler, FiredTask
     from agent.cron.task import CronTask
     from agent.engine.conversation import Conversation
+    from agent.engine.custom_commands import CommandSet
     from agent.engine.events import Event
     from agent.engine.runs import RunRecorder
     from agent.engine.session import AgentSession
+    from agent.engine.transcript import LoadedTranscript
     from agent.repl.scheduled_runs import ChatScheduledRuns
 
 log = logging.getLogger(__name__)
@@ -63,12 +66,16 @@ UNATTENDED_ANSWER_S = 60.0  # a question in a scheduled turn that nobody answers
 
 class Repl:
     def __init__(self, args: argparse.Namespace, project: Path, *, out: TextIO,
-                 env: dict[str, str] | None = None, unattended_answer_s: float = UNATTENDED_ANSWER_S) -> None:
+                 env: dict[str, str] | None = None, unattended_answer_s: float = UNATTENDED_ANSWER_S,
+                 session_id: str | None = None, resume_from: Path | None = None) -> None:
         self.args, self.project = args, project
+        self.session_id, self.resume_from = session_id, resume_from  # saved sessions (agent -c / -r)
+        self._resumed: LoadedTranscript | None = None
         self.env = dict(os.environ if env is None else env)
         self.unattended_answer_s = unattended_answer_s
         self.queue = CommandQueue()
-        self.registry = default_registry()
+        self.registry = default_registry(custom=self.custom_command_rows)
+        self.custom = CustomCommands(project, self.env, self.registry.all_names, lambda w: self.renderer.warn(w))
         self.stats = SessionStats()
         self.renderer = Renderer(TerminalSink(out), color=terminal_supports_color(out, self.env),
                                  width=self._width, invalidate=self._invalidate)
@@ -119,6 +126,9 @@ class Repl:
         if is_command_line(text):
             await self._run_command(text.strip())
             return
+        self._queue_prompt(text)
+
+    def _queue_prompt(self, text: str) -> None:
         busy = self.is_busy()
         self.queue.put(QueuedPrompt(text, Priority.NEXT, source="queued" if busy else "user"))
         if busy:
@@ -126,6 +136,10 @@ class Repl:
 
     async def _run_command(self, line: str) -> None:
         command, name, args = self.registry.resolve(line)
+        custom = self.custom_commands()  # also shows, once, a file that a built-in shadows
+        if command is None and custom.get(name) is not None:
+            self._queue_prompt(line)  # expanded when it runs, as scheduled ones are
+            return
         if command is None:
             self.renderer.error(self.registry.unknown_message(name))
             return
@@ -146,6 +160,8 @@ class Repl:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.scheduler is not None:
             await self.scheduler.stop()  # releases the lock, joins the watcher thread
+        if self._conversation is not None and self._conversation.transcript is not None:
+            self._conversation.transcript.sync(self._conversation.history)  # session tasks changed since
         if self.session is not None:
             with contextlib.suppress(Exception):
                 await self.session.aclose()
@@ -162,7 +178,10 @@ class Repl:
                                                              self.reported_problems)
             if problem:
                 self.renderer.error(problem)
+            if self.resume_from is not None and (problem := await asyncio.to_thread(self._load_resumed)):
+                self.renderer.warn(problem)
             await self._start_scheduler()
+            self.custom_commands()  # problems with .claude/commands files, shown once
             problem = await asyncio.to_thread(self._load_model_client)
             if problem:
                 self.renderer.error(problem)
@@ -180,10 +199,29 @@ class Repl:
         assert self.session is not None
         self.model_name = self.session.model
         try:
-            self._conversation = self.session.new_conversation(emit=self._emit, asker=self._ask)
+            self._conversation = self._new_conversation()
         except LLMError as exc:
             return f"{exc.message}, then restart agent. Slash commands work meanwhile."
         return None
+
+    def _new_conversation(self) -> Conversation:
+        from agent.engine.transcript import new_session_id, resume_into
+
+        assert self.session is not None
+        self.session_id = self.session_id or new_session_id()
+        conversation = self.session.new_conversation(emit=self._emit, asker=self._ask, session_id=self.session_id)
+        if self._resumed is not None:
+            resume_into(conversation, self._resumed)
+            self._resumed = None
+        return conversation
+
+    def _load_resumed(self) -> str | None:
+        """In a worker thread: read the transcript to resume; its session tasks come back."""
+        from agent.repl.resume import load_resumed
+
+        assert self.session is not None and self.resume_from is not None
+        self._resumed, problem = load_resumed(self.session, self.resume_from, self.renderer)
+        return problem
 
     async def _start_scheduler(self) -> None:
         from agent.cron.scheduler import CronScheduler
@@ -262,14 +300,26 @@ class Repl:
         fired = item.task if item.source == "cron" else None
         if item.source == "queued":
             self.renderer.user_prompt(item.text)
+        from agent.engine.custom_commands import CommandNotFound, run_prompt
+
+        assert self.session is not None  # a conversation exists only once the session does
         try:
+            source = "user" if item.source == "queued" else item.source
+
+            def turn() -> Awaitable[Any]:
+                return run_prompt(conversation, self.session, item.text, commands=self.custom_commands(),
+                                  scheduled_task=fired.task if fired is not None else None, source=source)
+
             if fired is not None and self.runs is not None:
-                await self.runs.run(conversation, item.text, fired)
-            elif fired is not None:
-                self.renderer.scheduled_header(fired.fired_ms, item.text)
-                await conversation.run_turn(item.text, scheduled_task=fired.task, source="cron")
+                await self.runs.run(conversation, item.text, fired, turn)
             else:
-                await conversation.run_turn(item.text, source="user" if item.source == "queued" else item.source)
+                if fired is not None:
+                    self.renderer.scheduled_header(fired.fired_ms, item.text)
+                await turn()
+        except CommandNotFound as exc:
+            task_id = task_id_of(item)
+            run = f"This run of scheduled task {task_id} failed: " if task_id else ""
+            self.renderer.error(f"{run}{exc}. Nothing was sent to the model.")
         except asyncio.CancelledError:
             task_id = task_id_of(item)
             if task_id:
@@ -286,7 +336,7 @@ class Repl:
             from agent.engine.llm import LLMError
 
             try:
-                self._conversation = self.session.new_conversation(emit=self._emit, asker=self._ask)
+                self._conversation = self._new_conversation()
             except LLMError as exc:
                 self.renderer.error(f"{exc.message}, then restart agent.")
         return self._conversation
@@ -353,7 +403,14 @@ class Repl:
         self._invalidate()
 
     def command_summaries(self) -> list[tuple[str, str]]:
-        return [(c.name, c.summary) for c in self.registry.commands]
+        return [(c.name, c.summary) for c in self.registry.commands] + [
+            (name, summary) for name, summary in self.custom_command_rows(signature=False)]
+
+    def custom_commands(self, *, warn: bool = True) -> CommandSet:
+        return self.custom.load(warn=warn)
+
+    def custom_command_rows(self, signature: bool = True) -> list[tuple[str, str]]:
+        return self.custom.rows(signature)
 
     # -- keys and screen ------------------------------------------------------------------------------
 
@@ -397,8 +454,17 @@ def run_repl(args: argparse.Namespace, project: Path) -> int:
         return 2
     out = sys.stdout
 
+    from agent.engine.transcript import SessionChoiceError
+    from agent.repl.resume import resolve_chat_session
+
+    try:
+        session_id, resume_from = resolve_chat_session(args, project, os.environ, out)
+    except SessionChoiceError as exc:
+        print(f"agent: {exc}", file=sys.stderr)
+        return 1
+
     async def main() -> int:
-        repl = Repl(args, project, out=out)
+        repl = Repl(args, project, out=out, session_id=session_id, resume_from=resume_from)
         handlers = route_logging(repl.renderer, state_dir(repl.env), repl.reported_problems,
                                  verbose=bool(getattr(args, "verbose", False)))
         try:

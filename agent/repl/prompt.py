@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from agent.repl.render import Renderer
 
 Fragments = list[tuple[str, str]]
-COMMAND_WORD = re.compile(r"/[A-Za-z][\w-]*")
+COMMAND_WORD = re.compile(r"/[A-Za-z][\w:-]*")  # `:` for namespaced custom commands
 EXIT_CONFIRM_S = 2.0  # a second Ctrl-C on an empty line within this time exits
 
 STYLE = Style.from_dict({

@@ -8,8 +8,10 @@ the user types is never gated. A run past its `maxTokensPerRun` is stopped and r
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
+
+from agent.engine.custom_commands import CommandNotFound
 
 if TYPE_CHECKING:
     from agent.cron.scheduler import FiredTask
@@ -32,7 +34,10 @@ class ChatScheduledRuns:
         if self._tracker is not None:
             self._tracker.emit(event)
 
-    async def run(self, conversation: Any, text: str, fired: FiredTask) -> None:
+    async def run(self, conversation: Any, text: str, fired: FiredTask,
+                  turn_factory: Callable[[], Awaitable[Any]] | None = None) -> None:
+        """Run a fired prompt as a recorded turn; `turn_factory` starts the turn (custom commands
+        expanded), else the prompt goes to the model as it is."""
         recorder = self.recorder
         if await self._blocked(fired):
             return
@@ -44,7 +49,13 @@ class ChatScheduledRuns:
             conversation.max_turns = tracker.policy.max_turns
         turn = None
         try:
-            turn = await conversation.run_turn(text, scheduled_task=fired.task, source="cron")
+            if turn_factory is not None:
+                turn = await turn_factory()
+            else:
+                turn = await conversation.run_turn(text, scheduled_task=fired.task, source="cron")
+        except CommandNotFound as exc:
+            await recorder.finish(tracker, error=f"{exc}; nothing was sent to the model")
+            raise
         except asyncio.CancelledError:
             if tracker.limit_error is None:
                 await recorder.finish(tracker, cancelled=True, error="stopped in the chat")

@@ -7,7 +7,7 @@ before the session has loaded. Handlers import what they need when they run.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from agent.repl.commands.base import (
     Command,
@@ -42,6 +42,10 @@ class CommandRegistry:
     def names(self) -> list[str]:
         return [c.name for c in self.commands]
 
+    def all_names(self) -> list[str]:
+        """Names and aliases: what a custom command file may not take."""
+        return list(self._by_name)
+
     def suggestions(self, name: str) -> list[str]:
         """Known names close to a mistyped one (prefix matches first)."""
         name = name.lower()
@@ -69,10 +73,11 @@ class CommandRegistry:
         return True
 
 
-def default_registry() -> CommandRegistry:
-    """/help first, then the session and scheduling commands, /exit last."""
+def default_registry(custom: Callable[[], Sequence[tuple[str, str]]] | None = None) -> CommandRegistry:
+    """/help first, then the session and scheduling commands, /exit last. `custom` lists the custom
+    commands (signature, summary) for /help."""
     registry = CommandRegistry()
-    registry.add(help_command(lambda: registry.commands))
+    registry.add(help_command(lambda: registry.commands, custom))
     for command in (*SESSION_COMMANDS[:-1], *SCHEDULE_COMMANDS, SESSION_COMMANDS[-1]):
         registry.add(command)
     return registry

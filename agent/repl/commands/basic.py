@@ -20,12 +20,17 @@ KEYS_HELP = (
 )
 
 
-def help_command(commands: Callable[[], Sequence[Command]]) -> Command:
-    """/help, listing whatever `commands()` returns when it runs."""
+def help_command(commands: Callable[[], Sequence[Command]],
+                 custom: Callable[[], Sequence[tuple[str, str]]] | None = None) -> Command:
+    """/help, listing whatever `commands()` (and `custom()`: the custom commands) return when it runs."""
 
     async def show_help(ctx: CommandContext, args: str) -> None:
         rows = [(c.signature, c.summary) for c in commands()]
         ctx.renderer.table(("Command", "What it does"), rows, title="Commands")
+        custom_rows = custom() if custom is not None else []
+        if custom_rows:
+            ctx.renderer.table(("Command", "What it does"), custom_rows,
+                               title="Custom commands (.claude/commands, ~/.claude/commands)")
         ctx.renderer.table(("Key", "What it does"), KEYS_HELP, title="Keys")
 
     return Command("help", "show the commands and keys", show_help, needs_session=False)

@@ -1,0 +1,102 @@
+"""`agent -p --input-format stream-json`: user messages as JSON lines on stdin, one turn each, while the
+scheduler fires due durable tasks between them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from fake_api import child_env, text_reply
+from test_daemon_e2e import project_with_task
+from test_headless_e2e import run_agent
+
+from agent.cli.stream_input import BadMessage, message_text
+
+STREAM = ("-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose")
+
+
+def user_line(content) -> str:
+    return json.dumps({"type": "user", "message": {"role": "user", "content": content}}) + "\n"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    path = tmp_path / "project"
+    path.mkdir()
+    return path
+
+
+def test_message_text_takes_a_string_or_text_blocks_and_refuses_anything_else():
+    assert message_text(user_line("hi")) == "hi"
+    assert message_text(user_line([{"type": "text", "text": "a"}, {"type": "text", "text": "b"}])) == "a\n\nb"
+    for bad in ("not json", '{"type": "assistant", "message": {}}', user_line(42), user_line("  ")):
+        with pytest.raises(BadMessage):
+            message_text(bad)
+
+
+def test_each_stdin_message_is_one_turn_of_the_same_conversation(fake_api, project):
+    fake_api.script(text_reply("first answer"), text_reply("second answer"))
+    done = run_agent(fake_api, project, *STREAM, stdin=user_line("question one") + user_line("question two"))
+    assert done.returncode == 0, done.stderr
+    out = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [m["type"] for m in out] == ["system", "assistant", "result", "assistant", "result"]
+    assert [m["result"] for m in out if m["type"] == "result"] == ["first answer", "second answer"]
+    second = json.dumps(fake_api.requests[1].body["messages"])
+    assert "question one" in second and "first answer" in second and "question two" in second
+    assert len({m["session_id"] for m in out}) == 1
+
+
+def test_a_bad_line_gets_an_error_result_and_the_next_message_still_runs(fake_api, project):
+    fake_api.script(text_reply("fine"))
+    done = run_agent(fake_api, project, *STREAM, stdin="{oops\n" + user_line("good one"))
+    assert done.returncode == 1
+    results = [json.loads(line) for line in done.stdout.splitlines() if '"result"' in line]
+    results = [r for r in results if r["type"] == "result"]
+    assert results[0]["is_error"] is True and "stdin line 1" in results[0]["result"]
+    assert results[1]["is_error"] is False and results[1]["result"] == "fine"
+
+
+def test_input_stream_needs_stream_json_output(fake_api, project):
+    done = run_agent(fake_api, project, "-p", "--input-format", "stream-json", stdin=user_line("x"))
+    assert done.returncode == 2 and "needs --output-format stream-json" in done.stderr
+
+
+def test_a_due_durable_task_fires_between_messages_while_stdin_stays_open(fake_api, tmp_path):
+    project = project_with_task(tmp_path, "5e1f0001", "check the deploy", age_ms=3_600_000,
+                                last_fired_ago_ms=180_000)
+    fake_api.when(lambda r: "check the deploy" in r.turn_prompt(), text_reply("deploy fine"))
+    fake_api.set_default(text_reply("hello back"))
+    proc = subprocess.Popen([sys.executable, "-m", "agent", "--cwd", str(project), *STREAM],
+                            env=child_env(fake_api, home=tmp_path / "home"), stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: list[dict] = []
+    fired = threading.Event()
+
+    def read() -> None:
+        for line in proc.stdout:
+            lines.append(json.loads(line))
+            if lines[-1].get("result") == "deploy fine":
+                fired.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        proc.stdin.write(user_line("hello"))
+        proc.stdin.flush()
+        assert fired.wait(30), lines
+        proc.stdin.write(user_line("hello again"))
+        proc.stdin.close()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    reader.join(10)
+    assert proc.returncode == 0, proc.stderr.read()
+    results = [m["result"] for m in lines if m["type"] == "result"]
+    assert sorted(results) == ["deploy fine", "hello back", "hello back"]
+    scheduled = [r for r in fake_api.requests if "started automatically" in r.turn_prompt()]
+    assert len(scheduled) == 1
