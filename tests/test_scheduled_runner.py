@@ -32,6 +32,7 @@ class ScriptedConversation:
 class Session:
     def __init__(self, tmp: Path, turns: list) -> None:
         self.project_dir = tmp
+        self.env: dict[str, str] = {"HOME": str(tmp)}  # custom commands are looked up here
         self.turns = turns
         self.made = 0
         self.cron = SimpleNamespace(next_fire_ms=lambda task, now: self.next_slot)
