@@ -108,27 +108,17 @@ def _check_settings_rules(project: Path) -> None:
         pass
 
 
-def preload_sdk() -> None:
-    """Start importing the model client (the SDK takes over a second) in a background thread, so that it
-    overlaps with parsing, settings, reading stdin and building the session. Failures are left to the
-    main thread's own import, which reports them."""
-    import threading
-
-    # This process runs on asyncio only, and httpcore imports trio whenever it is installed (about
-    # 200 ms when the client is made); a None entry makes that optional import fail at once.
+def keep_trio_out() -> None:
+    """`-p` runs on asyncio only, and httpcore imports trio whenever it is installed (about 200 ms when
+    the model client is made); a None entry in sys.modules makes that optional import fail at once.
+    (Importing the SDK in a background thread was tried and measured: under the GIL it saved nothing.)"""
     sys.modules.setdefault("trio", None)  # type: ignore[arg-type]
-
-    def load() -> None:
-        with contextlib.suppress(Exception):
-            import agent.engine.llm  # noqa: F401
-
-    threading.Thread(target=load, name="sdk-preload", daemon=True).start()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] not in (["cron"], ["daemon"]) and ("-p" in args_list or "--print" in args_list):
-        preload_sdk()
+        keep_trio_out()
     try:
         if args_list and args_list[0] == "cron":
             from agent.cli.cron import run_cron_cli
