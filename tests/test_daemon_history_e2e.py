@@ -228,3 +228,22 @@ def test_a_second_daemon_says_who_holds_the_lock_while_it_waits(fake_api, tmp_pa
     finally:
         stop(first)
     assert f"pid {first.pid}" in out
+
+
+def test_a_task_created_by_a_scheduled_run_names_that_run_in_history(fake_api, tmp_path):
+    from fake_api import tool_reply
+
+    project = project_with_task(tmp_path, "4e51000c", "set up the nightly report", age_ms=3_600_000,
+                                last_fired_ago_ms=180_000)
+    write_settings(project, {"permissions": {"allow": ["CronCreate"]}})
+    fake_api.script(tool_reply(("CronCreate", {"cron": "0 2 * * *", "prompt": "nightly report", "durable": True})),
+                    text_reply("scheduled the nightly report"))
+    proc = daemon(fake_api, project)
+    try:
+        read_until(proc, "task 4e51000c done")
+    finally:
+        stop(proc)
+    [run] = history(fake_api, project)
+    tasks = json.loads((project / ".claude" / "scheduled_tasks.json").read_text())["tasks"]
+    [created] = [t for t in tasks if t["prompt"] == "nightly report"]
+    assert created["createdByRun"] == run["runId"]

@@ -279,17 +279,18 @@ async def model_for_turn(conversation: Conversation, session: AgentSession, mode
 
 async def run_prompt(conversation: Conversation, session: AgentSession, text: str, *,
                      commands: CommandSet | None = None, scheduled_task: Any = None,
-                     source: str | None = None) -> TurnResult:
+                     source: str | None = None, run_id: str | None = None) -> TurnResult:
     """Run one prompt as a turn, expanding a `/name` custom command first (CommandNotFound if missing)."""
     commands = commands if commands is not None else load_commands(session.project_dir, session.env)
     expansion = commands.expand(text)
     if expansion is None:
-        return await conversation.run_turn(text, scheduled_task=scheduled_task, source=source)
+        return await conversation.run_turn(text, scheduled_task=scheduled_task, source=source, run_id=run_id)
     with allowed_for_turn(session.policy, expansion.allowed_tools) as bad:
         for rule in bad:
             log.warning("/%s: allowed-tools rule %r does not parse; not added", expansion.command.name, rule)
         async with model_for_turn(conversation, session, expansion.model):
-            return await conversation.run_turn(expansion.prompt, scheduled_task=scheduled_task, source=source)
+            return await conversation.run_turn(expansion.prompt, scheduled_task=scheduled_task, source=source,
+                                               run_id=run_id)
 
 
 __all__ = [

@@ -108,7 +108,8 @@ class ScheduledRunner:
         except CommandNotFound as exc:
             return None, conversation, f"{exc}; nothing was sent to the model", False
         self.current = asyncio.ensure_future(run_prompt(conversation, self.session, task.prompt,
-                                                        commands=commands, scheduled_task=task))
+                                                        commands=commands, scheduled_task=task,
+                                                        run_id=tracker.record.run_id))
         try:
             return await asyncio.shield(self.current), conversation, None, False
         except asyncio.CancelledError:

@@ -306,9 +306,10 @@ class Repl:
         try:
             source = "user" if item.source == "queued" else item.source
 
-            def turn() -> Awaitable[Any]:
+            def turn(run_id: str | None = None) -> Awaitable[Any]:
                 return run_prompt(conversation, self.session, item.text, commands=self.custom_commands(),
-                                  scheduled_task=fired.task if fired is not None else None, source=source)
+                                  scheduled_task=fired.task if fired is not None else None, source=source,
+                                  run_id=run_id)
 
             if fired is not None and self.runs is not None:
                 await self.runs.run(conversation, item.text, fired, turn)

@@ -35,7 +35,7 @@ class ChatScheduledRuns:
             self._tracker.emit(event)
 
     async def run(self, conversation: Any, text: str, fired: FiredTask,
-                  turn_factory: Callable[[], Awaitable[Any]] | None = None) -> None:
+                  turn_factory: Callable[[str], Awaitable[Any]] | None = None) -> None:
         """Run a fired prompt as a recorded turn; `turn_factory` starts the turn (custom commands
         expanded), else the prompt goes to the model as it is."""
         recorder = self.recorder
@@ -50,9 +50,10 @@ class ChatScheduledRuns:
         turn = None
         try:
             if turn_factory is not None:
-                turn = await turn_factory()
+                turn = await turn_factory(tracker.record.run_id)
             else:
-                turn = await conversation.run_turn(text, scheduled_task=fired.task, source="cron")
+                turn = await conversation.run_turn(text, scheduled_task=fired.task, source="cron",
+                                                   run_id=tracker.record.run_id)
         except CommandNotFound as exc:
             await recorder.finish(tracker, error=f"{exc}; nothing was sent to the model")
             raise
