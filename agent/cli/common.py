@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 
 __all__ = [
     "EXIT_FAILURE",
@@ -18,6 +19,7 @@ __all__ = [
     "UsageError",
     "builtin_names",
     "check_rule_flags",
+    "project_dir",
 ]
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -56,3 +58,12 @@ def check_rule_flags(prog: str, allowed: Sequence[str], disallowed: Sequence[str
             parse_rules(values, split=True)
         except PermissionConfigError as exc:
             raise UsageError(f"{prog}: {flag}: {exc}") from None
+
+
+def project_dir(cwd: Path | None, prog: str) -> Path:
+    """The project folder: `--cwd`, else the current folder; a UsageError naming `prog` if it is none."""
+    project = (cwd or Path.cwd()).expanduser()
+    if not project.is_dir():
+        raise UsageError(f"{prog}: --cwd {project} is not a folder")
+    return project.resolve()
+

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from agent.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Parser, UsageError
+from agent.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Parser, UsageError, project_dir
 from agent.cli.cron_history import (
     add_history_parsers,
     cmd_history,
@@ -77,17 +77,10 @@ def build_cron_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _project(cwd: Path | None) -> Path:
-    project = (cwd or Path.cwd()).expanduser()
-    if not project.is_dir():
-        raise UsageError(f"agent cron: --cwd {project} is not a folder")
-    return project.resolve()
-
-
 def run_cron_cli(argv: Sequence[str]) -> int:
     try:
         args = build_cron_parser().parse_args(list(argv))
-        project = _project(args.cwd)
+        project = project_dir(args.cwd, "agent cron")
     except UsageError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE

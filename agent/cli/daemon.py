@@ -33,6 +33,7 @@ from agent.cli.common import (
     UsageError,
     builtin_names,
     check_rule_flags,
+    project_dir,
 )
 
 log = logging.getLogger("agent.cli.daemon")
@@ -101,9 +102,7 @@ def run_daemon_cli(argv: Sequence[str]) -> int:
 
     try:
         args = build_daemon_parser().parse_args(list(argv))
-        project = (args.cwd or Path.cwd()).expanduser()
-        if not project.is_dir():
-            raise UsageError(f"agent daemon: --cwd {project} is not a folder")
+        project = project_dir(args.cwd, "agent daemon")
         check_rule_flags("agent daemon", args.allowed_tools, args.disallowed_tools)
         if args.grace < 0:
             raise UsageError("agent daemon: --grace must be 0 or more seconds")
@@ -120,7 +119,7 @@ def run_daemon_cli(argv: Sequence[str]) -> int:
     from agent.engine.session import AgentSession, SessionOptions
 
     try:
-        session = AgentSession(project.resolve(), SessionOptions.from_args(args, headless=True))
+        session = AgentSession(project, SessionOptions.from_args(args, headless=True))
         session.llm()  # no credentials: say so before taking the lock, so a chat with a key keeps firing
     except (SettingsError, PermissionConfigError) as exc:
         print(f"agent daemon: {exc}", file=sys.stderr)

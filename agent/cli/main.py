@@ -23,6 +23,7 @@ from agent.cli.common import (
     Parser,
     UsageError,
     check_rule_flags,
+    project_dir,
 )
 
 DESCRIPTION = """\
@@ -88,13 +89,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _project_dir(cwd: Path | None) -> Path:
-    project = (cwd or Path.cwd()).expanduser()
-    if not project.is_dir():
-        raise UsageError(f"agent: --cwd {project} is not a folder")
-    return project.resolve()
-
-
 def _check_settings_rules(project: Path) -> None:
     """A malformed permission rule or mode stops the chat before it starts (dropping a deny rule and
     going on would fail open). Other settings problems are shown in the chat, which goes on without them."""
@@ -129,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_daemon_cli(args_list[1:])
         args = build_parser().parse_args(args_list)
-        project = _project_dir(args.cwd)
+        project = project_dir(args.cwd, "agent")
         check_rule_flags("agent", args.allowed_tools, args.disallowed_tools)
         if args.print_mode:
             from agent.cli.headless import run_headless
