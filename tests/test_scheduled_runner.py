@@ -23,7 +23,7 @@ class ScriptedConversation:
         self.turn, self.emit, self.max_turns = turn, emit, None
         self.history = [{"role": "user", "content": "x"}, {"role": "assistant", "content": [{"type": "text"}]}]
 
-    async def run_turn(self, prompt, *, scheduled_task=None, source=None):
+    async def run_turn(self, prompt, *, scheduled_task=None, source=None, run_id=None):
         if callable(self.turn):
             return await self.turn(self)
         return self.turn
