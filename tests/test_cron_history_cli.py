@@ -138,7 +138,7 @@ async def test_slash_cron_shows_a_paused_task_with_its_last_error(harness, proje
 
 
 class AnsweringConversation:
-    async def run_turn(self, prompt, *, scheduled_task=None, source=None):
+    async def run_turn(self, prompt, *, scheduled_task=None, source=None, run_id=None):
         return TurnResult(result_text="all green", num_requests=1, usage=Usage(10, 5), cost_usd=0.001)
 
 
@@ -180,7 +180,7 @@ class HungryConversation:
         self.max_turns = None
         self.seen_max_turns = None
 
-    async def run_turn(self, prompt, *, scheduled_task=None, source=None):
+    async def run_turn(self, prompt, *, scheduled_task=None, source=None, run_id=None):
         from agent.engine.events import UsageReport
 
         self.seen_max_turns = self.max_turns

@@ -38,7 +38,7 @@ class BlockingConversation:
         self.started = asyncio.Event()
         self.history: list = []
 
-    async def run_turn(self, prompt, *, scheduled_task=None, source=None):
+    async def run_turn(self, prompt, *, scheduled_task=None, source=None, run_id=None):
         self.prompts.append((prompt, scheduled_task))
         self.started.set()
         await self.release.wait()
