@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from fake_api import FakeAnthropic, child_env
 
+pytest_plugins = ["pty_support"]  # the `spawn` and `project` fixtures of the pseudo-terminal tests
+
 # ---------------------------------------------------------------- saved sessions (parity helper)
 
 
