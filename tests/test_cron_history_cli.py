@@ -8,6 +8,7 @@ import io
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,6 +18,7 @@ from test_commands import Harness
 from agent.cli.common import UsageError
 from agent.cli.cron_history import parse_since
 from agent.cron.history import RunHistory, RunRecord, TaskState, history_path
+from agent.cron.task import CronTask
 from agent.engine.conversation import TurnResult
 from agent.engine.events import Usage
 from agent.engine.runs import RunRecorder
@@ -148,7 +150,8 @@ async def test_a_scheduled_fire_in_the_chat_is_recorded_and_a_paused_one_is_not_
     repl.session = AgentSession(project, SessionOptions())
     db = db_of(project)
     repl.recorder = RunRecorder(project, {}, source="chat", history=db)
-    repl.runs = ChatScheduledRuns(repl.recorder, repl.renderer, repl._stop_turn)
+    repl.runs = ChatScheduledRuns(repl.recorder, repl.renderer, repl._stop_turn, repl.session.cron,
+                                  retry_later=repl._on_fire)
     repl._conversation = AnsweringConversation()  # type: ignore[assignment]
     repl._ready.set()
     processor = asyncio.create_task(repl._process_queue())
@@ -194,7 +197,8 @@ async def test_a_chat_run_past_max_tokens_per_run_is_stopped_recorded_error_and_
     repl.session = AgentSession(project, SessionOptions())
     db = db_of(project)
     repl.recorder = RunRecorder(project, {}, source="chat", history=db)
-    repl.runs = ChatScheduledRuns(repl.recorder, repl.renderer, repl._stop_turn)
+    repl.runs = ChatScheduledRuns(repl.recorder, repl.renderer, repl._stop_turn, repl.session.cron,
+                                  retry_later=repl._on_fire)
     conversation = HungryConversation(repl._emit)
     repl._conversation = conversation  # type: ignore[assignment]
     repl._ready.set()
@@ -212,6 +216,57 @@ async def test_a_chat_run_past_max_tokens_per_run_is_stopped_recorded_error_and_
         assert run.status == "error" and "maxTokensPerRun" in run.error
         assert conversation.seen_max_turns == 4 and conversation.max_turns is None
         assert "maxTokensPerRun (1,000)" in " ".join(out.getvalue().split())
+    finally:
+        processor.cancel()
+        await asyncio.gather(processor, return_exceptions=True)
+
+
+class OverloadedOnceConversation:
+    """Fails the first turn as the API does when overloaded (after the SDK's own retries), then answers."""
+
+    def __init__(self) -> None:
+        self.turns = 0
+
+    async def run_turn(self, prompt, *, scheduled_task=None, source=None, run_id=None):
+        self.turns += 1
+        if self.turns == 1:
+            return TurnResult(is_error=True, error="The API is overloaded", error_kind="OverloadedError",
+                              num_requests=1, usage=Usage(3, 0))
+        return TurnResult(result_text="fine now", num_requests=1, usage=Usage(10, 5), cost_usd=0.001)
+
+
+async def test_a_transient_failure_in_the_chat_is_retried_later_as_the_same_run_without_holding_the_queue(project):
+    out = io.StringIO()
+    repl = Repl(argparse.Namespace(), project, out=out, env={})
+    (project / ".claude").mkdir(exist_ok=True)
+    (project / ".claude" / "settings.json").write_text(json.dumps({"cron": {"retry": {"attempts": 2,
+                                                                                       "backoffS": 0.2}}}))
+    repl.session = AgentSession(project, SessionOptions())
+    db = db_of(project)
+    repl.recorder = RunRecorder.for_session(repl.session, source="chat")
+    repl.recorder._history = db
+    repl.runs = ChatScheduledRuns(repl.recorder, repl.renderer, repl._stop_turn, repl.session.cron,
+                                  retry_later=repl._on_fire)
+    conversation = repl._conversation = OverloadedOnceConversation()  # type: ignore[assignment]
+    repl._ready.set()
+    processor = asyncio.create_task(repl._process_queue())
+    try:
+        now = int(time.time() * 1000)
+        task = CronTask(id="eeee0005", prompt="check", cron="0 0 1 1 *", createdAt=now, recurring=True)
+        repl._on_fire(SimpleNamespace(task=task, fired_ms=now, due_ms=now, durable=False))
+        for _ in range(300):
+            if conversation.turns == 1 and not repl.is_busy():
+                break
+            await asyncio.sleep(0.01)
+        assert conversation.turns == 1 and not repl.is_busy()  # the wait before the retry holds nothing
+        for _ in range(500):
+            runs = db.runs()
+            if runs and runs[0].status != "running":
+                break
+            await asyncio.sleep(0.01)
+        [run] = db.runs()
+        assert (run.status, run.attempts, run.result, run.requests) == ("ok", 2, "fine now", 2)
+        assert "attempt 1 failed (The API is overloaded); trying again in" in " ".join(out.getvalue().split())
     finally:
         processor.cancel()
         await asyncio.gather(processor, return_exceptions=True)

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from fake_api import child_env, text_reply
+from fake_api import child_env, overloaded_reply, text_reply
 from test_daemon_e2e import project_with_task
 from test_headless_e2e import run_agent
 
@@ -100,3 +100,70 @@ def test_a_due_durable_task_fires_between_messages_while_stdin_stays_open(fake_a
     assert sorted(results) == ["deploy fine", "hello back", "hello back"]
     scheduled = [r for r in fake_api.requests if "started automatically" in r.turn_prompt()]
     assert len(scheduled) == 1
+
+
+def run_stream_until(fake_api, project: Path, tmp_path: Path, wanted_result: str) -> list[dict]:
+    """A stream-json session that says hello, waits for `wanted_result`, then closes stdin."""
+    env = child_env(fake_api, home=tmp_path / "home", XDG_STATE_HOME=str(tmp_path / "state"),
+                    AGENT_MAX_RETRIES="0")
+    proc = subprocess.Popen([sys.executable, "-m", "agent", "--cwd", str(project), *STREAM], env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: list[dict] = []
+    seen = threading.Event()
+
+    def read() -> None:
+        for line in proc.stdout:
+            lines.append(json.loads(line))
+            if lines[-1].get("result") == wanted_result:
+                seen.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        proc.stdin.write(user_line("hello"))
+        proc.stdin.flush()
+        assert seen.wait(30), lines
+        proc.stdin.close()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    reader.join(10)
+    assert proc.returncode == 0, proc.stderr.read()
+    return lines
+
+
+def recorded_runs(project: Path, tmp_path: Path) -> list:
+    from agent.cron.history import RunHistory, history_path
+
+    db = RunHistory(history_path(project.resolve(), {"XDG_STATE_HOME": str(tmp_path / "state")}))
+    try:
+        return db.runs()
+    finally:
+        db.close()
+
+
+def test_a_fire_in_a_stream_json_session_is_recorded_in_the_run_history(fake_api, tmp_path):
+    project = project_with_task(tmp_path, "5e1f0002", "check the deploy", age_ms=3_600_000,
+                                last_fired_ago_ms=180_000)
+    fake_api.when(lambda r: "check the deploy" in r.turn_prompt(), text_reply("deploy fine"))
+    fake_api.set_default(text_reply("hello back"))
+    run_stream_until(fake_api, project, tmp_path, "deploy fine")
+    [run] = recorded_runs(project, tmp_path)
+    assert (run.task_id, run.status, run.source, run.result) == ("5e1f0002", "ok", "stream-json", "deploy fine")
+    assert run.requests == 1 and run.input_tokens > 0 and run.ended_at >= run.started_at
+
+
+def test_a_transient_failure_of_a_stream_json_fire_is_retried_as_one_run(fake_api, tmp_path):
+    project = project_with_task(tmp_path, "5e1f0003", "check the deploy", age_ms=3_600_000,
+                                last_fired_ago_ms=180_000)
+    (project / ".claude" / "settings.json").write_text(json.dumps({"cron": {"retry": {"attempts": 2,
+                                                                                      "backoffS": 0.05}}}))
+    fake_api.when(lambda r: "check the deploy" in r.turn_prompt(), overloaded_reply(), times=1)
+    fake_api.when(lambda r: "check the deploy" in r.turn_prompt(), text_reply("fine the second time"))
+    fake_api.set_default(text_reply("hello back"))
+    lines = run_stream_until(fake_api, project, tmp_path, "fine the second time")
+    [run] = recorded_runs(project, tmp_path)
+    assert (run.status, run.attempts, run.result) == ("ok", 2, "fine the second time")
+    results = [m for m in lines if m["type"] == "result"]
+    assert [r["is_error"] for r in results if "hello" not in r["result"]] == [True, False]

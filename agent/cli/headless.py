@@ -116,6 +116,7 @@ class HeadlessRun:
         self.session, self.writer, self.include_partial = session, writer, include_partial
         self.resume_from = resume_from
         self.conversation: Any = None
+        self.listeners: list[Any] = []  # also told every event (the run history of scheduled fires)
 
     def write_init(self) -> None:
         env = self.session.env
@@ -135,7 +136,7 @@ class HeadlessRun:
     def ensure_conversation(self) -> Any:
         """The conversation, made on first use; raises LLMError (no key, say)."""
         if self.conversation is None:
-            conversation = self.session.new_conversation(emit=self.writer.event, session_id=self.writer.session_id)
+            conversation = self.session.new_conversation(emit=self._emit, session_id=self.writer.session_id)
             if self.include_partial:
                 conversation.llm.raw_events = True
             if self.resume_from is not None:
@@ -150,6 +151,11 @@ class HeadlessRun:
             self.conversation = conversation
         return self.conversation
 
+    def _emit(self, event: Any) -> None:
+        self.writer.event(event)
+        for listener in self.listeners:
+            listener(event)
+
     async def run_once(self, prompt: str) -> int:
         """The whole of a plain `-p` run: init, one turn, result, close."""
         self.write_init()
@@ -159,23 +165,29 @@ class HeadlessRun:
             await self.session.aclose()
         return EXIT_FAILURE if outcome.is_error else EXIT_OK
 
-    async def turn(self, prompt: str, *, scheduled_task: Any = None) -> RunOutcome:
+    async def turn(self, prompt: str, *, scheduled_task: Any = None, run_id: str | None = None) -> RunOutcome:
         """Run one prompt and write its result; every failure becomes an error result."""
+        outcome, _turn = await self.recorded_turn(prompt, scheduled_task=scheduled_task, run_id=run_id)
+        return outcome
+
+    async def recorded_turn(self, prompt: str, *, scheduled_task: Any = None,
+                            run_id: str | None = None) -> tuple[RunOutcome, Any]:
+        """`turn`, also giving the conversation's TurnResult (None when it failed before the model)."""
         from agent.engine.llm import LLMError
 
         started = time.monotonic()
         commands = self.commands()
+        turn = None
         try:
             check_not_builtin(prompt, commands)
             conversation = self.ensure_conversation()
             turn = await run_prompt(conversation, self.session, prompt, commands=commands,
-                                    scheduled_task=scheduled_task)
+                                    scheduled_task=scheduled_task, run_id=run_id)
         except (LLMError, CommandNotFound, SessionChoiceError) as exc:
             outcome = RunOutcome.failure(getattr(exc, "message", str(exc)), _ms_since(started))
         else:
             outcome = RunOutcome.from_turn(turn)
         self.writer.result(outcome)
-        return outcome
-
+        return outcome, turn
 
 __all__ = ["HeadlessRun", "check_flags", "read_prompt", "run_headless"]

@@ -3,12 +3,15 @@
 Each stdin line is a user message, `{"type": "user", "message": {"role": "user", "content": ...}}`, and
 runs as one turn (with its own `result` line) while stdin stays open. The scheduler runs meanwhile, so
 durable tasks that fall due fire between messages, never during one; this is how Claude Code's SDK drives
-a session. When stdin closes, the turns already queued finish and the process exits.
+a session. Each fire is gated, recorded in the run history and retried as in the chat (`LiveFireRuns`).
+When stdin closes, the turns already queued finish, a fire waiting to retry is recorded interrupted, and
+the process exits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -17,12 +20,18 @@ from typing import Any, TextIO
 
 from agent.cli.common import EXIT_FAILURE, EXIT_OK
 from agent.cli.stream_json import RunOutcome
+from agent.engine.live_fires import LiveFireRuns
 from agent.engine.queue import CommandQueue, Priority, QueuedPrompt
+from agent.engine.runs import RunRecorder
 
 HeadlessRun = Any  # agent.cli.headless.HeadlessRun (which imports this module: no import back)
 log = logging.getLogger(__name__)
 
 END = object()  # stdin closed
+
+
+class FireNotRun(RuntimeError):
+    """A fired prompt failed before reaching the model (no key, unknown command); its message says why."""
 
 
 class BadMessage(ValueError):
@@ -68,7 +77,7 @@ async def serve_stream_input(run: HeadlessRun, stdin: TextIO) -> int:
     session = run.session
     lines: asyncio.Queue[Any] = asyncio.Queue()
     work = CommandQueue()
-    state = {"busy": False, "failed": False}
+    state: dict[str, Any] = {"busy": False, "failed": False, "current": None}
 
     def on_fire(fired: Any) -> None:
         work.put(QueuedPrompt(fired.task.prompt, Priority.LATER, source="cron", task=fired))
@@ -81,19 +90,24 @@ async def serve_stream_input(run: HeadlessRun, stdin: TextIO) -> int:
     scheduler = CronScheduler(session.project_dir, on_fire, lambda: state["busy"] or bool(work),
                               session_store=session.session_store, file_store=session.file_store,
                               on_missed=on_missed)
+    fires = LiveFireRuns(RunRecorder.for_session(session, source="stream-json"), session.cron,
+                         retry_later=on_fire, stop_turn=lambda _task, _reason: _stop(state),
+                         on_blocked=lambda task, why: log.warning("task %s not run: %s", task.id, why))
+    run.listeners.append(fires.emit)
     run.write_init()
     threading.Thread(target=_read_lines, args=(stdin, asyncio.get_running_loop(), lines), daemon=True).start()
     await scheduler.start()
     try:
-        await _serve(run, lines, work, state, scheduler)
+        await _serve(run, lines, work, state, scheduler, fires)
     finally:
         await scheduler.stop()
+        await fires.close()
         await session.aclose()
     return EXIT_FAILURE if state["failed"] else EXIT_OK
 
 
-async def _serve(run: HeadlessRun, lines: asyncio.Queue, work: CommandQueue, state: dict[str, bool],
-                 scheduler: Any) -> None:
+async def _serve(run: HeadlessRun, lines: asyncio.Queue, work: CommandQueue, state: dict[str, Any],
+                 scheduler: Any, fires: LiveFireRuns) -> None:
     """Feed stdin lines into the work queue and run its items one at a time, until stdin closes."""
     stdin_open, number = True, 0  # number: of the message, for error messages
     while stdin_open or work:
@@ -111,11 +125,11 @@ async def _serve(run: HeadlessRun, lines: asyncio.Queue, work: CommandQueue, sta
                 number += 1
                 _queue_line(run, work, line, number, state)
         if next_item in done:
-            await _run_item(run, next_item.result(), state)
+            await _run_item(run, next_item.result(), state, fires)
             scheduler.wake()
 
 
-def _queue_line(run: HeadlessRun, work: CommandQueue, line: str, number: int, state: dict[str, bool]) -> None:
+def _queue_line(run: HeadlessRun, work: CommandQueue, line: str, number: int, state: dict[str, Any]) -> None:
     try:
         work.put(QueuedPrompt(message_text(line), Priority.NEXT, source="user"))
     except BadMessage as exc:
@@ -123,15 +137,42 @@ def _queue_line(run: HeadlessRun, work: CommandQueue, line: str, number: int, st
         run.writer.result(RunOutcome.failure(f"stdin line {number}: {exc}"))
 
 
-async def _run_item(run: HeadlessRun, item: QueuedPrompt, state: dict[str, bool]) -> None:
+def _conversation_or_none(run: HeadlessRun) -> Any:
+    """The session's conversation; None when it cannot be made (the turn then says why)."""
+    try:
+        return run.ensure_conversation()
+    except Exception:  # no key, say: the fired turn fails with that message and is recorded so
+        return None
+
+
+def _stop(state: dict[str, Any]) -> None:
+    """A fired run went past its token limit: stop its turn."""
+    current = state.get("current")
+    if current is not None and not current.done():
+        current.cancel()
+
+
+async def _run_item(run: HeadlessRun, item: QueuedPrompt, state: dict[str, Any], fires: LiveFireRuns) -> None:
     state["busy"] = True
     try:
-        fired = item.task if item.source == "cron" else None
-        outcome = await run.turn(item.text, scheduled_task=fired.task if fired is not None else None)
-        if outcome.is_error and item.source == "user":
-            state["failed"] = True
+        if item.source != "cron":
+            outcome = await run.turn(item.text)
+            state["failed"] = state["failed"] or outcome.is_error
+            return
+        fired = item.task
+
+        async def start_turn(run_id: str) -> Any:
+            state["current"] = asyncio.ensure_future(
+                run.recorded_turn(item.text, scheduled_task=fired.task, run_id=run_id))
+            outcome, turn = await state["current"]
+            if turn is None:
+                raise FireNotRun(outcome.result)
+            return turn
+
+        with contextlib.suppress(FireNotRun):
+            await fires.run(fired, _conversation_or_none(run), start_turn)
     finally:
         state["busy"] = False
-
+        state["current"] = None
 
 __all__ = ["BadMessage", "message_text", "serve_stream_input"]

@@ -56,6 +56,14 @@ def local_midnight_ms(now_ms: int) -> int:
     return int(now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp() * 1000)
 
 
+def slot_end_ms(cron: Any, fired: Any) -> int | None:
+    """When the fired task's next slot comes (a retry must start before it); None for a one-shot."""
+    task = fired.task
+    if not task.recurring:
+        return None
+    return cron.next_fire_ms(task.with_last_fired(fired.fired_ms), fired.fired_ms)
+
+
 class RunTracker:
     """One run in progress: its record, plus an `emit` that collects denials and watches tokens."""
 

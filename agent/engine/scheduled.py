@@ -21,7 +21,7 @@ from typing import Any
 from agent.cron.history import RunRecord
 from agent.cron.policy import retry_delay_s, should_retry
 from agent.engine.events import Event, PermissionDenied
-from agent.engine.runs import RunRecorder, RunTracker
+from agent.engine.runs import RunRecorder, RunTracker, slot_end_ms
 from agent.settings import project_state_dir
 
 __all__ = ["ScheduledRunner", "write_transcript"]
@@ -62,7 +62,7 @@ class ScheduledRunner:
         self.say(f"running scheduled task {task.id} ({task.cron}): {task.prompt}")
         tracker = await self.recorder.start(task, scheduled_ms=fired.due_ms, emit=self._log_denial(task.id),
                                             on_limit=self._stop_current)
-        slot_end = self._slot_end(fired)
+        slot_end = slot_end_ms(self.session.cron, fired)
         attempt = 1
         while True:
             tracker.record.attempts = attempt
@@ -126,12 +126,6 @@ class ScheduledRunner:
         if self.current is not None and not self.current.done():
             self.say(f"stopping the run: {reason}")
             self.current.cancel()
-
-    def _slot_end(self, fired: Any) -> int | None:
-        task = fired.task
-        if not task.recurring:
-            return None
-        return self.session.cron.next_fire_ms(task.with_last_fired(fired.fired_ms), fired.fired_ms)
 
     async def _save_transcript(self, tracker: RunTracker, conversation: Any) -> str | None:
         if conversation is None or not conversation.history:

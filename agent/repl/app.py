@@ -160,6 +160,8 @@ class Repl:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.scheduler is not None:
             await self.scheduler.stop()  # releases the lock, joins the watcher thread
+        if self.runs is not None:
+            await self.runs.close()  # a run waiting to retry is recorded as interrupted
         if self._conversation is not None and self._conversation.transcript is not None:
             self._conversation.transcript.sync(self._conversation.history)  # session tasks changed since
         if self.session is not None:
@@ -240,7 +242,8 @@ class Repl:
             return
         self.scheduler = scheduler
         self.recorder = RunRecorder.for_session(session, source="chat")
-        self.runs = ChatScheduledRuns(self.recorder, self.renderer, self._stop_turn)
+        self.runs = ChatScheduledRuns(self.recorder, self.renderer, self._stop_turn, session.cron,
+                                      retry_later=self._on_fire)
 
     # -- scheduler callbacks ------------------------------------------------------------------------
 

@@ -1,78 +1,66 @@
-"""Scheduled fires in the chat: gated, recorded in the run history, held to the task's limits.
+"""Scheduled fires in the chat: gated, recorded in the run history, held to the task's limits, retried.
 
-A paused task or a spent daily budget records the fire (`paused` / `skipped`) and runs nothing; what
-the user types is never gated. A run past its `maxTokensPerRun` is stopped and recorded `error`;
-`maxTurns` applies to that turn only.
+The policy lives in `agent.engine.live_fires.LiveFireRuns`; this module says on screen what it does. A
+paused task or a spent daily budget records the fire (`paused` / `skipped`) and runs nothing; what the
+user types is never gated. A run past its `maxTokensPerRun` is stopped and recorded `error`; `maxTurns`
+applies to that turn only. A transient failure goes back on the queue after its backoff, so the user
+can keep typing meanwhile.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from agent.engine.custom_commands import CommandNotFound
+from agent.engine.live_fires import LiveFireRuns
 
 if TYPE_CHECKING:
     from agent.cron.scheduler import FiredTask
     from agent.engine.events import Event
-    from agent.engine.runs import RunRecorder, RunTracker
+    from agent.engine.runs import RunRecorder
     from agent.repl.render import Renderer
 
 __all__ = ["ChatScheduledRuns"]
 
 
 class ChatScheduledRuns:
-    def __init__(self, recorder: RunRecorder, renderer: Renderer, stop_turn: Callable[[], None]) -> None:
+    def __init__(self, recorder: RunRecorder, renderer: Renderer, stop_turn: Callable[[], None], cron: Any, *,
+                 retry_later: Callable[[FiredTask], None]) -> None:
         self.recorder = recorder
         self.renderer = renderer
         self._stop_turn = stop_turn
-        self._tracker: RunTracker | None = None
+        self.live = LiveFireRuns(recorder, cron, retry_later=retry_later, stop_turn=self._stop_for_limit,
+                                 on_blocked=self._say_blocked, on_start=self._say_start, on_retry=self._say_retry)
 
     def emit(self, event: Event) -> None:
-        """Every event of the chat passes here; only those of a scheduled run are collected."""
-        if self._tracker is not None:
-            self._tracker.emit(event)
+        self.live.emit(event)
 
     async def run(self, conversation: Any, text: str, fired: FiredTask,
                   turn_factory: Callable[[str], Awaitable[Any]] | None = None) -> None:
         """Run a fired prompt as a recorded turn; `turn_factory` starts the turn (custom commands
         expanded), else the prompt goes to the model as it is."""
-        recorder = self.recorder
-        if await self._blocked(fired):
-            return
-        self.renderer.scheduled_header(fired.fired_ms, text)
-        tracker = self._tracker = await recorder.start(fired.task, scheduled_ms=fired.due_ms,
-                                                       on_limit=lambda _reason: self._stop_turn())
-        saved_max = getattr(conversation, "max_turns", None)
-        if tracker.policy.max_turns is not None:
-            conversation.max_turns = tracker.policy.max_turns
-        turn = None
-        try:
-            if turn_factory is not None:
-                turn = await turn_factory(tracker.record.run_id)
-            else:
-                turn = await conversation.run_turn(text, scheduled_task=fired.task, source="cron",
-                                                   run_id=tracker.record.run_id)
-        except CommandNotFound as exc:
-            await recorder.finish(tracker, error=f"{exc}; nothing was sent to the model")
-            raise
-        except asyncio.CancelledError:
-            if tracker.limit_error is None:
-                await recorder.finish(tracker, cancelled=True, error="stopped in the chat")
-                raise
-            self.renderer.warn(f"Scheduled task {fired.task.id}: {tracker.limit_error}")
-        finally:
-            self._tracker = None
-            if tracker.policy.max_turns is not None:
-                conversation.max_turns = saved_max
-        await recorder.finish(tracker, turn)
+        if turn_factory is None:
+            def turn_factory(run_id: str) -> Awaitable[Any]:
+                return conversation.run_turn(text, scheduled_task=fired.task, source="cron", run_id=run_id)
 
-    async def _blocked(self, fired: FiredTask) -> bool:
-        blocked = await self.recorder.gate(fired.task)
-        if blocked is None:
-            return False
-        status, reason = blocked
-        self.renderer.warn(f"Scheduled task {fired.task.id} not run: {reason}")
-        await self.recorder.record_blocked(fired.task, fired.due_ms, status, reason)
-        return True
+        await self.live.run(fired, conversation, turn_factory)
+
+    async def close(self) -> None:
+        await self.live.close()
+
+    def _stop_for_limit(self, task: Any, reason: str) -> None:
+        self.renderer.warn(f"Scheduled task {task.id}: {reason}")
+        self._stop_turn()
+
+    def _say_blocked(self, task: Any, reason: str) -> None:
+        self.renderer.warn(f"Scheduled task {task.id} not run: {reason}")
+
+    def _say_start(self, fired: FiredTask, attempt: int) -> None:
+        if attempt == 1:
+            self.renderer.scheduled_header(fired.fired_ms, fired.task.prompt)
+        else:
+            self.renderer.info(f"Scheduled task {fired.task.id}: attempt {attempt}.")
+
+    def _say_retry(self, task: Any, attempt: int, error: str, delay_s: float) -> None:
+        self.renderer.warn(f"Scheduled task {task.id}: attempt {attempt} failed ({error}); "
+                           f"trying again in {delay_s:.1f}s.")
