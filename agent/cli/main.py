@@ -113,6 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] not in (["cron"], ["daemon"]) and ("-p" in args_list or "--print" in args_list):
         keep_trio_out()
+        from agent.engine.tls import prepare
+
+        prepare()  # the CA certificates load while the SDK is imported
     try:
         if args_list and args_list[0] == "cron":
             from agent.cli.cron import run_cron_cli

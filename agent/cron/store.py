@@ -31,7 +31,6 @@ from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from filelock import FileLock, Timeout
 from pydantic import ValidationError
 
 from agent.cron.expr import CronError, parse_cron
@@ -219,6 +218,8 @@ class FileTaskStore:
         elif not folder.is_dir():
             # Nothing on disk, so nothing to change; the edit runs on an empty document.
             return edit(_Document({"tasks": []}, [], []))[0]
+        from filelock import FileLock, Timeout  # on first write: reading the tasks needs no lock
+
         lock = FileLock(str(self.lock_path), timeout=self._lock_timeout_s)
         try:
             lock.acquire()

@@ -273,8 +273,13 @@ class LLM:
         self._sleep = sleep
         self._secrets = [s for s in (api_key, auth_token) if s]
         credentials = {"api_key": api_key} if api_key else {"auth_token": auth_token}
+        from agent.engine.tls import prepared_context
+
+        context = prepared_context()  # certificates loaded while the SDK was imported (`agent -p`)
+        http = {"http_client": anthropic.DefaultAsyncHttpxClient(base_url=self.base_url, timeout=timeout,
+                                                                 verify=context)} if context else {}
         self._client = _SDKClient(retry_wait=self._sdk_retry_wait, base_url=self.base_url,
-                                  max_retries=max_retries, timeout=timeout, **credentials)
+                                  max_retries=max_retries, timeout=timeout, **credentials, **http)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **options: Any) -> LLM:

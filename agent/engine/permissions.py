@@ -18,8 +18,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
-from agent.engine import bash_policy
-from agent.engine.bash_policy import suggest_bash_rule
 from agent.engine.protected import is_protected
 from agent.settings import user_settings_path
 from agent.tools.base import Tool, ToolContext, ToolError
@@ -105,11 +103,20 @@ def parse_rules(values: Iterable[str], *, split: bool = False) -> list[Rule]:
 
 # --- shell commands: judged on a real parse, see bash_policy ------------------------------------
 
+
+def _bash_policy() -> Any:
+    """The Bash rule matcher, loaded with its parser (tree-sitter) on the first Bash call: `agent -p`
+    sends its first request before any command needs judging."""
+    from agent.engine import bash_policy
+
+    return bash_policy
+
+
 def bash_allowed_by(rules: Sequence[Rule], command: str) -> Rule | None:
     """The allow rule that permits the command, if every part of it is permitted by some rule."""
     if bare := next((r for r in rules if r.specifier is None), None):
         return bare
-    spec = bash_policy.covering_spec([r.specifier for r in rules if r.specifier], command)
+    spec = _bash_policy().covering_spec([r.specifier for r in rules if r.specifier], command)
     return next((r for r in rules if r.specifier == spec), None) if spec else None
 
 
@@ -177,7 +184,7 @@ class PermissionPolicy:
             )
         if call.name == "Bash" and (rule := self._first_match(self.deny, call, maybe=True)):
             reason = (f"Bash needs confirmation: the command cannot be fully analysed "
-                      f"({bash_policy.why_unclear(call.subject or '')}), so the rule `{rule.text}` may apply.")
+                      f"({_bash_policy().why_unclear(call.subject or '')}), so the rule `{rule.text}` may apply.")
             return Decision("ask", reason, rule=rule.text)
         if rule := self._first_match(self.ask, call, maybe=True):
             reason = f"The rule `{rule.text}` asks for confirmation before {name} runs."
@@ -205,7 +212,7 @@ class PermissionPolicy:
             return Decision("allow", f"{name} only reads inside the project.")
         if self.mode is PermissionMode.acceptEdits and name in EDIT_TOOLS:
             return Decision("allow", "File edits inside the project are allowed in acceptEdits mode.")
-        note = bash_policy.not_plain_note(call.subject) if name == "Bash" and call.subject else ""
+        note = _bash_policy().not_plain_note(call.subject) if name == "Bash" and call.subject else ""
         return Decision("ask", f"{name} needs your permission to run.{note}", suggestion)
 
     # --- helpers ---
@@ -235,7 +242,8 @@ class PermissionPolicy:
             if call.subject is None:
                 continue
             if call.name == "Bash":
-                hit = bash_policy.rule_match(rule.specifier, call.subject) in (("yes", "maybe") if maybe else ("yes",))
+                answers = ("yes", "maybe") if maybe else ("yes",)
+                hit = _bash_policy().rule_match(rule.specifier, call.subject) in answers
             elif call.is_path_tool:
                 hit = self._path_matches(rule.specifier, call.subject, resolved_only=False)
             else:
@@ -344,7 +352,7 @@ class PermissionPolicy:
 
     def _suggest(self, call: _Call) -> str | None:
         if call.name == "Bash":
-            return suggest_bash_rule(call.subject) if call.subject else None
+            return _bash_policy().suggest_bash_rule(call.subject) if call.subject else None
         group = "Edit" if call.name in EDIT_TOOLS else "Read" if call.name in READ_TOOLS else call.name
         if call.outside and call.subject is not None:
             path = Path(os.path.realpath(self.project_dir / Path(call.subject).expanduser()))

@@ -1,0 +1,46 @@
+"""The TLS context `agent -p` builds while the SDK imports: the same verification, and it is used."""
+
+from __future__ import annotations
+
+import ssl
+
+import pytest
+
+from agent.engine import tls
+from agent.engine.llm import LLM
+
+
+@pytest.fixture
+def fresh_tls(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(tls, "_thread", None)
+    monkeypatch.setattr(tls, "_built", {})
+    return tls
+
+
+def test_without_prepare_there_is_no_context_and_the_sdk_builds_its_own(fresh_tls):
+    assert fresh_tls.prepared_context() is None
+
+
+def test_the_prepared_context_verifies_certificates_and_host_names(fresh_tls):
+    fresh_tls.prepare()
+    context = fresh_tls.prepared_context()
+    assert isinstance(context, ssl.SSLContext)
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname is True
+    assert context.cert_store_stats()["x509_ca"] > 0 or context.get_ca_certs() is not None
+
+
+def test_the_model_client_uses_the_prepared_context(fresh_tls, monkeypatch: pytest.MonkeyPatch):
+    import httpcore2
+
+    seen: list[object] = []
+    original = httpcore2.AsyncConnectionPool.__init__
+
+    def spy(self, *args, **kwargs):
+        seen.append(kwargs.get("ssl_context"))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(httpcore2.AsyncConnectionPool, "__init__", spy)
+    fresh_tls.prepare()
+    context = fresh_tls.prepared_context()
+    LLM(api_key="sk-test", base_url="https://api.example.invalid")
+    assert seen and all(s is context for s in seen)
