@@ -10,6 +10,7 @@ with a note, or refused when named. A task that cannot be exported exactly is re
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
 import sys
@@ -26,13 +27,12 @@ examples:
   agent cron export --format kubernetes --image registry.example/agent-project:1 -o k8s/
   agent cron export --format github-actions -o .github/workflows
 """
+FORMATS = ("crontab", "systemd", "kubernetes", "github-actions")
 _ZONEINFO_MARK = "zoneinfo/"
 _INTERVAL_SAMPLE = 50  # fires looked at for the shortest interval of a schedule
 
 
 def add_export_parser(sub: Any) -> argparse.ArgumentParser:
-    from agent.cli.export_formats import FORMATS
-
     parser = sub.add_parser("export", help="write durable tasks as crontab, systemd, Kubernetes or GitHub "
                             "Actions jobs", epilog=EXPORT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("ids", nargs="*", metavar="ID", help="tasks to export (default: every recurring task)")
@@ -83,7 +83,7 @@ def _min_interval_s(expr: Any, start: datetime) -> int:
     from agent.cron.expr import next_fires
 
     fires = next_fires(expr, start, _INTERVAL_SAMPLE)
-    gaps = [(b - a).total_seconds() for a, b in zip(fires, fires[1:])]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(fires)]
     return int(min(gaps)) if gaps else 366 * 86400
 
 
@@ -227,4 +227,4 @@ def _emit(files: list[tuple[str, str]], output: Path | None, fmt: str) -> None:
         sys.stdout.write(text)
 
 
-__all__ = ["add_export_parser", "cmd_export", "zone_name_here"]
+__all__ = ["FORMATS", "add_export_parser", "cmd_export", "zone_name_here"]

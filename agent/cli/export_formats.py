@@ -21,9 +21,8 @@ from agent.cron.export_calendar import ExportError, normalized_cron, systemd_cal
 from agent.cron.export_utc import utc_schedule
 from agent.cron.expr import CronExpr, describe_cron
 
-__all__ = ["FORMATS", "K8S_PROJECT_DIR", "K8S_SECRET", "ExportContext", "ExportTask", "agent_args", "render"]
+__all__ = ["K8S_PROJECT_DIR", "K8S_SECRET", "ExportContext", "ExportTask", "agent_args", "render"]
 
-FORMATS = ("crontab", "systemd", "kubernetes", "github-actions")
 K8S_PROJECT_DIR = "/project"  # where the image holds the project checkout
 K8S_SECRET = ("agent-anthropic", "api-key")  # Secret name and key holding ANTHROPIC_API_KEY
 K8S_RESOURCES = {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
@@ -103,7 +102,8 @@ def render_crontab(tasks: list[ExportTask], ctx: ExportContext) -> list[tuple[st
 def _refuse_isolation(task: ExportTask, target: str) -> None:
     if task.isolation:
         raise ExportError(f"it runs in its own git worktree (isolation), which a {target} job of `agent -p` "
-                          "does not do: export it to github-actions (a pull request per run), or keep it in agent daemon")
+                          "does not do: export it to github-actions (a pull request per run), or keep it in "
+                          "agent daemon")
 
 
 # -- systemd ----------------------------------------------------------------------------------------------

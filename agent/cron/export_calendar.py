@@ -25,10 +25,10 @@ from agent.cron.expr import CronExpr
 __all__ = [
     "ExportError",
     "Transition",
+    "cron_list",
     "dst_conflict",
     "matches_wall",
     "normalized_cron",
-    "cron_list",
     "on_calendar_lines",
     "systemd_calendar",
     "zone_transitions",
@@ -63,20 +63,22 @@ def _runs(values: tuple[int, ...]) -> list[tuple[int, int]]:
     return runs
 
 
-def _step(values: tuple[int, ...], high: int) -> int:
-    """N when the values are first, first+N, ... up to the field's end (N > 1), else 0."""
-    if len(values) < 2:
+def _step(values: tuple[int, ...]) -> int:
+    """N when the values are first, first+N, first+2N, ... (at least three of them, N > 1), else 0."""
+    if len(values) < 3:
         return 0
     step = values[1] - values[0]
-    return step if step > 1 and values == tuple(range(values[0], high + 1, step)) else 0
+    return step if step > 1 and values == tuple(range(values[0], values[-1] + 1, step)) else 0
 
 
 def cron_list(values: tuple[int, ...], low: int, high: int) -> str:
+    """One cron field for a set of values: `*`, `*/N`, `A-B/N`, or runs and single values."""
     if len(values) == high - low + 1:
         return "*"
-    step = _step(values, high)
+    step = _step(values)
     if step:
-        return f"*/{step}" if values[0] == low else f"{values[0]}-{high}/{step}"
+        whole = values[0] == low and values[-1] + step > high
+        return f"*/{step}" if whole else f"{values[0]}-{values[-1]}/{step}"
     return ",".join(str(a) if a == b else f"{a}-{b}" if b > a + 1 else f"{a},{b}" for a, b in _runs(values))
 
 

@@ -13,6 +13,7 @@ schedules that run every hour). Pure: the zone and the current time are argument
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
@@ -85,7 +86,7 @@ def _translate(expr: CronExpr, offset: timedelta) -> tuple[str, ...]:
 def _too_frequent(expr: CronExpr) -> bool:
     """True when two runs can come less than MIN_INTERVAL_MINUTES apart (local wall clock)."""
     minutes = expr.minutes
-    gaps = [b - a for a, b in zip(minutes, minutes[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(minutes)]
     hours = set(expr.hours)
     if any((h + 1) % 24 in hours for h in hours):  # the last minute of one hour, the first of the next
         gaps.append(60 - minutes[-1] + minutes[0])
