@@ -75,10 +75,11 @@ def cron_list(values: tuple[int, ...], low: int, high: int) -> str:
     """One cron field for a set of values: `*`, `*/N`, `A-B/N`, or runs and single values."""
     if len(values) == high - low + 1:
         return "*"
+    if len(values) > 1 and values == tuple(range(low, high + 1, values[1] - values[0])):
+        return f"*/{values[1] - values[0]}"
     step = _step(values)
     if step:
-        whole = values[0] == low and values[-1] + step > high
-        return f"*/{step}" if whole else f"{values[0]}-{values[-1]}/{step}"
+        return f"{values[0]}-{values[-1]}/{step}"
     return ",".join(str(a) if a == b else f"{a}-{b}" if b > a + 1 else f"{a},{b}" for a, b in _runs(values))
 
 

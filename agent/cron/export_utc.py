@@ -67,16 +67,16 @@ def _translate(expr: CronExpr, offset: timedelta) -> tuple[str, ...]:
     shift_minutes = int(offset.total_seconds() // 60)
     if offset % timedelta(minutes=1):
         raise ExportError(f"the zone's offset {offset} is not a whole number of minutes")
-    groups: dict[int, dict[int, set[int]]] = {}  # day shift -> UTC hour -> UTC minutes
+    # UTC hour -> minutes, per day fields (runs moved across midnight get their own day fields)
+    groups: dict[tuple[str, str, str], dict[int, set[int]]] = {}
     for hour in expr.hours:
         for minute in expr.minutes:
             day, rest = divmod(hour * 60 + minute - shift_minutes, _DAY_MINUTES)
-            groups.setdefault(day, {}).setdefault(rest // 60, set()).add(rest % 60)
+            groups.setdefault(_shift_days(expr, day), {}).setdefault(rest // 60, set()).add(rest % 60)
     crons: list[str] = []
-    for day in sorted(groups):
-        dom, months, dow = _shift_days(expr, day)
+    for (dom, months, dow), hours_minutes in groups.items():
         by_minutes: dict[tuple[int, ...], list[int]] = {}
-        for hour, minutes in sorted(groups[day].items()):
+        for hour, minutes in sorted(hours_minutes.items()):
             by_minutes.setdefault(tuple(sorted(minutes)), []).append(hour)
         for minutes, hours in by_minutes.items():
             crons.append(" ".join((cron_list(minutes, 0, 59), cron_list(tuple(hours), 0, 23), dom, months, dow)))
