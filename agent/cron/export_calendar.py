@@ -10,6 +10,9 @@ same everywhere except at daylight-saving changes, where systemd and `next_fire`
 - a matching time in a spring-forward gap: systemd skips it, `next_fire` runs it when the gap ends;
 - a matching time in an autumn fold with an unrestricted hour field: `next_fire` runs both, systemd one.
 
+Values are written as lists and `a..b` ranges, never systemd's `a/step` repetitions: systemd 252 failed
+("Resource deadlock avoided") or fired differently on some of those (`*-01/10-*` across a new year).
+
 `systemd_calendar` refuses an expression that meets either case in the zone's coming years (with the
 date and time in the reason), except when the schedule is the same in UTC, which it then uses.
 Pure: the zone and the current time are arguments.
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
 
 from agent.cron.expr import CronExpr
 
@@ -115,7 +119,8 @@ def on_calendar_lines(expr: CronExpr, zone_name: str) -> list[str]:
     return [by_weekday] if expr.dow_restricted else [by_date]
 
 
-def zone_transitions(zone: tzinfo, start: datetime, years: int) -> list[Transition]:
+@lru_cache(maxsize=64)
+def zone_transitions(zone: tzinfo, start: datetime, years: int) -> tuple[Transition, ...]:
     """Offset changes of `zone` from `start` (aware) for about `years` years, to the second."""
     found: list[Transition] = []
     day = start.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
@@ -126,7 +131,7 @@ def zone_transitions(zone: tzinfo, start: datetime, years: int) -> list[Transiti
         if later_offset != offset:
             found.append(_bisect(zone, day, later, offset, later_offset))
         day, offset = later, later_offset
-    return found
+    return tuple(found)
 
 
 def _bisect(zone: tzinfo, low: datetime, high: datetime, before, after) -> Transition:
@@ -163,7 +168,7 @@ def _first_match(expr: CronExpr, start: datetime, end: datetime) -> datetime | N
     return None
 
 
-def dst_conflict(expr: CronExpr, zone_name: str, transitions: list[Transition]) -> str | None:
+def dst_conflict(expr: CronExpr, zone_name: str, transitions: tuple[Transition, ...]) -> str | None:
     """Why systemd would fire differently from `next_fire` at one of these transitions, or None."""
     for change in transitions:
         utc = change.at.replace(tzinfo=None)
@@ -180,7 +185,7 @@ def dst_conflict(expr: CronExpr, zone_name: str, transitions: list[Transition]) 
     return None
 
 
-def _same_in_utc(expr: CronExpr, now: datetime, transitions: list[Transition]) -> bool:
+def _same_in_utc(expr: CronExpr, now: datetime, transitions: tuple[Transition, ...]) -> bool:
     """True when the schedule is the same instants in UTC: an every-hour schedule with no day or month
     restriction, whole-hour offsets and changes, and minute 0 in the set (a gap's collapsed fire)."""
     if expr.hour_restricted or expr.dom_restricted or expr.dow_restricted or len(expr.months) < 12:

@@ -124,7 +124,7 @@ def utc_schedule(expr: CronExpr, zone: tzinfo, zone_name: str, now: datetime) ->
     return UtcSchedule(crons, standard, note)
 
 
-def _standard_offset(zone: tzinfo, local_now: datetime, changes: list) -> timedelta:
+def _standard_offset(zone: tzinfo, local_now: datetime, changes: tuple) -> timedelta:
     """The offset in force when the zone is not on daylight saving time (the current one if unknown)."""
     moments = [local_now, *(c.at.astimezone(zone) for c in changes)]
     for moment in moments:
