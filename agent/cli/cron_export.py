@@ -109,6 +109,8 @@ def _not_exportable(task: Any) -> str | None:
         return "it is a one-shot task (it fires once and is deleted), which these schedulers have no form for"
     if (task.model_extra or {}).get("after"):
         return "it follows other tasks (after:), which these schedulers cannot express"
+    if "\0" in task.prompt:
+        return "its prompt holds a NUL character, which no command line can carry"
     return None
 
 
