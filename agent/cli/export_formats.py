@@ -68,8 +68,9 @@ def _unit_name(task: ExportTask) -> str:
     return f"agent-task-{task.id}"
 
 
-def _header(task: ExportTask, ctx: ExportContext, what: str) -> list[str]:
-    return [f"{what} task {task.id} of {ctx.project} (agent cron export; edit the task, then export again)",
+def _header(task: ExportTask, ctx: ExportContext, what: str, *, here: bool = True) -> list[str]:
+    where = f" of {ctx.project}" if here else ""  # a job elsewhere need not know this machine's paths
+    return [f"{what} task {task.id}{where} (agent cron export; edit the task, then export again)",
             f"schedule: {task.expr.text} in {ctx.zone_name} ({describe_cron(task.expr)})",
             f"prompt: {comment_text(task.prompt)}"]
 
@@ -192,7 +193,7 @@ def render_kubernetes(task: ExportTask, ctx: ExportContext) -> list[tuple[str, s
                 "spec": {"restartPolicy": "Never", "containers": [container]}}}},
         },
     }
-    header = [*_header(task, ctx, "Kubernetes CronJob for"),
+    header = [*_header(task, ctx, "Kubernetes CronJob for", here=False),
               f"key: kubectl create secret generic {K8S_SECRET[0]} --from-literal={K8S_SECRET[1]}=...",
               "no jitter: Kubernetes starts jobs on the minute"]
     return [(f"{name}.yaml", _yaml(header, document))]
@@ -256,12 +257,15 @@ def render_github_actions(task: ExportTask, ctx: ExportContext) -> tuple[list[tu
         "concurrency": {"group": _unit_name(task), "cancel-in-progress": False},
         "jobs": {"run": job},
     }
-    header = [*_header(task, ctx, "GitHub Actions workflow for"),
+    header = [*_header(task, ctx, "GitHub Actions workflow for", here=False),
               f"GitHub runs schedules in UTC: translated with {ctx.zone_name} at {_offset(schedule.offset)}.",
               *([schedule.dst_note] if schedule.dst_note else []),
               "No jitter of ours: GitHub itself may start scheduled runs late under load."]
     if not ctx.image:
-        header.append("Set the repository variable AGENT_PACKAGE to agent's pip requirement (a wheel URL or git+https://...).")
+        header.append("Set the repository variable AGENT_PACKAGE to agent's pip requirement (a wheel URL or "
+                      "git+https://...).")
+    elif task.isolation:
+        header.append("The image needs git and gh (GitHub's CLI) for the pull request.")
     return [(f"{_unit_name(task)}.yml", _yaml(header, document))], schedule.dst_note
 
 
