@@ -102,3 +102,22 @@ def test_an_unknown_time_zone_is_a_usage_error(tmp_path: Path, capsys) -> None:
     code = run_cron_cli(["--cwd", str(tmp_path), "export", "--format", "crontab", "--timezone", "Mars/Olympus"])
     assert code == 2
     assert "unknown time zone 'Mars/Olympus'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt", ["crontab", "systemd", "kubernetes", "github-actions"])
+def test_exporting_twice_writes_the_same_bytes(tmp_path: Path, fmt: str) -> None:
+    write_tasks(tmp_path, {"id": "aaaaaaaa", "maxTurns": 3}, {"id": "bbbbbbbb", "cron": "*/20 8-17 * * *"})
+    runs = []
+    for name in ("one", "two"):
+        assert export(tmp_path, "--format", fmt, "--image", "img:1", "-o", str(tmp_path / name)) == 0
+        runs.append({p.name: p.read_bytes() for p in (tmp_path / name).iterdir()})
+    assert runs[0] == runs[1] and runs[0]
+
+
+def test_limits_and_catch_up_come_from_the_task_and_settings(tmp_path: Path, capsys) -> None:
+    write_tasks(tmp_path, {"id": "aaaaaaaa", "maxTurns": 6, "catchUp": "skip"})
+    (tmp_path / ".claude" / "settings.json").write_text(json.dumps({"cronJitter": {"recurringCapMs": 120_000}}))
+    assert export(tmp_path, "--format", "systemd") == 0
+    out = capsys.readouterr().out
+    assert '"--max-turns" "6" "--" "check"' in out
+    assert "Persistent=false" in out and "RandomizedDelaySec=120\n" in out

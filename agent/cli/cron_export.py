@@ -30,6 +30,9 @@ examples:
 FORMATS = ("crontab", "systemd", "kubernetes", "github-actions")
 _ZONEINFO_MARK = "zoneinfo/"
 _INTERVAL_SAMPLE = 50  # fires looked at for the shortest interval of a schedule
+# From a fixed start in UTC, so that the interval (and the jitter and deadline made from it) does not
+# change with the day of the export or with a DST change among the sampled fires.
+_INTERVAL_START = datetime(2001, 1, 1, tzinfo=timezone.utc)
 
 
 def add_export_parser(sub: Any) -> argparse.ArgumentParser:
@@ -79,15 +82,15 @@ def _agent_argv() -> tuple[str, ...]:
     return (str(Path(found).resolve()),) if found else (str(Path(sys.executable).resolve()), "-m", "agent")
 
 
-def _min_interval_s(expr: Any, start: datetime) -> int:
+def _min_interval_s(expr: Any) -> int:
     from agent.cron.expr import next_fires
 
-    fires = next_fires(expr, start, _INTERVAL_SAMPLE)
+    fires = next_fires(expr, _INTERVAL_START, _INTERVAL_SAMPLE)
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(fires)]
     return int(min(gaps)) if gaps else 366 * 86400
 
 
-def _export_task(task: Any, settings: dict[str, Any], start: datetime) -> Any:
+def _export_task(task: Any, settings: dict[str, Any]) -> Any:
     from agent.cli.export_formats import ExportTask
     from agent.cron.expr import parse_cron
     from agent.cron.jitter import load_jitter_config
@@ -97,7 +100,7 @@ def _export_task(task: Any, settings: dict[str, Any], start: datetime) -> Any:
     policy = resolve_policy(settings.get("cron"), extra)
     jitter, _ = load_jitter_config(settings.get("cronJitter"))
     expr = parse_cron(task.cron)
-    interval = _min_interval_s(expr, start)
+    interval = _min_interval_s(expr)
     jitter_s = int(min(jitter.recurringFrac * interval, jitter.recurringCapMs / 1000))
     return ExportTask(id=task.id, expr=expr, prompt=task.prompt, max_turns=policy.max_turns,
                       catch_up=policy.catch_up, isolation=extra.get("isolation") == "worktree",
@@ -173,7 +176,7 @@ def cmd_export(args: argparse.Namespace, project: Path) -> int:
                         env_file=str(config / "agent" / "env"), log_dir=str(state_dir(os.environ) / "logs"),
                         image=args.image)
     settings = _settings(project)
-    tasks = [_export_task(task, settings, now.astimezone(zone)) for task in chosen]
+    tasks = [_export_task(task, settings) for task in chosen]
     for task in chosen:
         if (task.model_extra or {}).get("maxTokensPerRun") is not None:
             _warn(f"task {task.id}: maxTokensPerRun is not enforced by agent -p; the exported job runs without it")
