@@ -14,6 +14,7 @@ import itertools
 import os
 import shutil
 import sys
+from collections.abc import Mapping
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 from typing import Any
@@ -47,22 +48,22 @@ def add_export_parser(sub: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def zone_name_here(env: dict[str, str] | os._Environ[str]) -> str | None:
-    """This machine's IANA zone name: $TZ, /etc/timezone, or the /etc/localtime link; None if unknown."""
+def zone_name_here(env: Mapping[str, str]) -> str | None:
+    """This machine's IANA zone name, from what the scheduler reads (agent.cron.zone): $TZ, else the
+    /etc/localtime link, else /etc/timezone; None if none of them names a zone."""
     tz = (env.get("TZ") or "").removeprefix(":")
     if tz and not tz.startswith("/"):
         return tz
     try:
-        name = Path("/etc/timezone").read_text().strip()
-        if name:
-            return name
-    except OSError:
-        pass
-    try:
         target = os.readlink("/etc/localtime")
     except OSError:
+        target = ""
+    if _ZONEINFO_MARK in target:
+        return target.split(_ZONEINFO_MARK, 1)[1]
+    try:
+        return Path("/etc/timezone").read_text().strip() or None
+    except OSError:
         return None
-    return target.split(_ZONEINFO_MARK, 1)[1] if _ZONEINFO_MARK in target else None
 
 
 def _zone(args: argparse.Namespace) -> tuple[tzinfo, str]:
