@@ -40,7 +40,7 @@ def add_export_parser(sub: Any) -> argparse.ArgumentParser:
     parser = sub.add_parser("export", help="write durable tasks as crontab, systemd, Kubernetes or GitHub "
                             "Actions jobs", epilog=EXPORT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("ids", nargs="*", metavar="ID", help="tasks to export (default: every recurring task)")
-    parser.add_argument("--format", required=True, choices=FORMATS, dest="fmt")
+    parser.add_argument("--format", required=True, choices=FORMATS, dest="fmt", help="the target scheduler")
     parser.add_argument("--image", metavar="IMAGE", help="container image with agent (and for kubernetes the "
                         "project in /project); kubernetes needs it, github-actions uses it as the job container")
     parser.add_argument("-o", "--output", type=Path, metavar="DIR", help="write the files into DIR (default: print)")
@@ -176,6 +176,10 @@ def cmd_export(args: argparse.Namespace, project: Path) -> int:
     ctx = ExportContext(project=str(project), agent_argv=_agent_argv(), zone=zone, zone_name=zone_name, now=now,
                         env_file=str(config / "agent" / "env"), log_dir=str(state_dir(os.environ) / "logs"),
                         image=args.image)
+    for path in (ctx.project, ctx.env_file, ctx.log_dir, *ctx.agent_argv):
+        if not path.isprintable():
+            raise UsageError(f"agent cron export: the path {path!r} holds a newline or another control "
+                             "character, which the job files cannot carry")
     settings = _settings(project)
     tasks = [_export_task(task, settings) for task in chosen]
     for task in chosen:

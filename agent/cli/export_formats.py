@@ -87,9 +87,8 @@ def render_crontab(tasks: list[ExportTask], ctx: ExportContext) -> list[tuple[st
              f"CRON_TZ={ctx.zone_name}"]
     for task in tasks:
         _refuse_isolation(task, "crontab")
-        lines.append("")
-        lines.append(f"# task {task.id}: {_header(task, ctx, '')[1]}")
-        lines.append(f"# {_header(task, ctx, '')[2]}")
+        _, schedule, prompt = _header(task, ctx, "")
+        lines += ["", f"# task {task.id}: {schedule}", f"# {prompt}"]
         log = f"{ctx.log_dir}/{_unit_name(task)}.log"
         agent = " ".join(sh_quote(word) for word in ctx.agent_argv)
         args = " ".join(sh_word(word) for word in agent_args(task))
