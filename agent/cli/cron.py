@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from agent.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Parser, UsageError, project_dir
+from agent.cli.cron_export import add_export_parser, cmd_export
 from agent.cli.cron_history import (
     add_history_parsers,
     cmd_history,
@@ -36,6 +37,7 @@ examples:
   agent cron show RUN              one recorded run in full
   agent cron resume ID             a task paused after repeated failures fires again
   agent cron status                lock holder, next fires, expected fires with no record
+  agent cron export --format systemd -o DIR   tasks as systemd timers (or crontab, kubernetes, github-actions)
 """
 
 
@@ -70,7 +72,8 @@ def build_cron_parser() -> argparse.ArgumentParser:
     p_watch = sub.add_parser("watch", help="run the scheduler here with no model and print each fire")
     p_watch.add_argument("--json", action="store_true", help="one JSON object per fire")
     extra = add_history_parsers(sub)
-    for p_sub in (p_list, p_add, p_delete, p_next, p_watch, *extra):
+    p_export = add_export_parser(sub)
+    for p_sub in (p_list, p_add, p_delete, p_next, p_watch, *extra, p_export):
         # `agent cron watch --cwd DIR` as well as `agent cron --cwd DIR watch`; SUPPRESS keeps the
         # subcommand from overwriting a --cwd given before it with its own default.
         p_sub.add_argument("--cwd", type=Path, default=argparse.SUPPRESS, help="project folder")
@@ -106,7 +109,8 @@ def _run_task_command(args: argparse.Namespace, project: Path) -> int:
 
     try:
         handler = {"list": _cmd_list, "add": _cmd_add, "delete": _cmd_delete, "next": _cmd_next,
-                   "watch": _cmd_watch, "resume": cmd_resume, "status": cmd_status}[args.command]
+                   "watch": _cmd_watch, "resume": cmd_resume, "status": cmd_status,
+                   "export": cmd_export}[args.command]
         return handler(args, project)
     except UsageError as exc:
         print(exc, file=sys.stderr)
