@@ -86,8 +86,8 @@ def spawn(fake_api: FakeAnthropic, tmp_path: Path, project: Path) -> Iterator:
     children: list[pexpect.spawn] = []
 
     def start(*args: str, rows: int = 40, cols: int = 120, **env_overrides: str) -> Terminal:
-        env = child_env(fake_api, tmp_path / "home", PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm-256color",
-                        **env_overrides)
+        env = child_env(fake_api, tmp_path / "home",
+                        **{"PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm-256color", **env_overrides})
         env = {k: v for k, v in env.items() if v != ""}  # "" means: leave this variable out
         child = pexpect.spawn(sys.executable, ["-m", "agent", "--cwd", str(project), *args], env=env,
                               cwd=str(project), dimensions=(rows, cols), encoding="utf-8",
