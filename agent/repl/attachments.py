@@ -125,7 +125,7 @@ def build_attachments(text: str, session: AgentSession) -> Attachments:
             reason = f"at most {MAX_FILES} files and {MAX_TOTAL_CHARS:,} characters are attached at once"
         if reason is None:
             try:
-                content, cut = _read_capped(path, min(MAX_FILE_CHARS, room))
+                content, cut = _read_capped(Path(os.path.realpath(path)), min(MAX_FILE_CHARS, room))
             except (UnsafeFileError, OSError, ValueError) as exc:
                 reason = str(exc) if isinstance(exc, ValueError) else f"cannot be read ({exc})"
             else:
