@@ -8,6 +8,7 @@ from pty_support import PTY_ONLY, prompts
 pytestmark = PTY_ONLY
 
 ESC, SHIFT_TAB = "\x1b", "\x1b[Z"
+LOADED_S = 30  # the first reply waits for the session to load, slow when the machine is busy
 
 
 def test_esc_cancels_a_slow_turn_and_the_next_message_works(spawn, fake_api):
@@ -15,7 +16,7 @@ def test_esc_cancels_a_slow_turn_and_the_next_message_works(spawn, fake_api):
     fake_api.set_default(lambda r: text_reply("second answer"))
     term = spawn()
     term.type_line("take forever")
-    term.expect(r"Begi")  # the first words streamed, then the server stalls
+    term.expect(r"Begi", timeout=LOADED_S)  # the first words streamed, then the server stalls
     term.send(ESC)
     term.expect(r"Interrupted\.")
     term.type_line("and now?")
@@ -32,7 +33,7 @@ def test_esc_at_an_idle_prompt_keeps_the_typed_text_and_esc_enter_still_makes_a_
     term.settle(0.6)  # longer than the Esc timeout: taken as a lone Esc
     term.send("\x1b\r")  # Esc Enter (Alt-Enter) inserts a new line
     term.type_line("second line")
-    term.expect(r"lines: 2")
+    term.expect(r"lines: 2", timeout=LOADED_S)
     assert prompts(fake_api) == ["kept text\nsecond line"]
 
 
@@ -41,7 +42,7 @@ def test_shift_tab_cycles_the_mode_and_a_write_in_accept_edits_runs_without_a_qu
                     tool_reply(("Write", {"file_path": "notes.txt", "content": "hello\n"})), text_reply("wrote it"))
     term = spawn()
     term.type_line("hi")
-    term.expect(r"ready")  # the session has loaded
+    term.expect(r"ready", timeout=LOADED_S)  # the session has loaded
     term.send(SHIFT_TAB)
     term.expect(r"⏵⏵ accept edits on \(shift\+tab to cycle\)")
     term.type_line("write the notes")
@@ -58,7 +59,7 @@ def test_bang_command_shows_its_output_and_the_next_request_contains_it(spawn, f
     fake_api.set_default(lambda r: text_reply("seen"))
     term = spawn()
     term.type_line("!echo hi-from-shell")
-    term.expect(r"⎿ hi-from-shell")
+    term.expect(r"⎿ hi-from-shell", timeout=LOADED_S)
     term.type_line("what did it print?")
     term.expect(r"seen")
     [request] = fake_api.requests  # the command itself called no model
@@ -79,9 +80,22 @@ def test_at_path_completes_with_tab_and_the_request_carries_the_file(spawn, fake
     term.send("\t")  # Tab takes the first candidate (the screen is redrawn in part: read the request)
     term.settle(0.3)
     term.send(" please\r")
-    term.expect(r"Attached src/calculator\.py \(2 lines\)")
+    term.expect(r"Attached src/calculator\.py \(2 lines\)", timeout=LOADED_S)
     term.expect(r"explained")
     [request] = fake_api.requests
     text = request.turn_prompt()
     assert text.startswith("explain @src/calculator.py please")
     assert '<attached-file path="src/calculator.py">\n```\ndef add(a, b):\n    return a + b\n```' in text
+
+
+def test_ctrl_c_stops_a_bang_command_and_the_prompt_keeps_working(spawn, fake_api, project):
+    term = spawn()
+    term.type_line("!echo ready")
+    term.expect(r"⎿ ready", timeout=LOADED_S)  # the session has loaded: the next command starts at once
+    term.type_line("!sleep 30 && touch finished")
+    term.settle(0.5)
+    term.send("\x03")
+    term.expect(r"Stopped: !sleep 30")
+    term.type_line("!echo still-here")
+    term.expect(r"⎿ still-here")
+    assert not (project / "finished").exists() and fake_api.requests == []
