@@ -241,6 +241,11 @@ class Conversation:
 
     # ---------------------------------------------------------------------------- history upkeep
 
+    def add_user_blocks(self, blocks: list[dict[str, Any]]) -> None:
+        """Add user content without calling the model (a `!command` and its output): the model sees it
+        with the next prompt, which joins the same user message. Only between turns."""
+        self._append_user(blocks)
+
     def _append_user(self, blocks: list[dict[str, Any]]) -> None:
         """Add user content, merging into a trailing user message so that roles keep alternating."""
         if self.history and self.history[-1]["role"] == "user":

@@ -126,13 +126,25 @@ class Repl:
         if is_command_line(text):
             await self._run_command(text.strip())
             return
+        if text.lstrip().startswith("!"):  # `!command`: the user runs it (agent.repl.shell_escape)
+            echo = self.is_busy()  # queued: show the line again when it runs
+            self._queue_prompt(text, job=lambda: self._shell_escape(text, echo=echo))
+            return
         self._queue_prompt(text)
 
-    def _queue_prompt(self, text: str) -> None:
+    def _queue_prompt(self, text: str, job: Callable[[], Awaitable[Any]] | None = None) -> None:
         busy = self.is_busy()
-        self.queue.put(QueuedPrompt(text, Priority.NEXT, source="queued" if busy else "user"))
+        source = "command" if job is not None else "queued" if busy else "user"
+        self.queue.put(QueuedPrompt(text, Priority.NEXT, source=source, task=job))
         if busy:
             self.renderer.info("Queued: runs when the current turn ends.")
+
+    async def _shell_escape(self, text: str, *, echo: bool) -> None:
+        from agent.repl.shell_escape import run_shell_escape
+
+        if echo:
+            self.renderer.user_prompt(text)
+        await run_shell_escape(text, self.project, self.renderer, self.conversation)
 
     async def _run_command(self, line: str) -> None:
         command, name, args = self.registry.resolve(line)
@@ -308,9 +320,14 @@ class Repl:
         assert self.session is not None  # a conversation exists only once the session does
         try:
             source = "user" if item.source == "queued" else item.source
+            text = item.text
+            if source == "user" and not is_command_line(text) and "@" in text:
+                from agent.repl.attachments import attach_mentions
+
+                text = await attach_mentions(text, self.session, self.renderer)
 
             def turn(run_id: str | None = None) -> Awaitable[Any]:
-                return run_prompt(conversation, self.session, item.text, commands=self.custom_commands(),
+                return run_prompt(conversation, self.session, text, commands=self.custom_commands(),
                                   scheduled_task=fired.task if fired is not None else None, source=source,
                                   run_id=run_id)
 
@@ -417,6 +434,23 @@ class Repl:
         return self.custom.rows(signature)
 
     # -- keys and screen ------------------------------------------------------------------------------
+
+    def interrupt(self) -> None:
+        """Esc: cancel the running turn (or `!command`), nothing else."""
+        self._stop_turn()
+        self._invalidate()
+
+    def permission_mode(self) -> str | None:
+        return self.session.policy.mode.value if self.session is not None else None
+
+    def set_permission_mode(self, mode: str) -> bool:
+        """Shift-Tab: what `/permissions <mode>` does; the next tool call is judged in the new mode."""
+        from agent.engine.permissions import PermissionMode
+
+        if self.session is None:
+            return False
+        self.session.policy.mode = PermissionMode(mode)
+        return True
 
     def on_ctrl_c(self, buffer: Buffer) -> None:
         """Cancel the running turn; else clear the line; else exit on the second press."""

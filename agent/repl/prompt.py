@@ -26,17 +26,21 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.application.current import get_app_or_none
-from prompt_toolkit.completion import Completer, Completion
+from prompt_toolkit.completion import Completer, Completion, ThreadedCompleter, merge_completers
 from prompt_toolkit.document import Document
 from prompt_toolkit.filters import Condition
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory, ThreadedHistory
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.styles import Style
 
+from agent.repl.file_mentions import FileMentionCompleter
+from agent.repl.keys import add_chat_keys, mode_indicator, set_key_timeouts
 from agent.repl.render import format_until
 from agent.settings import state_dir
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from prompt_toolkit.buffer import Buffer
     from prompt_toolkit.key_binding import KeyPressEvent
 
@@ -61,6 +65,7 @@ STYLE = Style.from_dict({
 class PromptHost(Protocol):
     """What the prompt line reads from the chat application (`agent.repl.app.Repl` is the one host)."""
 
+    project: Path
     questions: QuestionBox
     renderer: Renderer
     queue: CommandQueue
@@ -79,6 +84,12 @@ class PromptHost(Protocol):
     def command_summaries(self) -> list[tuple[str, str]]: ...
 
     def on_ctrl_c(self, buffer: Buffer) -> None: ...
+
+    def interrupt(self) -> None: ...
+
+    def permission_mode(self) -> str | None: ...
+
+    def set_permission_mode(self, mode: str) -> bool: ...
 
 
 def make_history(env: Mapping[str, str]) -> History:
@@ -230,10 +241,11 @@ def build_prompt_session(repl: PromptHost, history: History) -> PromptSession:
         return [*repl.renderer.live_fragments(width), *repl.questions.fragments(), *hint_fragments(repl),
                 ("class:prompt", "> ")]
 
-    return PromptSession(
+    files = ThreadedCompleter(FileMentionCompleter(repl.project))  # `@path`; walks off the event loop
+    session: PromptSession = PromptSession(
         message=message,
         history=history,
-        completer=SlashCompleter(repl.command_summaries),
+        completer=merge_completers([SlashCompleter(repl.command_summaries), files]),
         complete_while_typing=True,
         key_bindings=_key_bindings(repl, question_up),
         bottom_toolbar=lambda: toolbar_fragments(repl),
@@ -244,6 +256,8 @@ def build_prompt_session(repl: PromptHost, history: History) -> PromptSession:
         erase_when_done=False,
         enable_suspend=True,
     )
+    set_key_timeouts(session.app)
+    return session
 
 
 def hint_fragments(repl: PromptHost) -> Fragments:
@@ -258,6 +272,8 @@ def hint_fragments(repl: PromptHost) -> Fragments:
 def toolbar_fragments(repl: PromptHost) -> Fragments:
     """`claude-sonnet-4-6 · next: 3f9a12c0 in 4m 10s · queue: 1 · Ctrl-C to interrupt`."""
     parts = [repl.model_name or "starting…"]
+    if mode := mode_indicator(repl.permission_mode()):
+        parts.append(f"{mode} (shift+tab to cycle)")
     nxt = repl.scheduler.next_fire_time() if repl.scheduler is not None else None
     if nxt is not None:
         parts.append(f"next: {nxt[0].id} {format_until(nxt[1], time.time_ns() // 1_000_000)}")
@@ -272,6 +288,7 @@ def toolbar_fragments(repl: PromptHost) -> Fragments:
 
 def _key_bindings(repl: PromptHost, question_up: Condition) -> KeyBindings:
     kb = KeyBindings()
+    add_chat_keys(kb, repl, question_up)  # Esc interrupts, Shift-Tab cycles the permission mode
 
     @kb.add("enter", filter=~question_up)
     def _enter(event: KeyPressEvent) -> None:

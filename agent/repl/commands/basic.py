@@ -14,7 +14,11 @@ if TYPE_CHECKING:
 KEYS_HELP = (
     ("Enter", "send (while a turn runs, the message waits and runs right after it)"),
     ("Esc Enter, or \\ at the end", "new line"),
-    ("Tab", "complete a /command"),
+    ("Tab", "complete a /command or an @file"),
+    ("Esc", "interrupt the running turn"),
+    ("Shift-Tab", "cycle the permission mode: default, acceptEdits, plan"),
+    ("!command", "run a shell command yourself; the model sees it and its output with your next message"),
+    ("@path", "attach a project file to the message"),
     ("Ctrl-C", "interrupt the running turn; clear the line; twice on an empty line to exit"),
     ("Ctrl-D", "exit (on an empty line)"),
 )
