@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from agent.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Parser, UsageError, project_dir
+from agent.cli.cron_branches import BRANCH_COMMANDS, add_branch_parsers, run_branch_command
 from agent.cli.cron_history import (
     add_history_parsers,
     cmd_history,
@@ -36,6 +37,9 @@ examples:
   agent cron show RUN              one recorded run in full
   agent cron resume ID             a task paused after repeated failures fires again
   agent cron status                lock holder, next fires, expected fires with no record
+  agent cron add --cron "0 3 * * *" --prompt "fix lint" --worktree   each run on its own branch
+  agent cron branches [ID]         run branches (task/ID/STAMP) with their run's status
+  agent cron prune --older-than 14d   delete old run branches
 """
 
 
@@ -58,6 +62,8 @@ def build_cron_parser() -> argparse.ArgumentParser:
                        help='5-field local-time cron, e.g. "*/30 * * * *"')
     p_add.add_argument("--prompt", required=True, metavar="TEXT", help="the prompt to run when it fires")
     p_add.add_argument("--once", action="store_true", help="fire once at the next match, then delete")
+    p_add.add_argument("--worktree", action="store_true", help="run each fire in its own git worktree, on a "
+                       "branch task/ID/STAMP (the project must be a git repository)")
 
     p_delete = sub.add_parser("delete", help="delete a task by id")
     p_delete.add_argument("id", help="the 8-character task id (see agent cron list)")
@@ -69,7 +75,7 @@ def build_cron_parser() -> argparse.ArgumentParser:
 
     p_watch = sub.add_parser("watch", help="run the scheduler here with no model and print each fire")
     p_watch.add_argument("--json", action="store_true", help="one JSON object per fire")
-    extra = add_history_parsers(sub)
+    extra = [*add_history_parsers(sub), *add_branch_parsers(sub)]
     for p_sub in (p_list, p_add, p_delete, p_next, p_watch, *extra):
         # `agent cron watch --cwd DIR` as well as `agent cron --cwd DIR watch`; SUPPRESS keeps the
         # subcommand from overwriting a --cwd given before it with its own default.
@@ -86,6 +92,8 @@ def run_cron_cli(argv: Sequence[str]) -> int:
         return EXIT_USAGE
     if args.command in ("history", "show"):  # the run history only: no task file, no pydantic
         return _run_history_command(args, project)
+    if args.command in BRANCH_COMMANDS:  # git and the run history
+        return run_branch_command(args, project)
     return _run_task_command(args, project)
 
 
@@ -177,9 +185,13 @@ def _run_states_or_warn(project: Path) -> dict:
 
 
 def _cmd_add(args: argparse.Namespace, project: Path) -> int:
-    scheduled = _service(project).create(args.cron, args.prompt, recurring=not args.once, durable=True)
+    from agent.cron.worktree import ISOLATION_FIELD, WORKTREE
+
+    extra = {ISOLATION_FIELD: WORKTREE} if args.worktree else None
+    scheduled = _service(project).create(args.cron, args.prompt, recurring=not args.once, durable=True,
+                                         extra=extra)
     print(scheduled.task.id)
-    kind = "recurring" if scheduled.task.recurring else "once"
+    kind = ("recurring" if scheduled.task.recurring else "once") + (", in its own worktree" if args.worktree else "")
     print(f"Scheduled {scheduled.task.id}: {scheduled.human_schedule} ({kind}), next fire "
           f"{_local_time(scheduled.next_fire_ms)}", file=sys.stderr)
     return EXIT_OK

@@ -168,8 +168,13 @@ class HeadlessRun:
         try:
             check_not_builtin(prompt, commands)
             conversation = self.ensure_conversation()
-            turn = await run_prompt(conversation, self.session, prompt, commands=commands,
-                                    scheduled_task=scheduled_task)
+            if scheduled_task is None:
+                turn = await run_prompt(conversation, self.session, prompt, commands=commands)
+            else:  # a fire: in the task's own worktree when it asks for isolation
+                from agent.engine.isolation import run_fired_prompt
+
+                turn = await run_fired_prompt(conversation, self.session, prompt, commands=commands,
+                                              task=scheduled_task)
         except (LLMError, CommandNotFound, SessionChoiceError) as exc:
             outcome = RunOutcome.failure(getattr(exc, "message", str(exc)), _ms_since(started))
         else:
