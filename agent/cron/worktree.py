@@ -81,8 +81,16 @@ def task_isolation(task: Any) -> str | None:
     return None if value is None else str(value)
 
 
+# GIT_* variables kept: they limit repository discovery or name the user, never point at another index
+_KEPT_GIT_VARS = frozenset({"GIT_CEILING_DIRECTORIES", "GIT_DISCOVERY_ACROSS_FILESYSTEM", "GIT_CONFIG_GLOBAL",
+                            "GIT_CONFIG_NOSYSTEM", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
+                            "GIT_COMMITTER_EMAIL"})
+
+
 def git_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in (os.environ if base is None else base).items() if not k.startswith("GIT_")}
+    """Our environment without the GIT_* variables that would point git at another repository or index."""
+    env = {k: v for k, v in (os.environ if base is None else base).items()
+           if not k.startswith("GIT_") or k in _KEPT_GIT_VARS}
     env.update(GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0", LC_ALL="C")
     return env
 
