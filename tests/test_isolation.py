@@ -330,7 +330,8 @@ async def test_cron_create_takes_an_optional_isolation_field(tmp_path):
     plain = tmp_path / "plain"
     plain.mkdir()
     tool = CronCreate()
-    assert "isolation" in tool.input_schema()["properties"] and "isolation" not in tool.input_schema().get("required", [])
+    schema = tool.input_schema()
+    assert "isolation" in schema["properties"] and "isolation" not in schema.get("required", [])
     ctx = ToolContext(project_dir=repo, cron=service(repo))
     args = tool.parse_input({"cron": "*/5 * * * *", "prompt": "check", "durable": True, "isolation": "worktree"})
     result = await tool.run(args, ctx)
