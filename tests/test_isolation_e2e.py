@@ -221,6 +221,8 @@ def test_cron_add_worktree_stores_isolation_and_refuses_outside_a_repository(fak
     assert done.returncode == 0, done.stderr
     [task] = json.loads((repo / ".claude" / "scheduled_tasks.json").read_text())["tasks"]
     assert task["isolation"] == "worktree" and "own worktree" in done.stderr
+    [listed] = json.loads(cron(fake_api, tmp_path, repo, "list", "--json").stdout)
+    assert listed["isolation"] == "worktree"
     plain = tmp_path / "plain"
     plain.mkdir()
     done = cron(fake_api, tmp_path, plain, "add", "--cron", "*/5 * * * *", "--prompt", "lint", "--worktree")

@@ -153,7 +153,8 @@ def _cmd_list(args: argparse.Namespace, project: Path) -> int:
             {"id": s.task.id, "cron": s.task.cron, "humanSchedule": s.human_schedule, "prompt": s.task.prompt,
              "recurring": s.task.recurring, "nextFireAt": s.next_fire_ms,
              "paused": bool(states.get(s.task.id) and states[s.task.id].paused),
-             "lastError": states[s.task.id].last_error if s.task.id in states else None}
+             "lastError": states[s.task.id].last_error if s.task.id in states else None,
+             "isolation": (s.task.model_extra or {}).get("isolation")}
             for s in scheduled
         ]
         print(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -165,7 +166,8 @@ def _cmd_list(args: argparse.Namespace, project: Path) -> int:
     for s in scheduled:
         prompt = " ".join(s.task.prompt.split())
         prompt = prompt[:60] + ("…" if len(prompt) > 60 else "")
-        kind = "recurring" if s.task.recurring else "once"
+        kind = ("recurring" if s.task.recurring else "once") + (
+            "+worktree" if (s.task.model_extra or {}).get("isolation") else "")
         state = states.get(s.task.id)
         if state is not None and state.paused:
             kind, prompt = "PAUSED", f"{prompt}  [last error: {state.last_error}; agent cron resume {s.task.id}]"
