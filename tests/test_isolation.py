@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import shutil
@@ -400,3 +401,70 @@ def test_run_branches_are_listed_oldest_first_with_the_checked_out_one_marked(tm
     assert [b.checked_out for b in found] == [False, True]
     assert found[0].stamp == datetime(2025, 1, 1, tzinfo=timezone.utc)
     assert len(list_run_branches(repo)) == 3
+
+
+# --- the daemon's runner: interruption and retries -----------------------------------------------------
+
+
+class WritingConversation:
+    """Writes a file where its tools are rooted, then answers or hangs."""
+
+    def __init__(self, project: Path, emit, hang: bool) -> None:
+        self.ctx, self.policy, self.system_prompt = ToolContext(project_dir=project), None, ""
+        self.emit, self.hang, self.max_turns, self.history = emit, hang, None, []
+        self.wrote: asyncio.Event = asyncio.Event()
+
+    async def run_turn(self, prompt, *, scheduled_task=None, source=None, run_id=None):
+        from agent.engine.conversation import TurnResult
+
+        (self.ctx.project_dir / f"from-{run_id}.txt").write_text("work\n")
+        self.wrote.set()
+        if self.hang:
+            await asyncio.sleep(3600)
+        return TurnResult(result_text="done", num_requests=1)
+
+
+def runner_for(repo: Path, tmp_path: Path, *, hang: bool):
+    from agent.engine.runs import RunRecorder
+    from agent.engine.scheduled import ScheduledRunner
+
+    made: list[WritingConversation] = []
+
+    def new_conversation(*, emit=None):
+        made.append(WritingConversation(repo, emit, hang))
+        return made[-1]
+
+    session = SimpleNamespace(project_dir=repo, env={"HOME": str(tmp_path / "home")},
+                              new_conversation=new_conversation, cron=SimpleNamespace(next_fire_ms=lambda *a: None))
+    recorder = RunRecorder(repo, {"XDG_STATE_HOME": str(tmp_path / "state")}, source="daemon")
+    return ScheduledRunner(session, recorder, say=lambda _: None), recorder, made
+
+
+def due() -> SimpleNamespace:
+    return SimpleNamespace(task=task(), due_ms=0, fired_ms=0)
+
+
+async def test_an_interrupted_daemon_run_is_committed_and_keeps_its_branch(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    dirty(repo)
+    before = snapshot(repo)
+    runner, recorder, made = runner_for(repo, tmp_path, hang=True)
+    running = asyncio.create_task(runner.run(due()))
+    while not made or not made[0].wrote.is_set():
+        await asyncio.sleep(0.01)
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    [record] = recorder.history().runs()
+    assert record.status == "interrupted" and record.branch and record.commit_id
+    assert git(repo, "show", f"{record.branch}:from-{record.run_id}.txt") == "work\n"
+    assert snapshot(repo) == before and not list((tmp_path / "state").rglob("worktrees/*"))
+
+
+async def test_a_daemon_run_works_in_the_worktree_and_records_branch_and_commit(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    runner, _, made = runner_for(repo, tmp_path, hang=False)
+    record = await runner.run(due())
+    assert record.status == "ok" and made[0].ctx.project_dir != repo
+    assert git(repo, "show", f"{record.branch}:from-{record.run_id}.txt") == "work\n"
+    assert not (repo / f"from-{record.run_id}.txt").exists()
