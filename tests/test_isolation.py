@@ -103,6 +103,7 @@ def test_commit_message_names_the_task_the_run_and_the_prompts_first_line():
     subject = message.splitlines()[0]
     assert TASK_ID in subject and "fix the flaky test" in subject
     assert "abc123def456" in message and "more detail" not in message
+    assert "\0" not in commit_message(TASK_ID, "r", "a\0b\x1b[31m", "ok")
 
 
 # --- a run in its worktree ---------------------------------------------------------------------------

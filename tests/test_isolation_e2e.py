@@ -191,6 +191,28 @@ async def test_a_chat_fire_runs_in_the_worktree_and_the_chat_gets_its_folder_bac
     assert snapshot(project) == before and any(record.branch in line for line in shown)
 
 
+async def test_the_first_run_of_loop_worktree_runs_in_a_worktree_too(fake_api, tmp_path, monkeypatch):
+    from agent.engine.custom_commands import run_prompt
+    from agent.engine.session import AgentSession, SessionOptions
+    from agent.repl.render import Renderer
+    from agent.repl.scheduled_runs import run_unrecorded
+
+    for key, value in env_for(fake_api, tmp_path).items():
+        monkeypatch.setenv(key, value)
+    project = isolated_project(tmp_path)
+    before = snapshot(project)
+    session = AgentSession(project, SessionOptions())
+    conversation = session.new_conversation(record=False)
+    shown: list[str] = []
+    fake_api.script(tool_reply(("Write", {"file_path": "first.txt", "content": "1\n"})), text_reply("done"))
+    task = fired(project).task
+    await run_unrecorded(conversation, session, task, lambda run_id: run_prompt(conversation, session, PROMPT,
+                         run_id=run_id), Renderer(lambda text, then=None: shown.append(text), color=False))
+    [branch] = git(project, "branch", "--list", "task/*").split()
+    assert git(project, "show", f"{branch}:first.txt") == "1\n" and any(branch in line for line in shown)
+    assert snapshot(project) == before and conversation.ctx.project_dir == project
+
+
 def test_a_stream_json_fire_runs_in_the_worktree(fake_api, tmp_path):
     project = isolated_project(tmp_path)
     before = snapshot(project)

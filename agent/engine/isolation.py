@@ -60,7 +60,9 @@ class IsolationResult:
 
 
 def first_line(prompt: str) -> str:
-    return next((line.strip() for line in prompt.splitlines() if line.strip()), "(empty prompt)")
+    """The prompt's first non-blank line, control characters (a NUL cannot go into an argument) as spaces."""
+    line = next((line.strip() for line in prompt.splitlines() if line.strip()), "(empty prompt)")
+    return "".join(ch if ch.isprintable() else " " for ch in line)
 
 
 def commit_message(task_id: str, run_id: str, prompt: str, status: str) -> str:
