@@ -34,7 +34,7 @@ def quiet_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def snapshot(project: Path) -> dict[str, str]:
     """The user's files and index; the scheduler's own bookkeeping (lastFiredAt, its lock) may change."""
-    return {k: v for k, v in full_snapshot(project).items() if not k.startswith(".claude/scheduled_tasks.json")}
+    return {k: v for k, v in full_snapshot(project).items() if not k.startswith(".claude/scheduled_tasks")}
 
 
 def env_for(api, tmp_path: Path) -> dict[str, str]:

@@ -135,8 +135,8 @@ async def delete_task(ctx: CommandContext, task_id: str) -> None:
 
 
 SCHEDULE_COMMANDS = (
-    Command("loop", "run a prompt now and then on a schedule", loop,
-            usage="[--durable] [--worktree] [interval] <prompt>"),
+    Command("loop", "run a prompt now and then on a schedule (--worktree: each run on its own git branch)", loop,
+            usage="[--durable] [interval] <prompt>"),
     Command("cron", "list scheduled tasks, delete one, show run history, resume a paused one", cron,
             usage="[delete <id> | history [id] | resume <id> | status]"),
 )
