@@ -290,3 +290,24 @@ async def test_loop_worktree_creates_an_isolated_task_and_refuses_outside_a_repo
     out = await harness.run("/loop --worktree 10m tidy up")
     assert "not a git repository" in out and harness.session.cron.list() == []
 
+
+
+def test_prune_removes_the_worktree_a_killed_run_left_and_then_its_old_branch(fake_api, tmp_path):
+    from datetime import datetime, timezone
+
+    from agent.cron.worktree import create_worktree
+    from agent.engine.isolation import WORKTREES
+    from agent.settings import project_state_dir
+
+    repo = make_repo(tmp_path / "repo")
+    folder = project_state_dir(repo, {"XDG_STATE_HOME": str(tmp_path / "state")}) / WORKTREES
+    killed = create_worktree(repo, folder, "0a1b2c3d", datetime(2020, 1, 1, tzinfo=timezone.utc))
+    running = create_worktree(repo, folder, "0a1b2c3d", datetime.now(timezone.utc))
+    listed = cron(fake_api, tmp_path, repo, "branches")
+    assert f"{killed.branch}" in listed.stdout and "(checked out)" in listed.stdout
+    done = cron(fake_api, tmp_path, repo, "prune", "--older-than", "14d")
+    assert done.returncode == 0, done.stderr
+    assert f"Removed the abandoned worktree of {killed.branch}" in done.stdout
+    assert f"Deleted {killed.branch}" in done.stdout
+    assert not killed.path.exists() and running.path.exists()
+    assert git(repo, "branch", "--list", "task/*", "--format=%(refname:short)").split() == [running.branch]

@@ -12,13 +12,14 @@ import argparse
 import json
 import os
 import re
+import socket
 import sqlite3
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from agent.cli.common import EXIT_FAILURE, EXIT_OK, UsageError
+from agent.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError
 
 __all__ = ["BRANCH_COMMANDS", "add_branch_parsers", "parse_age", "run_branch_command"]
 
@@ -53,7 +54,7 @@ def run_branch_command(args: argparse.Namespace, project: Path) -> int:
         return _cmd_branches(args, project) if args.command == "branches" else _cmd_prune(args, project)
     except UsageError as exc:
         print(exc, file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except (GitError, NotAGitRepository) as exc:
         print(f"agent cron {args.command}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
@@ -120,6 +121,7 @@ def _cmd_prune(args: argparse.Namespace, project: Path) -> int:
     cutoff = datetime.fromtimestamp(cutoff_ms / 1000, tz=timezone.utc)
     repo = repo_root(project)
     git(["worktree", "prune"], repo, check=False)  # forget worktrees whose folders are gone
+    _remove_abandoned_worktrees(project, repo, cutoff, dry_run=args.dry_run)
     deleted = kept = 0
     for b in list_run_branches(project, (args.id or "").strip().lower() or None):
         if b.stamp is None or b.stamp >= cutoff:
@@ -144,3 +146,37 @@ def _cmd_prune(args: argparse.Namespace, project: Path) -> int:
     print(f"{deleted} run branch{'es' if deleted != 1 else ''} older than {args.older_than} {verb}"
           + (f", {kept} kept" if kept else "") + ".")
     return EXIT_OK
+
+
+
+def _remove_abandoned_worktrees(project: Path, repo: Path, cutoff: datetime, *, dry_run: bool) -> None:
+    """Worktrees of runs killed before they could clean up (started before the cutoff, their process
+    gone) keep their branch checked out; remove them so that the branch can be pruned."""
+    from agent.cron.worktree import Worktree, branch_stamp, remove_worktree, run_worktrees
+    from agent.engine.isolation import WORKTREES
+    from agent.settings import project_state_dir
+
+    left = run_worktrees(project, project_state_dir(project, os.environ) / WORKTREES)
+    records = _records(project, [branch for _, branch in left])
+    for path, branch in left:
+        started = branch.rsplit("/", 1)[-1].split("-")[0]  # the UTC stamp: same format, so text order is time order
+        if started >= branch_stamp(cutoff) or _still_running(records.get(branch)):
+            continue
+        print(f"{'Would remove' if dry_run else 'Removed'} the abandoned worktree of {branch} ({path})")
+        if not dry_run:
+            remove_worktree(Worktree(repo, path, branch, "", path))
+
+
+def _still_running(record) -> bool:
+    """Whether a run's record says it is running in a process that may still be alive."""
+    if record is None or record.status != "running":
+        return False
+    if record.pid is None or record.host != socket.gethostname():
+        return True  # cannot tell from here: leave it
+    try:
+        os.kill(record.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True

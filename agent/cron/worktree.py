@@ -37,6 +37,7 @@ __all__ = [
     "list_run_branches",
     "remove_worktree",
     "repo_root",
+    "run_worktrees",
     "task_isolation",
 ]
 
@@ -217,3 +218,17 @@ def list_run_branches(project_dir: Path, task_id: str | None = None) -> list[Run
         stamp = datetime.strptime(match[1], STAMP_FORMAT).replace(tzinfo=timezone.utc) if match else None
         branches.append(RunBranch(name, parts[1], commit, stamp, head.strip() == "*" or bool(worktree_path)))
     return sorted(branches, key=lambda b: (b.stamp or datetime.min.replace(tzinfo=timezone.utc), b.name))
+
+
+def run_worktrees(project_dir: Path, folder: Path) -> list[tuple[Path, str]]:
+    """(path, branch) of the worktrees under `folder` (where runs make theirs) that git still knows:
+    after a clean end there are none; one left behind means its run is still going or was killed."""
+    repo = repo_root(project_dir)
+    real_folder = os.path.realpath(folder)
+    found: list[tuple[Path, str]] = []
+    for block in git(["worktree", "list", "--porcelain"], repo).stdout.split("\n\n"):
+        fields = dict(line.split(" ", 1) for line in block.splitlines() if " " in line)
+        path, branch = fields.get("worktree"), fields.get("branch", "").removeprefix("refs/heads/")
+        if path and branch.startswith(BRANCH_PREFIX) and os.path.realpath(path).startswith(real_folder + os.sep):
+            found.append((Path(path), branch))
+    return found
