@@ -49,9 +49,9 @@ def test_loop_worktree_runs_its_first_run_on_a_branch_and_leaves_the_checkout(sp
                     text_reply("wrote loop.txt"))
     term = spawn(GIT_CEILING_DIRECTORIES=str(tmp_path), GIT_CONFIG_NOSYSTEM="1")
     term.type_line("/loop --worktree 10m write loop.txt")
-    task_id = term.expect(r"Scheduled ([0-9a-f]{8}): every 10 minutes").group(1)
+    task_id = term.expect(r"Scheduled ([0-9a-f]{8}): every 10 minutes", timeout=30).group(1)
     term.expect(r"own git worktree")
-    term.expect(rf"branch task/{task_id}/\d{{8}}T\d{{6}}Z \(committed as [0-9a-f]{{12}}\)", timeout=20)
+    term.expect(rf"branch task/{task_id}/\d{{8}}T\d{{6}}Z \(committed as [0-9a-f]{{12}}\)", timeout=40)
     [branch] = branches(repo)
     assert git(repo, "show", f"{branch}:loop.txt") == "from the loop\n"
     assert snapshot(repo) == before and not (repo / "loop.txt").exists()
@@ -65,7 +65,7 @@ def test_a_due_isolated_task_fires_in_the_chat_on_its_own_branch(spawn, fake_api
     before = snapshot(repo)
     fake_api.script(tool_reply(("Write", {"file_path": "fired.txt", "content": "fired\n"})), text_reply("done"))
     term = spawn(GIT_CEILING_DIRECTORIES=str(tmp_path), GIT_CONFIG_NOSYSTEM="1")
-    term.expect(r"Scheduled task 9c0ffee1: branch task/9c0ffee1/\S+ \(committed as [0-9a-f]{12}\)", timeout=20)
+    term.expect(r"Scheduled task 9c0ffee1: branch task/9c0ffee1/\S+ \(committed as [0-9a-f]{12}\)", timeout=40)
     [branch] = branches(repo)
     assert git(repo, "show", f"{branch}:fired.txt") == "fired\n"
     assert snapshot(repo) == before and not (repo / "fired.txt").exists()
