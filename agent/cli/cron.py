@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from agent.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Parser, UsageError, project_dir
+from agent.cli.cron_branches import BRANCH_COMMANDS, add_branch_parsers, run_branch_command
 from agent.cli.cron_export import add_export_parser, cmd_export
 from agent.cli.cron_history import (
     add_history_parsers,
@@ -37,6 +38,9 @@ examples:
   agent cron show RUN              one recorded run in full
   agent cron resume ID             a task paused after repeated failures fires again
   agent cron status                lock holder, next fires, expected fires with no record
+  agent cron add --cron "0 3 * * *" --prompt "fix lint" --worktree   each run on its own branch
+  agent cron branches [ID]         run branches (task/ID/STAMP) with their run's status
+  agent cron prune --older-than 14d   delete old run branches
   agent cron export --format systemd -o DIR   tasks as systemd timers (or crontab, kubernetes, github-actions)
 """
 
@@ -60,6 +64,8 @@ def build_cron_parser() -> argparse.ArgumentParser:
                        help='5-field local-time cron, e.g. "*/30 * * * *"')
     p_add.add_argument("--prompt", required=True, metavar="TEXT", help="the prompt to run when it fires")
     p_add.add_argument("--once", action="store_true", help="fire once at the next match, then delete")
+    p_add.add_argument("--worktree", action="store_true", help="run each fire in its own git worktree, on a "
+                       "branch task/ID/STAMP (the project must be a git repository)")
 
     p_delete = sub.add_parser("delete", help="delete a task by id")
     p_delete.add_argument("id", help="the 8-character task id (see agent cron list)")
@@ -71,9 +77,8 @@ def build_cron_parser() -> argparse.ArgumentParser:
 
     p_watch = sub.add_parser("watch", help="run the scheduler here with no model and print each fire")
     p_watch.add_argument("--json", action="store_true", help="one JSON object per fire")
-    extra = add_history_parsers(sub)
-    p_export = add_export_parser(sub)
-    for p_sub in (p_list, p_add, p_delete, p_next, p_watch, *extra, p_export):
+    extra = [*add_history_parsers(sub), *add_branch_parsers(sub), add_export_parser(sub)]
+    for p_sub in (p_list, p_add, p_delete, p_next, p_watch, *extra):
         # `agent cron watch --cwd DIR` as well as `agent cron --cwd DIR watch`; SUPPRESS keeps the
         # subcommand from overwriting a --cwd given before it with its own default.
         p_sub.add_argument("--cwd", type=Path, default=argparse.SUPPRESS, help="project folder")
@@ -89,6 +94,8 @@ def run_cron_cli(argv: Sequence[str]) -> int:
         return EXIT_USAGE
     if args.command in ("history", "show"):  # the run history only: no task file, no pydantic
         return _run_history_command(args, project)
+    if args.command in BRANCH_COMMANDS:  # git and the run history
+        return run_branch_command(args, project)
     return _run_task_command(args, project)
 
 
@@ -149,7 +156,8 @@ def _cmd_list(args: argparse.Namespace, project: Path) -> int:
             {"id": s.task.id, "cron": s.task.cron, "humanSchedule": s.human_schedule, "prompt": s.task.prompt,
              "recurring": s.task.recurring, "nextFireAt": s.next_fire_ms,
              "paused": bool(states.get(s.task.id) and states[s.task.id].paused),
-             "lastError": states[s.task.id].last_error if s.task.id in states else None}
+             "lastError": states[s.task.id].last_error if s.task.id in states else None,
+             "isolation": (s.task.model_extra or {}).get("isolation")}
             for s in scheduled
         ]
         print(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -161,7 +169,8 @@ def _cmd_list(args: argparse.Namespace, project: Path) -> int:
     for s in scheduled:
         prompt = " ".join(s.task.prompt.split())
         prompt = prompt[:60] + ("…" if len(prompt) > 60 else "")
-        kind = "recurring" if s.task.recurring else "once"
+        kind = ("recurring" if s.task.recurring else "once") + (
+            "+worktree" if (s.task.model_extra or {}).get("isolation") else "")
         state = states.get(s.task.id)
         if state is not None and state.paused:
             kind, prompt = "PAUSED", f"{prompt}  [last error: {state.last_error}; agent cron resume {s.task.id}]"
@@ -181,9 +190,13 @@ def _run_states_or_warn(project: Path) -> dict:
 
 
 def _cmd_add(args: argparse.Namespace, project: Path) -> int:
-    scheduled = _service(project).create(args.cron, args.prompt, recurring=not args.once, durable=True)
+    from agent.cron.worktree import ISOLATION_FIELD, WORKTREE
+
+    extra = {ISOLATION_FIELD: WORKTREE} if args.worktree else None
+    scheduled = _service(project).create(args.cron, args.prompt, recurring=not args.once, durable=True,
+                                         extra=extra)
     print(scheduled.task.id)
-    kind = "recurring" if scheduled.task.recurring else "once"
+    kind = ("recurring" if scheduled.task.recurring else "once") + (", in its own worktree" if args.worktree else "")
     print(f"Scheduled {scheduled.task.id}: {scheduled.human_schedule} ({kind}), next fire "
           f"{_local_time(scheduled.next_fire_ms)}", file=sys.stderr)
     return EXIT_OK

@@ -144,6 +144,8 @@ def cmd_show(args: argparse.Namespace, project: Path) -> int:
         ("process", f"pid {record.pid} on {record.host} ({record.source})"),
         ("transcript", record.transcript or "-"),
     ]
+    if record.branch:  # isolation "worktree": where its changes are
+        fields += [("branch", record.branch), ("commit", record.commit_id or "- (nothing committed)")]
     for name, value in fields:
         print(f"{name + ':':<12}{value}")
     print(f"{'prompt:':<12}{record.prompt}")

@@ -5,7 +5,8 @@ repository, so it cannot be committed by accident, and never in the tasks file, 
 rewrites with only its own fields. WAL mode lets the daemon, chats and `agent cron history` use it at
 once. The schema is versioned with `PRAGMA user_version` and migrated when the database is opened.
 
-Two tables: `runs` (one row per fire: what ran, when, how it ended, what it cost) and `task_state`
+Two tables: `runs` (one row per fire: what ran, when, how it ended, what it cost, and for a task
+isolated in a git worktree the branch and commit it left) and `task_state`
 (the circuit breaker: paused, pausedAt, lastError, consecutiveFailures). Plus `gaps`, the expected
 fires already reported as missing, so a gap is notified once.
 """
@@ -56,12 +57,18 @@ _MIGRATIONS: tuple[str, ...] = (
                        PRIMARY KEY (task_id, slot_ms));
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # 3: the git branch and commit of a run in its own worktree (isolation "worktree")
+    """
+    ALTER TABLE runs ADD COLUMN branch TEXT;
+    ALTER TABLE runs ADD COLUMN commit_id TEXT;
+    CREATE INDEX runs_by_branch ON runs (branch) WHERE branch IS NOT NULL;
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 _COLUMNS = ("run_id", "task_id", "prompt", "cron", "status", "scheduled_at", "started_at", "ended_at",
             "requests", "input_tokens", "output_tokens", "cost_usd", "result", "error", "denials",
-            "transcript", "pid", "host", "attempts", "source")
+            "transcript", "pid", "host", "attempts", "source", "branch", "commit_id")
 
 
 def history_path(project_dir: Path, env: Mapping[str, str]) -> Path:
@@ -97,6 +104,8 @@ class RunRecord:
     host: str | None = None
     attempts: int = 1
     source: str = "daemon"
+    branch: str | None = None  # isolation "worktree": the run's branch, kept after the run
+    commit_id: str | None = None  # the commit of its changes on that branch (None: nothing committed)
 
     def to_json(self) -> dict[str, Any]:
         """The `agent cron history --json` shape (camelCase, as the issue names it)."""
@@ -106,7 +115,8 @@ class RunRecord:
             "endedAt": self.ended_at, "requests": self.requests, "inputTokens": self.input_tokens,
             "outputTokens": self.output_tokens, "costUsd": self.cost_usd, "result": self.result,
             "error": self.error, "denials": self.denials, "transcript": self.transcript, "pid": self.pid,
-            "host": self.host, "attempts": self.attempts, "source": self.source,
+            "host": self.host, "attempts": self.attempts, "source": self.source, "branch": self.branch,
+            "commit": self.commit_id,
         }
 
     def _row(self) -> tuple:
@@ -226,6 +236,19 @@ class RunHistory:
         with self._lock:
             rows = self._db.execute(sql, params).fetchall()
         return [RunRecord._from_row(r) for r in rows]
+
+    def by_branch(self, branches: Iterable[str]) -> dict[str, RunRecord]:
+        """branch -> the run that made it, for the branches given (those with no record are left out)."""
+        wanted = list(dict.fromkeys(branches))
+        found: dict[str, RunRecord] = {}
+        for start in range(0, len(wanted), 500):  # SQLite's limit on bound parameters
+            chunk = wanted[start:start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            with self._lock:
+                rows = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM runs WHERE branch IN ({marks})",
+                                        chunk).fetchall()
+            found.update((r.branch, r) for r in map(RunRecord._from_row, rows) if r.branch)
+        return found
 
     def recording_since(self) -> int | None:
         """When this database began recording (epoch ms)."""

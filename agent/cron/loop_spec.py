@@ -30,9 +30,10 @@ from dataclasses import dataclass
 
 from agent.cron.expr import CronError, parse_cron
 
-__all__ = ["DEFAULT_LOOP_CRON", "LoopError", "LoopSpec", "parse_loop"]
+__all__ = ["DEFAULT_LOOP_CRON", "LOOP_FLAGS", "LoopError", "LoopSpec", "parse_loop", "split_loop_flags"]
 
 DEFAULT_LOOP_CRON = "*/10 * * * *"
+LOOP_FLAGS = ("--durable", "--worktree")  # leading options of /loop, in any order
 _USAGE = "Usage: /loop [interval] <prompt>, e.g. /loop 5m check the build (the interval defaults to 10m)"
 
 _UNIT_WORDS = {
@@ -79,6 +80,16 @@ class LoopSpec:
     cron: str
     prompt: str
     note: str | None = None
+
+
+def split_loop_flags(text: str) -> tuple[frozenset[str], str]:
+    """`--worktree --durable 5m check` -> ({"--durable", "--worktree"}, "5m check"): the leading flags."""
+    flags: set[str] = set()
+    rest = text.strip()
+    while (word := rest.split(maxsplit=1)[0] if rest else "") in LOOP_FLAGS:
+        flags.add(word)
+        rest = rest[len(word):].strip()
+    return frozenset(flags), rest
 
 
 def parse_loop(text: str) -> LoopSpec:

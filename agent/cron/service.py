@@ -19,6 +19,7 @@ from agent.cron.expr import describe_cron, validate_cron
 from agent.cron.jitter import JitterConfig, jittered_next_fire, ms_to_datetime, one_shot_fire
 from agent.cron.store import MAX_TASKS, FileTaskStore, SessionTaskStore, TaskFileError
 from agent.cron.task import CronTask, new_task_id
+from agent.cron.worktree import ISOLATION_FIELD, check_isolation
 from agent.cron.zone import local_zone
 
 __all__ = ["CronService", "ScheduledTask", "wall_clock_ms"]
@@ -73,7 +74,8 @@ class CronService:
         """Validate and store a new task. `extra` adds fields of ours (kept in the file; Claude Code
         ignores them, and drops them if it rewrites the file).
 
-        Raises CronError (bad or never-firing expression), ValueError (empty prompt), TaskLimitError
+        Raises CronError (bad or never-firing expression), ValueError (empty prompt; `isolation` that this
+        project cannot give, e.g. "worktree" outside a git repository), TaskLimitError
         (MAX_TASKS across both stores) and, for durable tasks, TaskFileError (unusable file).
         """
         cron = " ".join(cron.split())
@@ -82,6 +84,7 @@ class CronService:
         prompt = prompt.strip()
         if not prompt:
             raise ValueError("The prompt is empty: say what the scheduled task should do")
+        check_isolation((extra or {}).get(ISOLATION_FIELD), self.file_store.path.parent.parent)
         session_tasks = self.session_store.load().tasks
         file_tasks = self._file_tasks_if_readable(required=durable)
         taken = {t.id for t in (*session_tasks, *file_tasks)}

@@ -6,12 +6,16 @@ daily budget records the fire and runs nothing; the run is held to its `maxTurns
 `maxTokensPerRun`; a transient failure is retried with backoff within the slot. The wait before a
 retry never holds the conversation: the fire goes back on the queue when the wait is over (through
 `retry_later`), and the same run record carries on with the next attempt. A retry still pending when
-the session ends is recorded `interrupted`.
+the session ends is recorded `interrupted`. A task with `isolation: "worktree"` gets its own git worktree
+for the run (all attempts); each attempt's turn is rooted there, and the conversation's own folder
+comes back after it. A run that cannot get its worktree is recorded `error` and never runs in the
+user's checkout.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -21,6 +25,7 @@ from typing import Any
 from agent.cron.history import RunRecord
 from agent.cron.policy import is_transient, retry_delay_s, should_retry
 from agent.engine.events import Event
+from agent.engine.isolation import IsolationError
 from agent.engine.runs import RunRecorder, RunTracker, slot_end_ms
 
 __all__ = ["LiveFireRuns"]
@@ -42,6 +47,7 @@ class LiveFireRuns:
                  stop_turn: Callable[[Any, str], None], on_blocked: Callable[[Any, str], None],
                  on_start: Callable[[Any, int], None] = lambda *_: None,
                  on_retry: Callable[[Any, int, str, float], None] = lambda *_: None,
+                 on_finished: Callable[[Any, RunRecord], None] = lambda *_: None,
                  rand: Callable[[], float] = random.random) -> None:
         self.recorder = recorder
         self._retry_later = retry_later  # puts the fire back on the queue
@@ -50,6 +56,7 @@ class LiveFireRuns:
         self._on_blocked = on_blocked  # (task, reason): say why a fire did not run
         self._on_start = on_start  # (fired, attempt): an attempt is about to start
         self._on_retry = on_retry  # (task, attempt, error, delay_s)
+        self._on_finished = on_finished  # (task, record): the run is recorded
         self._rand = rand
         self._tracker: RunTracker | None = None
         self._pending: dict[str, _PendingRetry] = {}  # task id -> its run waiting for a retry
@@ -75,14 +82,21 @@ class LiveFireRuns:
                 return await self.recorder.record_blocked(task, fired.due_ms, status, reason)
             tracker = await self.recorder.start(task, scheduled_ms=fired.due_ms,
                                                 on_limit=lambda reason: self._stop_turn(task, reason))
+            try:
+                await self.recorder.isolate(tracker, task)
+            except IsolationError as exc:  # never run it in the user's checkout instead
+                return self._finished(task, await self.recorder.finish(tracker, error=str(exc)))
             attempt = 1
         else:
             tracker, attempt = pending.tracker, pending.attempt
         tracker.record.attempts = attempt
         self._on_start(fired, attempt)
-        turn = await self._attempt(tracker, conversation, start_turn)
+        try:
+            turn = await self._attempt(tracker, conversation, start_turn)
+        except IsolationError as exc:  # the worktree could not be entered: nothing ran
+            return self._finished(task, await self.recorder.finish(tracker, error=str(exc)))
         if turn is None:  # stopped at the run's token limit
-            return await self.recorder.finish(tracker, transcript=_transcript_of(conversation))
+            return self._finished(task, await self.recorder.finish(tracker, transcript=_transcript_of(conversation)))
         kind = getattr(turn, "error_kind", None)
         delay = retry_delay_s(attempt, tracker.policy.backoff_s, self._rand())
         if is_transient(kind) and should_retry(attempt, kind, tracker.policy, now_ms=self.recorder.now_ms(),
@@ -90,7 +104,11 @@ class LiveFireRuns:
             tracker.add_usage(turn)
             self._schedule_retry(fired, tracker, attempt + 1, delay, turn.error or "transient failure")
             return None
-        return await self.recorder.finish(tracker, turn, transcript=_transcript_of(conversation))
+        return self._finished(task, await self.recorder.finish(tracker, turn, transcript=_transcript_of(conversation)))
+
+    def _finished(self, task: Any, record: RunRecord) -> RunRecord:
+        self._on_finished(task, record)
+        return record
 
     async def _attempt(self, tracker: RunTracker, conversation: Any, start_turn: StartTurn) -> Any:
         """The turn of one attempt; None when it was stopped at the token limit."""
@@ -99,7 +117,11 @@ class LiveFireRuns:
         if limit_turns:
             conversation.max_turns = tracker.policy.max_turns
         self._tracker = tracker
+        rooting = contextlib.ExitStack()
         try:
+            isolated = getattr(tracker, "isolated", None)
+            if isolated is not None and conversation is not None:
+                rooting.enter_context(isolated.rooted(conversation))
             return await start_turn(tracker.record.run_id)
         except asyncio.CancelledError:
             if tracker.limit_error is None:
@@ -107,10 +129,13 @@ class LiveFireRuns:
                                            transcript=_transcript_of(conversation))
                 raise
             return None
+        except IsolationError:
+            raise
         except Exception as exc:  # e.g. a custom command that no longer exists: the run failed
             await self.recorder.finish(tracker, error=str(exc))
             raise
         finally:
+            rooting.close()
             self._tracker = None
             if limit_turns:
                 conversation.max_turns = saved_max

@@ -8,6 +8,7 @@ anything the command would run matches, and a deny rule that cannot be ruled out
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -167,6 +168,14 @@ class PermissionPolicy:
         deny = [*settings.deny, *(r.text for r in parse_rules(extra_deny, split=True))]
         chosen = mode or settings.default_mode or PermissionMode.default
         return cls(project_dir, chosen, allow, deny, settings.ask)
+
+    def rebased(self, project_dir: Path) -> PermissionPolicy:
+        """The same rules and mode with `project_dir` as the project folder (an isolated run's worktree).
+        Session grants are shared, so a rule allowed meanwhile applies to both."""
+        moved = copy.copy(self)
+        moved.project_dir = Path(os.path.abspath(project_dir))
+        moved._real_project = Path(os.path.realpath(moved.project_dir))
+        return moved
 
     def allow_for_session(self, rule: str) -> None:
         self.session_allow.append(parse_rule(rule))

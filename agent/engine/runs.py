@@ -3,8 +3,9 @@
     recorder = RunRecorder(project, env, source="daemon", cron_settings=lambda: settings.get("cron"))
     blocked = await recorder.gate(task)              # ("paused" | "skipped", reason) or None
     tracker = await recorder.start(task, scheduled_ms=fired.due_ms)
-    turn = await conversation.run_turn(...)          # with emit=tracker.emit to collect denials, tokens
-    await recorder.finish(tracker, turn)             # status, breaker, alerts
+    isolated = await recorder.isolate(tracker, task) # a git worktree for `isolation: "worktree"` tasks
+    turn = await conversation.run_turn(...)          # with emit=tracker.emit; inside isolated.rooted(...)
+    await recorder.finish(tracker, turn)             # status, breaker, alerts; commits an isolated run
 
 Writes go through `asyncio.to_thread` and a failure to record is logged, never raised: the history is
 evidence about the runs, not a reason to stop them. Policy (status, breaker, budgets) comes from the
@@ -72,6 +73,7 @@ class RunTracker:
         self.record = record
         self.policy = policy
         self.limit_error: str | None = None
+        self.isolated: Any = None  # an IsolatedRun when the task runs in its own worktree (see isolate)
         self._inner = inner
         self._on_limit = on_limit
 
@@ -179,6 +181,18 @@ class RunRecorder:
         await self.query("save", tracker.record)
         return tracker
 
+    async def isolate(self, tracker: RunTracker, task: Any) -> Any:
+        """Give the run its own git worktree when the task asks for one (`isolation: "worktree"`): the
+        IsolatedRun, else None. Raises IsolationError when it cannot; `finish` commits and cleans up."""
+        from agent.engine.isolation import IsolatedRun
+
+        run = await IsolatedRun.open(self.project_dir, self.env, task, tracker.record.run_id)
+        if run is not None:
+            tracker.isolated = run
+            tracker.record.branch = run.branch
+            await self.query("save", tracker.record)
+        return run
+
     async def record_blocked(self, task: Any, scheduled_ms: int | None, status: str, reason: str) -> RunRecord:
         """A fire that did not run (paused, over budget, missed one-shot): recorded with its reason."""
         record = self.new_record(task, scheduled_ms)
@@ -205,6 +219,11 @@ class RunRecorder:
         if record.status == "denied" and record.error is None:
             rules = ", ".join(sorted({d["rule"] or d["tool"] for d in record.denials}))
             record.error = f"permission denied; allow with: {rules}"
+        if tracker.isolated is not None:
+            ended = await tracker.isolated.end(record.status)
+            record.branch, record.commit_id = ended.branch, ended.commit
+            if ended.problem:
+                record.error = f"{record.error}; {ended.problem}" if record.error else ended.problem
         await self.query("save", record)
         await self._count_for_breaker(record, tracker.policy)
         return record

@@ -21,6 +21,7 @@ from typing import Any
 from agent.cron.history import RunRecord
 from agent.cron.policy import retry_delay_s, should_retry
 from agent.engine.events import Event, PermissionDenied
+from agent.engine.isolation import IsolationError
 from agent.engine.runs import RunRecorder, RunTracker, slot_end_ms
 from agent.settings import project_state_dir
 
@@ -62,6 +63,12 @@ class ScheduledRunner:
         self.say(f"running scheduled task {task.id} ({task.cron}): {task.prompt}")
         tracker = await self.recorder.start(task, scheduled_ms=fired.due_ms, emit=self._log_denial(task.id),
                                             on_limit=self._stop_current)
+        try:
+            await self.recorder.isolate(tracker, task)
+        except IsolationError as exc:  # never run it in the user's checkout instead
+            record = await self.recorder.finish(tracker, error=str(exc))
+            self._report(record)
+            return record
         slot_end = slot_end_ms(self.session.cron, fired)
         attempt = 1
         while True:
@@ -100,6 +107,11 @@ class ScheduledRunner:
             return None, None, exc.message, False
         if tracker.policy.max_turns is not None:
             conversation.max_turns = tracker.policy.max_turns
+        if tracker.isolated is not None:
+            try:
+                tracker.isolated.root(conversation)
+            except IsolationError as exc:
+                return None, conversation, str(exc), False
         from agent.engine.custom_commands import CommandNotFound, load_commands, run_prompt
 
         try:
@@ -153,3 +165,6 @@ class ScheduledRunner:
         if record.status not in ("ok", "interrupted") or record.error:
             outcome = f"failed ({record.status}): {record.error or 'no answer'}"
         self.say(f"task {record.task_id} {outcome} ({requests}, {cost}, run {record.run_id})")
+        if record.branch:
+            changes = f"commit {record.commit_id[:12]}" if record.commit_id else "no changes"
+            self.say(f"task {record.task_id} run {record.run_id}: branch {record.branch} ({changes})")

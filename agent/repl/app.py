@@ -316,6 +316,7 @@ class Repl:
         if item.source == "queued":
             self.renderer.user_prompt(item.text)
         from agent.engine.custom_commands import CommandNotFound, run_prompt
+        from agent.repl.scheduled_runs import run_unrecorded
 
         assert self.session is not None  # a conversation exists only once the session does
         try:
@@ -336,7 +337,8 @@ class Repl:
             else:
                 if fired is not None:
                     self.renderer.scheduled_header(fired.fired_ms, item.text)
-                await turn()
+                task = fired.task if fired is not None else item.task if item.source == "loop" else None
+                await run_unrecorded(conversation, self.session, task, turn, self.renderer)
         except CommandNotFound as exc:
             task_id = task_id_of(item)
             run = f"This run of scheduled task {task_id} failed: " if task_id else ""

@@ -4,7 +4,8 @@ The policy lives in `agent.engine.live_fires.LiveFireRuns`; this module says on 
 paused task or a spent daily budget records the fire (`paused` / `skipped`) and runs nothing; what the
 user types is never gated. A run past its `maxTokensPerRun` is stopped and recorded `error`; `maxTurns`
 applies to that turn only. A transient failure goes back on the queue after its backoff, so the user
-can keep typing meanwhile.
+can keep typing meanwhile. A task with `isolation: "worktree"` runs its turn in its own git worktree
+(tools and permission checks rooted there), and the chat's folder is its own again afterwards.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from agent.engine.isolation import IsolationError, isolated_turn
 from agent.engine.live_fires import LiveFireRuns
+from agent.tools.base import new_run_id
 
 if TYPE_CHECKING:
     from agent.cron.scheduler import FiredTask
@@ -20,7 +23,7 @@ if TYPE_CHECKING:
     from agent.engine.runs import RunRecorder
     from agent.repl.render import Renderer
 
-__all__ = ["ChatScheduledRuns"]
+__all__ = ["ChatScheduledRuns", "run_unrecorded"]
 
 
 class ChatScheduledRuns:
@@ -30,7 +33,8 @@ class ChatScheduledRuns:
         self.renderer = renderer
         self._stop_turn = stop_turn
         self.live = LiveFireRuns(recorder, cron, retry_later=retry_later, stop_turn=self._stop_for_limit,
-                                 on_blocked=self._say_blocked, on_start=self._say_start, on_retry=self._say_retry)
+                                 on_blocked=self._say_blocked, on_start=self._say_start, on_retry=self._say_retry,
+                                 on_finished=self._say_finished)
 
     def emit(self, event: Event) -> None:
         self.live.emit(event)
@@ -61,6 +65,34 @@ class ChatScheduledRuns:
         else:
             self.renderer.info(f"Scheduled task {fired.task.id}: attempt {attempt}.")
 
+    def _say_finished(self, task: Any, record: Any) -> None:
+        if record.branch:
+            changes = f"committed as {record.commit_id[:12]}" if record.commit_id else "nothing committed"
+            self.renderer.info(f"Scheduled task {task.id}: branch {record.branch} ({changes})")
+        elif record.status == "error" and record.error and "worktree" in record.error and not record.requests:
+            self.renderer.error(f"Scheduled task {task.id}: {record.error}")
+
     def _say_retry(self, task: Any, attempt: int, error: str, delay_s: float) -> None:
         self.renderer.warn(f"Scheduled task {task.id}: attempt {attempt} failed ({error}); "
                            f"trying again in {delay_s:.1f}s.")
+
+
+async def run_unrecorded(conversation: Any, session: Any, task: Any,
+                         turn_factory: Callable[[str | None], Awaitable[Any]], renderer: Renderer) -> None:
+    """A turn the run history does not record (the first run /loop starts at once): for a task with
+    `isolation: "worktree"`, in its own worktree like its scheduled runs; else just the turn."""
+    if task is None:
+        await turn_factory(None)
+        return
+    try:
+        async with isolated_turn(conversation, session.project_dir, session.env, task, new_run_id()) as run:
+            turn = await turn_factory(run.run_id if run is not None else None)
+            if run is not None and getattr(turn, "is_error", False):
+                run.status = "error"
+    except IsolationError as exc:
+        renderer.error(f"Scheduled task {task.id}: {exc}")
+        return
+    if run is not None and run.result is not None and run.result.branch:
+        commit = run.result.commit
+        changes = f"committed as {commit[:12]}" if commit else "nothing committed"
+        renderer.info(f"Scheduled task {task.id}: branch {run.result.branch} ({changes})")

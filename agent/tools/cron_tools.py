@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from agent.cron.expr import CronError
 from agent.cron.service import CronService, ScheduledTask
 from agent.cron.store import TaskFileError, TaskLimitError
+from agent.cron.worktree import ISOLATION_FIELD
 from agent.tools.base import DEFAULT_MAX_DURABLE_PER_RUN, Tool, ToolContext, ToolError, ToolResult
 
 __all__ = ["CronCreate", "CronDelete", "CronList", "max_durable_per_run"]
@@ -57,6 +58,10 @@ class CronCreateInput(BaseModel):
     recurring: bool = Field(default=True, description="true: fire on every match; false: fire once, then delete")
     durable: bool = Field(default=False, description="true: persist to .claude/scheduled_tasks.json and "
                           "survive restarts; false (default): in-memory only, ends with this session")
+    isolation: Literal["worktree"] | None = Field(
+        default=None, description='"worktree": every run works in its own git worktree on a new branch '
+        "task/<id>/<time>, and its changes are committed there instead of in the user's checkout (the "
+        "project must be a git repository). Omit it to run in the project folder itself")
 
 
 class CronDeleteInput(BaseModel):
@@ -129,6 +134,14 @@ def _service(ctx: ToolContext) -> CronService:
     return ctx.cron
 
 
+def _extra(args: CronCreateInput, ctx: ToolContext) -> dict[str, Any]:
+    """Our fields of a new task: the run that made it and, when asked for, its isolation."""
+    extra: dict[str, Any] = {"createdByRun": ctx.run.run_id}
+    if args.isolation is not None:
+        extra[ISOLATION_FIELD] = args.isolation
+    return extra
+
+
 class CronCreate(Tool):
     name = "CronCreate"
     description = CRON_CREATE_DESCRIPTION
@@ -141,14 +154,15 @@ class CronCreate(Tool):
         _check_may_create(args, ctx)
         try:
             created = _service(ctx).create(args.cron, args.prompt, recurring=args.recurring,
-                                           durable=args.durable, extra={"createdByRun": ctx.run.run_id})
+                                           durable=args.durable, extra=_extra(args, ctx))
         except CronError as exc:
             raise ToolError(f"Invalid cron expression {args.cron!r}: {exc}") from None
         except (TaskLimitError, TaskFileError, ValueError) as exc:
             raise ToolError(str(exc)) from None
         if created.durable:
             ctx.run.durable_created += 1
-        kind = "recurring job" if created.task.recurring else "one-shot task"
+        kind = ("recurring job" if created.task.recurring else "one-shot task") + (
+            " (each run in its own git worktree)" if args.isolation else "")
         where = ("Durable (saved in .claude/scheduled_tasks.json)." if created.durable
                  else "Session-only (in memory, ends when this session exits).")
         tail = ("Auto-expires after 7 days." if created.task.recurring

@@ -12,7 +12,7 @@ from agent.repl.commands.base import Command, CommandContext, split_args, task_i
 from agent.repl.commands.runs import resume_task, run_states, show_history, show_status
 from agent.repl.render import format_local_time, format_until, shorten
 
-LOOP_USAGE = "Usage: /loop [--durable] [interval] <prompt>, e.g. /loop 5m check the build"
+LOOP_USAGE = "Usage: /loop [--durable] [--worktree] [interval] <prompt>, e.g. /loop 5m check the build"
 
 
 def _now_ms() -> int:
@@ -28,23 +28,27 @@ def when_text(next_fire_ms: int | None, now_ms: int, units: int = 2) -> str:
 
 async def loop(ctx: CommandContext, args: str) -> None:
     from agent.cron import CronError, LoopError, TaskFileError, TaskLimitError, parse_loop
+    from agent.cron.loop_spec import split_loop_flags
+    from agent.cron.worktree import ISOLATION_FIELD, WORKTREE
     from agent.engine.queue import Priority, QueuedPrompt
 
-    words = args.split()
-    durable = "--durable" in words[:1]
-    rest = args.strip()[len("--durable"):] if durable else args
+    flags, rest = split_loop_flags(args)
+    durable, worktree = "--durable" in flags, "--worktree" in flags
     if not rest.strip():
         ctx.renderer.error(LOOP_USAGE)
         return
     try:
         spec = parse_loop(rest)
-        scheduled = ctx.session.cron.create(spec.cron, spec.prompt, recurring=True, durable=durable)
+        scheduled = ctx.session.cron.create(spec.cron, spec.prompt, recurring=True, durable=durable,
+                                            extra={ISOLATION_FIELD: WORKTREE} if worktree else None)
     except (LoopError, CronError, TaskLimitError, TaskFileError, ValueError) as exc:
         ctx.renderer.error(str(exc))
         return
     ctx.host.schedule_changed()
     task = scheduled.task
     where = "durable: kept in .claude/scheduled_tasks.json" if durable else "this session only"
+    if worktree:
+        where += f"; each run in its own git worktree, on a branch task/{task.id}/<time>"
     r = ctx.renderer
     r.success(f"Scheduled {task.id}: {scheduled.human_schedule.lower()} ({task.cron}), {where}")
     if spec.note:
@@ -131,7 +135,8 @@ async def delete_task(ctx: CommandContext, task_id: str) -> None:
 
 
 SCHEDULE_COMMANDS = (
-    Command("loop", "run a prompt now and then on a schedule", loop, usage="[--durable] [interval] <prompt>"),
+    Command("loop", "run a prompt now and then on a schedule (--worktree: each run on its own git branch)", loop,
+            usage="[--durable] [interval] <prompt>"),
     Command("cron", "list scheduled tasks, delete one, show run history, resume a paused one", cron,
             usage="[delete <id> | history [id] | resume <id> | status]"),
 )
