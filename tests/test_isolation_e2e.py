@@ -179,7 +179,8 @@ async def test_a_chat_fire_runs_in_the_worktree_and_the_chat_gets_its_folder_bac
     shown: list[str] = []
     recorder = RunRecorder.for_session(session, source="chat")
     runs = ChatScheduledRuns(recorder, Renderer(lambda text, then=None: shown.append(text), color=False,
-                                                width=lambda: 120), lambda: None)
+                                                width=lambda: 120), lambda: None, session.cron,
+                             retry_later=lambda _fired: None)
     fake_api.script(tool_reply(("Edit", {"file_path": "app.py", "old_string": "1", "new_string": "3"})),
                     text_reply("done"))
     await runs.run(conversation, PROMPT, fired(project))
