@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -109,7 +110,7 @@ class QuestionMenu:
         """Pasted text goes into the instruction; it never answers the menu."""
         if self.note is None:
             return self._ignore("paste", now)
-        self._insert(" ".join(text.split()))
+        self._insert(re.sub(r"\s*[\r\n\t]+\s*", " ", text))  # one line: a newline would not show
         return None
 
     def seconds_left(self, now: float) -> float | None:
