@@ -55,12 +55,13 @@ STYLE = Style.from_dict({
     "hint": "fg:ansiyellow",
     "prompt": "bold",
     "question": "fg:ansiyellow bold",
-    "question.detail": "fg:ansiyellow",
-    "question.option": "",
-    "question.selected": "fg:ansicyan bold",
-    "question.countdown": "fg:ansiyellow",
-    "question.hint": "fg:ansibrightblack",
-    "question.input": "bold",
+    # `-` not `.`: a dotted class would inherit the title's yellow bold
+    "question-detail": "fg:ansiyellow",
+    "question-option": "",
+    "question-selected": "fg:ansicyan bold",
+    "question-countdown": "fg:ansiyellow",
+    "question-hint": "fg:ansibrightblack",
+    "question-input": "bold",
 })
 
 

@@ -158,19 +158,19 @@ class QuestionMenu:
     def fragments(self, now: float) -> Fragments:
         out: Fragments = [("class:question", f"? {self.title}\n")]
         if self.detail:
-            out.append(("class:question.detail", f"  {self.detail}\n"))
+            out.append(("class:question-detail", f"  {self.detail}\n"))
         if self.body:
             out += [(style, text) for style, text, *_ in to_formatted_text(ANSI(self.body))]
             out.append(("", "" if self.body.endswith("\n") else "\n"))
         if self.asker:
-            out.append(("class:question.detail", f"  {self.asker}\n"))
+            out.append(("class:question-detail", f"  {self.asker}\n"))
         left = self.seconds_left(now)
         if left is not None:
-            out.append(("class:question.countdown", f"  {math.ceil(left)}s left to answer; then the model is "
+            out.append(("class:question-countdown", f"  {math.ceil(left)}s left to answer; then the model is "
                                                     "told nobody was at the terminal\n"))
         for index, option in enumerate(self.options):
             chosen = index == self.cursor
-            style = "class:question.selected" if chosen else "class:question.option"
+            style = "class:question-selected" if chosen else "class:question-option"
             out.append((style, f"{'❯' if chosen else ' '} {index + 1}. {option.label}\n"))
             if chosen and self.note is not None:
                 out += self._note_fragments()
@@ -179,17 +179,17 @@ class QuestionMenu:
     def _note_fragments(self) -> Fragments:
         note, at = self.note or "", self.note_cursor
         under = note[at] if at < len(note) else " "
-        return [("", "     › "), ("class:question.input", note[:at]), ("class:question.input reverse", under),
-                ("class:question.input", note[at + 1:] + "\n")]
+        return [("", "     › "), ("class:question-input", note[:at]), ("class:question-input reverse", under),
+                ("class:question-input", note[at + 1:] + "\n")]
 
     def _hint_fragments(self) -> Fragments:
         if self.note is not None:
-            return [("class:question.hint", "  Enter to send · Esc for a plain no\n")]
+            return [("class:question-hint", "  Enter to send · Esc for a plain no\n")]
         out: Fragments = []
         if self.typed_ignored:
             out.append(("class:hint", "  Typing does not answer this question; your text comes back after it.\n"))
         count = len(self.options)
-        out.append(("class:question.hint", f"  ↑↓ to move · Enter to choose · 1-{count} · Esc for no\n"))
+        out.append(("class:question-hint", f"  ↑↓ to move · Enter to choose · 1-{count} · Esc for no\n"))
         return out
 
 
