@@ -17,7 +17,7 @@ from prompt_toolkit.document import Document
 from agent.engine.permissions import Decision
 from agent.engine.queue import Priority, QueuedPrompt
 from agent.engine.session import AgentSession, SessionOptions
-from agent.repl.app import Repl
+from agent.repl.app import UNATTENDED_ANSWER_S, Repl, unattended_answer_s
 from agent.repl.prompt import (
     SlashCompleter,
     TerminalSink,
@@ -170,7 +170,7 @@ async def test_delete_option_in_a_scheduled_question_deletes_the_task_and_refuse
     await settle()
     repl.questions.key_press("4", "4")
     answer = await asking
-    assert not answer.allowed and f"deleted scheduled task {task_id}" in answer.note
+    assert not answer.allowed and f"I deleted scheduled task {task_id}" in answer.note
     assert repl.session.cron.list() == []
     assert f"Deleted {task_id}" in repl.out.getvalue()
 
@@ -188,6 +188,13 @@ async def test_question_box_sets_the_typed_text_aside_and_restores_it_exactly():
     assert (await asking).answer == "no"
     assert (buffer.text, buffer.cursor_position) == ("half typed text", 4)
     assert box.current is None
+
+
+def test_unattended_time_limit_can_be_set_for_tests_and_bad_values_are_ignored():
+    assert unattended_answer_s({}) == UNATTENDED_ANSWER_S
+    assert unattended_answer_s({"AGENT_UNATTENDED_ANSWER_S": "3"}) == 3.0
+    assert unattended_answer_s({"AGENT_UNATTENDED_ANSWER_S": "soon"}) == UNATTENDED_ANSWER_S
+    assert unattended_answer_s({"AGENT_UNATTENDED_ANSWER_S": "-1"}) == UNATTENDED_ANSWER_S
 
 
 async def test_question_box_times_out_with_none():

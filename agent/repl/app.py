@@ -381,10 +381,10 @@ class Repl:
             self.session.policy.allow_for_session(rule)
         if choice.answer == "delete" and task_id:
             await self._delete_scheduled_task(task_id)
-            return PermissionAnswer(False, note=f"Stop here: the user deleted scheduled task {task_id}, so it "
-                                                "will not run again.")
+            return PermissionAnswer(False, note=f"Stop this run: I deleted scheduled task {task_id}, so it will "
+                                                "not run again.")
         said = {"yes": "allowed once", "always": f"allowed for this session ({rule})", "no": "declined",
-                "note": "declined, with an instruction for the model"}[choice.answer]
+                "note": f"declined; the model is told: {shorten(choice.note, 100)}"}[choice.answer]
         self.renderer.info(f"  {tool.name}: {said}")
         return PermissionAnswer(choice.answer in ("yes", "always"), note=choice.note)
 
