@@ -380,25 +380,33 @@ class Repl:
         if choice.answer == "always" and rule and self.session is not None:
             self.session.policy.allow_for_session(rule)
         if choice.answer == "delete" and task_id:
-            await self._delete_scheduled_task(task_id)
-            return PermissionAnswer(False, note=f"Stop this run: I deleted scheduled task {task_id}, so it will "
-                                                "not run again.")
-        said = {"yes": "allowed once", "always": f"allowed for this session ({rule})", "no": "declined",
-                "note": f"declined; the model is told: {shorten(choice.note, 100)}"}[choice.answer]
-        self.renderer.info(f"  {tool.name}: {said}")
-        return PermissionAnswer(choice.answer in ("yes", "always"), note=choice.note)
+            if await self._delete_scheduled_task(task_id):
+                return PermissionAnswer(False, note=f"Stop this run: I deleted scheduled task {task_id}, so it "
+                                                    "will not run again.")
+            return PermissionAnswer(False)  # the deletion failed and said why on screen
+        allowed = choice.answer in ("yes", "always")
+        if allowed:  # a refusal is shown by the conversation's PermissionDenied event, with any note
+            self.renderer.info(f"  {tool.name}: " + ("allowed once" if choice.answer == "yes"
+                                                      else f"allowed for this session ({rule})"))
+        return PermissionAnswer(allowed, note=choice.note)
 
     def _question_body(self, tool: Any, args: Any) -> str:
         """ANSI text shown in the question between its title and its options (a preview of the change);
         empty for now: the diff preview plugs in here."""
         return ""
 
-    async def _delete_scheduled_task(self, task_id: str) -> None:
+    async def _delete_scheduled_task(self, task_id: str) -> bool:
         """What `/cron delete <id>` does: the schedule goes, with any of its runs still waiting."""
+        from agent.cron import TaskFileError
         from agent.repl.commands.schedule import delete_task
 
-        if self.session is not None:
-            await delete_task(CommandContext(self.session, self.renderer, self.queue, self), task_id)  # type: ignore[arg-type]
+        if self.session is None:
+            return False
+        await delete_task(CommandContext(self.session, self.renderer, self.queue, self), task_id)  # type: ignore[arg-type]
+        try:
+            return self.session.cron.get(task_id) is None
+        except TaskFileError:
+            return False
 
     # -- ReplHost (what commands may use) ------------------------------------------------------------
 
