@@ -18,6 +18,7 @@ DOWN, LEFT, ESC = "\x1b[B", "\x1b[D", "\x1b"
 BASH = ("Bash", {"command": "echo hi-from-bash"})
 QUESTION = r"\? Allow Bash: echo hi-from-bash\?"
 PAST_GRACE_S = 0.8  # longer than the 0.5 s in which keys are ignored
+START_S = 30.0  # start-up and the first request can be slow on a loaded machine
 
 
 def ask_bash(spawn, fake_api, reply: str = "done", **env: str):
@@ -31,7 +32,7 @@ def ask_bash(spawn, fake_api, reply: str = "done", **env: str):
 def test_typing_a_sentence_through_the_question_answers_nothing_and_the_draft_comes_back(spawn, fake_api):
     term = ask_bash(spawn, fake_api, reply="ran it")
     term.send("draft message" + LEFT * 7)  # typed while the model works; the cursor sits before "message"
-    term.expect(QUESTION)
+    term.expect(QUESTION, timeout=START_S)
     term.send("yes a n 123 what is this, always\r")  # letters, digits and Enter, as someone typing on
     term.expect(r"Typing does not answer this question; your text comes back after it")
     term.settle(PAST_GRACE_S)
@@ -48,7 +49,7 @@ def test_typing_a_sentence_through_the_question_answers_nothing_and_the_draft_co
 
 def test_arrows_and_enter_choose_yes_for_the_session(spawn, fake_api):
     term = ask_bash(spawn, fake_api)
-    term.expect(QUESTION)
+    term.expect(QUESTION, timeout=START_S)
     term.expect(r"❯ 1\. Yes")
     term.expect(r"2\. Yes, and don't ask again: allow Bash\(echo hi-from-bash:\*\) for the rest of this session")
     term.expect(r"3\. No, and tell the model what to do instead")
@@ -63,7 +64,7 @@ def test_arrows_and_enter_choose_yes_for_the_session(spawn, fake_api):
 
 def test_option_three_sends_the_typed_instruction_to_the_model_with_the_refusal(spawn, fake_api):
     term = ask_bash(spawn, fake_api, reply="understood")
-    term.expect(QUESTION)
+    term.expect(QUESTION, timeout=START_S)
     term.settle(PAST_GRACE_S)
     term.send("3")
     term.expect(r"Enter to send · Esc for a plain no")
@@ -76,7 +77,7 @@ def test_option_three_sends_the_typed_instruction_to_the_model_with_the_refusal(
 
 def test_escape_means_no(spawn, fake_api):
     term = ask_bash(spawn, fake_api, reply="fine, not running it")
-    term.expect(QUESTION)
+    term.expect(QUESTION, timeout=START_S)
     term.settle(PAST_GRACE_S)
     term.send(ESC)
     term.expect(r"Bash not run: declined by the user")
@@ -90,7 +91,7 @@ def test_write_question_offers_to_allow_write_not_edit(spawn, fake_api, project)
                     text_reply("not written"))
     term = spawn()
     term.type_line("write a note")
-    term.expect(r"\? Allow Write: notes\.txt\?")
+    term.expect(r"\? Allow Write: notes\.txt\?", timeout=START_S)
     term.expect(r"2\. Yes, and don't ask again: allow Write for the rest of this session")
     term.settle(PAST_GRACE_S)
     term.send(ESC)
@@ -102,10 +103,10 @@ def test_scheduled_question_counts_down_then_tells_the_model_nobody_was_there(sp
     write_due_task(project, "a1b2c3d4", "check the deploy")
     fake_api.script(tool_reply(BASH), text_reply("could not check: nobody answered"))
     state = str(tmp_path / "state")
-    term = spawn(AGENT_UNATTENDED_ANSWER_S="3", XDG_STATE_HOME=state)
-    term.expect(QUESTION)
+    term = spawn(AGENT_UNATTENDED_ANSWER_S="5", XDG_STATE_HOME=state)
+    term.expect(QUESTION, timeout=START_S)
     term.expect(r"Scheduled task a1b2c3d4 asks \(check the deploy\)")
-    term.expect(r"3s left to answer; then the model is told nobody was at the terminal")
+    term.expect(r"[345]s left to answer; then the model is told nobody was at the terminal")
     term.expect(r"4\. No, and delete scheduled task a1b2c3d4")
     # Redrawn each second: prompt_toolkit rewrites only the changed digit, alone where the 3 was.
     term.expect(r"(?m)^2$")
@@ -127,7 +128,7 @@ def test_scheduled_question_can_delete_its_schedule(spawn, fake_api, project: Pa
     write_due_task(project, "a1b2c3d4", "check the deploy")
     fake_api.script(tool_reply(BASH), text_reply("stopping"))
     term = spawn()
-    term.expect(r"4\. No, and delete scheduled task a1b2c3d4")
+    term.expect(r"4\. No, and delete scheduled task a1b2c3d4", timeout=START_S)
     term.settle(PAST_GRACE_S)
     term.send("4")
     term.expect(r"Deleted a1b2c3d4")
