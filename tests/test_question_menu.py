@@ -46,7 +46,7 @@ def test_enter_and_digits_within_the_grace_period_are_ignored():
     assert m.press("enter", 0.1) is None
     assert m.press("1", 0.2) is None
     assert m.press("escape", 0.3) is None
-    assert m.press("enter", 0.9) == Choice("yes")  # 0.5 s after the last ignored key
+    assert m.press("1", 0.9) == Choice("yes")  # 0.5 s after the last ignored key
 
 
 def test_a_sentence_typed_through_the_question_answers_nothing_enter_included():
@@ -55,6 +55,15 @@ def test_a_sentence_typed_through_the_question_answers_nothing_enter_included():
     assert type_keys(m, sentence, start=0.3, step=0.1) == [None] * len(sentence)  # each key re-arms the grace
     assert m.press("3", 0.3 + len(sentence) * 0.1 + 0.1) is None  # still typing
     assert m.press("1", 10.0) == Choice("yes")  # a deliberate digit after a pause answers
+
+
+def test_after_typing_went_into_the_question_a_late_enter_needs_an_arrow_key_first():
+    m = menu()
+    type_keys(m, "send this", start=2.0)
+    assert m.press("enter", 10.0) is None  # meant to send the message: not a yes
+    assert "Choose with ↑↓ and Enter, or a digit" in shown(m)
+    m.press("down", 11.0), m.press("up", 11.1)
+    assert m.press("enter", 11.2) == Choice("yes")
 
 
 def test_grace_period_is_injectable():

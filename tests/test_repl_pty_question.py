@@ -36,6 +36,8 @@ def test_typing_a_sentence_through_the_question_answers_nothing_and_the_draft_co
     term.send("yes a n 123 what is this, always\r")  # letters, digits and Enter, as someone typing on
     term.expect(r"Typing does not answer this question; your text comes back after it")
     term.settle(PAST_GRACE_S)
+    term.send("\r")  # a late Enter after typing meant "send my message", not "yes"
+    term.settle(PAST_GRACE_S)
     assert len(fake_api.requests) == 1  # nothing answered: the tool has not run, the model not asked again
     assert "exit 0" not in term.text
     term.send("1")  # a deliberate digit after a pause answers

@@ -9,7 +9,8 @@
 A question can open at any moment (a scheduled run asks while the user types), so only deliberate keys
 answer it: arrows and Enter, a digit, Esc. Letters never do. Keys that arrive within `grace_s` of the
 question appearing, or of a key it ignored, are ignored too: someone typing a sentence with an Enter or
-a digit in it goes on typing into nothing, and their half-typed line comes back afterwards. Option 3
+a digit in it goes on typing into nothing, and their half-typed line comes back afterwards. Once typing
+went into the question, Enter answers only after an arrow key (a late Enter meant "send my message"). Option 3
 opens an input line for the instruction the model gets with the refusal. A question of a scheduled run
 counts down its time limit (after which the model is told nobody answered) and can delete the schedule.
 
@@ -83,6 +84,7 @@ class QuestionMenu:
     note: str | None = None  # the instruction being typed, once "tell the model" was chosen
     note_cursor: int = 0
     typed_ignored: bool = False  # a key was typed into the question and ignored: say why
+    enter_armed: bool = True  # False after typing went into the question, until an arrow key is pressed
     quiet_until: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -96,9 +98,9 @@ class QuestionMenu:
             return self._ignore(key, now)
         if key in ("up", "down"):
             self.cursor = max(0, min(len(self.options) - 1, self.cursor + (1 if key == "down" else -1)))
-            self.deadline = None  # someone is here
+            self.deadline, self.enter_armed = None, True  # someone is here, looking at the menu
             return None
-        if key == "enter":
+        if key == "enter" and self.enter_armed:
             return self._choose(self.cursor)
         if key == "escape":
             return Choice("no")
@@ -119,7 +121,8 @@ class QuestionMenu:
     def _ignore(self, key: str, now: float) -> None:
         self.quiet_until = now + self.grace_s  # still typing: the next Enter or digit is not an answer either
         if len(key) == 1 or key in ("paste", "backspace", "enter"):
-            self.typed_ignored = True
+            # Someone was typing a message: their next Enter, however late, means "send", not "yes".
+            self.typed_ignored, self.enter_armed = True, False
         return None
 
     def _choose(self, index: int) -> Choice | None:
@@ -187,7 +190,8 @@ class QuestionMenu:
             return [("class:question-hint", "  Enter to send · Esc for a plain no\n")]
         out: Fragments = []
         if self.typed_ignored:
-            out.append(("class:hint", "  Typing does not answer this question; your text comes back after it.\n"))
+            out.append(("class:hint", "  Typing does not answer this question; your text comes back after it. "
+                                      "Choose with ↑↓ and Enter, or a digit.\n"))
         count = len(self.options)
         out.append(("class:question-hint", f"  ↑↓ to move · Enter to choose · 1-{count} · Esc for no\n"))
         return out
