@@ -23,6 +23,7 @@ from fake_api import (
 )
 from pydantic import BaseModel
 
+from agent.engine.answers import PermissionAnswer
 from agent.engine.conversation import INTERRUPTED_NOTE, SUMMARY_PREFIX, Conversation
 from agent.engine.events import (
     Compacted,
@@ -258,6 +259,37 @@ async def test_asker_decides_each_call_that_needs_approval(fake_api, make):
     assert sent[0] == ("echo: yes", False)
     assert sent[1][1] and "declined" in sent[1][0]
     assert sum(isinstance(e, PermissionDenied) for e in events) == 1
+
+
+async def test_an_instruction_given_with_a_refusal_reaches_the_model_in_the_tool_result(fake_api, make):
+    fake_api.script(tool_reply(("Echo", {"text": "rm -rf build"})), text_reply("ok, using make clean"))
+
+    async def asker(tool, args, decision) -> PermissionAnswer:
+        return PermissionAnswer(False, note="use make clean instead")
+
+    conversation, events = make([Echo()], policy=RulePolicy(Echo=SimpleNamespace(
+        behavior="ask", reason="", suggested_rule="Echo(rm -rf build)")),
+                                asker=asker)
+    await conversation.run_turn("clean up")
+    [(text, is_error)] = results_sent(fake_api.requests[1])
+    assert is_error and "declined" in text and text.endswith("use make clean instead")
+    [denied] = [e for e in events if isinstance(e, PermissionDenied)]
+    assert denied.note == "use make clean instead" and "use make clean instead" in denied.reason
+    assert denied.rule == "Echo(rm -rf build)" and not denied.no_answer
+
+
+async def test_a_question_nobody_answered_tells_the_model_nobody_was_there_not_declined(fake_api, make):
+    fake_api.script(tool_reply(("Echo", {"text": "x"})), text_reply("nobody answered"))
+
+    async def asker(tool, args, decision) -> PermissionAnswer:
+        return PermissionAnswer(False, unanswered=True)
+
+    conversation, events = make([Echo()], policy=RulePolicy(Echo=Decision("ask")), asker=asker)
+    await conversation.run_turn("go")
+    [(text, is_error)] = results_sent(fake_api.requests[1])
+    assert is_error and "no answer (nobody was at the terminal)" in text and "declined" not in text
+    [denied] = [e for e in events if isinstance(e, PermissionDenied)]
+    assert denied.no_answer and denied.reason == "no answer (nobody was at the terminal)"
 
 
 async def test_deny_rule_result_carries_the_reason_and_skips_the_tool(fake_api, make):

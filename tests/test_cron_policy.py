@@ -69,6 +69,8 @@ def test_failed_runs_count_ok_resets_and_skipped_or_interrupted_leave_the_count(
 def test_run_status_needs_an_answer_for_ok_and_denials_count_as_denied():
     assert run_status(is_error=False, cancelled=False, denials=0, result_text="done") == "ok"
     assert run_status(is_error=False, cancelled=False, denials=0, result_text="  ") == "no-answer"
+    assert run_status(is_error=False, cancelled=False, denials=2, result_text="x", unanswered=1) == "no-answer"
+    assert run_status(is_error=False, cancelled=False, denials=2, result_text="x") == "denied"
     assert run_status(is_error=False, cancelled=False, denials=1, result_text="could not") == "denied"
     assert run_status(is_error=True, cancelled=False, denials=1, result_text="x") == "error"
     assert run_status(is_error=True, cancelled=True, denials=0, result_text="") == "interrupted"

@@ -128,7 +128,7 @@ def test_default_mode_asks_before_write_edit_and_bash_with_a_suggested_rule(proj
     write = check(policy, WriteTool(), file_path="src/a.py", content="x")
     edit = check(policy, EditTool(), file_path="src/a.py", old_string="a", new_string="b")
     run = bash(policy, "npm test --watch")
-    assert (write.behavior, write.suggested_rule) == ("ask", "Edit")
+    assert (write.behavior, write.suggested_rule) == ("ask", "Write")  # the question says Write, not Edit
     assert (edit.behavior, edit.suggested_rule) == ("ask", "Edit")
     assert (run.behavior, run.suggested_rule) == ("ask", "Bash(npm test:*)")
     assert "Bash" in run.reason
@@ -370,3 +370,14 @@ def test_from_settings_merges_settings_rules_cli_rules_and_mode(project: Path) -
 def test_invalid_rule_in_settings_is_a_config_error(project: Path) -> None:
     with pytest.raises(PermissionConfigError):
         PermissionPolicy.from_settings(project, Settings(deny=["Bash(rm"]))
+
+
+def test_suggested_write_rule_allows_write_and_claude_code_edit_rules_still_cover_write(project: Path) -> None:
+    policy = PermissionPolicy(project)
+    suggested = check(policy, WriteTool(), file_path="src/a.py", content="x").suggested_rule
+    policy.allow_for_session(suggested)
+    assert check(policy, WriteTool(), file_path="src/a.py", content="x").behavior == "allow"
+    assert check(policy, EditTool(), file_path="src/a.py", old_string="a", new_string="b").behavior == "ask"
+    claude_code = PermissionPolicy(project, allow=["Edit(src/**)", "Write(docs/**)"])
+    assert check(claude_code, WriteTool(), file_path="src/a.py", content="x").behavior == "allow"
+    assert check(claude_code, WriteTool(), file_path="docs/b.md", content="x").behavior == "allow"

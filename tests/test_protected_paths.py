@@ -109,7 +109,7 @@ def test_a_rule_naming_the_file_by_bare_name_is_not_exact(project: Path) -> None
 def test_the_question_suggests_the_exact_rule_and_that_rule_then_allows(project: Path) -> None:
     policy = PermissionPolicy(project, "acceptEdits")
     decision = policy.check(WriteTool(), {"file_path": "hook-link", "content": "x"})
-    assert decision.behavior == "ask" and decision.suggested_rule == "Edit(./.git/hooks/pre-commit)"
+    assert decision.behavior == "ask" and decision.suggested_rule == "Write(./.git/hooks/pre-commit)"
     assert "always confirmed" in decision.reason
     policy.allow_for_session(decision.suggested_rule)
     assert policy.check(WriteTool(), {"file_path": "hook-link", "content": "x"}).behavior == "allow"

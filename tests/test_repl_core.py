@@ -17,15 +17,15 @@ from prompt_toolkit.document import Document
 from agent.engine.permissions import Decision
 from agent.engine.queue import Priority, QueuedPrompt
 from agent.engine.session import AgentSession, SessionOptions
-from agent.repl.app import Repl
+from agent.repl.app import UNATTENDED_ANSWER_S, Repl, unattended_answer_s
 from agent.repl.prompt import (
-    QuestionBox,
     SlashCompleter,
     TerminalSink,
     hint_fragments,
     is_command_line,
     toolbar_fragments,
 )
+from agent.repl.question import QuestionBox, permission_options
 from agent.settings import project_slug, project_state_dir, state_dir
 
 
@@ -134,43 +134,72 @@ def tool_and_decision():
     return tool, Decision("ask", "Bash needs your permission to run.", "Bash(npm test:*)")
 
 
-async def test_question_in_a_scheduled_turn_counts_as_no_when_nobody_answers(repl):
-    repl._current = QueuedPrompt("poll", Priority.LATER, source="cron")
+async def test_question_in_a_scheduled_turn_with_no_answer_says_nobody_was_at_the_terminal(repl):
+    repl._current = QueuedPrompt("poll the deploy", Priority.LATER, source="cron", task=fired("0badc0de", "poll", 0))
     tool, decision = tool_and_decision()
-    assert await repl._ask(tool, None, decision) is False
+    asking = asyncio.create_task(repl._ask(tool, None, decision))
     await settle()
-    assert "No answer within 0s in a scheduled run: Bash was not run." in repl.out.getvalue()
+    shown = "".join(text for _, text in repl.questions.fragments())
+    assert "Scheduled task 0badc0de asks (poll the deploy)" in shown and "s left to answer" in shown
+    assert "4. No, and delete scheduled task 0badc0de" in shown
+    answer = await asking
+    assert not answer.allowed and answer.unanswered
 
 
 async def test_question_in_a_user_turn_waits_and_yes_for_session_adds_the_rule(repl):
     repl._current = QueuedPrompt("run tests", Priority.NEXT, source="user")
+    repl.questions.grace_s = 0.0
     tool, decision = tool_and_decision()
     answer = asyncio.create_task(repl._ask(tool, None, decision))
     await asyncio.sleep(0.1)  # longer than the unattended timeout: a user turn waits
     assert not answer.done() and repl.questions.current is not None
     assert repl.renderer.waiting
-    assert repl.questions.answer("a")
-    assert await answer is True
+    repl.questions.key_press("2", "2")
+    assert (await answer).allowed
     assert [r.text for r in repl.session.policy.session_allow] == ["Bash(npm test:*)"]
+
+
+async def test_delete_option_in_a_scheduled_question_deletes_the_task_and_refuses(repl):
+    created = repl.session.cron.create("*/5 * * * *", "poll", recurring=True, durable=False)
+    task_id = created.task.id
+    repl._current = QueuedPrompt("poll", Priority.LATER, source="cron", task=fired(task_id, "poll", 0))
+    repl.unattended_answer_s = 30
+    repl.questions.grace_s = 0.0
+    tool, decision = tool_and_decision()
+    asking = asyncio.create_task(repl._ask(tool, None, decision))
+    await settle()
+    repl.questions.key_press("4", "4")
+    answer = await asking
+    assert not answer.allowed and f"I deleted scheduled task {task_id}" in answer.note
+    assert repl.session.cron.list() == []
+    assert f"Deleted {task_id}" in repl.out.getvalue()
 
 
 async def test_question_box_sets_the_typed_text_aside_and_restores_it_exactly():
     buffer = Buffer()
     buffer.set_document(Document("half typed text", cursor_position=4))
-    box = QuestionBox(lambda: buffer, lambda: None)
-    asking = asyncio.create_task(box.ask("Allow Bash: ls?", "", [("y", "yes", "yes"), ("n", "no", "no")]))
+    box = QuestionBox(lambda: buffer, lambda: None, grace_s=0.0)
+    asking = asyncio.create_task(box.ask("Allow Bash: ls?", permission_options(None)))
     await settle()
     assert buffer.text == "" and "Allow Bash: ls?" in "".join(t for _, t in box.fragments())
-    assert not box.answer("x")  # not an option
-    assert box.answer("N")
-    assert await asking == "no"
+    box.key_press("n", "n")  # a letter: not an answer
+    assert not asking.done()
+    box.key_press("escape", "\x1b")
+    assert (await asking).answer == "no"
     assert (buffer.text, buffer.cursor_position) == ("half typed text", 4)
     assert box.current is None
 
 
+def test_unattended_time_limit_can_be_set_for_tests_and_bad_values_are_ignored():
+    assert unattended_answer_s({}) == UNATTENDED_ANSWER_S
+    assert unattended_answer_s({"AGENT_UNATTENDED_ANSWER_S": "3"}) == 3.0
+    assert unattended_answer_s({"AGENT_UNATTENDED_ANSWER_S": "soon"}) == UNATTENDED_ANSWER_S
+    assert unattended_answer_s({"AGENT_UNATTENDED_ANSWER_S": "-1"}) == UNATTENDED_ANSWER_S
+
+
 async def test_question_box_times_out_with_none():
     box = QuestionBox(lambda: None, lambda: None)
-    assert await box.ask("?", "", [("y", "yes", "yes")], timeout=0.01) is None
+    assert await box.ask("?", permission_options(None), timeout=0.01) is None
 
 
 def test_slash_completion_offers_matching_commands_only_at_the_start():

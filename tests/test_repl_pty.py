@@ -101,8 +101,9 @@ def test_permission_question_is_answered_inline_and_half_typed_text_comes_back(s
     term.type_line("please run it")
     term.send("draft message")  # typed while the model works
     term.expect(r"\? Allow Bash: echo hi-from-bash\?")
-    term.expect(r"\[a\] yes, and allow Bash\(echo hi-from-bash:\*\) for the rest of this session")
-    term.send("y")
+    term.expect(r"2\. Yes, and don't ask again: allow Bash\(echo hi-from-bash:\*\) for the rest of this session")
+    term.settle(0.8)  # keys within 0.5 s of the question appearing are ignored
+    term.send("1")
     term.expect(r"● Bash\(echo hi-from-bash\) · exit 0")
     term.expect(r"ran it")
     term.expect(r"> draft message")

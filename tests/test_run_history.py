@@ -186,6 +186,18 @@ async def test_a_finished_run_records_usage_answer_and_the_rule_for_each_denial(
     assert saved.scheduled_at == T0 - 5 and saved.transcript == "/t/x.jsonl" and saved.pid
 
 
+async def test_a_question_nobody_answered_records_the_run_as_no_answer_not_denied(recorder, db):
+    tracker = await recorder.start(make_task(), scheduled_ms=T0)
+    tracker.emit(PermissionDenied("t1", "Bash", "no answer (nobody was at the terminal)", rule="Bash(make:*)",
+                                  no_answer=True))
+    run = await recorder.finish(tracker, ok_turn("could not run make: nobody answered"))
+    saved = db.get(run.run_id)
+    assert saved.status == "no-answer"
+    assert "nobody was at the terminal" in saved.error and "Bash(make:*)" in saved.error
+    assert saved.denials[0]["noAnswer"] is True
+    assert db.state("aaaa0001").consecutive_failures == 1  # counts towards the breaker, as a failure
+
+
 async def test_an_empty_answer_is_recorded_as_no_answer_not_ok(recorder, db):
     run = await run_once(recorder, ok_turn(""))
     assert db.get(run.run_id).status == "no-answer"

@@ -146,12 +146,15 @@ def catch_up_due(due_ms: int, started_ms: int, mode: str, next_after_start_ms: i
     return due_ms
 
 
-def run_status(*, is_error: bool, cancelled: bool, denials: int, result_text: str) -> str:
-    """How a finished run is recorded. `ok` needs evidence: an answer, and no permission denied."""
+def run_status(*, is_error: bool, cancelled: bool, denials: int, result_text: str, unanswered: int = 0) -> str:
+    """How a finished run is recorded. `ok` needs evidence: an answer, and no permission denied.
+    `unanswered` of the denials were questions nobody answered: the run is `no-answer`, not `denied`."""
     if cancelled:
         return "interrupted"
     if is_error:
         return "error"
+    if unanswered:
+        return "no-answer"
     if denials:
         return "denied"
     return "ok" if result_text.strip() else "no-answer"

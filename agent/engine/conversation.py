@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from agent.engine.answers import USER_DECLINED, PermissionAnswer
 from agent.engine.events import (
     AssistantMessage,
     Compacted,
@@ -44,7 +45,7 @@ log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
 Emit = Callable[[Event], None]
-Asker = Callable[[Tool, Any, Any], Awaitable[bool]]
+Asker = Callable[[Tool, Any, Any], Awaitable[bool | PermissionAnswer]]  # see agent.engine.answers
 
 COMPACT_AT = 0.75  # share of the context window that triggers compaction before the next request
 KEEP_RECENT = 0.25  # share of the window kept verbatim when compacting
@@ -53,8 +54,6 @@ SUMMARY_PREFIX = "Summary of the earlier conversation: "
 CANCELLED_RESULT = "Cancelled by the user before this tool call finished; it may have partly run."
 INTERRUPTED_NOTE = "[The user interrupted the previous response.]"
 SCHEDULER_SOURCES = frozenset({"cron", "missed"})  # turns the scheduler started, not a person
-USER_DECLINED = ("The user declined this tool call, so it was not run. Do not retry it; ask the user how "
-                 "to proceed if you need it.")
 
 
 def estimate_tokens(value: Any) -> int:
@@ -356,10 +355,13 @@ class Conversation:
                               summary="denied: needs approval, nobody to ask")
         if behavior == "ask" and self.asker is not None:
             async with self._ask_lock:  # one question at a time, even for concurrent calls
-                if await self.asker(tool, args, decision):
-                    return None
-            self._emit(PermissionDenied(tool_id, tool.name, "declined by the user"))
-            return ToolResult(USER_DECLINED, is_error=True, summary="declined")
+                answer = PermissionAnswer.of(await self.asker(tool, args, decision))
+            if answer.allowed:
+                return None
+            rule = getattr(decision, "suggested_rule", None)
+            self._emit(PermissionDenied(tool_id, tool.name, answer.reason, rule=rule, note=answer.note,
+                                        no_answer=answer.unanswered))
+            return ToolResult(answer.refusal_text(), is_error=True, summary=answer.summary)
         self._emit(PermissionDenied(tool_id, tool.name, reason or "denied by a rule"))
         return ToolResult(f"Permission denied: {reason or 'a deny rule matches this call'}. Do not retry "
                           "this call in another form.", is_error=True, summary="denied")
@@ -446,4 +448,4 @@ def _truncate(text: str, limit: int) -> str:
             f"to keep ...]\n\n{text[len(text) - tail:]}")
 
 
-__all__ = ["Conversation", "TurnResult", "estimate_tokens"]
+__all__ = ["USER_DECLINED", "Conversation", "PermissionAnswer", "TurnResult", "estimate_tokens"]

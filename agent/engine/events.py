@@ -146,6 +146,8 @@ class PermissionDenied(Event):
     reason: str
     unattended: bool = False  # denied because nobody could be asked (`-p`, daemon)
     rule: str | None = None  # the allow rule that would let this call run
+    note: str = ""  # what the user told the model to do instead
+    no_answer: bool = False  # a question nobody answered in time (nobody was at the terminal)
 
 
 @dataclass

@@ -326,7 +326,7 @@ class PermissionPolicy:
         return None
 
     def _exact_rule(self, call: _Call) -> str:
-        group = "Edit" if call.name in EDIT_TOOLS else call.name
+        group = _rule_group(call.name)
         target = Path(os.path.realpath(call.protected[0]))
         if target.is_relative_to(self._real_project):
             return f"{group}(./{target.relative_to(self._real_project).as_posix()})"
@@ -362,11 +362,19 @@ class PermissionPolicy:
     def _suggest(self, call: _Call) -> str | None:
         if call.name == "Bash":
             return _bash_policy().suggest_bash_rule(call.subject) if call.subject else None
-        group = "Edit" if call.name in EDIT_TOOLS else "Read" if call.name in READ_TOOLS else call.name
+        group = _rule_group(call.name)
         if call.outside and call.subject is not None:
             path = Path(os.path.realpath(self.project_dir / Path(call.subject).expanduser()))
             return f"{group}(/{path.as_posix()})"  # `//abs` is an absolute path in a rule
         return group
+
+
+def _rule_group(tool_name: str) -> str:
+    """The tool a suggested rule names. `Write(...)` for Write: the user approved writing, and the
+    question should say so; Claude Code reads such a rule too. Other edit tools share `Edit`."""
+    if tool_name == "Write":
+        return "Write"
+    return "Edit" if tool_name in EDIT_TOOLS else "Read" if tool_name in READ_TOOLS else tool_name
 
 
 def _below(path: str, root: str) -> str | None:

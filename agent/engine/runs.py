@@ -88,7 +88,8 @@ class RunTracker:
 
     def emit(self, event: Event) -> None:
         if isinstance(event, PermissionDenied):
-            self.record.denials.append({"tool": event.name, "reason": event.reason, "rule": event.rule})
+            denial = {"tool": event.name, "reason": event.reason, "rule": event.rule}
+            self.record.denials.append({**denial, "noAnswer": True} if event.no_answer else denial)
         elif isinstance(event, UsageReport):
             used = event.turn_usage.input_tokens + event.turn_usage.output_tokens
             limit = self.policy.max_tokens_per_run
@@ -215,10 +216,13 @@ class RunRecorder:
         record.error = error
         record.status = run_status(is_error=error is not None and not cancelled, cancelled=cancelled,
                                    denials=len(record.denials),
-                                   result_text=(turn.result_text or "") if turn is not None else "")
-        if record.status == "denied" and record.error is None:
+                                   result_text=(turn.result_text or "") if turn is not None else "",
+                                   unanswered=sum(1 for d in record.denials if d.get("noAnswer")))
+        if record.status in ("denied", "no-answer") and record.denials and record.error is None:
             rules = ", ".join(sorted({d["rule"] or d["tool"] for d in record.denials}))
-            record.error = f"permission denied; allow with: {rules}"
+            what = ("permission denied" if record.status == "denied"
+                    else "a permission question had no answer (nobody was at the terminal)")
+            record.error = f"{what}; allow with: {rules}"
         if tracker.isolated is not None:
             ended = await tracker.isolated.end(record.status)
             record.branch, record.commit_id = ended.branch, ended.commit

@@ -22,25 +22,26 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from prompt_toolkit.patch_stdout import patch_stdout
 
 from agent import __version__
+from agent.engine.answers import PermissionAnswer
 from agent.engine.queue import CommandQueue, Priority, QueuedPrompt
 from agent.repl.commands import CommandContext, SessionStats, default_registry, task_id_of
 from agent.repl.commands.custom import CustomCommands
 from agent.repl.prompt import (
     EXIT_CONFIRM_S,
-    QuestionBox,
     TerminalSink,
     build_prompt_session,
     is_command_line,
     make_history,
     terminal_supports_color,
 )
+from agent.repl.question import QuestionBox, permission_options
 from agent.repl.render import Renderer, shorten
 from agent.repl.startup import build_session, route_logging
 from agent.settings import state_dir
@@ -61,7 +62,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-UNATTENDED_ANSWER_S = 60.0  # a question in a scheduled turn that nobody answers counts as "no"
+UNATTENDED_ANSWER_S = 60.0  # a question in a scheduled turn unanswered this long: nobody is at the terminal
+
+
+def unattended_answer_s(env: Mapping[str, str]) -> float:
+    """The time limit of a scheduled run's question; AGENT_UNATTENDED_ANSWER_S (seconds) is for tests."""
+    try:
+        value = float(env.get("AGENT_UNATTENDED_ANSWER_S", ""))
+    except ValueError:
+        return UNATTENDED_ANSWER_S
+    return value if 0 < value < 86_400 else UNATTENDED_ANSWER_S
 
 
 class Repl:
@@ -370,28 +380,55 @@ class Repl:
         self.stats.record(event)
         self.renderer.handle(event)
 
-    async def _ask(self, tool: Any, args: Any, decision: Any) -> bool:
+    async def _ask(self, tool: Any, args: Any, decision: Any) -> PermissionAnswer:
+        """The permission question, as a menu in the prompt (see agent.repl.question)."""
         subject = tool.permission_subject(args) or tool.key_argument(args)
         rule = getattr(decision, "suggested_rule", None)
-        options = [("y", "yes", "yes, once")]
-        if rule:
-            options.append(("a", "session", f"yes, and allow {rule} for the rest of this session"))
-        options.append(("n", "no", "no, and tell the model what to do instead"))
-        scheduled = self._current is not None and self._current.source == "cron"
-        timeout = self.unattended_answer_s if scheduled else None
+        scheduled = self._current if self._current is not None and self._current.source == "cron" else None
+        task_id = task_id_of(scheduled) if scheduled is not None else None
         title = f"Allow {tool.name}" + (f": {shorten(subject, 200)}?" if subject else "?")
+        asker = (f"Scheduled task {task_id or '?'} asks ({shorten(scheduled.text, 60)})"
+                 if scheduled is not None else "")
+        body = self._question_body(tool, args)
         self.renderer.waiting = True
         try:
-            answer = await self.questions.ask(title, getattr(decision, "reason", ""), options, timeout)
+            choice = await self.questions.ask(
+                title, permission_options(rule, task_id), detail=getattr(decision, "reason", ""), body=body,
+                asker=asker, timeout=self.unattended_answer_s if scheduled is not None else None)
         finally:
             self.renderer.waiting = False
-        if answer is None:
-            self.renderer.warn(f"No answer within {timeout:.0f}s in a scheduled run: {tool.name} was not run.")
-            return False
-        if answer == "session" and rule and self.session is not None:
+        if choice is None:  # the conversation tells the model (and the screen) that nobody answered
+            return PermissionAnswer(False, unanswered=True)
+        if choice.answer == "always" and rule and self.session is not None:
             self.session.policy.allow_for_session(rule)
-        self.renderer.info(f"  {tool.name}: {dict((a, label) for _, a, label in options)[answer]}")
-        return answer in ("yes", "session")
+        if choice.answer == "delete" and task_id:
+            if await self._delete_scheduled_task(task_id):
+                return PermissionAnswer(False, note=f"Stop this run: I deleted scheduled task {task_id}, so it "
+                                                    "will not run again.")
+            return PermissionAnswer(False)  # the deletion failed and said why on screen
+        allowed = choice.answer in ("yes", "always")
+        if allowed:  # a refusal is shown by the conversation's PermissionDenied event, with any note
+            self.renderer.info(f"  {tool.name}: " + ("allowed once" if choice.answer == "yes"
+                                                      else f"allowed for this session ({rule})"))
+        return PermissionAnswer(allowed, note=choice.note)
+
+    def _question_body(self, tool: Any, args: Any) -> str:
+        """ANSI text shown in the question between its title and its options (a preview of the change);
+        empty for now: the diff preview plugs in here."""
+        return ""
+
+    async def _delete_scheduled_task(self, task_id: str) -> bool:
+        """What `/cron delete <id>` does: the schedule goes, with any of its runs still waiting."""
+        from agent.cron import TaskFileError
+        from agent.repl.commands.schedule import delete_task
+
+        if self.session is None:
+            return False
+        await delete_task(CommandContext(self.session, self.renderer, self.queue, self), task_id)  # type: ignore[arg-type]
+        try:
+            return self.session.cron.get(task_id) is None
+        except TaskFileError:
+            return False
 
     # -- ReplHost (what commands may use) ------------------------------------------------------------
 
@@ -504,7 +541,8 @@ def run_repl(args: argparse.Namespace, project: Path) -> int:
         return 1
 
     async def main() -> int:
-        repl = Repl(args, project, out=out, session_id=session_id, resume_from=resume_from)
+        repl = Repl(args, project, out=out, session_id=session_id, resume_from=resume_from,
+                    unattended_answer_s=unattended_answer_s(os.environ))
         handlers = route_logging(repl.renderer, state_dir(repl.env), repl.reported_problems,
                                  verbose=bool(getattr(args, "verbose", False)))
         try:

@@ -9,8 +9,9 @@ things make that safe:
   batching and its switch to cooked mode, during which a Ctrl-C or Ctrl-D would be lost);
 - the live area (streaming text, running tools, spinner) is part of the prompt message, redrawn in
   place, and left out of the final render of an accepted line so it never lands in the scrollback;
-- a permission question is asked inside the same prompt: the typed text is set aside (`QuestionBox`)
-  and put back exactly afterwards, and while the question is up only its answer keys do anything.
+- a permission question is asked inside the same prompt as a small menu (`agent.repl.question`): the
+  typed text is set aside and put back exactly afterwards, and while the question is up every key goes
+  to the menu, where letters never answer and keys typed right as it appears are ignored.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from prompt_toolkit import PromptSession
@@ -31,6 +31,7 @@ from prompt_toolkit.document import Document
 from prompt_toolkit.filters import Condition
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory, ThreadedHistory
 from prompt_toolkit.key_binding import KeyBindings
+from prompt_toolkit.keys import Keys
 from prompt_toolkit.styles import Style
 
 from agent.repl.file_mentions import FileMentionCompleter
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 
     from agent.cron.scheduler import CronScheduler
     from agent.engine.queue import CommandQueue
+    from agent.repl.question import QuestionBox
     from agent.repl.render import Renderer
 
 Fragments = list[tuple[str, str]]
@@ -57,8 +59,13 @@ STYLE = Style.from_dict({
     "hint": "fg:ansiyellow",
     "prompt": "bold",
     "question": "fg:ansiyellow bold",
-    "question.detail": "fg:ansiyellow",
-    "question.option": "bold",
+    # `-` not `.`: a dotted class would inherit the title's yellow bold
+    "question-detail": "fg:ansiyellow",
+    "question-option": "",
+    "question-selected": "fg:ansicyan bold",
+    "question-countdown": "fg:ansiyellow",
+    "question-hint": "fg:ansibrightblack",
+    "question-input": "bold",
 })
 
 
@@ -171,65 +178,6 @@ class TerminalSink:
                     then()
 
 
-@dataclass
-class Question:
-    title: str
-    detail: str
-    options: list[tuple[str, str, str]]  # (key, answer, label)
-    future: asyncio.Future[str]
-
-
-class QuestionBox:
-    """One question at a time inside the prompt, with the typed text set aside meanwhile."""
-
-    def __init__(self, buffer: Callable[[], Buffer | None], invalidate: Callable[[], None]) -> None:
-        self._buffer = buffer
-        self._invalidate = invalidate
-        self.current: Question | None = None
-
-    async def ask(self, title: str, detail: str, options: list[tuple[str, str, str]],
-                  timeout: float | None = None) -> str | None:
-        """The chosen answer, or None when `timeout` seconds pass without one."""
-        question = Question(title, detail, options, asyncio.get_running_loop().create_future())
-        self.current = question
-        buffer = self._buffer()
-        saved = buffer.document if buffer is not None else None
-        if buffer is not None:
-            buffer.set_document(Document(""), bypass_readonly=True)
-        self._invalidate()
-        try:
-            return await asyncio.wait_for(question.future, timeout)
-        except asyncio.TimeoutError:
-            return None
-        finally:
-            self.current = None
-            if buffer is not None and saved is not None:
-                buffer.set_document(saved, bypass_readonly=True)
-            self._invalidate()
-
-    def answer(self, key: str) -> bool:
-        """Answer the open question with the option bound to `key`; False if none is."""
-        question = self.current
-        if question is None or question.future.done():
-            return False
-        for option_key, answer, _ in question.options:
-            if key.lower() == option_key:
-                question.future.set_result(answer)
-                return True
-        return False
-
-    def fragments(self) -> Fragments:
-        question = self.current
-        if question is None:
-            return []
-        out: Fragments = [("class:question", f"? {question.title}\n")]
-        if question.detail:
-            out.append(("class:question.detail", f"  {question.detail}\n"))
-        for key, _, label in question.options:
-            out += [("", "  "), ("class:question.option", f"[{key}]"), ("", f" {label}\n")]
-        return out
-
-
 def build_prompt_session(repl: PromptHost, history: History) -> PromptSession:
     question_up = Condition(lambda: repl.questions.current is not None)
 
@@ -280,7 +228,7 @@ def toolbar_fragments(repl: PromptHost) -> Fragments:
     if repl.queue:
         parts.append(f"queue: {len(repl.queue)}")
     if repl.questions.current is not None:
-        parts.append("answer with a key")
+        parts.append("↑↓ Enter to answer · Esc for no")
     else:
         parts.append("Ctrl-C to interrupt" if repl.turn_running else "/help")
     return [("class:bottom-toolbar", " " + " · ".join(parts))]
@@ -322,13 +270,17 @@ def _key_bindings(repl: PromptHost, question_up: Condition) -> KeyBindings:
         else:
             event.app.exit(exception=EOFError)
 
-    for key in ("y", "a", "n", "Y", "A", "N"):
-        kb.add(key, filter=question_up)(lambda event, key=key: repl.questions.answer(key))
-
     @kb.add("<any>", filter=question_up)
+    @kb.add(Keys.BracketedPaste, filter=question_up)
+    @kb.add("escape", filter=question_up, eager=True)
+    @kb.add("tab", filter=question_up)
     @kb.add("enter", filter=question_up)
-    def _swallow(event: KeyPressEvent) -> None:
-        """While a question is up, other keys do nothing (the typed text is set aside)."""
+    def _question_key(event: KeyPressEvent) -> None:
+        """While a question is up every key goes to it (the typed text is set aside meanwhile)."""
+        repl.questions.key_press(event.key_sequence[0].key, event.data)
+
+    for key in ("up", "down", "left", "right", "home", "end", "c-a", "c-e", "backspace", "delete", "c-u"):
+        kb.add(key, filter=question_up)(_question_key)
 
     return kb
 
