@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import BaseModel
 
+from agent.engine.bash_policy import suggest_bash_rule
 from agent.engine.permissions import (
     Decision,
     PermissionConfigError,
@@ -15,7 +16,6 @@ from agent.engine.permissions import (
     PermissionPolicy,
     parse_rule,
     split_rule_list,
-    suggest_bash_rule,
 )
 from agent.engine.shell_parse import parse_shell
 from agent.settings import Settings

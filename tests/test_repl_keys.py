@@ -20,7 +20,8 @@ from agent.repl.app import Repl
 from agent.repl.attachments import MAX_FILE_CHARS, build_attachments, mentioned_paths
 from agent.repl.file_mentions import FileMentionCompleter, file_candidates
 from agent.repl.keys import cycle_permission_mode, mode_indicator, next_mode
-from agent.repl.prompt import QuestionBox, toolbar_fragments
+from agent.repl.prompt import toolbar_fragments
+from agent.repl.question import QuestionBox
 from agent.repl.render import Renderer
 from agent.repl.shell_escape import ShellRun, history_blocks, run_shell_escape, shown_lines
 from agent.settings import Settings
