@@ -43,6 +43,7 @@ from agent.repl.prompt import (
 )
 from agent.repl.render import Renderer, shorten
 from agent.repl.startup import build_session, route_logging
+from agent.repl.tool_output import printable
 from agent.settings import state_dir
 
 if TYPE_CHECKING:
@@ -358,9 +359,11 @@ class Repl:
         scheduled = self._current is not None and self._current.source == "cron"
         timeout = self.unattended_answer_s if scheduled else None
         title = f"Allow {tool.name}" + (f": {shorten(subject, 200)}?" if subject else "?")
+        # detail is read as ANSI (for the diff's colours): control characters in the reason are shown
+        detail = printable(getattr(decision, "reason", "")) + await self._change_body(tool, args)
         self.renderer.waiting = True
         try:
-            answer = await self.questions.ask(title, getattr(decision, "reason", ""), options, timeout)
+            answer = await self.questions.ask(title, detail, options, timeout)
         finally:
             self.renderer.waiting = False
         if answer is None:
@@ -370,6 +373,19 @@ class Repl:
             self.session.policy.allow_for_session(rule)
         self.renderer.info(f"  {tool.name}: {dict((a, label) for _, a, label in options)[answer]}")
         return answer in ("yes", "session")
+
+    async def _change_body(self, tool: Any, args: Any) -> str:
+        """An Edit or Write question's diff (ANSI, after a line break); "" for other tools."""
+        from agent.repl.diffs import question_body
+
+        raw = args.model_dump() if hasattr(args, "model_dump") else dict(args or {})
+        try:
+            body = await asyncio.to_thread(question_body, tool.name, raw, self.project,
+                                           color=self.renderer.color, width=self._width())
+        except Exception:  # the question matters more than its diff
+            log.exception("could not show the change for %s", tool.name)
+            return ""
+        return "\n" + body.rstrip("\n") if body else ""
 
     # -- ReplHost (what commands may use) ------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from prompt_toolkit.application.current import get_app_or_none
 from prompt_toolkit.completion import Completer, Completion
 from prompt_toolkit.document import Document
 from prompt_toolkit.filters import Condition
+from prompt_toolkit.formatted_text import ANSI, to_formatted_text
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory, ThreadedHistory
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.styles import Style
@@ -212,8 +213,8 @@ class QuestionBox:
         if question is None:
             return []
         out: Fragments = [("class:question", f"? {question.title}\n")]
-        if question.detail:
-            out.append(("class:question.detail", f"  {question.detail}\n"))
+        if question.detail:  # ANSI: an Edit or Write question carries its coloured diff
+            out += to_formatted_text(ANSI(f"  {question.detail}\n"), style="class:question.detail")
         for key, _, label in question.options:
             out += [("", "  "), ("class:question.option", f"[{key}]"), ("", f" {label}\n")]
         return out
@@ -304,6 +305,11 @@ def _key_bindings(repl: PromptHost, question_up: Condition) -> KeyBindings:
             buffer.delete()
         else:
             event.app.exit(exception=EOFError)
+
+    @kb.add("c-o")
+    def _expand(event: KeyPressEvent) -> None:
+        """Ctrl-O, as in Claude Code: the last tool result, whole."""
+        repl.renderer.show_last_result()
 
     for key in ("y", "a", "n", "Y", "A", "N"):
         kb.add(key, filter=question_up)(lambda event, key=key: repl.questions.answer(key))
