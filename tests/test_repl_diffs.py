@@ -245,3 +245,11 @@ def test_expand_command_is_registered_and_shows_the_last_result():
     finish(renderer, "Read", "a.py", "read 9 lines", "\n".join(f"{i:>6}\tl{i}" for i in range(1, 10)))
     asyncio.run(command.handler(SimpleNamespace(renderer=renderer), ""))
     assert "l9\n" in screen.text
+
+
+def test_question_diff_fits_a_short_terminal(tmp_path):
+    (tmp_path / "big.txt").write_text(numbered(50))
+    body = question_body("Write", {"file_path": "big.txt", "content": numbered(50).replace("line", "LINE")},
+                         tmp_path, color=False, width=80, max_lines=5)
+    assert len([line for line in body.splitlines() if re.match(r"^ +\d+ [-+] ", line)]) == 5
+    assert "… +95 lines" in body

@@ -376,12 +376,14 @@ class Repl:
 
     async def _change_body(self, tool: Any, args: Any) -> str:
         """An Edit or Write question's diff (ANSI, after a line break); "" for other tools."""
-        from agent.repl.diffs import question_body
+        from agent.repl.diffs import QUESTION_LINES, question_body
 
         raw = args.model_dump() if hasattr(args, "model_dump") else dict(args or {})
-        try:
-            body = await asyncio.to_thread(question_body, tool.name, raw, self.project,
-                                           color=self.renderer.color, width=self._width())
+        app = self.prompt.app if self.prompt is not None else None
+        rows = app.output.get_size().rows if app is not None and app.is_running else 40
+        try:  # the question's other lines, the live area and the prompt need about 14 rows
+            body = await asyncio.to_thread(question_body, tool.name, raw, self.project, color=self.renderer.color,
+                                           width=self._width(), max_lines=max(3, min(QUESTION_LINES, rows - 14)))
         except Exception:  # the question matters more than its diff
             log.exception("could not show the change for %s", tool.name)
             return ""

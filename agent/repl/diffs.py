@@ -24,9 +24,11 @@ TRANSCRIPT_LINES = 8  # changed lines kept under a finished Edit or Write
 _HUNK = re.compile(r"@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
 
 
-def question_body(tool_name: str, args: dict[str, Any], project: Path, *, color: bool, width: int) -> str:
+def question_body(tool_name: str, args: dict[str, Any], project: Path, *, color: bool, width: int,
+                  max_lines: int = QUESTION_LINES) -> str:
     """What an Edit or Write call would change, for its permission question; "" for other tools and
-    when the change cannot be worked out (the tool reports why when it runs). Reads the file."""
+    when the change cannot be worked out (the tool reports why when it runs). Reads the file. At most
+    `max_lines` diff lines: the question and its answers must fit on the screen."""
     from agent.tools.files import planned_change
 
     try:
@@ -36,9 +38,9 @@ def question_body(tool_name: str, args: dict[str, Any], project: Path, *, color:
         return ""
     if change is None:
         return ""
-    limit = QUESTION_LINES
+    limit = max_lines
     if change.created:
-        header, limit = f"new file · {plural(change.added, 'line')}", NEW_FILE_LINES
+        header, limit = f"new file · {plural(change.added, 'line')}", min(NEW_FILE_LINES, max_lines)
     elif not change.added + change.removed:
         header = f"{change.path} · no change"
     elif not change.lines:
