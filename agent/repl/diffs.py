@@ -29,7 +29,7 @@ def question_body(tool_name: str, args: dict[str, Any], project: Path, *, color:
     """What an Edit or Write call would change, for its permission question; "" for other tools and
     when the change cannot be worked out (the tool reports why when it runs). Reads the file. At most
     `max_lines` diff lines: the question and its answers must fit on the screen."""
-    from agent.tools.files import planned_change
+    from agent.tools.file_preview import planned_change
 
     try:
         change = planned_change(tool_name, args, project)

@@ -13,7 +13,6 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -348,35 +347,18 @@ def apply_edit(text: str, old_string: str, new_string: str, replace_all: bool, p
     return AppliedEdit(text.replace(old, new), old, new, count, text.find(old))
 
 
+def current_text(path: Path) -> str:
+    """A file's text as Edit reads it (regular files only, at most MAX_EDIT_BYTES); ToolError if not."""
+    return decode_text(_read_bytes(path, MAX_EDIT_BYTES), path).text
+
+
 def write_change(path: Path, content: str, shown: str) -> FileChange | None:
     """What writing `content` to `path` changes; None when the current file cannot be read as text."""
     try:
-        old = decode_text(_read_bytes(path, MAX_EDIT_BYTES), path).text
+        old = current_text(path)
     except ToolError:
         return new_file_change(shown, content) if not os.path.lexists(path) else None
     return diff_texts(shown, old, content)
-
-
-def planned_change(tool_name: str, args: dict[str, Any], project: Path) -> FileChange | None:
-    """What an Edit or Write call would change, computed before it runs (for the permission question).
-    None for other tools, for input that does not parse, and when Edit would refuse or the file cannot
-    be read as text: the tool itself reports those when it runs."""
-    tool = {"Edit": EditTool, "Write": WriteTool}.get(tool_name)
-    if tool is None:
-        return None
-    try:
-        parsed = tool().parse_input(args)
-        path = ToolContext(project_dir=project).resolve(parsed.file_path)  # type: ignore[attr-defined]
-        if isinstance(parsed, WriteInput):
-            return write_change(path, parsed.content, parsed.file_path)
-        assert isinstance(parsed, EditInput)
-        if parsed.old_string == "" and not os.path.lexists(path):
-            return new_file_change(parsed.file_path, parsed.new_string)
-        text = decode_text(_read_bytes(path, MAX_EDIT_BYTES), path).text
-        edit = apply_edit(text, parsed.old_string, parsed.new_string, parsed.replace_all, path)
-    except ToolError:
-        return None
-    return diff_texts(parsed.file_path, text, edit.updated)
 
 
 def _find_replacement(text: str, old: str, new: str, path: Path) -> tuple[str, str, int]:
