@@ -253,3 +253,16 @@ def test_question_diff_fits_a_short_terminal(tmp_path):
                          tmp_path, color=False, width=80, max_lines=5)
     assert len([line for line in body.splitlines() if re.match(r"^ +\d+ [-+] ", line)]) == 5
     assert "… +95 lines" in body
+
+
+def test_question_box_shows_the_diff_colours_as_styles_not_raw_escapes(project):
+    from agent.repl.prompt import Question, QuestionBox
+
+    body = ask(project, "Edit", color=True, file_path="calc.py", old_string="a + b", new_string="b + a")
+    box = QuestionBox(lambda: None, lambda: None)
+    box.current = Question("Allow Edit: calc.py?", "needs permission\n" + body, [("y", "yes", "yes")], None)
+    fragments = box.fragments()
+    assert not any("\x1b" in text for _, text in fragments)
+    red = "".join(text for style, text in fragments if "ansired" in style)  # ANSI gives one per character
+    green = "".join(text for style, text in fragments if "ansigreen" in style)
+    assert "return a + b" in red and "return b + a" in green and "return b + a" not in red
