@@ -266,3 +266,10 @@ def test_question_box_shows_the_diff_colours_as_styles_not_raw_escapes(project):
     red = "".join(text for style, text in fragments if "ansired" in style)  # ANSI gives one per character
     green = "".join(text for style, text in fragments if "ansigreen" in style)
     assert "return a + b" in red and "return b + a" in green and "return b + a" not in red
+
+
+def test_wide_characters_are_cut_by_the_columns_they_take():
+    from rich.cells import cell_len
+
+    text = preview("Read", "     1\t" + "漢字" * 100, color=False, width=60)
+    assert max(cell_len(line) for line in text.splitlines()) < 60 and text.rstrip().endswith("…")

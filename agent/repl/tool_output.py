@@ -34,9 +34,11 @@ def printable(line: str) -> str:
 
 
 def fit(line: str, width: int) -> str:
-    """`line` cut to `width` columns with an ellipsis (one column per character)."""
+    """`line` cut to `width` terminal columns with an ellipsis (wide characters take two)."""
+    from rich.cells import cell_len, set_cell_size  # rich is loaded by the time tools run
+
     width = max(10, width)
-    return line if len(line) <= width else line[: width - 1] + "…"
+    return line if cell_len(line) <= width else set_cell_size(line, width - 1) + "…"
 
 
 def plural(n: int, word: str) -> str:
