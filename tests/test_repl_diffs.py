@@ -16,9 +16,10 @@ from agent.repl.commands import default_registry
 from agent.repl.diffs import NEW_FILE_LINES, QUESTION_LINES, TRANSCRIPT_LINES, compact_diff, question_body
 from agent.repl.render import Renderer
 from agent.repl.tool_output import PREVIEW_LINES, full_output, preview, wants_preview
+from agent.tools import file_change
 from agent.tools.base import ToolContext
 from agent.tools.file_change import MAX_DIFF_LINES, diff_texts, new_file_change
-from agent.tools.files import EditTool, WriteTool
+from agent.tools.files import EditTool, WriteTool, split_lines
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 CALC = "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n"
@@ -273,3 +274,55 @@ def test_wide_characters_are_cut_by_the_columns_they_take():
 
     text = preview("Read", "     1\t" + "漢字" * 100, color=False, width=60)
     assert max(cell_len(line) for line in text.splitlines()) < 60 and text.rstrip().endswith("…")
+
+
+def apply_hunks(old_lines: list[str], diff_lines: tuple[str, ...]) -> list[str]:
+    """Apply unified-diff body lines to old_lines (checks context and removed lines match)."""
+    out, pos = [], 0
+    for line in diff_lines:
+        hunk = re.match(r"@@ -(\d+)(?:,(\d+))? ", line)
+        if hunk:
+            first = int(hunk.group(1)) - (0 if hunk.group(2) == "0" else 1)
+            out += old_lines[pos:first]
+            pos = first
+        elif line[0] in " -":
+            assert old_lines[pos] == line[1:]
+            pos += 1
+            if line[0] == " ":
+                out.append(line[1:])
+        else:
+            out.append(line[1:])
+    return out + old_lines[pos:]
+
+
+@pytest.mark.parametrize("block", [4096, 3, 1])  # the shared start and end are found a block at a time
+def test_diffs_of_random_edits_turn_the_old_text_into_the_new(block, monkeypatch):
+    import random
+
+    monkeypatch.setattr(file_change, "_BLOCK", block)
+    rng = random.Random(7)
+    words = ["a", "b", "c", "", "def f():", "    return 1"]
+    for _ in range(400):
+        old_lines = [rng.choice(words) for _ in range(rng.randint(0, 30))]
+        new_lines = list(old_lines)
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randint(0, len(new_lines))
+            if new_lines and rng.random() < 0.5:
+                del new_lines[min(at, len(new_lines) - 1)]
+            else:
+                new_lines.insert(at, rng.choice([*words, "x", "y"]))
+        old_end, new_end = rng.choice(["\n", ""]), rng.choice(["\n", ""])
+        old = "\n".join(old_lines) + (old_end if old_lines else "")
+        new = "\n".join(new_lines) + (new_end if new_lines else "")
+        change = diff_texts("f", old, new, keep=10_000)
+        assert apply_hunks(split_lines(old), change.lines) == split_lines(new), (old, new, change.lines)
+        assert change.added == sum(line.startswith("+") for line in change.lines)
+        assert change.removed == sum(line.startswith("-") for line in change.lines)
+
+
+def test_an_edit_in_a_large_file_is_diffed_without_reading_it_line_by_line():
+    old = "".join(f"line {i} of a fairly ordinary source file\n" for i in range(200_000))
+    change = diff_texts("big", old, old.replace("line 100000 of", "LINE 100000 of"))
+    assert change.stats == "+1 -1"
+    assert change.lines[0] == "@@ -99998,7 +99998,7 @@"
+    assert change.lines[4] == "-line 100000 of a fairly ordinary source file"
