@@ -238,7 +238,7 @@ async def test_chat_resume_restores_history_and_session_tasks(project, tmp_path,
 
 def spawn_chat(fake_api, project: Path, home: Path, *args: str):
     import pexpect
-    from test_repl_pty import Terminal
+    from pty_support import Terminal
 
     env = child_env(fake_api, home, PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm-256color")
     child = pexpect.spawn(sys.executable, ["-m", "agent", "--cwd", str(project), *args], env=env, cwd=str(project),
