@@ -144,7 +144,7 @@ def test_tool_call_shows_while_running_then_as_one_line():
     assert "○ Bash(npm test) …" in live_text(renderer)
     assert "Running Bash" in renderer.status_text()
     renderer.handle(ToolCallFinished("t1", "Bash", "exit 1", True, "FAILED"))
-    assert screen.text.strip() == "● Bash(npm test) · exit 1"
+    assert screen.text.strip().splitlines() == ["● Bash(npm test) · exit 1", "  ⎿  FAILED"]  # line, output
     assert "Bash(npm test)" not in live_text(renderer)
 
 

@@ -316,7 +316,7 @@ class Conversation:
             problem = await self._check_permission(tool, args, tool_id)
         result = problem or await self._execute(tool, args)  # type: ignore[arg-type]
         content = _truncate(result.content or "(no output)", self.max_tool_result_chars)
-        self._emit(ToolCallFinished(tool_id, name, result.summary, result.is_error, content))
+        self._emit(ToolCallFinished(tool_id, name, result.summary, result.is_error, content, result.change))
         block = _result_block(tool_id, content, result.is_error)
         self._done_results[tool_id] = block
         return block

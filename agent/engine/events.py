@@ -8,7 +8,10 @@ stream-json output is one `json.dumps(event.to_json())` per line. `Usage` lives 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from agent.tools.file_change import FileChange
 
 
 @dataclass
@@ -67,7 +70,7 @@ class Event:
         out: dict[str, Any] = {"type": self.type}
         for f in fields(self):
             value = getattr(self, f.name)
-            out[f.name] = value.to_dict() if isinstance(value, Usage) else value
+            out[f.name] = value.to_dict() if hasattr(value, "to_dict") else value  # Usage, FileChange
         return out
 
 
@@ -136,6 +139,7 @@ class ToolCallFinished(Event):
     summary: str
     is_error: bool
     content: str
+    change: FileChange | None = None  # Edit and Write: the diff, shown compactly in the transcript
 
 
 @dataclass

@@ -44,6 +44,7 @@ from agent.repl.prompt import (
 from agent.repl.question import QuestionBox, permission_options
 from agent.repl.render import Renderer, shorten
 from agent.repl.startup import build_session, route_logging
+from agent.repl.tool_output import printable
 from agent.settings import state_dir
 
 if TYPE_CHECKING:
@@ -389,11 +390,11 @@ class Repl:
         title = f"Allow {tool.name}" + (f": {shorten(subject, 200)}?" if subject else "?")
         asker = (f"Scheduled task {task_id or '?'} asks ({shorten(scheduled.text, 60)})"
                  if scheduled is not None else "")
-        body = self._question_body(tool, args)
+        body = await self._change_body(tool, args)
         self.renderer.waiting = True
         try:
             choice = await self.questions.ask(
-                title, permission_options(rule, task_id), detail=getattr(decision, "reason", ""), body=body,
+                title, permission_options(rule, task_id), detail=printable(getattr(decision, "reason", "")), body=body,
                 asker=asker, timeout=self.unattended_answer_s if scheduled is not None else None)
         finally:
             self.renderer.waiting = False
@@ -412,11 +413,6 @@ class Repl:
                                                       else f"allowed for this session ({rule})"))
         return PermissionAnswer(allowed, note=choice.note)
 
-    def _question_body(self, tool: Any, args: Any) -> str:
-        """ANSI text shown in the question between its title and its options (a preview of the change);
-        empty for now: the diff preview plugs in here."""
-        return ""
-
     async def _delete_scheduled_task(self, task_id: str) -> bool:
         """What `/cron delete <id>` does: the schedule goes, with any of its runs still waiting."""
         from agent.cron import TaskFileError
@@ -429,6 +425,21 @@ class Repl:
             return self.session.cron.get(task_id) is None
         except TaskFileError:
             return False
+
+    async def _change_body(self, tool: Any, args: Any) -> str:
+        """An Edit or Write question's diff (ANSI), shown between its title and its options; "" else."""
+        from agent.repl.diffs import QUESTION_LINES, question_body
+
+        raw = args.model_dump() if hasattr(args, "model_dump") else dict(args or {})
+        app = self.prompt.app if self.prompt is not None else None
+        rows = app.output.get_size().rows if app is not None and app.is_running else 40
+        try:  # the question's other lines, the live area and the prompt need about 14 rows
+            body = await asyncio.to_thread(question_body, tool.name, raw, self.project, color=self.renderer.color,
+                                           width=self._width(), max_lines=max(3, min(QUESTION_LINES, rows - 14)))
+        except Exception:  # the question matters more than its diff
+            log.exception("could not show the change for %s", tool.name)
+            return ""
+        return body.rstrip("\n")
 
     # -- ReplHost (what commands may use) ------------------------------------------------------------
 

@@ -270,6 +270,11 @@ def _key_bindings(repl: PromptHost, question_up: Condition) -> KeyBindings:
         else:
             event.app.exit(exception=EOFError)
 
+    @kb.add("c-o", filter=~question_up)
+    def _expand(event: KeyPressEvent) -> None:
+        """Ctrl-O, as in Claude Code: the last tool result, whole."""
+        repl.renderer.show_last_result()
+
     @kb.add("<any>", filter=question_up)
     @kb.add(Keys.BracketedPaste, filter=question_up)
     @kb.add("escape", filter=question_up, eager=True)

@@ -142,6 +142,7 @@ class Renderer:
         self._keys: dict[str, str] = {}  # tool_use_id -> key argument
         self._turn: _Turn | None = None
         self.waiting = False  # a question to the user is open
+        self.last_result: tuple[str, str, str] | None = None  # (call, tool name, content) for Ctrl-O
 
     # -- transcript output ------------------------------------------------------------------------
 
@@ -229,10 +230,38 @@ class Renderer:
             self._invalidate()
         elif isinstance(event, ToolCallFinished):
             self._running.pop(event.tool_use_id, None)
-            line = tool_line(event.name, self._keys.pop(event.tool_use_id, ""), event.summary, event.is_error)
-            self.line(line, "red" if event.is_error else None)
+            self._tool_finished(event, self._keys.pop(event.tool_use_id, ""))
         else:
             self._handle_other(event)
+
+    def _tool_finished(self, event: ToolCallFinished, key: str) -> None:
+        """The call's line (`· +3 -1` for a file change), then its diff or the first lines of its output."""
+        from agent.repl import diffs, tool_output
+
+        change = event.change if not event.is_error else None
+        summary = change.stats if change is not None else event.summary
+        self.line(tool_line(event.name, key, summary, event.is_error), "red" if event.is_error else None)
+        width = self._width()
+        if change is not None:
+            body = diffs.compact_diff(change, color=self.color, width=width)
+        elif tool_output.wants_preview(event.name, event.summary, event.is_error):
+            body = tool_output.preview(event.name, event.content, color=self.color, width=width)
+        else:
+            body = ""
+        if body:
+            self.write(body)
+        shown = shorten(key, KEY_ARGUMENT_CHARS)
+        self.last_result = (f"{event.name}({shown})" if shown else event.name, event.name, event.content)
+
+    def show_last_result(self) -> None:
+        """Ctrl-O and /expand: the last tool result, whole."""
+        from agent.repl.tool_output import full_output
+
+        if self.last_result is None:
+            self.info("No tool result yet: Ctrl-O (or /expand) shows the last one whole.")
+            return
+        title, name, content = self.last_result
+        self.write(full_output(title, name, content, color=self.color))
 
     def _handle_other(self, event: Event) -> None:
         if isinstance(event, TurnStarted):

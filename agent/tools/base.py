@@ -16,6 +16,7 @@ from agent.tools.listing import RealPaths
 
 if TYPE_CHECKING:
     from agent.cron.service import CronService
+    from agent.tools.file_change import FileChange
 
 
 Verdict = Literal["allow", "deny", "ask"]
@@ -33,6 +34,7 @@ class ToolResult:
     content: str
     is_error: bool = False
     summary: str = ""
+    change: FileChange | None = None  # Edit and Write: what the file changed, for the transcript
 
 
 def new_run_id() -> str:

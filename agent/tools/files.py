@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from agent.tools.base import Tool, ToolContext, ToolError, ToolResult
+from agent.tools.file_change import FileChange, diff_texts, new_file_change
 from agent.tools.safe_open import FileTooLargeError, NotRegularFileError, kind_of, read_regular
 
 MAX_LINE_CHARS = 2000
@@ -249,23 +250,24 @@ class WriteTool(_PathTool):
 
     async def run(self, args: BaseModel, ctx: ToolContext) -> ToolResult:
         assert isinstance(args, WriteInput)
-        return await asyncio.to_thread(self._write, ctx.resolve(args.file_path), args.content)
+        return await asyncio.to_thread(self._write, ctx.resolve(args.file_path), args.content, args.file_path)
 
-    def _write(self, path: Path, content: str) -> ToolResult:
+    def _write(self, path: Path, content: str, shown: str) -> ToolResult:
         if path.is_dir():
             raise ToolError(f"{path} is a directory; give Write the path of a file.")
         if path.exists() and not path.is_file():  # a FIFO or device (or a link to one) is never replaced
             raise ToolError(f"{path} is {kind_of(path.stat().st_mode)}, not a regular file; Write only "
                             "writes regular files.")
         existed = path.exists()
+        change = write_change(path, content, shown)
         try:
             _write_atomically(path, content.encode("utf-8"))
         except OSError as exc:
             raise ToolError(f"Cannot write {path}: {exc.strerror or exc}") from None
         lines = plural(count_lines(content), "line")
         if existed:
-            return ToolResult(f"Overwrote {path} ({lines}).", summary=f"wrote {lines}")
-        return ToolResult(f"Created {path} ({lines}).", summary=f"created, {lines}")
+            return ToolResult(f"Overwrote {path} ({lines}).", summary=f"wrote {lines}", change=change)
+        return ToolResult(f"Created {path} ({lines}).", summary=f"created, {lines}", change=change)
 
 
 class EditInput(BaseModel):
@@ -298,36 +300,65 @@ class EditTool(_PathTool):
         if args.old_string == args.new_string:
             raise ToolError("old_string and new_string are the same, so there is nothing to change.")
         if args.old_string == "" and not path.exists():
-            return WriteTool()._write(path, args.new_string)
+            return WriteTool()._write(path, args.new_string, args.file_path)
         decoded = decode_text(_read_bytes(path, MAX_EDIT_BYTES), path)
-        text = decoded.text
-        if args.old_string == "":
-            if text:
-                raise ToolError(
-                    f"old_string is empty but {path} is not; give the text to replace, or use Write to "
-                    "replace the whole file."
-                )
-            old, new, count = "", args.new_string, 1
-        else:
-            old, new, count = _find_replacement(text, args.old_string, args.new_string, path)
-            if count > 1 and not args.replace_all:
-                raise ToolError(
-                    f"old_string occurs {count} times in {path}. Include more surrounding lines so it "
-                    "matches exactly one place, or set replace_all to true to change every occurrence."
-                )
-        first_at = text.find(old) if old else 0
-        updated = text.replace(old, new) if old else new
+        edit = apply_edit(decoded.text, args.old_string, args.new_string, args.replace_all, path)
         try:
-            _write_atomically(path, updated.encode(decoded.encoding))
+            _write_atomically(path, edit.updated.encode(decoded.encoding))
         except OSError as exc:
             raise ToolError(f"Cannot write {path}: {exc.strerror or exc}") from None
-        changed = _changed_lines(old, new) * count
-        times = "every occurrence" if count > 1 else "1 occurrence"
-        snippet = _snippet(updated, first_at, new)
+        changed = _changed_lines(edit.old, edit.new) * edit.count
+        times = "every occurrence" if edit.count > 1 else "1 occurrence"
+        snippet = _snippet(edit.updated, edit.first_at, edit.new)
         return ToolResult(
-            f"Edited {path}: replaced {times} ({count}). Snippet of the result:\n{snippet}",
+            f"Edited {path}: replaced {times} ({edit.count}). Snippet of the result:\n{snippet}",
             summary=f"edited {plural(changed, 'line')}",
+            change=diff_texts(args.file_path, decoded.text, edit.updated),
         )
+
+
+@dataclass(frozen=True)
+class AppliedEdit:
+    updated: str  # the file's new text
+    old: str  # old_string and new_string as replaced (adapted to the file's line endings)
+    new: str
+    count: int  # occurrences replaced
+    first_at: int  # where the first one was
+
+
+def apply_edit(text: str, old_string: str, new_string: str, replace_all: bool, path: Path) -> AppliedEdit:
+    """Edit's result on a file's current text, without touching the file; ToolError when Edit would
+    refuse. The permission question's diff uses it too, so it shows exactly what Edit will write."""
+    if old_string == new_string:
+        raise ToolError("old_string and new_string are the same, so there is nothing to change.")
+    if old_string == "":
+        if text:
+            raise ToolError(
+                f"old_string is empty but {path} is not; give the text to replace, or use Write to "
+                "replace the whole file."
+            )
+        return AppliedEdit(new_string, "", new_string, 1, 0)
+    old, new, count = _find_replacement(text, old_string, new_string, path)
+    if count > 1 and not replace_all:
+        raise ToolError(
+            f"old_string occurs {count} times in {path}. Include more surrounding lines so it "
+            "matches exactly one place, or set replace_all to true to change every occurrence."
+        )
+    return AppliedEdit(text.replace(old, new), old, new, count, text.find(old))
+
+
+def current_text(path: Path) -> str:
+    """A file's text as Edit reads it (regular files only, at most MAX_EDIT_BYTES); ToolError if not."""
+    return decode_text(_read_bytes(path, MAX_EDIT_BYTES), path).text
+
+
+def write_change(path: Path, content: str, shown: str) -> FileChange | None:
+    """What writing `content` to `path` changes; None when the current file cannot be read as text."""
+    try:
+        old = current_text(path)
+    except ToolError:
+        return new_file_change(shown, content) if not os.path.lexists(path) else None
+    return diff_texts(shown, old, content)
 
 
 def _find_replacement(text: str, old: str, new: str, path: Path) -> tuple[str, str, int]:

@@ -1,4 +1,4 @@
-"""Session commands: /help, /clear, /compact, /cost, /model, /permissions, /exit."""
+"""Session commands: /help, /clear, /compact, /cost, /model, /permissions, /expand, /exit."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ KEYS_HELP = (
     ("@path", "attach a project file to the message"),
     ("Ctrl-C", "interrupt the running turn; clear the line; twice on an empty line to exit"),
     ("Ctrl-D", "exit (on an empty line)"),
+    ("Ctrl-O", "show the last tool result whole (/expand)"),
 )
 
 
@@ -132,6 +133,10 @@ async def permissions(ctx: CommandContext, args: str) -> None:
                       "/permissions allow <rule>; keep rules in .claude/settings.json.")
 
 
+async def expand(ctx: CommandContext, args: str) -> None:
+    ctx.renderer.show_last_result()
+
+
 async def exit_repl(ctx: CommandContext, args: str) -> None:
     ctx.host.request_exit()
 
@@ -143,5 +148,6 @@ SESSION_COMMANDS = (
     Command("model", "show or change the model", model, usage="[name]"),
     Command("permissions", "show the permission rules; change the mode", permissions,
             usage="[mode | allow <rule>]"),
+    Command("expand", "show the last tool result whole (Ctrl-O does too)", expand, needs_session=False),
     Command("exit", "leave (Ctrl-D does too)", exit_repl, aliases=("quit",), needs_session=False),
 )
