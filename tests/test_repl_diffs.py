@@ -257,12 +257,11 @@ def test_question_diff_fits_a_short_terminal(tmp_path):
 
 
 def test_question_box_shows_the_diff_colours_as_styles_not_raw_escapes(project):
-    from agent.repl.prompt import Question, QuestionBox
+    from agent.repl.question import QuestionMenu, permission_options
 
     body = ask(project, "Edit", color=True, file_path="calc.py", old_string="a + b", new_string="b + a")
-    box = QuestionBox(lambda: None, lambda: None)
-    box.current = Question("Allow Edit: calc.py?", "needs permission\n" + body, [("y", "yes", "yes")], None)
-    fragments = box.fragments()
+    menu = QuestionMenu("Allow Edit: calc.py?", permission_options(None), 0.0, detail="needs permission", body=body)
+    fragments = menu.fragments(1.0)
     assert not any("\x1b" in text for _, text in fragments)
     red = "".join(text for style, text in fragments if "ansired" in style)  # ANSI gives one per character
     green = "".join(text for style, text in fragments if "ansigreen" in style)
