@@ -291,3 +291,11 @@ def test_chat_fires_the_follower_after_the_upstream_run(spawn, fake_api, tmp_pat
     first, second = fake_api.requests[:2]
     assert is_scheduled(first, UP) and is_scheduled(second, DOWN)
     assert_fenced(second.turn_prompt(), HOSTILE)
+
+
+def test_deleting_an_upstream_warns_about_its_followers_and_list_marks_it_missing(tmp_path):
+    up = cron_cli(tmp_path, "add", "--cron", "*/5 * * * *", "--prompt", "check").stdout.strip()
+    down = cron_cli(tmp_path, "add", "--after", up, "--prompt", "summarise").stdout.strip()
+    deleted = cron_cli(tmp_path, "delete", up)
+    assert deleted.returncode == 0 and f"task {down} follows {up}" in deleted.stderr
+    assert re.search(rf"{down}\s+after {up} \(missing: {up}\)", cron_cli(tmp_path, "list").stdout)

@@ -159,6 +159,7 @@ def _cmd_list(args: argparse.Namespace, project: Path) -> int:
         print("No scheduled tasks. Add one with: agent cron add --cron EXPR --prompt TEXT")
         return EXIT_OK
     table = [("ID", "SCHEDULE", "NEXT FIRE", "KIND", "PROMPT")]
+    known = {s.task.id for s in scheduled}
     for s in scheduled:
         prompt = " ".join(s.task.prompt.split())
         prompt = prompt[:60] + ("…" if len(prompt) > 60 else "")
@@ -167,7 +168,9 @@ def _cmd_list(args: argparse.Namespace, project: Path) -> int:
         if state is not None and state.paused:
             kind, prompt = "PAUSED", f"{prompt}  [last error: {state.last_error}; agent cron resume {s.task.id}]"
         when = "when upstream ends" if s.next_fire_ms is None and _after_list(s.task) else _local_time(s.next_fire_ms)
-        table.append((s.task.id, s.human_schedule, when, kind, prompt))
+        missing = [i for i in _after_list(s.task) if i not in known]
+        schedule = s.human_schedule + (f" (missing: {', '.join(missing)})" if missing else "")
+        table.append((s.task.id, schedule, when, kind, prompt))
     widths = [max(len(row[i]) for row in table) for i in range(4)]
     for row in table:
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
@@ -211,6 +214,10 @@ def _cmd_delete(args: argparse.Namespace, project: Path) -> int:
         print(f"agent cron: no task with id {args.id} (see agent cron list)", file=sys.stderr)
         return EXIT_FAILURE
     print(f"Deleted {removed.task.id}: {removed.human_schedule}: {removed.task.prompt}")
+    for follower in _service(project).list():
+        if removed.task.id in _after_list(follower.task):
+            print(f"agent cron: warning: task {follower.id} follows {removed.task.id}; it no longer fires "
+                  "by that chain (delete it, or add it again with other --after ids)", file=sys.stderr)
     return EXIT_OK
 
 
