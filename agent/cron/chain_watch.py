@@ -26,7 +26,10 @@ __all__ = ["ChainWatch", "UpstreamReader"]
 log = logging.getLogger(__name__)
 
 _LATEST_OK = ("SELECT run_id, ended_at, result FROM runs WHERE task_id = ? AND status = 'ok' "
-              "AND ended_at IS NOT NULL ORDER BY started_at DESC LIMIT 1")
+              "AND ended_at IS NOT NULL AND started_at >= ? ORDER BY started_at DESC LIMIT 1")
+# Runs that started this long before a follower's last fire are not looked at: that bounds the scan
+# when an upstream has failed many times in a row; a run lasting longer than this is not plausible.
+RUN_SLACK_MS = 86_400_000
 
 
 class UpstreamReader:
@@ -41,13 +44,14 @@ class UpstreamReader:
     def for_project(cls, project_dir: Path, env: Mapping[str, str] | None = None) -> UpstreamReader:
         return cls(history_path(project_dir, os.environ if env is None else env))
 
-    def latest_ok_ends(self, task_ids: Iterable[str]) -> dict[str, int | None]:
-        """task id -> when its newest successful run ended (epoch ms), None when it has none."""
-        return {task_id: (run.ended_ms if run else None) for task_id, run in self._latest(task_ids).items()}
+    def latest_ok_ends(self, since: Mapping[str, int]) -> dict[str, int | None]:
+        """task id -> when its newest successful run that started at or after `since[id]` ended
+        (epoch ms), None when it has none."""
+        return {task_id: (run.ended_ms if run else None) for task_id, run in self._latest(since).items()}
 
-    def latest_runs(self, task_ids: Iterable[str]) -> list[UpstreamRun]:
-        """The newest successful run of each task that has one, in the order asked."""
-        return [run for run in self._latest(task_ids).values() if run is not None]
+    def latest_runs(self, since: Mapping[str, int]) -> list[UpstreamRun]:
+        """The newest successful run (started at or after `since[id]`) of each task, in the order asked."""
+        return [run for run in self._latest(since).values() if run is not None]
 
     def close(self) -> None:
         with self._lock:
@@ -55,14 +59,14 @@ class UpstreamReader:
                 self._db.close()
                 self._db = None
 
-    def _latest(self, task_ids: Iterable[str]) -> dict[str, UpstreamRun | None]:
-        ids = list(dict.fromkeys(task_ids))
+    def _latest(self, since: Mapping[str, int]) -> dict[str, UpstreamRun | None]:
+        ids = list(since)
         with self._lock:
             db = self._connect()
             if db is None:
                 return dict.fromkeys(ids)
             try:
-                rows = {task_id: db.execute(_LATEST_OK, (task_id,)).fetchone() for task_id in ids}
+                rows = {task_id: db.execute(_LATEST_OK, (task_id, since[task_id])).fetchone() for task_id in ids}
             except sqlite3.Error as exc:  # a database mid-migration, or damaged: no evidence of completion
                 log.debug("run history not readable for chains: %s", exc)
                 return dict.fromkeys(ids)
@@ -112,13 +116,18 @@ class ChainWatch:
     async def refresh(self, tasks: Iterable[CronTask]) -> set[str]:
         """Ask the history (in a worker thread) when the upstream tasks last finished ok. Returns the
         ids of the chained tasks whose due time may have changed (empty when nothing changed)."""
-        chained = {t.id: after for t in tasks if (after := _after_or_none(t))}
-        if not chained:
+        followers = [(t, after) for t in tasks if (after := _after_or_none(t))]
+        if not followers:
             self._done, self._cycles = {}, {}
             return set()
+        chained = {t.id: after for t, after in followers}
         cycles = find_cycles(chained)
-        upstream = sorted({u for after in chained.values() for u in after})
-        done = await asyncio.to_thread(self.reader.latest_ok_ends, upstream)
+        since: dict[str, int] = {}
+        for task, after in followers:
+            for upstream in after:
+                since[upstream] = min(since.get(upstream, _anchor(task)), _anchor(task))
+        since = {u: max(0, t - RUN_SLACK_MS) for u, t in sorted(since.items())}
+        done = await asyncio.to_thread(self.reader.latest_ok_ends, since)
         if done == self._done and cycles == self._cycles:
             return set()
         self._done, self._cycles = done, cycles
@@ -128,7 +137,8 @@ class ChainWatch:
         """A fire the chain caused carries the answers of the upstream runs since this task last ran."""
         if self.due_ms(task) is None:
             return task
-        runs = await asyncio.to_thread(self.reader.latest_runs, self.after(task))
+        since = max(0, _anchor(task) - RUN_SLACK_MS)
+        runs = await asyncio.to_thread(self.reader.latest_runs, dict.fromkeys(self.after(task), since))
         return task.with_upstream_runs([r for r in runs if r.ended_ms > _anchor(task)])
 
     async def close(self) -> None:
