@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -299,3 +300,42 @@ def test_deleting_an_upstream_warns_about_its_followers_and_list_marks_it_missin
     deleted = cron_cli(tmp_path, "delete", up)
     assert deleted.returncode == 0 and f"task {down} follows {up}" in deleted.stderr
     assert re.search(rf"{down}\s+after {up} \(missing: {up}\)", cron_cli(tmp_path, "list").stdout)
+
+
+def test_stream_json_input_fires_a_follower_whose_upstream_ran_in_another_process(fake_api, tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    now = int(time.time() * 1000)
+    write_tasks(project, [
+        {"id": UP, "cron": "0 0 1 1 *", "prompt": "yearly check", "createdAt": now - 600_000, "recurring": True},
+        {"id": DOWN, "cron": AFTER_ONLY_CRON, "prompt": "summarise what the check found",
+         "createdAt": now - 600_000, "recurring": True, "after": [UP]},
+    ])
+    state = tmp_path / "state"
+    history = RunHistory.for_project(project.resolve(), {"XDG_STATE_HOME": str(state)})
+    record(history, UP, "ok", now - 1000, HOSTILE)  # say, the daemon ran it a second ago
+    history.close()
+    fake_api.set_default(text_reply("summary sent"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agent", "--cwd", str(project), "-p", "--input-format", "stream-json",
+         "--output-format", "stream-json", "--verbose"],
+        env=child_env(fake_api, home=tmp_path / "home", XDG_STATE_HOME=str(state)), stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    answered = threading.Event()
+
+    def read() -> None:  # in a thread, so a follower that never fires fails the test instead of hanging it
+        for line in proc.stdout:
+            if json.loads(line).get("result") == "summary sent":
+                answered.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        assert answered.wait(30), "the follower did not fire"  # stdin stays open meanwhile
+        proc.stdin.close()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    [request] = fake_api.requests
+    assert is_scheduled(request, DOWN)
+    assert_fenced(request.turn_prompt(), HOSTILE)
