@@ -32,6 +32,7 @@ CRON_EPILOG = """\
 examples:
   agent cron add --cron "*/30 * * * *" --prompt "check the deploy"
   agent cron add --cron "15 9 * * 1-5" --prompt "summarise new issues" --once
+  agent cron add --after ID --prompt "review what ID found"   runs each time ID finishes well
   agent cron next "0 9 * * 1-5" --count 3
   agent cron watch --json          fire tasks here, one JSON object per fire
   agent cron history --since 7d --status error
@@ -60,8 +61,11 @@ def build_cron_parser() -> argparse.ArgumentParser:
     p_list.add_argument("--json", action="store_true", help="one JSON array instead of a table")
 
     p_add = sub.add_parser("add", help="add a durable task and print its id")
-    p_add.add_argument("--cron", required=True, metavar="EXPR",
-                       help='5-field local-time cron, e.g. "*/30 * * * *"')
+    p_add.add_argument("--cron", metavar="EXPR",
+                       help='5-field local-time cron, e.g. "*/30 * * * *" (optional with --after)')
+    p_add.add_argument("--after", action="append", default=[], metavar="ID",
+                       help="fire when task ID has finished a successful run (repeat, or comma-separate, "
+                       "to wait for each); its answer is passed on as data")
     p_add.add_argument("--prompt", required=True, metavar="TEXT", help="the prompt to run when it fires")
     p_add.add_argument("--once", action="store_true", help="fire once at the next match, then delete")
     p_add.add_argument("--worktree", action="store_true", help="run each fire in its own git worktree, on a "
@@ -157,7 +161,7 @@ def _cmd_list(args: argparse.Namespace, project: Path) -> int:
              "recurring": s.task.recurring, "nextFireAt": s.next_fire_ms,
              "paused": bool(states.get(s.task.id) and states[s.task.id].paused),
              "lastError": states[s.task.id].last_error if s.task.id in states else None,
-             "isolation": (s.task.model_extra or {}).get("isolation")}
+             "isolation": (s.task.model_extra or {}).get("isolation"), "after": _after_list(s.task)}
             for s in scheduled
         ]
         print(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -166,6 +170,7 @@ def _cmd_list(args: argparse.Namespace, project: Path) -> int:
         print("No scheduled tasks. Add one with: agent cron add --cron EXPR --prompt TEXT")
         return EXIT_OK
     table = [("ID", "SCHEDULE", "NEXT FIRE", "KIND", "PROMPT")]
+    known = {s.task.id for s in scheduled}
     for s in scheduled:
         prompt = " ".join(s.task.prompt.split())
         prompt = prompt[:60] + ("…" if len(prompt) > 60 else "")
@@ -174,11 +179,24 @@ def _cmd_list(args: argparse.Namespace, project: Path) -> int:
         state = states.get(s.task.id)
         if state is not None and state.paused:
             kind, prompt = "PAUSED", f"{prompt}  [last error: {state.last_error}; agent cron resume {s.task.id}]"
-        table.append((s.task.id, s.human_schedule, _local_time(s.next_fire_ms), kind, prompt))
+        when = "when upstream ends" if s.next_fire_ms is None and _after_list(s.task) else _local_time(s.next_fire_ms)
+        missing = [i for i in _after_list(s.task) if i not in known]
+        schedule = s.human_schedule + (f" (missing: {', '.join(missing)})" if missing else "")
+        table.append((s.task.id, schedule, when, kind, prompt))
     widths = [max(len(row[i]) for row in table) for i in range(4)]
     for row in table:
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
     return EXIT_OK
+
+
+def _after_list(task) -> list[str]:
+    """The ids a task follows (`after`), [] when none or malformed."""
+    from agent.cron.chains import ChainError, after_of
+
+    try:
+        return list(after_of(task))
+    except ChainError:
+        return []
 
 
 def _run_states_or_warn(project: Path) -> dict:
@@ -192,13 +210,16 @@ def _run_states_or_warn(project: Path) -> dict:
 def _cmd_add(args: argparse.Namespace, project: Path) -> int:
     from agent.cron.worktree import ISOLATION_FIELD, WORKTREE
 
+    after = [i.strip().lower() for item in args.after for i in item.split(",") if i.strip()]
+    if args.cron is None and not after:
+        raise UsageError("agent cron add: give --cron EXPR, or --after ID (or both)")
     extra = {ISOLATION_FIELD: WORKTREE} if args.worktree else None
     scheduled = _service(project).create(args.cron, args.prompt, recurring=not args.once, durable=True,
-                                         extra=extra)
+                                         extra=extra, after=after or None)
     print(scheduled.task.id)
     kind = ("recurring" if scheduled.task.recurring else "once") + (", in its own worktree" if args.worktree else "")
-    print(f"Scheduled {scheduled.task.id}: {scheduled.human_schedule} ({kind}), next fire "
-          f"{_local_time(scheduled.next_fire_ms)}", file=sys.stderr)
+    nxt = "" if scheduled.next_fire_ms is None and after else f", next fire {_local_time(scheduled.next_fire_ms)}"
+    print(f"Scheduled {scheduled.task.id}: {scheduled.human_schedule} ({kind}){nxt}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -208,6 +229,10 @@ def _cmd_delete(args: argparse.Namespace, project: Path) -> int:
         print(f"agent cron: no task with id {args.id} (see agent cron list)", file=sys.stderr)
         return EXIT_FAILURE
     print(f"Deleted {removed.task.id}: {removed.human_schedule}: {removed.task.prompt}")
+    for follower in _service(project).list():
+        if removed.task.id in _after_list(follower.task):
+            print(f"agent cron: warning: task {follower.id} follows {removed.task.id}; it no longer fires "
+                  "by that chain (delete it, or add it again with other --after ids)", file=sys.stderr)
     return EXIT_OK
 
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
 
+from agent.cron.chain_watch import ChainWatch, UpstreamReader
 from agent.cron.expr import CronError
 from agent.cron.jitter import JitterConfig, is_aged, jittered_next_fire, load_jitter_config, one_shot_fire
 from agent.cron.lock import SchedulerLock, holder_message
@@ -77,8 +78,9 @@ class _Entry:
 
 
 def _signature(task: CronTask) -> tuple:
-    return (task.cron, task.createdAt, task.lastFiredAt, task.recurring, task.permanent,
-            (task.model_extra or {}).get("catchUp"))
+    extra = task.model_extra or {}
+    return (task.cron, task.createdAt, task.lastFiredAt, task.recurring, task.permanent, extra.get("catchUp"),
+            extra.get("after"))
 
 
 class CronScheduler:
@@ -103,6 +105,7 @@ class CronScheduler:
         tick_s: float = 1.0,
         probe_s: float = 5.0,
         use_watchdog: bool = True,
+        upstreams: UpstreamReader | None = None,
     ) -> None:
         self.project_dir = Path(project_dir)
         self.session_store = session_store if session_store is not None else SessionTaskStore()
@@ -142,6 +145,7 @@ class CronScheduler:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._watcher: TaskFileWatcher | None = None
+        self._chains = ChainWatch(upstreams or UpstreamReader.for_project(self.project_dir), self._warn_once)
 
     # -- public -------------------------------------------------------------------------------------
 
@@ -176,6 +180,7 @@ class CronScheduler:
         if self._watcher is not None:
             await asyncio.to_thread(self._watcher.stop)
         await asyncio.to_thread(self.lock.release)
+        await self._chains.close()
         self._owner = False  # no owner-change callback: nobody else took over, we are leaving
 
     def wake(self) -> None:
@@ -229,6 +234,7 @@ class CronScheduler:
         if self._owner:
             await self._refresh_file_tasks()
         self._refresh_entries(now)
+        await self._refresh_chains()
         if cron_disabled(self._env, self._settings_env) or self._is_busy():
             return
         earliest = self.next_fire_time()
@@ -380,7 +386,21 @@ class CronScheduler:
             if entry is None or _signature(entry.task) != _signature(task):
                 self._entries[key] = _Entry(task, key[0], self._due_ms(task))
 
+    async def _refresh_chains(self) -> None:
+        """Tasks with `after` fall due when their upstream tasks finished ok (the history says when)."""
+        changed = await self._chains.refresh(e.task for e in self._entries.values())
+        for entry in self._entries.values():
+            if entry.task.id in changed:
+                entry.due_ms = self._due_ms(entry.task)
+                self._earliest_stale = True
+
     def _due_ms(self, task: CronTask) -> int | None:
+        """The cron's due time or the chain's (`after`), whichever comes first."""
+        cron_due = None if self._chains.is_after_only(task) else self._cron_due_ms(task)
+        chain_due = self._chains.due_ms(task)
+        return min((d for d in (cron_due, chain_due) if d is not None), default=None)
+
+    def _cron_due_ms(self, task: CronTask) -> int | None:
         try:
             if task.recurring:
                 anchor = task.lastFiredAt if task.lastFiredAt is not None else task.createdAt
@@ -464,7 +484,12 @@ class CronScheduler:
             self._set_file_tasks([task if t.id == task.id else t for t in self._file_tasks])
 
     async def _deliver(self, entry: _Entry, now: int, final: bool) -> None:
-        fired = FiredTask(entry.task, entry.durable, entry.due_ms or now, now, self._owner, final)
+        try:
+            task = await self._chains.with_answers(entry.task)
+        except Exception:  # the answers are a courtesy; the fire itself must still happen
+            log.exception("upstream answers of task %s not read", entry.task.id)
+            task = entry.task
+        fired = FiredTask(task, entry.durable, entry.due_ms or now, now, self._owner, final)
         try:
             result = self._on_fire(fired)
             if asyncio.iscoroutine(result):

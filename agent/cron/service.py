@@ -8,13 +8,23 @@ clock, the jitter settings and the time zone are passed in, which keeps it testa
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any
 
 from pydantic import ValidationError
 
+from agent.cron.chains import (
+    AFTER_FIELD,
+    AFTER_ONLY_CRON,
+    ChainError,
+    after_of,
+    chain_schedule,
+    check_new_chain,
+    is_after_only,
+    parse_after,
+)
 from agent.cron.expr import describe_cron, validate_cron
 from agent.cron.jitter import JitterConfig, jittered_next_fire, ms_to_datetime, one_shot_fire
 from agent.cron.store import MAX_TASKS, FileTaskStore, SessionTaskStore, TaskFileError
@@ -68,19 +78,29 @@ class CronService:
         return self._jitter()
 
     def create(
-        self, cron: str, prompt: str, *, recurring: bool = True, durable: bool = False,
-        extra: Mapping[str, Any] | None = None,
+        self, cron: str | None, prompt: str, *, recurring: bool = True, durable: bool = False,
+        extra: Mapping[str, Any] | None = None, after: Sequence[str] | None = None,
     ) -> ScheduledTask:
         """Validate and store a new task. `extra` adds fields of ours (kept in the file; Claude Code
-        ignores them, and drops them if it rewrites the file).
+        ignores them, and drops them if it rewrites the file). `after`: the ids of the tasks it follows
+        (agent.cron.chains); with no cron it fires only by them (stored with the never-matching cron).
 
         Raises CronError (bad or never-firing expression), ValueError (empty prompt; `isolation` that this
-        project cannot give, e.g. "worktree" outside a git repository), TaskLimitError
-        (MAX_TASKS across both stores) and, for durable tasks, TaskFileError (unusable file).
+        project cannot give, e.g. "worktree" outside a git repository; ChainError for an unknown upstream
+        or a cycle), TaskLimitError (MAX_TASKS across both stores) and, for durable tasks, TaskFileError
+        (unusable file).
         """
-        cron = " ".join(cron.split())
         now = self._now_ms()
-        validate_cron(cron, now=ms_to_datetime(now, self.tz))
+        if after is not None:
+            after = parse_after(list(after))
+        if not (cron or "").strip():
+            if not after:
+                raise ValueError("A task needs a cron expression, or the tasks it follows (after)")
+            cron = AFTER_ONLY_CRON
+        else:
+            cron = " ".join(cron.split())
+            validate_cron(cron, now=ms_to_datetime(now, self.tz))
+        extra = {**(extra or {}), **({AFTER_FIELD: list(after)} if after else {})}
         prompt = prompt.strip()
         if not prompt:
             raise ValueError("The prompt is empty: say what the scheduled task should do")
@@ -88,8 +108,16 @@ class CronService:
         session_tasks = self.session_store.load().tasks
         file_tasks = self._file_tasks_if_readable(required=durable)
         taken = {t.id for t in (*session_tasks, *file_tasks)}
+        task_id = _unused_id(taken)
+        if after:
+            # a durable task fires where session tasks are unknown (the daemon): durable upstreams only
+            session_ids = {t.id for t in session_tasks}
+            if durable and (named := [i for i in after if i in session_ids]):
+                raise ChainError(f"task {named[0]} lives only in this session; a durable task can follow "
+                                 "durable tasks only")
+            check_new_chain(task_id, after, _graph(file_tasks if durable else (*file_tasks, *session_tasks)))
         try:
-            task = CronTask(id=_unused_id(taken), cron=cron, prompt=prompt, createdAt=now, recurring=recurring,
+            task = CronTask(id=task_id, cron=cron, prompt=prompt, createdAt=now, recurring=recurring,
                             **dict(extra or {}))
         except ValidationError as exc:  # say, a prompt with a lone surrogate: one line, not pydantic's report
             first = exc.errors()[0]
@@ -145,6 +173,8 @@ class CronService:
         jittered early; None once it has fired, or if the expression never matches again.
         """
         now = self._now_ms() if now_ms is None else now_ms
+        if is_after_only(task):  # fires when its upstream tasks finish: no time to tell
+            return None
         cfg = self._jitter()
         if task.recurring:
             base = task.createdAt if task.lastFiredAt is None else task.lastFiredAt
@@ -156,7 +186,8 @@ class CronService:
         return None if fire is None else max(fire, now)
 
     def _scheduled(self, task: CronTask, durable: bool, now_ms: int) -> ScheduledTask:
-        return ScheduledTask(task, durable, self.next_fire_ms(task, now_ms), describe_cron(task.cron))
+        return ScheduledTask(task, durable, self.next_fire_ms(task, now_ms),
+                             chain_schedule(task, describe_cron(task.cron)))
 
     def _file_tasks_if_readable(self, *, required: bool) -> list[CronTask]:
         # An unreadable file holds no runnable tasks, so it should not block a session-only task.
@@ -166,6 +197,17 @@ class CronService:
             if required:
                 raise
             return []
+
+
+def _graph(tasks: Iterable[CronTask]) -> dict[str, tuple[str, ...]]:
+    """id -> the ids it follows, for cycle checks (a malformed `after` counts as none)."""
+    graph: dict[str, tuple[str, ...]] = {}
+    for task in tasks:
+        try:
+            graph[task.id] = after_of(task)
+        except ChainError:
+            graph[task.id] = ()
+    return graph
 
 
 def _unused_id(taken: set[str]) -> str:

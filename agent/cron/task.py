@@ -48,6 +48,8 @@ class CronTask(BaseModel):
     permanent: bool = False
 
     _source_keys: tuple[str, ...] = PrivateAttr(default=())
+    # The upstream answers a chained fire hands to the model (agent.cron.chains): runtime only, never written.
+    _upstream_runs: tuple[Any, ...] = PrivateAttr(default=())
 
     @field_validator("id")
     @classmethod
@@ -89,6 +91,16 @@ class CronTask(BaseModel):
 
     def with_last_fired(self, at_ms: int) -> CronTask:
         return self.model_copy(update={"lastFiredAt": at_ms})
+
+    @property
+    def upstream_runs(self) -> tuple[Any, ...]:
+        return self._upstream_runs
+
+    def with_upstream_runs(self, runs: Any) -> CronTask:
+        """A copy that carries the upstream answers of this fire to the prompt."""
+        copy = self.model_copy()
+        copy._upstream_runs = tuple(runs)
+        return copy
 
     def to_json_dict(self) -> dict[str, Any]:
         """The entry to write: source key order first, then any new keys in the standard order."""

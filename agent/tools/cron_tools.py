@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from agent.cron.chains import ChainError, after_of
 from agent.cron.expr import CronError
 from agent.cron.service import CronService, ScheduledTask
 from agent.cron.store import TaskFileError, TaskLimitError
@@ -43,6 +44,9 @@ it only when the user asks for the task to outlive this session; otherwise the t
 ends with the session.
 - Unless the user names an exact time, pick an off minute (e.g. 7, 23, 41) rather than :00 or :30, \
 where everyone's jobs pile up. Fires are also spread by a small deterministic delay.
+- `after` (optional): ids of tasks (see CronList) this one follows. It then fires each time every task it \
+names has finished a successful run since it last ran, and receives their final answers as data. With \
+`after`, `cron` may be left out (the task then fires only after them); a cycle or an unknown id is refused.
 - The prompt runs as a new turn between other turns, as if the user had sent it; write it so it makes \
 sense on its own later. At most 50 tasks at a time.
 """
@@ -53,7 +57,8 @@ CRON_LIST_DESCRIPTION = "List the scheduled tasks of this session and this proje
 
 
 class CronCreateInput(BaseModel):
-    cron: str = Field(description='5-field cron expression in local time, e.g. "*/30 * * * *"')
+    cron: str | None = Field(default=None, description='5-field cron expression in local time, e.g. '
+                             '"*/30 * * * *"; required unless `after` is given')
     prompt: str = Field(description="The prompt to run each time the task fires")
     recurring: bool = Field(default=True, description="true: fire on every match; false: fire once, then delete")
     durable: bool = Field(default=False, description="true: persist to .claude/scheduled_tasks.json and "
@@ -62,6 +67,8 @@ class CronCreateInput(BaseModel):
         default=None, description='"worktree": every run works in its own git worktree on a new branch '
         "task/<id>/<time>, and its changes are committed there instead of in the user's checkout (the "
         "project must be a git repository). Omit it to run in the project folder itself")
+    after: list[str] | None = Field(default=None, description="ids of tasks this one follows: it fires when "
+                                    "each has finished a successful run, and gets their answers as data")
 
 
 class CronDeleteInput(BaseModel):
@@ -85,7 +92,15 @@ def _job(s: ScheduledTask) -> dict[str, Any]:
         "recurring": s.task.recurring,
         "durable": s.durable,
         "nextFireAt": _iso(s.next_fire_ms),
+        **({"after": list(after)} if (after := _after(s.task)) else {}),
     }
+
+
+def _after(task: Any) -> tuple[str, ...]:
+    try:
+        return after_of(task)
+    except ChainError:
+        return ()
 
 
 def max_durable_per_run(cron_settings: object) -> int:
@@ -148,13 +163,16 @@ class CronCreate(Tool):
     Input = CronCreateInput
 
     def key_argument(self, args: CronCreateInput) -> str:
-        return f"{args.cron} {args.prompt}"[:80]
+        schedule = args.cron or f"after {', '.join(args.after or [])}"
+        return f"{schedule} {args.prompt}"[:80]
 
     async def run(self, args: CronCreateInput, ctx: ToolContext) -> ToolResult:
         _check_may_create(args, ctx)
         try:
             created = _service(ctx).create(args.cron, args.prompt, recurring=args.recurring,
-                                           durable=args.durable, extra=_extra(args, ctx))
+                                           durable=args.durable, extra=_extra(args, ctx), after=args.after)
+        except ChainError as exc:
+            raise ToolError(f"Not created: {exc}. Use CronList to see the tasks and their ids.") from None
         except CronError as exc:
             raise ToolError(f"Invalid cron expression {args.cron!r}: {exc}") from None
         except (TaskLimitError, TaskFileError, ValueError) as exc:
@@ -167,6 +185,8 @@ class CronCreate(Tool):
                  else "Session-only (in memory, ends when this session exits).")
         tail = ("Auto-expires after 7 days." if created.task.recurring
                 else "It will fire once, then be deleted.")
+        if args.after:
+            tail += f" It fires when {', '.join(args.after)} finished a successful run."
         out = {k: v for k, v in _job(created).items() if k not in ("cron", "prompt")}
         out["message"] = (f"Scheduled {kind} {created.task.id} ({created.human_schedule}). {where} {tail} "
                           f"Next fire: {out['nextFireAt']}. Use CronDelete to cancel.")
