@@ -41,6 +41,7 @@ from agent.repl.prompt import (
     make_history,
     terminal_supports_color,
 )
+from agent.repl.reflow import keep_clean_on_resize
 from agent.repl.render import Renderer, shorten
 from agent.repl.startup import build_session, route_logging
 from agent.settings import state_dir
@@ -100,6 +101,7 @@ class Repl:
     async def run(self) -> int:
         self.prompt = build_prompt_session(self, make_history(self.env))
         self.prompt.app.after_render += self._start_loading  # once the prompt is on the screen
+        keep_clean_on_resize(self.prompt.app, self.env)
         self.renderer.dim_line(f"agent {__version__} · {self.project} · /help for commands, Ctrl-D to exit")
         self._tasks += [asyncio.create_task(self._process_queue(), name="repl-queue"),
                         asyncio.create_task(self._refresh_ui(), name="repl-refresh")]
