@@ -108,8 +108,25 @@ class ScreenTerminal:
         if reflow:
             _reflow(self.screen, rows, cols)
         else:
-            self.screen.resize(rows, cols)
+            _cut(self.screen, rows, cols)
         self.child.setwinsize(rows, cols)
+
+
+def _cut(screen: Screen, rows: int, cols: int) -> None:
+    """Resize as xterm does: rows beyond the width are cut; fewer rows drop the ones below the cursor
+    first, then scroll the top ones into the scrollback (pyte alone would drop the top rows and leave
+    the cursor where it was)."""
+    scroll = max(0, screen.cursor.y + 1 - rows)
+    if scroll:
+        y, x = screen.cursor.y, screen.cursor.x
+        screen.cursor.y = screen.lines - 1
+        for _ in range(scroll):
+            screen.index()  # the top row goes into the scrollback
+        screen.cursor.y, screen.cursor.x = y - scroll, x
+    for y in [y for y in screen.buffer if y >= rows]:
+        del screen.buffer[y]
+    screen.lines = min(screen.lines, rows)
+    screen.resize(rows, cols)
 
 
 def _reflow(screen: Screen, rows: int, cols: int) -> None:
@@ -138,6 +155,7 @@ def _reflow(screen: Screen, rows: int, cols: int) -> None:
         if cursor_at is not None:
             new_cursor = (len(new_rows) + cursor_at // cols, cursor_at % cols)
         new_rows += [(chunk, i < len(chunks) - 1) for i, chunk in enumerate(chunks)]
+    new_rows = new_rows[:max(rows, new_cursor[0] + 1)]  # rows below the cursor that no longer fit go first
     overflow = max(0, max(len(new_rows), new_cursor[0] + 1) - rows)
     for cells, _ in new_rows[:overflow]:  # pushed into the scrollback
         row = screen.buffer.default_factory()
