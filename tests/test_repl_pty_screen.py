@@ -82,9 +82,14 @@ def test_a_reply_of_80_lines_is_all_in_screen_and_scrollback_each_line_once(scre
     body = "\n".join(f"reply line {i:02d}" for i in range(80)) if as_code else \
         "\n\n".join(f"reply line {i:02d}" for i in range(80))
     fake_api.set_default(text_reply(f"```\n{body}\n```\n\nDone." if as_code else body + "\n\nDone.",
-                                    chunk_delay_s=0.02))
+                                    chunk_delay_s=0.02 if as_code else 0.25))
     term = screen(rows=24)
     term.type("long one\r")
+    if not as_code:  # readable in full while it streams: finished paragraphs are already in the scrollback
+        term.wait_for_text(r"reply line 6\d", timeout=30)
+        lines = [line.strip() for line in term.all_lines()]
+        assert "Writing…" in "\n".join(term.rows())  # the turn still runs
+        assert [lines.count(f"reply line {i:02d}") for i in range(50)] == [1] * 50
     term.wait_for_text(r"Done\.", timeout=30)
     term.wait_for_text(READY)
     lines = [line.strip() for line in term.all_lines()]
