@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.repl.stream_markdown import MarkdownStream, close_open_inline, find_boundaries
+from agent.repl.stream_markdown import MarkdownStream, close_open_inline, find_boundaries, last_lines_for_drawing
 
 DOCUMENT = """## Plan
 
@@ -160,3 +160,15 @@ def test_text_that_is_not_an_open_span_is_left_alone():
 
 def test_spans_do_not_reach_across_paragraphs():
     assert close_open_inline("a **b\n\nnew para") == "a **b\n\nnew para"
+
+
+def test_a_long_open_code_block_is_drawn_from_its_end_still_as_code():
+    text = "Intro\n\n```python\n" + "\n".join(f"x{i} = {i}" for i in range(300))
+    drawn = last_lines_for_drawing(text, 24, 2000)
+    assert drawn.startswith("```python\n") and drawn.endswith("x299 = 299") and "x200 = 200" not in drawn
+    assert last_lines_for_drawing("short\ntext", 24, 2000) == "short\ntext"
+
+
+def test_one_long_line_is_drawn_from_a_word_near_its_end():
+    drawn = last_lines_for_drawing("word " * 1000 + "last", 24, 300)
+    assert drawn.endswith("word last") and len(drawn) <= 300 and drawn.startswith("word")

@@ -38,7 +38,7 @@ from agent.engine.events import (
     TurnStarted,
     UsageReport,
 )
-from agent.repl.stream_markdown import MarkdownStream, Piece, close_open_inline
+from agent.repl.stream_markdown import MarkdownStream, Piece, close_open_inline, last_lines_for_drawing
 
 Sink = Callable[[str, "Callable[[], None] | None"], None]
 Fragments = list[tuple[str, str]]
@@ -358,7 +358,7 @@ class Renderer:
 
         lines: list[Fragments] = []
         for piece in pieces:
-            text = close_open_inline(piece.text)
+            text = close_open_inline(last_lines_for_drawing(piece.text, LIVE_LINES + 2, (LIVE_LINES + 2) * width))
             if text.strip():
                 lines += [[]] if piece.blank_before else []
                 lines += render_lines(Markdown(text), width, self.color)

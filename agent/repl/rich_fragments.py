@@ -8,6 +8,7 @@ live area draws while a block streams looks as its printed copy will.
 from __future__ import annotations
 
 import io
+from functools import lru_cache
 from typing import Any
 
 Fragments = list[tuple[str, str]]
@@ -30,6 +31,7 @@ def _color(color: Any) -> str | None:
     return f"#{red:02x}{green:02x}{blue:02x}"
 
 
+@lru_cache(maxsize=512)  # a drawing has a few styles, used on many segments
 def style_string(style: Any) -> str:
     """A rich `Style` as a prompt_toolkit style string: `bold fg:ansicyan bg:#272822`."""
     if style is None:

@@ -35,7 +35,8 @@ def _parse(text: str) -> list[Any]:
     if _parser is None:
         from markdown_it import MarkdownIt
 
-        _parser = MarkdownIt().enable("strikethrough").enable("table")  # as rich.markdown parses
+        # as rich.markdown parses, minus the inline pass: only the block structure matters here
+        _parser = MarkdownIt().enable("strikethrough").enable("table").disable("inline")
     return _parser.parse(text)
 
 
@@ -51,6 +52,8 @@ def find_boundaries(text: str) -> list[Boundary]:
     if end == 0:
         return []
     lines = text[:end].split("\n")[:-1]
+    if _starts_with_open_fence(lines):
+        return []  # nothing ends inside a code fence: skip the parse, the costly part of a long one
     starts = [0]
     for line in lines:
         starts.append(starts[-1] + len(line) + 1)
@@ -67,6 +70,20 @@ def find_boundaries(text: str) -> list[Boundary]:
           or (last.type in ENDED_BY_BLANK_LINE and last.map[1] < len(lines))):  # blank lines after it
         found.append(Boundary(starts[last.map[1]], last.type != "hr"))
     return [b for b in found if b.offset > 0]
+
+
+def _starts_with_open_fence(lines: list[str]) -> bool:
+    """Whether the first block is a code fence still open at the last of `lines`."""
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    opening = FENCE.match(lines[first]) if first is not None else None
+    if first is None or opening is None:
+        return False
+    return not any(_closes(line, opening.group(1)) for line in lines[first + 1:])
+
+
+def _closes(line: str, fence: str) -> bool:
+    """Whether `line` closes a code fence opened with `fence` (the same character, at least as many)."""
+    return line.strip().startswith(fence) and set(line.strip()) == {fence[0]}
 
 
 def _is_closed_fence(token: Any, lines: list[str]) -> bool:
@@ -178,17 +195,38 @@ def close_open_inline(text: str) -> str:
     return head + para
 
 
+def last_lines_for_drawing(text: str, max_lines: int, max_chars: int) -> str:
+    """The end of a long unfinished block, enough to draw its last `max_lines` lines: drawing costs
+    grow with the text and the live area shows only its end. Cut at a line, or in one long line at a
+    word; an open fence keeps its first line (the end is still drawn as code, in its language)."""
+    lines = text.split("\n")
+    if len(lines) <= max_lines and len(text) <= max_chars:
+        return text
+    opener = _open_fence_line(text)
+    end = "\n".join(lines[-max_lines:])
+    if len(end) > max_chars:
+        end = end[-max_chars:]
+        end = end[end.find(" ") + 1:] if " " in end[:40] else end
+    return f"{opener}\n{end}" if opener is not None and not end.startswith(opener) else end
+
+
 def _inside_open_fence(text: str) -> bool:
+    return _open_fence_line(text) is not None
+
+
+def _open_fence_line(text: str) -> str | None:
+    """The opening line of a code fence that `text` leaves open, if any."""
+    opener: str | None = None
     fence = ""
     for line in text.split("\n"):
         match = FENCE.match(line)
         if not match:
             continue
         if not fence:
-            fence = match.group(1)
-        elif line.strip().startswith(fence) and set(line.strip()) == {fence[0]}:
-            fence = ""
-    return bool(fence)
+            fence, opener = match.group(1), line
+        elif _closes(line, fence):
+            fence, opener = "", None
+    return opener
 
 
 def _last_paragraph_start(text: str) -> int:
@@ -201,4 +239,4 @@ def _last_paragraph_start(text: str) -> int:
     return min(start, len(text))
 
 
-__all__ = ["Boundary", "MarkdownStream", "Piece", "close_open_inline", "find_boundaries"]
+__all__ = ["Boundary", "MarkdownStream", "Piece", "close_open_inline", "find_boundaries", "last_lines_for_drawing"]
