@@ -7,7 +7,7 @@ from rich.style import Style
 from rich.text import Text
 
 from agent.repl.reflow import rows_added_by_rewrap, terminal_rewraps
-from agent.repl.rich_fragments import render_lines, style_string
+from agent.repl.rich_fragments import render_ansi, render_lines, style_string
 
 
 def test_rich_styles_become_prompt_toolkit_styles_with_theme_colours_kept():
@@ -40,3 +40,9 @@ def test_terminals_that_cut_lines_are_recognised_and_the_guess_can_be_overridden
     assert not terminal_rewraps({"TERM": "st-256color"})
     assert not terminal_rewraps({"TERM": "xterm-256color", "AGENT_TERMINAL_REFLOW": "0"})
     assert terminal_rewraps({"TERM": "linux", "AGENT_TERMINAL_REFLOW": "1"})
+
+
+def test_transcript_markdown_lines_end_at_their_last_word_not_at_the_full_width():
+    text = render_ansi(Markdown("## Head\n\nSome **bold** words\n\n- item"), 80, color=True)
+    assert all(not line.endswith(" ") for line in text.splitlines())
+    assert render_ansi(Markdown("Some **bold** words"), 80, color=False) == "Some bold words\n"

@@ -301,12 +301,15 @@ class Renderer:
         """Print a finished part as Markdown; it stays in the live area until the printed copy is on screen."""
         from rich.markdown import Markdown
 
+        from agent.repl.rich_fragments import render_ansi
+
         def shown() -> None:
             md.mark_shown(piece.end)
             self._prune_live()
             self._invalidate()
 
-        self.write(("\n" if piece.blank_before else "") + self.to_text(Markdown(piece.text)), then=shown)
+        text = render_ansi(Markdown(piece.text), self._width(), self.color)
+        self.write(("\n" if piece.blank_before else "") + text, then=shown)
 
     def _prune_live(self) -> None:
         self._live_md = [md for md in self._live_md if not md.finished_on_screen]

@@ -2,7 +2,8 @@
 
 The transcript gets rich's ANSI text; the live area is part of the prompt message, which takes
 `(style, text)` fragments. This turns rich's segments into such lines, colours and all, so what the
-live area draws while a block streams looks as its printed copy will.
+live area draws while a block streams looks as its printed copy will. Both leave out rich's padding
+of each line to the full width: a terminal made narrower would rewrap those blanks into empty rows.
 """
 
 from __future__ import annotations
@@ -47,12 +48,29 @@ def style_string(style: Any) -> str:
 
 def render_lines(renderable: Any, width: int, color: bool) -> list[Fragments]:
     """`renderable` drawn `width` columns wide, one list of fragments per screen line."""
+    return [[(style_string(seg.style) if color else "", seg.text) for seg in line]
+            for line in _segment_lines(renderable, width)]
+
+
+def render_ansi(renderable: Any, width: int, color: bool) -> str:
+    """`renderable` as ANSI text for the transcript, its lines without rich's padding to the width."""
+    from rich.console import Console
+    from rich.segment import Segment, Segments
+
+    segments = [seg for line in _segment_lines(renderable, width) for seg in (*line, Segment.line())]
+    console = Console(file=io.StringIO(), width=max(20, width), force_terminal=color,
+                      color_system="auto" if color else None, no_color=not color, highlight=False, emoji=False,
+                      markup=False, soft_wrap=True)
+    console.print(Segments(segments), end="")
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def _segment_lines(renderable: Any, width: int) -> list[list[Any]]:
     from rich.console import Console
 
     console = Console(file=io.StringIO(), width=max(20, width), force_terminal=True, color_system="truecolor",
-                      no_color=not color, highlight=False, emoji=False, markup=False)
-    lines = console.render_lines(renderable, console.options, pad=False)
-    return [[(style_string(seg.style) if color else "", seg.text) for seg in _trimmed(line)] for line in lines]
+                      highlight=False, emoji=False, markup=False)
+    return [_trimmed(line) for line in console.render_lines(renderable, console.options, pad=False)]
 
 
 def _trimmed(line: list[Any]) -> list[Any]:
@@ -67,4 +85,4 @@ def _trimmed(line: list[Any]) -> list[Any]:
     return segments
 
 
-__all__ = ["render_lines", "style_string"]
+__all__ = ["render_ansi", "render_lines", "style_string"]
