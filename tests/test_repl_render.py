@@ -245,3 +245,12 @@ def test_live_area_keeps_only_the_last_lines_of_a_long_unfinished_block():
     renderer.handle(TextDelta("\n```\n"))  # closed: printed whole
     printed = [line.strip() for line in screen.text.splitlines()]
     assert all(printed.count(f"line {i}") == 1 for i in range(40))
+
+
+def test_block_that_arrives_whole_without_deltas_is_printed_as_markdown():
+    renderer, screen, _ = make_renderer()
+    renderer.handle(TurnStarted("hi"))
+    renderer.handle(TextBlockDone("## Done\n\nAll **good**."))
+    screen.flush()
+    assert "Done" in screen.text and "All good." in screen.text and "**" not in screen.text
+    assert "good" not in live_text(renderer)

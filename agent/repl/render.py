@@ -141,7 +141,7 @@ class Renderer:
         self._clock = clock
         self._md: MarkdownStream | None = None  # the text block being streamed
         self._live_md: list[MarkdownStream] = []  # blocks with text not yet on the screen as printed Markdown
-        self._drawn: tuple[Any, ...] = ()  # (text, width, colour) of the last live Markdown drawing, and it
+        self._drawn: tuple[Any, ...] = ()  # (what, width, colour), lines: the last live Markdown drawing
         self._running: dict[str, str] = {}  # tool_use_id -> "Name(key)" while the call runs
         self._keys: dict[str, str] = {}  # tool_use_id -> key argument
         self._turn: _Turn | None = None
@@ -282,9 +282,8 @@ class Renderer:
 
     def _finish_block(self, text: str) -> None:
         if self._md is None and text.strip():  # no deltas came: the whole block at once
-            self._stream_text("")
-            assert self._md is not None
-            self._md.text = text
+            self._md = MarkdownStream(text)
+            self._live_md.append(self._md)
         self._flush_stream()
 
     def _flush_stream(self) -> None:
