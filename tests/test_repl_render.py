@@ -115,12 +115,13 @@ def test_token_counts_are_short():
     assert [format_tokens(n) for n in (950, 12_345, 1_200_000)] == ["950", "12.3k", "1.2M"]
 
 
-def test_streamed_text_shows_in_the_live_area_and_not_in_the_transcript():
+def test_streamed_text_shows_in_the_live_area_as_markdown_and_not_in_the_transcript():
     renderer, screen, _ = make_renderer()
     renderer.handle(TurnStarted("hi"))
     renderer.handle(TextDelta("Hello **wor"))
+    assert "Hello wor" in live_text(renderer) and "**" not in live_text(renderer)  # bold before it closes
     renderer.handle(TextDelta("ld**"))
-    assert "Hello **world**" in live_text(renderer)
+    assert "Hello world" in live_text(renderer) and "**" not in live_text(renderer)
     assert screen.text == ""
 
 
@@ -130,11 +131,27 @@ def test_finished_block_is_printed_once_as_markdown_and_leaves_the_live_area_whe
     renderer.handle(TextDelta("# Title\n\nHello **world**"))
     renderer.handle(TextBlockDone("# Title\n\nHello **world**"))
     assert "Hello world" in screen.text and "**" not in screen.text  # rendered, not raw
-    assert "Hello **world**" in live_text(renderer)  # still shown until the printed copy is on screen
+    assert "Hello world" in live_text(renderer)  # still shown until the printed copy is on screen
     screen.flush()
-    assert "Hello" not in live_text(renderer)
+    assert "Hello" not in live_text(renderer) and "Title" not in live_text(renderer)
     renderer.handle(TurnFinished("end_turn", 1, Usage(), 0.0, "Hello world"))
-    assert screen.text.count("Hello world") == 1
+    assert screen.text.count("Hello world") == 1 and screen.text.count("Title") == 1
+
+
+def test_finished_paragraphs_are_printed_while_the_block_still_streams():
+    renderer, screen, _ = make_renderer()
+    renderer.handle(TurnStarted("hi"))
+    renderer.handle(TextDelta("## Plan\n\nFirst **step**.\n\nSecond st"))
+    assert "Plan" in screen.text and "First step." in screen.text and "Second" not in screen.text
+    screen.flush()
+    live = live_text(renderer)
+    assert "Second st" in live and "First" not in live and "Plan" not in live
+    renderer.handle(TextDelta("ep.\n"))
+    renderer.handle(TextBlockDone("## Plan\n\nFirst **step**.\n\nSecond step.\n"))
+    screen.flush()
+    assert [screen.text.count(word) for word in ("Plan", "First step.", "Second step.")] == [1, 1, 1]
+    assert "**" not in screen.text and "##" not in screen.text
+    assert "Second" not in live_text(renderer)
 
 
 def test_tool_call_shows_while_running_then_as_one_line():
@@ -218,9 +235,22 @@ def test_scheduled_header_names_the_local_fire_time_and_the_prompt():
     assert screen.text.strip() == "Running scheduled task (Nov 23 9:03 AM): check the deploy"
 
 
-def test_live_area_keeps_only_the_last_lines_of_a_long_block():
-    renderer, _, _ = make_renderer()
+def test_live_area_keeps_only_the_last_lines_of_a_long_unfinished_block():
+    renderer, screen, _ = make_renderer()
     renderer.handle(TurnStarted("hi"))
-    renderer.handle(TextDelta("\n".join(f"line {i}" for i in range(40))))
+    renderer.handle(TextDelta("```\n" + "\n".join(f"line {i}" for i in range(40))))  # a code fence still open
     text = live_text(renderer)
     assert "line 39" in text and "line 20" not in text
+    assert screen.text == ""
+    renderer.handle(TextDelta("\n```\n"))  # closed: printed whole
+    printed = [line.strip() for line in screen.text.splitlines()]
+    assert all(printed.count(f"line {i}") == 1 for i in range(40))
+
+
+def test_block_that_arrives_whole_without_deltas_is_printed_as_markdown():
+    renderer, screen, _ = make_renderer()
+    renderer.handle(TurnStarted("hi"))
+    renderer.handle(TextBlockDone("## Done\n\nAll **good**."))
+    screen.flush()
+    assert "Done" in screen.text and "All good." in screen.text and "**" not in screen.text
+    assert "good" not in live_text(renderer)

@@ -42,6 +42,7 @@ from agent.repl.prompt import (
     terminal_supports_color,
 )
 from agent.repl.question import QuestionBox, permission_options
+from agent.repl.reflow import keep_clean_on_resize
 from agent.repl.render import Renderer, shorten
 from agent.repl.startup import build_session, route_logging
 from agent.repl.tool_output import printable
@@ -111,6 +112,7 @@ class Repl:
     async def run(self) -> int:
         self.prompt = build_prompt_session(self, make_history(self.env))
         self.prompt.app.after_render += self._start_loading  # once the prompt is on the screen
+        keep_clean_on_resize(self.prompt.app, self.env)
         self.renderer.dim_line(f"agent {__version__} · {self.project} · /help for commands, Ctrl-D to exit")
         self._tasks += [asyncio.create_task(self._process_queue(), name="repl-queue"),
                         asyncio.create_task(self._refresh_ui(), name="repl-refresh")]

@@ -140,9 +140,15 @@ class TerminalSink:
 
     def __call__(self, text: str, then: Callable[[], None] | None = None) -> None:
         self._pending.append((text, then))
+        app = get_app_or_none()
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no loop (start-up, shutdown): write straight away
+            self._write_pending()
+            return
+        if not self._scheduled and (app is None or not app.is_running):
+            # Before the prompt's first draw (the banner): write now, so the prompt is drawn below it and
+            # sizes itself from where the cursor really is, not from a position report asked before.
             self._write_pending()
             return
         if not self._scheduled:

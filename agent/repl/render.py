@@ -5,13 +5,15 @@ one compact line per tool call, warnings and errors. It owns two kinds of output
 
 - the transcript, printed once and scrolled above the prompt, written through `sink(text, then)`
   (the REPL's sink prints above the prompt without corrupting it; tests pass a list);
-- the live area, redrawn above the input line on every change: the text block still streaming (its
-  last lines), tools that are running and the spinner. `live_fragments()` returns it as
-  prompt_toolkit style fragments, `(style, text)` tuples, so this module never imports prompt_toolkit.
+- the live area, redrawn above the input line on every change: the unfinished end of the streaming
+  text block, tools that are running and the spinner. `live_fragments()` returns it as prompt_toolkit
+  style fragments, `(style, text)` tuples, so this module never imports prompt_toolkit.
 
-A finished text block is printed as Markdown and dropped from the live area in the same step (`then`),
-so it is never shown twice. rich is imported on first use, not at start-up: the REPL's prompt must
-appear before the heavy imports are done.
+A streaming block is Markdown from the first delta on: each part of it that can no longer change (a
+paragraph, a heading, a closed code fence, a list item; see stream_markdown) is printed as Markdown as
+soon as it is complete, and the live area draws only the rest, rendered too. A printed part leaves the
+live area in the same step (`then`), so no line is shown twice or lost. rich is imported on first use,
+not at start-up: the REPL's prompt must appear before the heavy imports are done.
 """
 
 from __future__ import annotations
@@ -36,11 +38,12 @@ from agent.engine.events import (
     TurnStarted,
     UsageReport,
 )
+from agent.repl.stream_markdown import MarkdownStream, Piece, close_open_inline, last_lines_for_drawing
 
 Sink = Callable[[str, "Callable[[], None] | None"], None]
 Fragments = list[tuple[str, str]]
 
-LIVE_LINES = 12  # how much of a streaming block stays visible above the input line
+LIVE_LINES = 12  # the most lines of a streaming block's unfinished end drawn above the input line
 KEY_ARGUMENT_CHARS = 60
 SUMMARY_CHARS = 80
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
@@ -136,8 +139,9 @@ class Renderer:
         self._width = width
         self._invalidate = invalidate
         self._clock = clock
-        self._stream = ""  # the text block being streamed
-        self._printing: list[list[str]] = []  # finished blocks not yet on the screen (still shown live)
+        self._md: MarkdownStream | None = None  # the text block being streamed
+        self._live_md: list[MarkdownStream] = []  # blocks with text not yet on the screen as printed Markdown
+        self._drawn: tuple[Any, ...] = ()  # (what, width, colour), lines: the last live Markdown drawing
         self._running: dict[str, str] = {}  # tool_use_id -> "Name(key)" while the call runs
         self._keys: dict[str, str] = {}  # tool_use_id -> key argument
         self._turn: _Turn | None = None
@@ -216,7 +220,7 @@ class Renderer:
     def handle(self, event: Event) -> None:
         """Show one conversation event."""
         if isinstance(event, TextDelta):
-            self._stream += event.text
+            self._stream_text(event.text)
             if self._turn is not None:
                 self._turn.streamed_chars += len(event.text)
             self._invalidate()
@@ -266,7 +270,7 @@ class Renderer:
     def _handle_other(self, event: Event) -> None:
         if isinstance(event, TurnStarted):
             self._turn = _Turn(self._clock(), event.source)
-            self._stream = ""
+            self._md = None
         elif isinstance(event, UsageReport):
             if self._turn is not None:
                 usage = event.turn_usage
@@ -275,8 +279,10 @@ class Renderer:
         elif isinstance(event, PermissionDenied):
             self.line(f"  {event.name} not run: {shorten(event.reason, 160)}", "yellow")
         elif isinstance(event, RetryNotice):
-            if event.discarded_output:
-                self._stream = ""
+            if event.discarded_output and self._md is not None:
+                self._md.discard_tail()  # the printed parts stay; the retry streams the block again
+                self._md = None
+                self._prune_live()
             self.warn(f"{event.reason}: retrying in {event.wait_s:.0f}s (attempt {event.attempt})")
         elif isinstance(event, Compacted):
             self.info(f"Compacted the conversation: {format_tokens(event.before_tokens)} → "
@@ -296,28 +302,45 @@ class Renderer:
             self.error(event.error or "The turn failed.")
         self._invalidate()
 
+    def _stream_text(self, delta: str) -> None:
+        if self._md is None:
+            self._md = MarkdownStream()
+            self._live_md.append(self._md)
+        for piece in self._md.feed(delta):
+            self._print_piece(self._md, piece)
+
     def _finish_block(self, text: str) -> None:
-        if text.strip() or self._stream.strip():
-            self._stream_done(text or self._stream)
-        self._stream = ""
+        if self._md is None and text.strip():  # no deltas came: the whole block at once
+            self._md = MarkdownStream(text)
+            self._live_md.append(self._md)
+        self._flush_stream()
 
     def _flush_stream(self) -> None:
-        """Text streamed without a block end (a cancelled turn, a tool call next): print it as it is."""
-        if self._stream.strip():
-            self._stream_done(self._stream)
-        self._stream = ""
+        """The block ended (or a tool call, a cancel, the turn's end cut it): print what is left of it."""
+        md, self._md = self._md, None
+        if md is None:
+            return
+        piece = md.finish()
+        if piece is not None:
+            self._print_piece(md, piece)
+        self._prune_live()
 
-    def _stream_done(self, text: str) -> None:
-        """Print a finished block; it stays in the live area until the printed copy is on the screen."""
-        shown = [self._stream]
-        self._stream = ""
-        self._printing.append(shown)
+    def _print_piece(self, md: MarkdownStream, piece: Piece) -> None:
+        """Print a finished part as Markdown; it stays in the live area until the printed copy is on screen."""
+        from rich.markdown import Markdown
 
-        def clear() -> None:
-            self._printing = [p for p in self._printing if p is not shown]
+        from agent.repl.rich_fragments import render_ansi
+
+        def shown() -> None:
+            md.mark_shown(piece.end)
+            self._prune_live()
             self._invalidate()
 
-        self.markdown(text, then=clear)
+        text = render_ansi(Markdown(piece.text), self._width(), self.color)
+        self.write(("\n" if piece.blank_before else "") + text, then=shown)
+
+    def _prune_live(self) -> None:
+        self._live_md = [md for md in self._live_md if not md.finished_on_screen]
 
     # -- live area --------------------------------------------------------------------------------
 
@@ -336,7 +359,7 @@ class Renderer:
         elif self._running:
             verb = "Running " + next(iter(self._running.values())).split("(")[0]
         else:
-            verb = "Writing" if self._stream else "Thinking"
+            verb = "Writing" if self._md is not None and self._md.text else "Thinking"
         tokens = self._turn.tokens + self._turn.streamed_chars // 4
         count = f" · {format_tokens(tokens)} tokens" if tokens else ""
         return f"{frame} {verb}… {int(elapsed)}s{count} · Ctrl-C to interrupt"
@@ -345,16 +368,33 @@ class Renderer:
         """The live area above the input line: streaming text, running tools, spinner."""
         width = width or self._width()
         fragments: Fragments = []
-        live = "".join(shown[0] for shown in self._printing) + self._stream
-        if live.strip():
-            lines = wrap_lines(live.rstrip("\n"), width - 1)[-LIVE_LINES:]
-            fragments.append(("", "\n".join(lines) + "\n"))
+        for line in self._live_markdown(width)[-LIVE_LINES:]:
+            fragments += [*line, ("", "\n")]
         for call in self._running.values():
             fragments.append(("fg:ansibrightblack", shorten(f"○ {call} …", width - 1) + "\n"))
         status = self.status_text()
         if status:
             fragments.append(("fg:ansicyan", status + "\n"))
         return fragments
+
+    def _live_markdown(self, width: int) -> list[Fragments]:
+        """The unfinished text drawn as Markdown, one fragment list per line (the last drawing is reused)."""
+        pieces = [md.live() for md in self._live_md]
+        key = (tuple((p.text, p.blank_before) for p in pieces), width, self.color)
+        if self._drawn[:1] == (key,):
+            return self._drawn[1]
+        from rich.markdown import Markdown
+
+        from agent.repl.rich_fragments import render_lines
+
+        lines: list[Fragments] = []
+        for piece in pieces:
+            text = close_open_inline(last_lines_for_drawing(piece.text, LIVE_LINES + 2, (LIVE_LINES + 2) * width))
+            if text.strip():
+                lines += [[]] if piece.blank_before else []
+                lines += render_lines(Markdown(text), width, self.color)
+        self._drawn = (key, lines)
+        return lines
 
 
 __all__ = [
