@@ -204,7 +204,7 @@ async def test_cron_create_takes_after_and_refuses_an_unknown_id(tmp_path):
     with pytest.raises(ToolError, match="cron expression, or the tasks it follows"):
         await CronCreate().run(CronCreateInput(prompt="x"), ctx)
     jobs = json.loads((await CronList().run(CronListInput(), ctx)).content)["jobs"]
-    assert [j.get("after") for j in jobs] == [None, [up_id]]
+    assert {j["id"]: j.get("after") for j in jobs} == {up_id: None, down["id"]: [up_id]}
 
 
 def cron_cli(project: Path, *args: str) -> subprocess.CompletedProcess[str]:

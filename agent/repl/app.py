@@ -432,6 +432,8 @@ class Repl:
         """An Edit or Write question's diff (ANSI), shown between its title and its options; "" else."""
         from agent.repl.diffs import QUESTION_LINES, question_body
 
+        if tool.name not in ("Edit", "Write"):  # nothing to preview: ask at once
+            return ""
         raw = args.model_dump() if hasattr(args, "model_dump") else dict(args or {})
         app = self.prompt.app if self.prompt is not None else None
         rows = app.output.get_size().rows if app is not None and app.is_running else 40
