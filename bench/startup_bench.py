@@ -128,6 +128,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     runs = parser.parse_args().runs
+    # The SDK's modules have bytecode from pip; ours must too (an editable install under
+    # PYTHONDONTWRITEBYTECODE would otherwise compile every module on every run).
+    subprocess.run([PY, "-m", "compileall", "-q", str(Path(__file__).resolve().parent.parent / "agent")],
+                   check=False, stdout=subprocess.DEVNULL)
     with tempfile.TemporaryDirectory() as tmp, FakeAnthropic() as api:
         project = Path(tmp) / "project"
         project.mkdir()
