@@ -46,7 +46,8 @@ async def loop(ctx: CommandContext, args: str) -> None:
     task = scheduled.task
     where = "durable: kept in .claude/scheduled_tasks.json" if durable else "this session only"
     r = ctx.renderer
-    r.success(f"Scheduled {task.id}: {scheduled.human_schedule.lower()} ({task.cron}), {where}")
+    default = ", the default when no interval is given" if spec.defaulted else ""
+    r.success(f"Scheduled {task.id}: {scheduled.human_schedule.lower()} ({task.cron}{default}), {where}")
     if spec.note:
         r.info(f"  Note: {spec.note}")
     now = "once the current turn ends" if ctx.host.is_busy() else "now"
