@@ -32,6 +32,7 @@ from agent import __version__
 from agent.engine.queue import CommandQueue, Priority, QueuedPrompt
 from agent.repl.commands import CommandContext, SessionStats, default_registry, task_id_of
 from agent.repl.commands.custom import CustomCommands
+from agent.repl.commands.status import cost_line, session_tasks_warning
 from agent.repl.prompt import (
     EXIT_CONFIRM_S,
     QuestionBox,
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 UNATTENDED_ANSWER_S = 60.0  # a question in a scheduled turn that nobody answers counts as "no"
+CTRL_D_CONFIRM_S = 5.0  # after Ctrl-D warned that session tasks will stop, a second one within this exits
 
 
 class Repl:
@@ -93,6 +95,7 @@ class Repl:
         self._tasks: list[asyncio.Task] = []
         self._exit_requested = False
         self.last_ctrl_c = 0.0
+        self._ctrl_d_warned = -CTRL_D_CONFIRM_S  # when Ctrl-D last warned that session tasks will stop
         self.reported_problems: set[str] = set()  # already shown: log records repeating them are dropped
 
     # -- the main loop ----------------------------------------------------------------------------
@@ -101,6 +104,7 @@ class Repl:
         self.prompt = build_prompt_session(self, make_history(self.env))
         self.prompt.app.after_render += self._start_loading  # once the prompt is on the screen
         self.renderer.dim_line(f"agent {__version__} · {self.project} · /help for commands, Ctrl-D to exit")
+        self._queue_first_message(getattr(self.args, "prompt", None))
         self._tasks += [asyncio.create_task(self._process_queue(), name="repl-queue"),
                         asyncio.create_task(self._refresh_ui(), name="repl-refresh")]
         try:
@@ -119,6 +123,14 @@ class Repl:
         finally:
             await self._shutdown()
         return 0
+
+    def _queue_first_message(self, text: str | None) -> None:
+        """`agent "fix the test"`: the message is echoed as if typed and runs once the session is up."""
+        if text is None or not text.strip():
+            return
+        echo = "> " + text.replace("\n", "\n  ")
+        self.renderer.write(f"\x1b[1m{echo}\x1b[0m" if self.renderer.color else echo)  # rich is not loaded yet
+        self.queue.put(QueuedPrompt(text, Priority.NEXT, source="user"))
 
     async def _submit(self, text: str) -> None:
         if not text.strip():
@@ -145,8 +157,11 @@ class Repl:
             return
         if command.needs_session:
             if not self._ready.is_set():
-                self.renderer.info("Starting up…")
-            await self._ready.wait()
+                # Typed while the session starts: queued behind what was typed before it, so commands
+                # and messages run in the order typed (the hint line says "Starting up…" meanwhile).
+                self.queue.put(QueuedPrompt(line, Priority.NEXT, source="command",
+                                            task=lambda: self._run_command(line)))
+                return
             if self.session is None:
                 self.renderer.error("The session could not start; only /help and /exit work. See above.")
                 return
@@ -158,6 +173,7 @@ class Repl:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.renderer.dim_line(cost_line(self.stats))  # on the screen once the awaits below let it flush
         if self.scheduler is not None:
             await self.scheduler.stop()  # releases the lock, joins the watcher thread
         if self._conversation is not None and self._conversation.transcript is not None:
@@ -426,6 +442,18 @@ class Repl:
         else:
             self.last_ctrl_c = time.monotonic()
         self._invalidate()
+
+    def may_exit_on_ctrl_d(self) -> bool:
+        """Ctrl-D on an empty line: False, after saying what would stop, the first time while
+        session-only tasks exist; a second Ctrl-D within CTRL_D_CONFIRM_S exits."""
+        store = self.session.session_store if self.session is not None else None
+        warning = session_tasks_warning(store.load().tasks) if store is not None else None
+        now = time.monotonic()
+        if warning is None or now - self._ctrl_d_warned < CTRL_D_CONFIRM_S:
+            return True
+        self._ctrl_d_warned = now
+        self.renderer.warn(f"{warning}. Press Ctrl-D again to exit")
+        return False
 
     async def _refresh_ui(self) -> None:
         """Redraw for the spinner (10x/s while busy) and the toolbar countdown (1x/s when idle)."""

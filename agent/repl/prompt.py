@@ -76,6 +76,8 @@ class PromptHost(Protocol):
 
     def is_busy(self) -> bool: ...
 
+    def may_exit_on_ctrl_d(self) -> bool: ...
+
     def command_summaries(self) -> list[tuple[str, str]]: ...
 
     def on_ctrl_c(self, buffer: Buffer) -> None: ...
@@ -302,7 +304,7 @@ def _key_bindings(repl: PromptHost, question_up: Condition) -> KeyBindings:
             return
         if buffer.text:
             buffer.delete()
-        else:
+        elif repl.may_exit_on_ctrl_d():  # the first press warns when session loops would stop
             event.app.exit(exception=EOFError)
 
     for key in ("y", "a", "n", "Y", "A", "N"):
