@@ -50,7 +50,7 @@ async def loop(ctx: CommandContext, args: str) -> None:
     r.success(f"Scheduled {task.id}: {scheduled.human_schedule.lower()} ({task.cron}{default}), {where}")
     if spec.note:
         r.info(f"  Note: {spec.note}")
-    now = "once the current turn ends" if ctx.host.is_busy() else "now"
+    now = "after what is running or queued" if ctx.host.is_busy() else "now"
     r.info(f"  Next run: {when_text(scheduled.next_fire_ms, _now_ms())}. Running it once {now}.")
     r.info(f"  Stop it with /cron delete {task.id}")
     ctx.queue.put(QueuedPrompt(spec.prompt, Priority.NEXT, source="loop", task=task))

@@ -103,7 +103,8 @@ def _endpoint(ctx: CommandContext) -> str:
 
 
 def _fired_by(ctx: CommandContext) -> str:
-    from agent.cron.lock import holder_text, other_holder
+    from agent.cron.lock import other_holder
+    from agent.cron.lock_owner import holder_text
     from agent.cron.scheduler import cron_disabled
 
     if cron_disabled(ctx.session.env):
