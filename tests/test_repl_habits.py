@@ -7,6 +7,8 @@ import argparse
 import asyncio
 import io
 import os
+import re
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,7 +22,7 @@ from agent.engine.session import AgentSession, SessionOptions
 from agent.repl.app import Repl
 from agent.repl.commands import CommandContext, SessionStats
 from agent.repl.commands.status import StatusFacts, cost_line, gather_facts, session_tasks_warning, status_rows
-from agent.repl.prompt import TerminalSink
+from agent.repl.prompt import TerminalSink, toolbar_fragments
 from agent.repl.render import Renderer
 
 
@@ -225,3 +227,29 @@ async def test_ctrl_d_with_only_durable_tasks_exits_at_once(starting_repl):
     repl.finish_start()
     repl.session.cron.create("*/5 * * * *", "check", durable=True)
     assert repl.may_exit_on_ctrl_d()
+
+
+# -- idle redraws --------------------------------------------------------------------------------------------
+
+
+def test_toolbar_counts_down_in_minutes_far_from_a_fire_and_in_seconds_close_to_it(starting_repl):
+    repl = starting_repl
+    now = time.time_ns() // 1_000_000
+    task = SimpleNamespace(id="3f9a12c0")
+    repl.scheduler = SimpleNamespace(next_fire_time=lambda: (task, due))
+    due = now + 9 * 60_000 + 30_500
+    assert "next: 3f9a12c0 in 9m ·" in toolbar_fragments(repl)[0][1]
+    due = now + 4 * 60_000 + 10_500
+    assert re.search(r"next: 3f9a12c0 in 4m 1[01]s", toolbar_fragments(repl)[0][1])
+
+
+def test_idle_refresh_redraws_only_when_the_clock_changes_what_is_shown(starting_repl):
+    repl = starting_repl
+    repl.model_name = "claude-sonnet-4-6"
+    assert repl._clock_text_changed()  # the first look
+    assert not repl._clock_text_changed()  # nothing changed: no redraw
+    repl.last_ctrl_c = time.monotonic()  # "Press Ctrl-C again to exit" shows ...
+    assert repl._clock_text_changed()
+    repl.last_ctrl_c = 0.0  # ... and expires
+    assert repl._clock_text_changed()
+    assert not repl._clock_text_changed()

@@ -38,9 +38,11 @@ from agent.repl.prompt import (
     QuestionBox,
     TerminalSink,
     build_prompt_session,
+    hint_fragments,
     is_command_line,
     make_history,
     terminal_supports_color,
+    toolbar_fragments,
 )
 from agent.repl.render import Renderer, shorten
 from agent.repl.startup import build_session, route_logging
@@ -95,6 +97,7 @@ class Repl:
         self._tasks: list[asyncio.Task] = []
         self._exit_requested = False
         self.last_ctrl_c = 0.0
+        self._clock_text: object = None  # the toolbar and hint as the idle refresh last saw them
         self._ctrl_d_warned = -CTRL_D_CONFIRM_S  # when Ctrl-D last warned that session tasks will stop
         self.reported_problems: set[str] = set()  # already shown: log records repeating them are dropped
 
@@ -456,10 +459,18 @@ class Repl:
         return False
 
     async def _refresh_ui(self) -> None:
-        """Redraw for the spinner (10x/s while busy) and the toolbar countdown (1x/s when idle)."""
+        """Redraw for the spinner (10x/s while a turn runs) and, when idle, for what the clock alone
+        changes (the toolbar countdown, hints that expire): checked once a second, redrawn only when
+        that text changed, as a redraw costs more CPU than everything else an idle chat does."""
         while True:
             await asyncio.sleep(0.1 if self._turn is not None else 1.0)
-            self._invalidate()
+            if self._turn is not None or self._clock_text_changed():
+                self._invalidate()
+
+    def _clock_text_changed(self) -> bool:
+        shown = (toolbar_fragments(self), hint_fragments(self))
+        changed, self._clock_text = shown != self._clock_text, shown
+        return changed
 
     def _invalidate(self) -> None:
         app = self.prompt.app if self.prompt is not None else None
