@@ -16,7 +16,7 @@ KEYS_HELP = (
     ("Esc Enter, or \\ at the end", "new line"),
     ("Tab", "complete a /command"),
     ("Ctrl-C", "interrupt the running turn; clear the line; twice on an empty line to exit"),
-    ("Ctrl-D", "exit (on an empty line)"),
+    ("Ctrl-D", "exit (on an empty line; asks first while session loops would stop)"),
 )
 
 
