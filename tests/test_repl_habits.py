@@ -253,3 +253,28 @@ def test_idle_refresh_redraws_only_when_the_clock_changes_what_is_shown(starting
     repl.last_ctrl_c = 0.0  # ... and expires
     assert repl._clock_text_changed()
     assert not repl._clock_text_changed()
+
+
+# -- agent "msg" ---------------------------------------------------------------------------------------------
+
+
+def cli_main():
+    import importlib
+
+    return importlib.import_module("agent.cli.main").main
+
+
+def test_prompt_argument_with_a_terminal_opens_the_chat_with_it(project, monkeypatch):
+    import agent.repl.app
+
+    seen = []
+    monkeypatch.setattr("sys.stdin", SimpleNamespace(isatty=lambda: True))
+    monkeypatch.setattr(agent.repl.app, "run_repl", lambda args, folder: seen.append((args.prompt, folder)) or 0)
+    assert cli_main()(["--cwd", str(project), "fix the test"]) == 0
+    assert seen == [("fix the test", project.resolve())]
+
+
+def test_prompt_argument_without_a_terminal_asks_for_p(project, monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", SimpleNamespace(isatty=lambda: False))
+    assert cli_main()(["--cwd", str(project), "fix the test"]) == 2
+    assert 'a prompt needs -p (agent -p "...")' in capsys.readouterr().err
