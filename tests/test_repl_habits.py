@@ -125,7 +125,7 @@ def test_cost_line_before_any_request_and_for_an_unknown_price():
 def test_session_tasks_warning_counts_loops_and_one_shots():
     loop, once = SimpleNamespace(recurring=True), SimpleNamespace(recurring=False)
     assert session_tasks_warning([]) is None
-    assert session_tasks_warning([loop]) == "1 session loop will stop (they live only in this session)"
+    assert session_tasks_warning([loop]) == "1 session loop will stop (it lives only in this session)"
     assert session_tasks_warning([loop, loop, once]).startswith("2 session loops and 1 one-shot session task will")
 
 
@@ -278,3 +278,10 @@ def test_prompt_argument_without_a_terminal_asks_for_p(project, monkeypatch, cap
     monkeypatch.setattr("sys.stdin", SimpleNamespace(isatty=lambda: False))
     assert cli_main()(["--cwd", str(project), "fix the test"]) == 2
     assert 'a prompt needs -p (agent -p "...")' in capsys.readouterr().err
+
+
+def test_status_says_this_session_fires_once_a_durable_task_exists_when_there_is_no_claude_folder(project, tmp_path):
+    folder = tmp_path / "bare"
+    folder.mkdir()
+    facts = gather_facts(status_context(AgentSession(folder, SessionOptions()), SimpleNamespace(is_owner=False)))
+    assert facts.fired_by == "this session, once a durable task exists (no .claude folder yet)"

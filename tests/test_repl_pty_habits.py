@@ -53,7 +53,7 @@ def test_ctrl_d_with_a_session_loop_warns_once_then_exits_on_the_second(spawn, f
     term.expect(r"Stop it with /cron delete")
     term.expect(r"OK")  # the first run's reply
     term.send("\x04")
-    term.expect(r"1 session loop will stop \(they live only in this session\)\. Press Ctrl-D again to exit")
+    term.expect(r"1 session loop will stop \(it lives only in this session\)\. Press Ctrl-D again to exit")
     assert term.child.isalive()
     term.send("\x04")
     assert term.wait_exit() == 0

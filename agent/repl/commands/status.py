@@ -69,7 +69,8 @@ def session_tasks_warning(tasks: Iterable[CronTask]) -> str | None:
         parts.append(f"{once} one-shot session task" + ("" if once == 1 else "s"))
     if not parts:
         return None
-    return f"{' and '.join(parts)} will stop (they live only in this session)"
+    they = "it lives" if len(tasks) == 1 else "they live"
+    return f"{' and '.join(parts)} will stop ({they} only in this session)"
 
 
 async def status(ctx: CommandContext, args: str) -> None:
@@ -117,6 +118,8 @@ def _fired_by(ctx: CommandContext) -> str:
         return f"another process: {holder_text(holder)}"
     if scheduler is None:
         return "nobody: this session's scheduler is not running"
+    if not (ctx.session.project_dir / ".claude").is_dir():
+        return "this session, once a durable task exists (no .claude folder yet)"
     return "nobody yet: this session takes over within a few seconds"
 
 
