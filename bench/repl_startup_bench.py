@@ -37,10 +37,13 @@ ANSI = re.compile(r"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>78]|
 
 
 class Run:
-    def __init__(self, api: FakeAnthropic, root: Path) -> None:
+    def __init__(self, api: FakeAnthropic, root: Path, *, toolbar: bool = False) -> None:
         project = root / "project"
         (project / ".claude").mkdir(parents=True, exist_ok=True)
-        env = child_env(api, root / "home", TERM="xterm-256color")
+        # Timed runs as before (no cursor position requests, so no toolbar); the idle run draws the
+        # toolbar (its countdown is what redraws an idle chat), answering the requests as a terminal does.
+        no_cpr = {} if toolbar else {"PROMPT_TOOLKIT_NO_CPR": "1"}
+        env = child_env(api, root / "home", TERM="xterm-256color", **no_cpr)
         self.started = time.perf_counter()
         self.child = pexpect.spawn(sys.executable, ["-m", "agent", "--cwd", str(project)], env=env,
                                    dimensions=(40, 120), encoding="utf-8", codec_errors="replace")
@@ -80,6 +83,24 @@ class Run:
         return time.perf_counter() - start
 
 
+def measure_idle(api: FakeAnthropic, root: Path, seconds: float) -> tuple[list[float], list[float]]:
+    """Idle CPU with the toolbar drawn: prompt up and nothing scheduled, then with one session loop."""
+    run = Run(api, root, toolbar=True)
+    run.wait_for(r"(?m)^>")
+    run.child.send("/model\r")
+    run.wait_for(r"Model: \S+")
+    run.read(1.0)  # let the start-up settle
+    idle = [run.idle_cpu_percent(seconds)]
+    run.child.send("/loop 10m say hi\r")
+    run.wait_for(r"pong")
+    run.read(1.0)
+    idle_loop = [run.idle_cpu_percent(seconds)]
+    run.child.sendcontrol("d")  # the first Ctrl-D warns that the session loop will stop
+    run.wait_for(r"Press Ctrl-D again")
+    run.exit_seconds()
+    return idle, idle_loop
+
+
 def summary(name: str, values: list[float], unit: str = "ms", scale: float = 1000) -> str:
     shown = [v * scale for v in values]
     return (f"{name:<28} median {statistics.median(shown):8.1f} {unit}   min {min(shown):8.1f}   "
@@ -98,15 +119,6 @@ def main() -> int:
             prompt.append(run.wait_for(r"(?m)^>"))
             run.child.send("/model\r")
             ready.append(run.wait_for(r"Model: \S+"))
-            if i == 0 and args.idle_seconds > 0:
-                run.read(1.0)  # let the start-up settle
-                idle.append(run.idle_cpu_percent(args.idle_seconds))
-                run.child.send("/loop 10m say hi\r")
-                run.wait_for(r"pong")
-                run.read(1.0)
-                idle_loop.append(run.idle_cpu_percent(args.idle_seconds))
-                run.child.sendcontrol("d")  # the first Ctrl-D warns that the session loop will stop
-                run.wait_for(r"Press Ctrl-D again")
             exits.append(run.exit_seconds())
         for i in range(args.runs):
             run = Run(api, Path(tmp) / f"reply{i}")
@@ -114,6 +126,8 @@ def main() -> int:
             run.child.send("hi\r")
             reply.append(run.wait_for(r"pong"))
             run.exit_seconds()
+        if args.idle_seconds > 0:
+            idle, idle_loop = measure_idle(api, Path(tmp) / "idle", args.idle_seconds)
     print(f"python {sys.version.split()[0]}, {psutil.cpu_count()} CPUs, load {psutil.getloadavg()[0]:.2f}")
     print(summary("spawn -> prompt drawn", prompt))
     print(summary("spawn -> session ready", ready))
