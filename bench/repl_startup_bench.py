@@ -11,7 +11,9 @@ For each run, `python -m agent` is spawned under pexpect and timed from spawn to
 It also samples the CPU the idle REPL uses over `--idle-seconds` (user + system time of the child
 process, psutil): with the prompt up and nothing scheduled, and with the prompt up and one session loop
 (`/loop 10m ...`, its first run finished), whose countdown the toolbar shows. Goal: under 0.5 % of one
-core. The toolbar is drawn (cursor position requests answered), as in a real terminal.
+core. The toolbar is drawn (cursor position requests answered), as in a real terminal. The loop figure
+depends on the clock: `*/10` fires at :00, :10, ..., and within 5 minutes of a fire the toolbar counts
+seconds (one redraw a second, about 0.45 %); further away it counts minutes (about 0.15-0.2 %).
 
     python bench/repl_startup_bench.py [--runs 5] [--idle-seconds 20]
 """
