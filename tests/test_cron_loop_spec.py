@@ -114,3 +114,35 @@ def test_parse_loop_rejects_unusable_arguments_with_a_clear_message(text: str, m
 
 def test_loop_error_is_a_value_error() -> None:
     assert issubclass(LoopError, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("0 9 * * 8 check", "day-of-week: 8 is out of range 0-7"),
+        ("61 * * * * check", "minute: 61 is out of range 0-59"),
+        ("0 9 32 * * check", "day-of-month: 32 is out of range 1-31"),
+        ("0 9 * * MON-FRI check", "day-of-week: range start 'MON' is not a number"),
+        ("*/5 * check", "needs 5 fields .* '\\*/5 \\*' has 2"),
+        ("5x check", "Unknown interval unit 'x' in '5x': use s \\(seconds\\), m \\(minutes\\), h \\(hours\\)"),
+        ("every 5x check", "Unknown interval unit 'x'"),
+        ("0 9 * * check", "needs 5 fields .* has 4"),
+        ("2fa check", "give the interval first: /loop 10m 2fa"),
+    ],
+)
+def test_loop_never_guesses_a_schedule_from_a_malformed_interval(text: str, message: str) -> None:
+    with pytest.raises(LoopError, match=message) as caught:
+        parse_loop(text)
+    assert "Nothing was scheduled" in str(caught.value)
+
+
+@pytest.mark.parametrize("text", ["1st check the logs", "3rd party audit", "5 things to check", "check 5x"])
+def test_prompts_that_only_start_like_an_interval_keep_the_default(text: str) -> None:
+    assert parse_loop(text) == LoopSpec(DEFAULT_LOOP_CRON, text, defaulted=True)
+
+
+def test_only_the_default_interval_is_marked_defaulted() -> None:
+    assert parse_loop("check the build").defaulted
+    assert not parse_loop("5m check the build").defaulted
+    assert not parse_loop("check the build every 5m").defaulted
+    assert not parse_loop("*/5 * * * * check the build").defaulted

@@ -29,7 +29,8 @@ from agent.cli.common import (
 DESCRIPTION = """\
 A terminal coding agent for Claude with a cron scheduler built in.
 
-With no arguments, opens the interactive chat in the current folder. In the chat, /loop 30m <prompt>
+With no arguments, opens the interactive chat in the current folder; with a prompt, opens the chat and
+sends it as the first message (with -p: one headless turn instead). In the chat, /loop 30m <prompt>
 runs a prompt on a schedule; /help lists the commands.
 """
 
@@ -46,6 +47,7 @@ environment:
 
 examples:
   agent                                   chat in this folder
+  agent "fix the test"                    chat, starting with this message
   agent -p "summarise the open TODOs"     one headless turn, then exit
   agent -c                                continue the last session here (agent -r to pick one)
   git diff | agent -p "review this"       prompt text from stdin
@@ -60,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"agent {__version__}")
-    parser.add_argument("prompt", nargs="?", help="prompt for -p (read from stdin when piped and omitted)")
+    parser.add_argument("prompt", nargs="?", help="the chat's first message; with -p, the prompt of the "
+                        "headless run (read from stdin when piped and omitted)")
     parser.add_argument("-p", "--print", dest="print_mode", action="store_true",
                         help="run one headless turn with tools, print the result and exit")
     parser.add_argument("--cwd", type=Path, default=None, help="project folder (default: current folder)")
@@ -132,8 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from agent.cli.headless import run_headless
 
             return run_headless(args, project)
-        if args.prompt is not None:
-            raise UsageError('agent: a prompt argument needs -p (agent -p "..."); for chat, run agent alone')
+        if args.prompt is not None and not sys.stdin.isatty():
+            raise UsageError('agent: the chat needs a terminal; without one, a prompt needs -p (agent -p "...")')
         _check_settings_rules(project)
         from agent.repl.app import run_repl
 

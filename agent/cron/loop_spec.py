@@ -5,7 +5,11 @@ Accepted forms, tried in this order:
 1. a leading 5-field cron expression, taken as is: `*/5 9-17 * * 1-5 run the tests`;
 2. a leading interval: `5m /check-tests`, `2 hours check the deploy`, `every 30s ping`;
 3. a trailing interval: `check the deploy every 20m`, `... every 2 hours`, `... every day`;
-4. no interval: every 10 minutes.
+4. no interval: every 10 minutes (`defaulted` is set, so the caller can say so).
+
+It never guesses silently: five leading words that look like cron fields but do not parse are an
+error naming the field (`0 9 * * 8` -> `day-of-week: 8 is out of range 0-7`), and so is a leading
+number with a unit it does not know (`5x`), rather than a prompt run every 10 minutes.
 
 Units: s/sec/secs/second(s), m/min/mins/minute(s), h/hr/hrs/hour(s), d/day(s), w/wk/week(s).
 Cron has no seconds, and a `*/N` step only keeps an even rhythm when N divides the next unit, so:
@@ -30,7 +34,8 @@ from dataclasses import dataclass
 
 from agent.cron.expr import CronError, parse_cron
 
-__all__ = ["DEFAULT_LOOP_CRON", "LOOP_FLAGS", "LoopError", "LoopSpec", "parse_loop", "split_loop_flags"]
+__all__ = ["DEFAULT_LOOP_CRON", "LOOP_FLAGS", "UNITS_HELP", "LoopError", "LoopSpec", "parse_loop",
+           "split_loop_flags"]
 
 DEFAULT_LOOP_CRON = "*/10 * * * *"
 LOOP_FLAGS = ("--durable", "--worktree")  # leading options of /loop, in any order
@@ -56,6 +61,14 @@ _TRAILING = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _LEADING_CRON = re.compile(r"(\S+\s+\S+\s+\S+\s+\S+\s+\S+)(?:\s+(.*))?", re.DOTALL)
+# A word that can only be meant as a cron field: digits and * / , - ?, or day and month names
+# (which parse_cron rejects with a clear message, better than running "MON-FRI ..." as a prompt).
+_NAMES = "sun|mon|tue|wed|thu|fri|sat|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
+_CRON_FIELD = re.compile(rf"[\d*/,?-]+|(?:{_NAMES})(?:[-,/](?:{_NAMES}|\d+))*", re.IGNORECASE)
+# `5x check`: a number with a unit glued on that is not one of ours (ordinals like 1st are prompts).
+_BAD_UNIT = re.compile(r"(?:every\s+)?[+-]?(?P<n>\d+)(?P<unit>[A-Za-z]+)(?=\s|$)", re.IGNORECASE)
+_ORDINALS = {"st", "nd", "rd", "th"}
+UNITS_HELP = "s (seconds), m (minutes), h (hours), d (days) or w (weeks), e.g. 30s, 5m, 2h, 1d"
 
 _HOUR, _DAY, _WEEK = 60, 1440, 10080
 _UNIT_MINUTES = {"m": 1, "h": _HOUR, "d": _DAY, "w": _WEEK}
@@ -80,6 +93,7 @@ class LoopSpec:
     cron: str
     prompt: str
     note: str | None = None
+    defaulted: bool = False  # no interval was given: DEFAULT_LOOP_CRON
 
 
 def split_loop_flags(text: str) -> tuple[frozenset[str], str]:
@@ -98,8 +112,12 @@ def parse_loop(text: str) -> LoopSpec:
     if not text:
         raise LoopError(_USAGE)
     cron_match = _LEADING_CRON.fullmatch(text)
-    if cron_match and _is_cron(cron_match.group(1)):
-        return LoopSpec(" ".join(cron_match.group(1).split()), _prompt(cron_match.group(2)))
+    if cron_match and _looks_like_cron(cron_match.group(1)):
+        expression = " ".join(cron_match.group(1).split())
+        _check_cron(expression)
+        return LoopSpec(expression, _prompt(cron_match.group(2)))
+    _check_short_cron(text)
+    _check_leading_unit(text)
     lead = _LEADING.fullmatch(text)
     if lead and (lead["every"] or lead["n"]):
         cron, note = _interval_to_cron(lead["n"], lead["unit"])
@@ -108,15 +126,40 @@ def parse_loop(text: str) -> LoopSpec:
     if trail:
         cron, note = _interval_to_cron(trail["n"], trail["unit"])
         return LoopSpec(cron, _prompt(trail["rest"]), note)
-    return LoopSpec(DEFAULT_LOOP_CRON, text)
+    return LoopSpec(DEFAULT_LOOP_CRON, text, defaulted=True)
 
 
-def _is_cron(candidate: str) -> bool:
+def _looks_like_cron(candidate: str) -> bool:
+    return all(_CRON_FIELD.fullmatch(word) for word in candidate.split())
+
+
+def _check_cron(expression: str) -> None:
     try:
-        parse_cron(candidate)
-    except CronError:
-        return False
-    return True
+        parse_cron(expression)
+    except CronError as exc:
+        raise LoopError(f"{exc} (cron expression {expression!r}). Nothing was scheduled") from None
+
+
+def _check_short_cron(text: str) -> None:
+    """`*/5 * check`: the start of a cron expression with fields missing."""
+    words = []
+    for word in text.split()[:5]:
+        if not _CRON_FIELD.fullmatch(word):
+            break
+        words.append(word)
+    if words and len(words) < 5 and any("*" in word for word in words):
+        raise LoopError(f"A cron expression needs 5 fields (minute hour day-of-month month day-of-week); "
+                        f"{' '.join(words)!r} has {len(words)}. Nothing was scheduled")
+
+
+def _check_leading_unit(text: str) -> None:
+    """`5x check` is an interval with a unit we do not know, not a prompt to run every 10 minutes."""
+    bad = _BAD_UNIT.match(text)
+    if bad is None or bad["unit"].lower() in _UNIT_OF or bad["unit"].lower() in _ORDINALS:
+        return
+    raise LoopError(f"Unknown interval unit {bad['unit']!r} in {bad.group(0)!r}: use {UNITS_HELP}. "
+                    "Nothing was scheduled (for a prompt that starts with it, give the interval first: "
+                    f"/loop 10m {bad.group(0)} ...)")
 
 
 def _prompt(rest: str | None) -> str:

@@ -33,13 +33,16 @@ from agent.engine.answers import PermissionAnswer
 from agent.engine.queue import CommandQueue, Priority, QueuedPrompt
 from agent.repl.commands import CommandContext, SessionStats, default_registry, task_id_of
 from agent.repl.commands.custom import CustomCommands
+from agent.repl.commands.status import cost_line, session_tasks_warning
 from agent.repl.prompt import (
     EXIT_CONFIRM_S,
     TerminalSink,
     build_prompt_session,
+    hint_fragments,
     is_command_line,
     make_history,
     terminal_supports_color,
+    toolbar_fragments,
 )
 from agent.repl.question import QuestionBox, permission_options
 from agent.repl.reflow import keep_clean_on_resize
@@ -74,6 +77,7 @@ def unattended_answer_s(env: Mapping[str, str]) -> float:
     except ValueError:
         return UNATTENDED_ANSWER_S
     return value if 0 < value < 86_400 else UNATTENDED_ANSWER_S
+CTRL_D_CONFIRM_S = 5.0  # after Ctrl-D warned that session tasks will stop, a second one within this exits
 
 
 class Repl:
@@ -105,6 +109,8 @@ class Repl:
         self._tasks: list[asyncio.Task] = []
         self._exit_requested = False
         self.last_ctrl_c = 0.0
+        self._clock_text: object = None  # the toolbar and hint as the idle refresh last saw them
+        self._ctrl_d_warned = -CTRL_D_CONFIRM_S  # when Ctrl-D last warned that session tasks will stop
         self.reported_problems: set[str] = set()  # already shown: log records repeating them are dropped
 
     # -- the main loop ----------------------------------------------------------------------------
@@ -114,6 +120,7 @@ class Repl:
         self.prompt.app.after_render += self._start_loading  # once the prompt is on the screen
         keep_clean_on_resize(self.prompt.app, self.env)
         self.renderer.dim_line(f"agent {__version__} · {self.project} · /help for commands, Ctrl-D to exit")
+        self._queue_first_message(getattr(self.args, "prompt", None))
         self._tasks += [asyncio.create_task(self._process_queue(), name="repl-queue"),
                         asyncio.create_task(self._refresh_ui(), name="repl-refresh")]
         try:
@@ -132,6 +139,14 @@ class Repl:
         finally:
             await self._shutdown()
         return 0
+
+    def _queue_first_message(self, text: str | None) -> None:
+        """`agent "fix the test"`: the message is echoed as if typed and runs once the session is up."""
+        if text is None or not text.strip():
+            return
+        echo = "> " + text.replace("\n", "\n  ")
+        self.renderer.write(f"\x1b[1m{echo}\x1b[0m" if self.renderer.color else echo)  # rich is not loaded yet
+        self.queue.put(QueuedPrompt(text, Priority.NEXT, source="user"))
 
     async def _submit(self, text: str) -> None:
         if not text.strip():
@@ -170,8 +185,11 @@ class Repl:
             return
         if command.needs_session:
             if not self._ready.is_set():
-                self.renderer.info("Starting up…")
-            await self._ready.wait()
+                # Typed while the session starts: queued behind what was typed before it, so commands
+                # and messages run in the order typed (the hint line says "Starting up…" meanwhile).
+                self.queue.put(QueuedPrompt(line, Priority.NEXT, source="command",
+                                            task=lambda: self._run_command(line)))
+                return
             if self.session is None:
                 self.renderer.error("The session could not start; only /help and /exit work. See above.")
                 return
@@ -183,6 +201,7 @@ class Repl:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.renderer.dim_line(cost_line(self.stats))  # on the screen once the awaits below let it flush
         if self.scheduler is not None:
             await self.scheduler.stop()  # releases the lock, joins the watcher thread
         if self.runs is not None:
@@ -518,11 +537,31 @@ class Repl:
             self.last_ctrl_c = time.monotonic()
         self._invalidate()
 
+    def may_exit_on_ctrl_d(self) -> bool:
+        """Ctrl-D on an empty line: False, after saying what would stop, the first time while
+        session-only tasks exist; a second Ctrl-D within CTRL_D_CONFIRM_S exits."""
+        store = self.session.session_store if self.session is not None else None
+        warning = session_tasks_warning(store.load().tasks) if store is not None else None
+        now = time.monotonic()
+        if warning is None or now - self._ctrl_d_warned < CTRL_D_CONFIRM_S:
+            return True
+        self._ctrl_d_warned = now
+        self.renderer.warn(f"{warning}. Press Ctrl-D again to exit")
+        return False
+
     async def _refresh_ui(self) -> None:
-        """Redraw for the spinner (10x/s while busy) and the toolbar countdown (1x/s when idle)."""
+        """Redraw for the spinner (10x/s while a turn runs) and, when idle, for what the clock alone
+        changes (the toolbar countdown, hints that expire): checked once a second, redrawn only when
+        that text changed, as a redraw costs more CPU than everything else an idle chat does."""
         while True:
             await asyncio.sleep(0.1 if self._turn is not None else 1.0)
-            self._invalidate()
+            if self._turn is not None or self._clock_text_changed():
+                self._invalidate()
+
+    def _clock_text_changed(self) -> bool:
+        shown = (toolbar_fragments(self), hint_fragments(self))
+        changed, self._clock_text = shown != self._clock_text, shown
+        return changed
 
     def _invalidate(self) -> None:
         app = self.prompt.app if self.prompt is not None else None

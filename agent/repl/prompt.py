@@ -53,6 +53,9 @@ if TYPE_CHECKING:
 Fragments = list[tuple[str, str]]
 COMMAND_WORD = re.compile(r"/[A-Za-z][\w:-]*")  # `:` for namespaced custom commands
 EXIT_CONFIRM_S = 2.0  # a second Ctrl-C on an empty line within this time exits
+# The toolbar counts down in seconds only in the last minutes before a fire: the idle chat redraws only
+# when the shown text changes, and a redraw every second is most of what an idle chat costs.
+SECONDS_SHOWN_WITHIN_MS = 5 * 60_000
 
 STYLE = Style.from_dict({
     "bottom-toolbar": "noreverse fg:ansibrightblack",
@@ -87,6 +90,8 @@ class PromptHost(Protocol):
     def turn_running(self) -> bool: ...
 
     def is_busy(self) -> bool: ...
+
+    def may_exit_on_ctrl_d(self) -> bool: ...
 
     def command_summaries(self) -> list[tuple[str, str]]: ...
 
@@ -230,7 +235,9 @@ def toolbar_fragments(repl: PromptHost) -> Fragments:
         parts.append(f"{mode} (shift+tab to cycle)")
     nxt = repl.scheduler.next_fire_time() if repl.scheduler is not None else None
     if nxt is not None:
-        parts.append(f"next: {nxt[0].id} {format_until(nxt[1], time.time_ns() // 1_000_000)}")
+        now_ms = time.time_ns() // 1_000_000
+        units = 2 if nxt[1] - now_ms < SECONDS_SHOWN_WITHIN_MS else 1  # `in 9m`, then `in 4m 59s`
+        parts.append(f"next: {nxt[0].id} {format_until(nxt[1], now_ms, units)}")
     if repl.queue:
         parts.append(f"queue: {len(repl.queue)}")
     if repl.questions.current is not None:
@@ -273,7 +280,7 @@ def _key_bindings(repl: PromptHost, question_up: Condition) -> KeyBindings:
             return
         if buffer.text:
             buffer.delete()
-        else:
+        elif repl.may_exit_on_ctrl_d():  # the first press warns when session loops would stop
             event.app.exit(exception=EOFError)
 
     @kb.add("c-o", filter=~question_up)

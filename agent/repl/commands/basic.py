@@ -20,7 +20,7 @@ KEYS_HELP = (
     ("!command", "run a shell command yourself; the model sees it and its output with your next message"),
     ("@path", "attach a project file to the message"),
     ("Ctrl-C", "interrupt the running turn; clear the line; twice on an empty line to exit"),
-    ("Ctrl-D", "exit (on an empty line)"),
+    ("Ctrl-D", "exit (on an empty line; asks first while session loops would stop)"),
     ("Ctrl-O", "show the last tool result whole (/expand)"),
 )
 

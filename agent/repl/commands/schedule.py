@@ -50,10 +50,11 @@ async def loop(ctx: CommandContext, args: str) -> None:
     if worktree:
         where += f"; each run in its own git worktree, on a branch task/{task.id}/<time>"
     r = ctx.renderer
-    r.success(f"Scheduled {task.id}: {scheduled.human_schedule.lower()} ({task.cron}), {where}")
+    default = ", the default when no interval is given" if spec.defaulted else ""
+    r.success(f"Scheduled {task.id}: {scheduled.human_schedule.lower()} ({task.cron}{default}), {where}")
     if spec.note:
         r.info(f"  Note: {spec.note}")
-    now = "once the current turn ends" if ctx.host.is_busy() else "now"
+    now = "after what is running or queued" if ctx.host.is_busy() else "now"
     r.info(f"  Next run: {when_text(scheduled.next_fire_ms, _now_ms())}. Running it once {now}.")
     r.info(f"  Stop it with /cron delete {task.id}")
     ctx.queue.put(QueuedPrompt(spec.prompt, Priority.NEXT, source="loop", task=task))
