@@ -139,6 +139,15 @@ async def test_slash_cron_shows_a_paused_task_with_its_last_error(harness, proje
     assert "PAUSED" in out and "401 bad key" in out
 
 
+async def until_recorded(db: RunHistory) -> None:
+    """Wait (5 s at most) until the newest run in `db` has ended."""
+    for _ in range(500):
+        runs = db.runs()
+        if runs and runs[0].status != "running":
+            return
+        await asyncio.sleep(0.01)
+
+
 class AnsweringConversation:
     async def run_turn(self, prompt, *, scheduled_task=None, source=None, run_id=None):
         return TurnResult(result_text="all green", num_requests=1, usage=Usage(10, 5), cost_usd=0.001)
@@ -207,11 +216,7 @@ async def test_a_chat_run_past_max_tokens_per_run_is_stopped_recorded_error_and_
         task = SimpleNamespace(id="dddd0004", prompt="big", cron="* * * * *",
                                model_extra={"maxTokensPerRun": 1000, "maxTurns": 4})
         repl._on_fire(SimpleNamespace(task=task, fired_ms=NOW, due_ms=NOW, durable=False))
-        for _ in range(500):
-            runs = db.runs()
-            if runs and runs[0].status != "running":
-                break
-            await asyncio.sleep(0.01)
+        await until_recorded(db)
         [run] = db.runs()
         assert run.status == "error" and "maxTokensPerRun" in run.error
         assert conversation.seen_max_turns == 4 and conversation.max_turns is None
@@ -259,11 +264,7 @@ async def test_a_transient_failure_in_the_chat_is_retried_later_as_the_same_run_
                 break
             await asyncio.sleep(0.01)
         assert conversation.turns == 1 and not repl.is_busy()  # the wait before the retry holds nothing
-        for _ in range(500):
-            runs = db.runs()
-            if runs and runs[0].status != "running":
-                break
-            await asyncio.sleep(0.01)
+        await until_recorded(db)
         [run] = db.runs()
         assert (run.status, run.attempts, run.result, run.requests) == ("ok", 2, "fine now", 2)
         assert "attempt 1 failed (The API is overloaded); trying again in" in " ".join(out.getvalue().split())

@@ -70,40 +70,16 @@ def test_a_due_durable_task_fires_between_messages_while_stdin_stays_open(fake_a
                                 last_fired_ago_ms=180_000)
     fake_api.when(lambda r: "check the deploy" in r.turn_prompt(), text_reply("deploy fine"))
     fake_api.set_default(text_reply("hello back"))
-    proc = subprocess.Popen([sys.executable, "-m", "agent", "--cwd", str(project), *STREAM],
-                            env=child_env(fake_api, home=tmp_path / "home"), stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lines: list[dict] = []
-    fired = threading.Event()
-
-    def read() -> None:
-        for line in proc.stdout:
-            lines.append(json.loads(line))
-            if lines[-1].get("result") == "deploy fine":
-                fired.set()
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        proc.stdin.write(user_line("hello"))
-        proc.stdin.flush()
-        assert fired.wait(30), lines
-        proc.stdin.write(user_line("hello again"))
-        proc.stdin.close()
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    reader.join(10)
-    assert proc.returncode == 0, proc.stderr.read()
+    lines = run_stream_until(fake_api, project, tmp_path, "deploy fine", then=("hello again",))
     results = [m["result"] for m in lines if m["type"] == "result"]
     assert sorted(results) == ["deploy fine", "hello back", "hello back"]
     scheduled = [r for r in fake_api.requests if "started automatically" in r.turn_prompt()]
     assert len(scheduled) == 1
 
 
-def run_stream_until(fake_api, project: Path, tmp_path: Path, wanted_result: str) -> list[dict]:
-    """A stream-json session that says hello, waits for `wanted_result`, then closes stdin."""
+def run_stream_until(fake_api, project: Path, tmp_path: Path, wanted_result: str,
+                     then: tuple[str, ...] = ()) -> list[dict]:
+    """A stream-json session that says hello, waits for `wanted_result`, sends `then`, closes stdin."""
     env = child_env(fake_api, home=tmp_path / "home", XDG_STATE_HOME=str(tmp_path / "state"),
                     AGENT_MAX_RETRIES="0")
     proc = subprocess.Popen([sys.executable, "-m", "agent", "--cwd", str(project), *STREAM], env=env,
@@ -123,6 +99,8 @@ def run_stream_until(fake_api, project: Path, tmp_path: Path, wanted_result: str
         proc.stdin.write(user_line("hello"))
         proc.stdin.flush()
         assert seen.wait(30), lines
+        for message in then:
+            proc.stdin.write(user_line(message))
         proc.stdin.close()
         proc.wait(timeout=30)
     finally:
