@@ -66,9 +66,6 @@ class LiveFireRuns:
         if self._tracker is not None:
             self._tracker.emit(event)
 
-    def retry_pending(self, task_id: str) -> bool:
-        return task_id in self._pending
-
     async def run(self, fired: Any, conversation: Any, start_turn: StartTurn) -> RunRecord | None:
         """Run one fire (or the next attempt of a run waiting to retry); the finished record, None
         when another attempt was scheduled. Raises what the turn raises (cancellation included)."""
