@@ -148,21 +148,28 @@ async def until_recorded(db: RunHistory) -> None:
         await asyncio.sleep(0.01)
 
 
+def chat_with_history(project: Path) -> tuple[Repl, RunHistory, io.StringIO]:
+    """A chat whose scheduled fires are recorded in `project`'s history (settings read from the project)."""
+    out = io.StringIO()
+    repl = Repl(argparse.Namespace(), project, out=out, env={})
+    repl.session = AgentSession(project, SessionOptions())
+    db = db_of(project)
+    repl.recorder = RunRecorder.for_session(repl.session, source="chat")
+    repl.recorder._history = db
+    repl.runs = ChatScheduledRuns(repl.recorder, repl.renderer, repl._stop_turn, repl.session.cron,
+                                  retry_later=repl._on_fire)
+    repl._ready.set()
+    return repl, db, out
+
+
 class AnsweringConversation:
     async def run_turn(self, prompt, *, scheduled_task=None, source=None, run_id=None):
         return TurnResult(result_text="all green", num_requests=1, usage=Usage(10, 5), cost_usd=0.001)
 
 
 async def test_a_scheduled_fire_in_the_chat_is_recorded_and_a_paused_one_is_not_run(project):
-    out = io.StringIO()
-    repl = Repl(argparse.Namespace(), project, out=out, env={})
-    repl.session = AgentSession(project, SessionOptions())
-    db = db_of(project)
-    repl.recorder = RunRecorder(project, {}, source="chat", history=db)
-    repl.runs = ChatScheduledRuns(repl.recorder, repl.renderer, repl._stop_turn, repl.session.cron,
-                                  retry_later=repl._on_fire)
+    repl, db, out = chat_with_history(project)
     repl._conversation = AnsweringConversation()  # type: ignore[assignment]
-    repl._ready.set()
     processor = asyncio.create_task(repl._process_queue())
     try:
         task = SimpleNamespace(id="cccc0003", prompt="check", cron="* * * * *", model_extra={})
@@ -201,16 +208,9 @@ class HungryConversation:
 
 
 async def test_a_chat_run_past_max_tokens_per_run_is_stopped_recorded_error_and_max_turns_restored(project):
-    out = io.StringIO()
-    repl = Repl(argparse.Namespace(), project, out=out, env={})
-    repl.session = AgentSession(project, SessionOptions())
-    db = db_of(project)
-    repl.recorder = RunRecorder(project, {}, source="chat", history=db)
-    repl.runs = ChatScheduledRuns(repl.recorder, repl.renderer, repl._stop_turn, repl.session.cron,
-                                  retry_later=repl._on_fire)
+    repl, db, out = chat_with_history(project)
     conversation = HungryConversation(repl._emit)
     repl._conversation = conversation  # type: ignore[assignment]
-    repl._ready.set()
     processor = asyncio.create_task(repl._process_queue())
     try:
         task = SimpleNamespace(id="dddd0004", prompt="big", cron="* * * * *",
@@ -241,19 +241,11 @@ class OverloadedOnceConversation:
 
 
 async def test_a_transient_failure_in_the_chat_is_retried_later_as_the_same_run_without_holding_the_queue(project):
-    out = io.StringIO()
-    repl = Repl(argparse.Namespace(), project, out=out, env={})
     (project / ".claude").mkdir(exist_ok=True)
     (project / ".claude" / "settings.json").write_text(json.dumps({"cron": {"retry": {"attempts": 2,
                                                                                        "backoffS": 0.2}}}))
-    repl.session = AgentSession(project, SessionOptions())
-    db = db_of(project)
-    repl.recorder = RunRecorder.for_session(repl.session, source="chat")
-    repl.recorder._history = db
-    repl.runs = ChatScheduledRuns(repl.recorder, repl.renderer, repl._stop_turn, repl.session.cron,
-                                  retry_later=repl._on_fire)
+    repl, db, out = chat_with_history(project)
     conversation = repl._conversation = OverloadedOnceConversation()  # type: ignore[assignment]
-    repl._ready.set()
     processor = asyncio.create_task(repl._process_queue())
     try:
         now = int(time.time() * 1000)
