@@ -124,6 +124,14 @@ def first_request_times(api: FakeAnthropic, env: dict[str, str], cwd: Path, runs
     return statistics.median(to_first), statistics.median(to_exit), statistics.median(tails), max(peaks)
 
 
+def paired_gap(api: FakeAnthropic, env: dict[str, str], cwd: Path, runs: int, cmd: list[str]) -> float:
+    """Median over `runs` pairs, each a bare SDK import then a `-p` run back to back, of the difference
+    (spawn to first request) - (spawn to SDK imported). Pairing cancels the machine's drift, which moves
+    two separately taken medians by 100 ms or more."""
+    gaps = [first_request_times(api, env, cwd, 1, cmd)[0] - sdk_import_time(env, cwd, 1) for _ in range(runs)]
+    return statistics.median(gaps)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -160,11 +168,14 @@ def main() -> int:
         rows.append(("agent cron add", statistics.median(add_walls), 0.0, "< 500 ms", ""))
         checks.append(statistics.median(add_walls) < 0.5)
         first, done, tail, peak = first_request_times(api, env, project, runs, [PY, "-m", "agent"])
-        rows.append(("agent -p: spawn -> first request", first, 0.0, f"< {(sdk_ready + 0.10) * 1000:.0f} ms",
-                     f"{(first - sdk_ready) * 1000:+.0f} ms vs bare import"))
+        gap = paired_gap(api, env, project, runs, [PY, "-m", "agent"])
+        rows.append(("agent -p: spawn -> first request", first, 0.0, "",
+                     f"{(first - sdk_ready) * 1000:+.0f} ms vs the bare import's median"))
+        rows.append(("agent -p: first request - bare import", gap, 0.0, "< 100 ms",
+                     f"median of {runs} back-to-back pairs"))
         rows.append(("agent -p: one-tool turn, to exit", done, peak, "peak < 120 MB", ""))
         rows.append(("agent -p: last output byte -> exit", tail, 0.0, "< 50 ms", ""))
-        checks += [first - sdk_ready <= 0.100, peak < 120, tail < 0.050]
+        checks += [gap <= 0.100, peak < 120, tail < 0.050]
         claude = shutil.which("claude")
         if claude:  # Claude Code against the same fake API, in the same run
             c_first, c_done, c_tail, c_peak = first_request_times(api, env, project, runs, [claude])

@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 from typing import Any, TextIO
 
-from agent.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, builtin_names
+from agent.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, builtin_names, resume_gc
 from agent.cli.stream_json import OutputWriter, RunOutcome
 from agent.engine.custom_commands import CommandNotFound, CommandSet, load_commands, parse_command_line, run_prompt
 from agent.engine.permissions import PermissionConfigError
@@ -149,6 +149,7 @@ class HeadlessRun:
                 resume_into(conversation, loaded)
                 restore_session_tasks(self.session.cron, loaded.tasks, int(time.time() * 1000))
             self.conversation = conversation
+            resume_gc()  # start-up is over (see pause_gc_for_start_up)
         return self.conversation
 
     def _emit(self, event: Any) -> None:

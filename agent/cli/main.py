@@ -23,7 +23,9 @@ from agent.cli.common import (
     Parser,
     UsageError,
     check_rule_flags,
+    pause_gc_for_start_up,
     project_dir,
+    resume_gc,
 )
 
 DESCRIPTION = """\
@@ -115,6 +117,7 @@ def keep_trio_out() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] not in (["cron"], ["daemon"]) and ("-p" in args_list or "--print" in args_list):
+        pause_gc_for_start_up()  # back on once the model client is made, or when main returns
         keep_trio_out()
         from agent.engine.tls import prepare
 
@@ -149,6 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `agent cron list | head`: the reader left; not an error worth a traceback
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    finally:
+        resume_gc()  # a failure before the model client was made must not leave collection off
 
 
 def entry() -> NoReturn:

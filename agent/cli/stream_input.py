@@ -18,7 +18,7 @@ import sys
 import threading
 from typing import Any, TextIO
 
-from agent.cli.common import EXIT_FAILURE, EXIT_OK
+from agent.cli.common import EXIT_FAILURE, EXIT_OK, resume_gc
 from agent.cli.stream_json import RunOutcome
 from agent.engine.live_fires import LiveFireRuns
 from agent.engine.queue import CommandQueue, Priority, QueuedPrompt
@@ -95,6 +95,7 @@ async def serve_stream_input(run: HeadlessRun, stdin: TextIO) -> int:
                          on_blocked=lambda task, why: log.warning("task %s not run: %s", task.id, why))
     run.listeners.append(fires.emit)
     run.write_init()
+    resume_gc()  # the SDK is loaded: start-up is over, though no message may come for hours
     threading.Thread(target=_read_lines, args=(stdin, asyncio.get_running_loop(), lines), daemon=True).start()
     await scheduler.start()
     try:
