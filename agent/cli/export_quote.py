@@ -59,22 +59,15 @@ def cron_escape(command: str) -> str:
     return "".join(out)
 
 
+_SYSTEMD_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "%": "%%", "$": "$$"}
+
+
 def systemd_quote(text: str) -> str:
     """One `ExecStart=` argument: double-quoted with C escapes, `%%` and `$$`."""
     out: list[str] = []
     for ch in text:
-        if ch == "\\":
-            out.append("\\\\")
-        elif ch == '"':
-            out.append('\\"')
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "%":
-            out.append("%%")
-        elif ch == "$":
-            out.append("$$")
+        if ch in _SYSTEMD_ESCAPES:
+            out.append(_SYSTEMD_ESCAPES[ch])
         elif ord(ch) < 0x20 or ord(ch) == 0x7F or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
             out.append(_c_escape(ch))
         else:
