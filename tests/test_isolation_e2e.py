@@ -164,18 +164,24 @@ def fired(project: Path) -> SimpleNamespace:
     return SimpleNamespace(task=task, fired_ms=now, due_ms=now, durable=True)
 
 
-async def test_a_chat_fire_runs_in_the_worktree_and_the_chat_gets_its_folder_back(fake_api, tmp_path, monkeypatch):
-    from agent.engine.runs import RunRecorder
+def chat_in_isolated_project(fake_api, tmp_path: Path, monkeypatch) -> tuple[Path, dict, object, object]:
+    """A git project (with its snapshot) and a chat session's conversation in it, against `fake_api`."""
     from agent.engine.session import AgentSession, SessionOptions
-    from agent.repl.render import Renderer
-    from agent.repl.scheduled_runs import ChatScheduledRuns
 
     for key, value in env_for(fake_api, tmp_path).items():
         monkeypatch.setenv(key, value)
     project = isolated_project(tmp_path)
     before = snapshot(project)
     session = AgentSession(project, SessionOptions())
-    conversation = session.new_conversation(record=False)
+    return project, before, session, session.new_conversation(record=False)
+
+
+async def test_a_chat_fire_runs_in_the_worktree_and_the_chat_gets_its_folder_back(fake_api, tmp_path, monkeypatch):
+    from agent.engine.runs import RunRecorder
+    from agent.repl.render import Renderer
+    from agent.repl.scheduled_runs import ChatScheduledRuns
+
+    project, before, session, conversation = chat_in_isolated_project(fake_api, tmp_path, monkeypatch)
     shown: list[str] = []
     recorder = RunRecorder.for_session(session, source="chat")
     runs = ChatScheduledRuns(recorder, Renderer(lambda text, then=None: shown.append(text), color=False,
@@ -194,16 +200,10 @@ async def test_a_chat_fire_runs_in_the_worktree_and_the_chat_gets_its_folder_bac
 
 async def test_the_first_run_of_loop_worktree_runs_in_a_worktree_too(fake_api, tmp_path, monkeypatch):
     from agent.engine.custom_commands import run_prompt
-    from agent.engine.session import AgentSession, SessionOptions
     from agent.repl.render import Renderer
     from agent.repl.scheduled_runs import run_unrecorded
 
-    for key, value in env_for(fake_api, tmp_path).items():
-        monkeypatch.setenv(key, value)
-    project = isolated_project(tmp_path)
-    before = snapshot(project)
-    session = AgentSession(project, SessionOptions())
-    conversation = session.new_conversation(record=False)
+    project, before, session, conversation = chat_in_isolated_project(fake_api, tmp_path, monkeypatch)
     shown: list[str] = []
     fake_api.script(tool_reply(("Write", {"file_path": "first.txt", "content": "1\n"})), text_reply("done"))
     task = fired(project).task
