@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from agent.cli.export_formats import ExportContext, ExportTask
 from agent.cron.expr import parse_cron
+from agent.export.formats import ExportContext, ExportTask
 
 HOSTILE = ("it's \"quoted\" $HOME ${HOME} $(id) `id` 100% done \\% 50%% back\\\\slash \\\n"
            "second line\twith a tab ${{ secrets.OTHER }} $$(VAR) $(VAR) é 日本 end;|&>")

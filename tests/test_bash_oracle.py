@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from bash_corpus import ALLOW, CORPUS, HIDDEN_RM, REGRESSIONS
 
-from agent.engine.permissions import PermissionPolicy
+from agent.permissions.policy import PermissionPolicy
 from agent.tools.bash import BashTool
 
 BASH = shutil.which("bash")

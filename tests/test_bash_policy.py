@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from bash_corpus import CORPUS, HIDDEN_RM, REGRESSIONS
 
-from agent.engine.bash_policy import rule_match, suggest_bash_rule
-from agent.engine.permissions import PermissionPolicy
-from agent.engine.shell_parse import parse_shell
+from agent.permissions.bash_policy import rule_match, suggest_bash_rule
+from agent.permissions.policy import PermissionPolicy
+from agent.permissions.shell_parse import parse_shell
 from agent.tools.bash import BashTool
 
 DENY = ["Bash(rm:*)", "Bash(git push:*)"]

@@ -23,7 +23,6 @@ from fake_api import (
 )
 from pydantic import BaseModel
 
-from agent.engine.answers import PermissionAnswer
 from agent.engine.conversation import INTERRUPTED_NOTE, SUMMARY_PREFIX, Conversation
 from agent.engine.events import (
     Compacted,
@@ -38,6 +37,7 @@ from agent.engine.events import (
 )
 from agent.engine.llm import LLM
 from agent.engine.prompts import SUMMARY_SYSTEM, build_system_prompt
+from agent.permissions.answers import PermissionAnswer
 from agent.tools.base import Tool, ToolContext, ToolError, ToolRegistry, ToolResult
 
 # ------------------------------------------------------------------------------------ fake tools

@@ -15,15 +15,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.cron.export_calendar import (
+from agent.cron.expr import next_fires, parse_cron
+from agent.export.calendar import (
     ExportError,
     normalized_cron,
     on_calendar_lines,
     systemd_calendar,
     zone_transitions,
 )
-from agent.cron.export_utc import utc_schedule
-from agent.cron.expr import next_fires, parse_cron
+from agent.export.utc import utc_schedule
 from tests.test_cron_expr_differential import random_expression
 
 UTC = timezone.utc

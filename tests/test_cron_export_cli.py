@@ -124,6 +124,6 @@ def test_limits_and_catch_up_come_from_the_task_and_settings(tmp_path: Path, cap
 
 
 def test_the_zone_comes_from_tz_first() -> None:
-    from agent.cli.cron_export import zone_name_here
+    from agent.export.jobs import zone_name_here
 
     assert zone_name_here({"TZ": ":America/Denver"}) == "America/Denver"

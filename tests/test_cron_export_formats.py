@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent.cli.export_formats import agent_args, render, render_crontab
-from agent.cron.export_calendar import ExportError
+from agent.export.calendar import ExportError
+from agent.export.formats import agent_args, render, render_crontab
 from tests.export_support import HOSTILE, ISOLATED, TASKS, context, cron_command, k8s_expand, systemd_words
 
 GOLDEN = Path(__file__).parent / "data" / "export"

@@ -17,8 +17,8 @@ from agent.cron.gaps import DIED, NO_PROCESS, UNRECORDED, expected_slots, find_g
 from agent.cron.history import RunHistory, RunRecord, history_path
 from agent.cron.status import find_project_gaps
 from agent.cron.task import CronTask
-from agent.engine.runs import RunRecorder
 from agent.engine.session import AgentSession, SessionOptions
+from agent.runs.recorder import RunRecorder
 
 UTC = timezone.utc
 MIN = 60_000

@@ -21,10 +21,10 @@ from agent.cron.history import RunHistory, RunRecord, TaskState, history_path
 from agent.cron.task import CronTask
 from agent.engine.conversation import TurnResult
 from agent.engine.events import Usage
-from agent.engine.runs import RunRecorder
 from agent.engine.session import AgentSession, SessionOptions
 from agent.repl.app import Repl
 from agent.repl.scheduled_runs import ChatScheduledRuns
+from agent.runs.recorder import RunRecorder
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = 1_790_000_000_000

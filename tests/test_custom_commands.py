@@ -21,7 +21,7 @@ from agent.engine.custom_commands import (
     parse_command_line,
     split_front_matter,
 )
-from agent.engine.permissions import PermissionPolicy
+from agent.permissions.policy import PermissionPolicy
 from agent.settings import Settings
 
 CHECK_TESTS = """---

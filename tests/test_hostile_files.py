@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from agent.engine.permissions import PermissionPolicy
+from agent.permissions.policy import PermissionPolicy
 from agent.tools.base import Tool, ToolContext, ToolError, ToolResult
 from agent.tools.files import ReadTool
 from agent.tools.grep_engine import compile_matcher, scan

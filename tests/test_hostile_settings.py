@@ -151,7 +151,7 @@ def test_each_face_exits_2_naming_the_flag(tmp_path: Path, face: str, flag: str,
 
 def test_the_command_line_and_the_settings_know_the_same_permission_modes() -> None:
     from agent.cli.common import PERMISSION_MODES as FLAG_MODES
-    from agent.engine.permissions import PermissionMode
+    from agent.permissions.policy import PermissionMode
     from agent.settings import PERMISSION_MODES
 
     assert FLAG_MODES == PERMISSION_MODES == tuple(m.value for m in PermissionMode)

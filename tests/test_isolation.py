@@ -19,8 +19,8 @@ from agent.cron.service import CronService
 from agent.cron.store import FileTaskStore, SessionTaskStore
 from agent.cron.task import CronTask
 from agent.cron.worktree import NotAGitRepository, branch_name, list_run_branches
-from agent.engine.isolation import IsolatedRun, IsolationError, commit_message
-from agent.engine.permissions import PermissionPolicy
+from agent.permissions.policy import PermissionPolicy
+from agent.runs.isolation import IsolatedRun, IsolationError, commit_message
 from agent.tools.base import RunState, ToolContext, ToolError
 from agent.tools.cron_tools import CronCreate
 from agent.tools.files import EditTool
@@ -372,7 +372,7 @@ def test_history_schema_3_adds_branch_and_commit_to_an_existing_database(tmp_pat
 
 
 async def test_recorder_records_the_branch_at_start_and_branch_and_commit_at_the_end(tmp_path):
-    from agent.engine.runs import RunRecorder
+    from agent.runs.recorder import RunRecorder
 
     repo = make_repo(tmp_path / "repo")
     env = {"XDG_STATE_HOME": str(tmp_path / "state")}
@@ -426,8 +426,8 @@ class WritingConversation:
 
 
 def runner_for(repo: Path, tmp_path: Path, *, hang: bool):
-    from agent.engine.runs import RunRecorder
-    from agent.engine.scheduled import ScheduledRunner
+    from agent.runs.recorder import RunRecorder
+    from agent.runs.scheduled import ScheduledRunner
 
     made: list[WritingConversation] = []
 

@@ -177,9 +177,9 @@ def chat_in_isolated_project(fake_api, tmp_path: Path, monkeypatch) -> tuple[Pat
 
 
 async def test_a_chat_fire_runs_in_the_worktree_and_the_chat_gets_its_folder_back(fake_api, tmp_path, monkeypatch):
-    from agent.engine.runs import RunRecorder
     from agent.repl.render import Renderer
     from agent.repl.scheduled_runs import ChatScheduledRuns
+    from agent.runs.recorder import RunRecorder
 
     project, before, session, conversation = chat_in_isolated_project(fake_api, tmp_path, monkeypatch)
     shown: list[str] = []
@@ -297,7 +297,7 @@ def test_prune_removes_the_worktree_a_killed_run_left_and_then_its_old_branch(fa
     from datetime import datetime, timezone
 
     from agent.cron.worktree import create_worktree
-    from agent.engine.isolation import WORKTREES
+    from agent.runs.isolation import WORKTREES
     from agent.settings import project_state_dir
 
     repo = make_repo(tmp_path / "repo")

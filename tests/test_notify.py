@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.engine import notify
-from agent.engine.notify import Notifier
+from agent.runs import notify
+from agent.runs.notify import Notifier
 
 
 class Receiver:

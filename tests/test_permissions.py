@@ -8,8 +8,8 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import BaseModel
 
-from agent.engine.bash_policy import suggest_bash_rule
-from agent.engine.permissions import (
+from agent.permissions.bash_policy import suggest_bash_rule
+from agent.permissions.policy import (
     Decision,
     PermissionConfigError,
     PermissionMode,
@@ -17,7 +17,7 @@ from agent.engine.permissions import (
     parse_rule,
     split_rule_list,
 )
-from agent.engine.shell_parse import parse_shell
+from agent.permissions.shell_parse import parse_shell
 from agent.settings import Settings
 from agent.tools.base import Tool, ToolContext, ToolResult
 from agent.tools.bash import BashTool

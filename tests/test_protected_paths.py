@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from fake_api import FakeAnthropic, child_env, text_reply, tool_reply
 
-from agent.engine.permissions import PermissionPolicy
+from agent.permissions.policy import PermissionPolicy
 from agent.tools.files import EditTool, ReadTool, WriteTool
 
 PROTECTED = [

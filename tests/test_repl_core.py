@@ -14,9 +14,9 @@ import pytest
 from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.document import Document
 
-from agent.engine.permissions import Decision
 from agent.engine.queue import Priority, QueuedPrompt
 from agent.engine.session import AgentSession, SessionOptions
+from agent.permissions.policy import Decision
 from agent.repl.app import UNATTENDED_ANSWER_S, Repl, unattended_answer_s
 from agent.repl.prompt import (
     SlashCompleter,

@@ -16,9 +16,9 @@ import pytest
 
 from agent.cron.lock import SchedulerLock
 from agent.engine.events import Usage, UsageReport
-from agent.engine.permissions import PermissionMode
 from agent.engine.queue import CommandQueue
 from agent.engine.session import AgentSession, SessionOptions
+from agent.permissions.policy import PermissionMode
 from agent.repl.app import Repl
 from agent.repl.commands import CommandContext, SessionStats
 from agent.repl.commands.status import StatusFacts, cost_line, gather_facts, session_tasks_warning, status_rows

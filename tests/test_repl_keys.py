@@ -13,9 +13,9 @@ from types import SimpleNamespace
 import pytest
 from prompt_toolkit.document import Document
 
-from agent.engine.permissions import PermissionMode
 from agent.engine.queue import Priority
 from agent.engine.session import AgentSession, SessionOptions
+from agent.permissions.policy import PermissionMode
 from agent.repl.app import Repl
 from agent.repl.attachments import MAX_FILE_CHARS, build_attachments, mentioned_paths
 from agent.repl.file_mentions import FileMentionCompleter, file_candidates

@@ -15,7 +15,7 @@ from agent.cron.history import SCHEMA_VERSION, RunHistory, RunRecord, TaskState,
 from agent.cron.task import CronTask
 from agent.engine.conversation import TurnResult
 from agent.engine.events import PermissionDenied, Usage, UsageReport
-from agent.engine.runs import RunRecorder
+from agent.runs.recorder import RunRecorder
 
 T0 = 1_790_000_000_000
 

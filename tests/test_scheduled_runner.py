@@ -12,8 +12,8 @@ from agent.cron.history import RunHistory
 from agent.cron.task import CronTask
 from agent.engine.conversation import TurnResult
 from agent.engine.events import Usage, UsageReport
-from agent.engine.runs import RunRecorder
-from agent.engine.scheduled import ScheduledRunner
+from agent.runs.recorder import RunRecorder
+from agent.runs.scheduled import ScheduledRunner
 
 T0 = 1_790_000_000_000
 

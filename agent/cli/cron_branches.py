@@ -153,7 +153,7 @@ def _remove_abandoned_worktrees(project: Path, repo: Path, cutoff: datetime, *, 
     """Worktrees of runs killed before they could clean up (started before the cutoff, their process
     gone) keep their branch checked out; remove them so that the branch can be pruned."""
     from agent.cron.worktree import Worktree, branch_stamp, remove_worktree, run_worktrees
-    from agent.engine.isolation import WORKTREES
+    from agent.runs.isolation import WORKTREES
     from agent.settings import project_state_dir
 
     left = run_worktrees(project, project_state_dir(project, os.environ) / WORKTREES)

@@ -162,8 +162,8 @@ def cmd_show(args: argparse.Namespace, project: Path) -> int:
 def cmd_resume(args: argparse.Namespace, project: Path) -> int:
     import asyncio
 
-    from agent.engine.notify import Notifier
-    from agent.engine.runs import RunRecorder
+    from agent.runs.notify import Notifier
+    from agent.runs.recorder import RunRecorder
     from agent.settings import load_settings
 
     task_id = args.id.strip().lower()

@@ -115,8 +115,8 @@ def run_daemon_cli(argv: Sequence[str]) -> int:
         print(f"agent daemon: cannot write the log file {args.log_file}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_FAILURE
     from agent.engine.llm import LLMError
-    from agent.engine.permissions import PermissionConfigError
     from agent.engine.session import AgentSession, SessionOptions
+    from agent.permissions.policy import PermissionConfigError
 
     try:
         session = AgentSession(project, SessionOptions.from_args(args, headless=True))
@@ -135,8 +135,8 @@ class Daemon:
 
     def __init__(self, session, *, grace_s: float = DEFAULT_GRACE_S) -> None:
         from agent.cron.scheduler import CronScheduler
-        from agent.engine.runs import RunRecorder
-        from agent.engine.scheduled import ScheduledRunner
+        from agent.runs.recorder import RunRecorder
+        from agent.runs.scheduled import ScheduledRunner
 
         self.session = session
         self.grace_s = grace_s

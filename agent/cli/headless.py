@@ -22,7 +22,6 @@ from typing import Any, TextIO
 from agent.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, builtin_names, resume_gc
 from agent.cli.stream_json import OutputWriter, RunOutcome
 from agent.engine.custom_commands import CommandNotFound, CommandSet, load_commands, parse_command_line, run_prompt
-from agent.engine.permissions import PermissionConfigError
 from agent.engine.session import AgentSession, SessionOptions
 from agent.engine.transcript import (
     SessionChoiceError,
@@ -31,6 +30,7 @@ from agent.engine.transcript import (
     restore_session_tasks,
     resume_into,
 )
+from agent.permissions.policy import PermissionConfigError
 from agent.settings import SettingsError, SettingsRuleError
 
 log = logging.getLogger(__name__)

@@ -20,9 +20,9 @@ from typing import Any, TextIO
 
 from agent.cli.common import EXIT_FAILURE, EXIT_OK, resume_gc
 from agent.cli.stream_json import RunOutcome
-from agent.engine.live_fires import LiveFireRuns
 from agent.engine.queue import CommandQueue, Priority, QueuedPrompt
-from agent.engine.runs import RunRecorder
+from agent.runs.live_fires import LiveFireRuns
+from agent.runs.recorder import RunRecorder
 
 HeadlessRun = Any  # agent.cli.headless.HeadlessRun (which imports this module: no import back)
 log = logging.getLogger(__name__)

@@ -2,8 +2,10 @@
 
 `session` builds everything a face needs (settings, permissions, tools, stores, the model client);
 `conversation` is the tool-use loop; `llm` is the only module that imports the Anthropic SDK; `queue`
-orders what runs next; `permissions` decides what a tool may do; `prompts` builds the system prompt and
-the texts shown to the model; `events` are what the loop reports to the face that renders it.
+orders what runs next; `prompts` builds the system prompt and the texts shown to the model; `events`
+are what the loop reports to the face that renders it; `transcript` saves sessions; `custom_commands`
+expands `.claude/commands/*.md`. Whether a tool call may run is `agent.permissions`' to say; unattended
+runs are `agent.runs`.
 
 The re-exports below are lazy (PEP 562): importing `agent.engine.queue` must not load the SDK, which the
 chat loads in the background while the prompt is already on screen.
@@ -24,9 +26,6 @@ _EXPORTS = {
     "CommandQueue": "queue",
     "Priority": "queue",
     "QueuedPrompt": "queue",
-    "PermissionPolicy": "permissions",
-    "PermissionMode": "permissions",
-    "PermissionConfigError": "permissions",
     "build_system_prompt": "prompts",
     "Event": "events",
 }
@@ -38,9 +37,6 @@ __all__ = [
     "Conversation",
     "Event",
     "LLMError",
-    "PermissionConfigError",
-    "PermissionMode",
-    "PermissionPolicy",
     "Priority",
     "QueuedPrompt",
     "SessionOptions",
@@ -52,7 +48,6 @@ if TYPE_CHECKING:
     from agent.engine.conversation import Conversation, TurnResult
     from agent.engine.events import Event
     from agent.engine.llm import LLM, LLMError
-    from agent.engine.permissions import PermissionConfigError, PermissionMode, PermissionPolicy
     from agent.engine.prompts import build_system_prompt
     from agent.engine.queue import CommandQueue, Priority, QueuedPrompt
     from agent.engine.session import AgentSession, SessionOptions

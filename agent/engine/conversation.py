@@ -21,7 +21,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from agent.engine.answers import USER_DECLINED, PermissionAnswer
 from agent.engine.events import (
     AssistantMessage,
     Compacted,
@@ -36,6 +35,7 @@ from agent.engine.events import (
     UsageReport,
 )
 from agent.engine.prompts import SUMMARY_SYSTEM, scheduled_prompt_text, summary_request, task_attr, unattended_denial
+from agent.permissions.answers import USER_DECLINED, PermissionAnswer
 from agent.tools.base import RunState, Tool, ToolContext, ToolError, ToolRegistry, ToolResult, new_run_id
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
 Emit = Callable[[Event], None]
-Asker = Callable[[Tool, Any, Any], Awaitable[bool | PermissionAnswer]]  # see agent.engine.answers
+Asker = Callable[[Tool, Any, Any], Awaitable[bool | PermissionAnswer]]  # see agent.permissions.answers
 
 COMPACT_AT = 0.75  # share of the context window that triggers compaction before the next request
 KEEP_RECENT = 0.25  # share of the window kept verbatim when compacting

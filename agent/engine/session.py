@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from agent.cron.jitter import JitterConfig, load_jitter_config
 from agent.cron.service import CronService
 from agent.cron.store import FileTaskStore, SessionTaskStore
-from agent.engine.permissions import PermissionPolicy
+from agent.permissions.policy import PermissionPolicy
 from agent.settings import Settings, load_settings
 from agent.tools.base import ToolContext, ToolRegistry
 from agent.tools.cron_tools import CronCreate, CronDelete, CronList, max_durable_per_run

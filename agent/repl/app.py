@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 from prompt_toolkit.patch_stdout import patch_stdout
 
 from agent import __version__
-from agent.engine.answers import PermissionAnswer
 from agent.engine.queue import CommandQueue, Priority, QueuedPrompt
+from agent.permissions.answers import PermissionAnswer
 from agent.repl.commands import CommandContext, SessionStats, default_registry, task_id_of
 from agent.repl.commands.custom import CustomCommands
 from agent.repl.commands.status import cost_line, session_tasks_warning
@@ -60,10 +60,10 @@ if TYPE_CHECKING:
     from agent.engine.conversation import Conversation
     from agent.engine.custom_commands import CommandSet
     from agent.engine.events import Event
-    from agent.engine.runs import RunRecorder
     from agent.engine.session import AgentSession
     from agent.engine.transcript import LoadedTranscript
     from agent.repl.scheduled_runs import ChatScheduledRuns
+    from agent.runs.recorder import RunRecorder
 
 log = logging.getLogger(__name__)
 
@@ -271,8 +271,8 @@ class Repl:
 
     async def _start_scheduler(self) -> None:
         from agent.cron.scheduler import CronScheduler
-        from agent.engine.runs import RunRecorder
         from agent.repl.scheduled_runs import ChatScheduledRuns
+        from agent.runs.recorder import RunRecorder
 
         session = self.session
         assert session is not None
@@ -518,7 +518,7 @@ class Repl:
 
     def set_permission_mode(self, mode: str) -> bool:
         """Shift-Tab: what `/permissions <mode>` does; the next tool call is judged in the new mode."""
-        from agent.engine.permissions import PermissionMode
+        from agent.permissions.policy import PermissionMode
 
         if self.session is None:
             return False

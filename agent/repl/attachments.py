@@ -22,8 +22,8 @@ from agent.cron.missed import code_fence
 from agent.tools.safe_open import UnsafeFileError, open_regular
 
 if TYPE_CHECKING:
-    from agent.engine.permissions import PermissionPolicy
     from agent.engine.session import AgentSession
+    from agent.permissions.policy import PermissionPolicy
     from agent.repl.render import Renderer
     from agent.tools.base import Tool, ToolContext
 

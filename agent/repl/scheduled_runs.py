@@ -1,6 +1,6 @@
 """Scheduled fires in the chat: gated, recorded in the run history, held to the task's limits, retried.
 
-The policy lives in `agent.engine.live_fires.LiveFireRuns`; this module says on screen what it does. A
+The policy lives in `agent.runs.live_fires.LiveFireRuns`; this module says on screen what it does. A
 paused task or a spent daily budget records the fire (`paused` / `skipped`) and runs nothing; what the
 user types is never gated. A run past its `maxTokensPerRun` is stopped and recorded `error`; `maxTurns`
 applies to that turn only. A transient failure goes back on the queue after its backoff, so the user
@@ -13,15 +13,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from agent.engine.isolation import IsolationError, isolated_turn
-from agent.engine.live_fires import LiveFireRuns
+from agent.runs.isolation import IsolationError, isolated_turn
+from agent.runs.live_fires import LiveFireRuns
 from agent.tools.base import new_run_id
 
 if TYPE_CHECKING:
     from agent.cron.scheduler import FiredTask
     from agent.engine.events import Event
-    from agent.engine.runs import RunRecorder
     from agent.repl.render import Renderer
+    from agent.runs.recorder import RunRecorder
 
 __all__ = ["ChatScheduledRuns", "run_unrecorded"]
 

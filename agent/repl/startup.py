@@ -30,8 +30,8 @@ def build_session(args: argparse.Namespace, project: Path, reported: set[str]) -
     import rich.table  # noqa: F401  (warmed up here so the first output does not pay for them)
 
     import agent.cron.scheduler  # noqa: F401
-    from agent.engine.permissions import PermissionConfigError
     from agent.engine.session import AgentSession, SessionOptions
+    from agent.permissions.policy import PermissionConfigError
     from agent.settings import Settings, SettingsError
 
     options = SessionOptions.from_args(args, headless=False)

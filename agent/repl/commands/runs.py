@@ -19,7 +19,7 @@ HISTORY_ROWS = 20
 def _recorder(ctx: CommandContext) -> Any:
     recorder = getattr(ctx.host, "recorder", None)
     if recorder is None:
-        from agent.engine.runs import RunRecorder
+        from agent.runs.recorder import RunRecorder
 
         recorder = RunRecorder.for_session(ctx.session, source="chat")
     return recorder

@@ -36,7 +36,7 @@ from agent.cron.policy import (
 from agent.cron.service import wall_clock_ms
 from agent.cron.status import find_project_gaps
 from agent.engine.events import Event, PermissionDenied, UsageReport
-from agent.engine.notify import Notifier
+from agent.runs.notify import Notifier
 
 __all__ = ["RESULT_LINES", "RunRecorder", "RunTracker", "first_lines"]
 
@@ -185,7 +185,7 @@ class RunRecorder:
     async def isolate(self, tracker: RunTracker, task: Any) -> Any:
         """Give the run its own git worktree when the task asks for one (`isolation: "worktree"`): the
         IsolatedRun, else None. Raises IsolationError when it cannot; `finish` commits and cleans up."""
-        from agent.engine.isolation import IsolatedRun
+        from agent.runs.isolation import IsolatedRun
 
         run = await IsolatedRun.open(self.project_dir, self.env, task, tracker.record.run_id)
         if run is not None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
-from agent.engine.protected import is_protected
+from agent.permissions.protected import is_protected
 from agent.settings import user_settings_path
 from agent.tools.base import Tool, ToolContext, ToolError
 from agent.tools.listing import RealPaths, glob_or_parent_regex
@@ -108,7 +108,7 @@ def parse_rules(values: Iterable[str], *, split: bool = False) -> list[Rule]:
 def _bash_policy() -> Any:
     """The Bash rule matcher, loaded with its parser (tree-sitter) on the first Bash call: `agent -p`
     sends its first request before any command needs judging."""
-    from agent.engine import bash_policy
+    from agent.permissions import bash_policy
 
     return bash_policy
 

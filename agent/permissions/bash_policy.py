@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Literal
 
-from agent.engine.shell_parse import parse_shell
-from agent.engine.shell_wrappers import Words, executed
+from agent.permissions.shell_parse import parse_shell
+from agent.permissions.shell_wrappers import Words, executed
 
 Match = Literal["yes", "maybe", "no"]
 _SUGGESTABLE_WORD = re.compile(r"[A-Za-z0-9_./+@%=,-]+")

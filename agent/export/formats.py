@@ -16,10 +16,10 @@ from typing import Any
 
 import yaml
 
-from agent.cli.export_quote import comment_text, cron_escape, sh_quote, sh_word, systemd_quote
-from agent.cron.export_calendar import ExportError, normalized_cron, systemd_calendar
-from agent.cron.export_utc import utc_schedule
 from agent.cron.expr import CronExpr, describe_cron
+from agent.export.calendar import ExportError, normalized_cron, systemd_calendar
+from agent.export.quote import comment_text, cron_escape, sh_quote, sh_word, systemd_quote
+from agent.export.utc import utc_schedule
 
 __all__ = ["K8S_PROJECT_DIR", "K8S_SECRET", "ExportContext", "ExportTask", "agent_args", "render"]
 

@@ -17,8 +17,8 @@ import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
-from agent.cron.export_calendar import ExportError, cron_list, zone_transitions
 from agent.cron.expr import CronExpr
+from agent.export.calendar import ExportError, cron_list, zone_transitions
 
 __all__ = ["MIN_INTERVAL_MINUTES", "UtcSchedule", "utc_schedule"]
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from agent.engine.shell_parse import parse_shell
+from agent.permissions.shell_parse import parse_shell
 
 Words = tuple[str | None, ...]
 _MAX_DEPTH = 12

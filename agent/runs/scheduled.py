@@ -21,8 +21,8 @@ from typing import Any
 from agent.cron.history import RunRecord
 from agent.cron.policy import retry_delay_s, should_retry
 from agent.engine.events import Event, PermissionDenied
-from agent.engine.isolation import IsolationError
-from agent.engine.runs import RunRecorder, RunTracker, slot_end_ms
+from agent.runs.isolation import IsolationError
+from agent.runs.recorder import RunRecorder, RunTracker, slot_end_ms
 from agent.settings import project_state_dir
 
 __all__ = ["ScheduledRunner", "write_transcript"]

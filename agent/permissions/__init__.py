@@ -1,0 +1,70 @@
+"""The security boundary in one place: whether a tool call may run. `policy` parses Claude Code's
+permission rules and answers allow / deny / ask for each call (PermissionPolicy); `shell_parse` reads a
+Bash command as bash would run it (tree-sitter-bash) and `shell_wrappers` looks through what merely
+wraps another program (env, sudo, bash -c ...); `bash_policy` matches Bash rules on that parse and fails
+closed; `protected` names the paths a write always asks for; `answers` is what the person said. It
+imports nothing from the conversation, the model client, the faces or the scheduler: the engine asks it,
+and the tools receive its verdicts through the context they are handed. The re-exports are lazy (PEP
+562): the parser and pydantic load only when a decision is asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "PermissionPolicy": "policy",
+    "PermissionMode": "policy",
+    "PermissionConfigError": "policy",
+    "Decision": "policy",
+    "Rule": "policy",
+    "parse_rule": "policy",
+    "parse_rules": "policy",
+    "PermissionAnswer": "answers",
+    "USER_DECLINED": "answers",
+    "NO_ANSWER": "answers",
+    "is_protected": "protected",
+    "parse_shell": "shell_parse",
+    "suggest_bash_rule": "bash_policy",
+    "rule_match": "bash_policy",
+}
+
+__all__ = [
+    "NO_ANSWER",
+    "USER_DECLINED",
+    "Decision",
+    "PermissionAnswer",
+    "PermissionConfigError",
+    "PermissionMode",
+    "PermissionPolicy",
+    "Rule",
+    "is_protected",
+    "parse_rule",
+    "parse_rules",
+    "parse_shell",
+    "rule_match",
+    "suggest_bash_rule",
+]
+
+if TYPE_CHECKING:
+    from agent.permissions.answers import NO_ANSWER, USER_DECLINED, PermissionAnswer
+    from agent.permissions.bash_policy import rule_match, suggest_bash_rule
+    from agent.permissions.policy import (
+        Decision,
+        PermissionConfigError,
+        PermissionMode,
+        PermissionPolicy,
+        Rule,
+        parse_rule,
+        parse_rules,
+    )
+    from agent.permissions.protected import is_protected
+    from agent.permissions.shell_parse import parse_shell
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agent.permissions' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"agent.permissions.{module}"), name)
