@@ -165,9 +165,13 @@ def cmd_resume(args: argparse.Namespace, project: Path) -> int:
     from agent.runs.notify import Notifier
     from agent.runs.recorder import RunRecorder
     from agent.settings import load_settings
+    from agent.settings.gate import ignored_warning
 
     task_id = args.id.strip().lower()
-    cron = load_settings(project).get("cron")
+    settings = load_settings(project)
+    if settings.ignored:  # cron.notify of an untrusted folder: not called; say so, once
+        print(f"agent cron: warning: {ignored_warning(project, settings.ignored)}", file=sys.stderr)
+    cron = settings.get("cron")
     notify = cron.get("notify") if isinstance(cron, dict) else None
     notifier = Notifier(lambda: notify, str(project))
     recorder = RunRecorder(project, os.environ, source="cli", cron_settings=lambda: cron, notifier=notifier)

@@ -120,6 +120,8 @@ def run_daemon_cli(argv: Sequence[str]) -> int:
 
     try:
         session = AgentSession(project, SessionOptions.from_args(args, headless=True))
+        for line in session.warnings():  # settings of an untrusted folder that are ignored, and why
+            print(f"agent daemon: warning: {line}", file=sys.stderr)
         session.llm()  # no credentials: say so before taking the lock, so a chat with a key keeps firing
     except (SettingsError, PermissionConfigError) as exc:
         print(f"agent daemon: {exc}", file=sys.stderr)
@@ -184,6 +186,8 @@ class Daemon:
             say(f"SIGHUP: settings not reloaded: {exc}")
             return
         say("SIGHUP: settings reloaded")
+        for line in self.session.warnings():
+            say(f"warning: {line}")
 
     def _background(self, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro)

@@ -83,6 +83,7 @@ def run_headless(args: argparse.Namespace, project: Path) -> int:
         writer.result(RunOutcome.failure(str(exc), _ms_since(started)))
         bad_rule = isinstance(exc, (PermissionConfigError, SettingsRuleError))  # a typo: exit 2, as bad flags
         return EXIT_USAGE if bad_rule else EXIT_FAILURE
+    print_warnings(session.warnings())
     run = HeadlessRun(session, writer, include_partial=bool(getattr(args, "include_partial_messages", False)),
                       resume_from=resume_from)
     if streaming_in:
@@ -91,6 +92,12 @@ def run_headless(args: argparse.Namespace, project: Path) -> int:
         return asyncio.run(serve_stream_input(run, sys.stdin))
     assert prompt is not None
     return asyncio.run(run.run_once(prompt))
+
+
+def print_warnings(lines: list[str], prog: str = "agent") -> None:
+    """Start-up warnings of a face with no screen: one line each on stderr (stdout stays the output)."""
+    for line in lines:
+        print(f"{prog}: warning: {line}", file=sys.stderr)
 
 
 def check_not_builtin(prompt: str, commands: CommandSet) -> None:
@@ -117,6 +124,7 @@ class HeadlessRun:
         self.resume_from = resume_from
         self.conversation: Any = None
         self.listeners: list[Any] = []  # also told every event (the run history of scheduled fires)
+        self._warned: set[str] = set()  # warnings about command files already on stderr
 
     def write_init(self) -> None:
         env = self.session.env
@@ -131,7 +139,11 @@ class HeadlessRun:
 
     def commands(self) -> CommandSet:
         """The custom commands as the files are now (re-read for each prompt, as they may change)."""
-        return load_commands(self.session.project_dir, self.session.env, builtin_names())
+        commands = load_commands(self.session.project_dir, self.session.env, builtin_names())
+        if commands.outside and commands.outside not in self._warned:  # once, however often re-read
+            self._warned.add(commands.outside)
+            print_warnings([commands.outside])
+        return commands
 
     def ensure_conversation(self) -> Any:
         """The conversation, made on first use; raises LLMError (no key, say)."""
@@ -191,4 +203,4 @@ class HeadlessRun:
         self.writer.result(outcome)
         return outcome, turn
 
-__all__ = ["HeadlessRun", "check_flags", "read_prompt", "run_headless"]
+__all__ = ["HeadlessRun", "check_flags", "print_warnings", "read_prompt", "run_headless"]

@@ -40,6 +40,7 @@ EPILOG = """\
 subcommands:
   agent cron list|add|delete|next|watch   inspect and edit scheduled tasks (agent cron --help)
   agent daemon                            run durable scheduled tasks with no terminal
+  agent trust [DIR] | --revoke [DIR]      trust a folder's own settings (env, hooks, cron.notify ...)
 
 environment:
   ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN   credentials
@@ -127,6 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from agent.cli.cron import run_cron_cli
 
             return run_cron_cli(args_list[1:])
+        if args_list and args_list[0] == "trust":
+            from agent.cli.trust import run_trust_cli
+
+            return run_trust_cli(args_list[1:])
         if args_list and args_list[0] == "daemon":
             from agent.cli.daemon import run_daemon_cli
 

@@ -44,6 +44,7 @@ from agent.cron.task import CronTask
 from agent.cron.watch import TaskFileWatcher
 from agent.cron.zone import local_zone
 from agent.settings import SettingsError, load_settings, settings_paths
+from agent.settings.trust import trust_store
 
 __all__ = ["KILL_SWITCHES", "CronScheduler", "FiredTask", "cron_disabled"]
 
@@ -247,7 +248,9 @@ class CronScheduler:
 
     def _refresh_settings(self) -> None:
         """Re-read settings when any settings file changed (a few stat calls per tick)."""
-        sig = tuple(_stat_sig(p) for p in settings_paths(self.project_dir))
+        # The trust store too: `agent trust` from another shell changes which project keys apply.
+        watched = [*settings_paths(self.project_dir), trust_store().path]
+        sig = tuple(_stat_sig(p) for p in watched)
         if sig == self._settings_sig:
             return
         self._settings_sig = sig

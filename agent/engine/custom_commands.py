@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agent.settings.gate import outside_warning, resolves_inside
+
 if TYPE_CHECKING:
     from agent.engine.conversation import Conversation, TurnResult
     from agent.engine.session import AgentSession
@@ -168,6 +170,7 @@ class CommandSet:
     shadowed: dict[str, CustomCommand] = field(default_factory=dict)  # lost to a built-in
     folders: tuple[Path, ...] = ()
     reserved: frozenset[str] = frozenset()  # the built-in names
+    outside: str | None = None  # the warning about project files that resolve outside it (also in warnings)
 
     def get(self, name: str) -> CustomCommand | None:
         return self.commands.get(name)
@@ -212,11 +215,18 @@ def load_commands(project_dir: Path, env: Mapping[str, str] | None = None,
     env = os.environ if env is None else env
     folders = (project_dir / ".claude" / "commands", user_commands_dir(env))
     found = CommandSet(folders=folders, reserved=frozenset(reserved))
+    outside: list[Path] = []
     for folder, scope in ((folders[1], "user"), (folders[0], "project")):
         for path in sorted(folder.rglob("*.md")) if folder.is_dir() else []:
+            if scope == "project" and not resolves_inside(path, project_dir):
+                outside.append(path)  # a committed link to a file elsewhere: its text is not ours to send
+                continue
             command = _read(folder, path, scope, found.warnings)
             if command is not None:
                 found.commands[command.name] = command
+    if outside:
+        found.outside = outside_warning("Command files in .claude/commands", outside, project_dir)
+        found.warnings.append(found.outside)
     for name in set(reserved) & set(found.commands):
         found.shadowed[name] = found.commands.pop(name)
         found.warnings.append(f"/{name} is a built-in command, so {found.shadowed[name].path} is ignored; "

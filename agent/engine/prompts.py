@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import platform
 import re
 from collections.abc import Sequence
@@ -113,10 +114,23 @@ def _environment(
     return "\n".join(lines)
 
 
+def instruction_files_outside(project_dir: Path) -> list[Path]:
+    """The project's instruction files that resolve outside it (symlinks): never read, warned about once."""
+    from agent.settings.gate import resolves_inside
+
+    paths = [project_dir / name for name in INSTRUCTION_FILES]
+    return [p for p in paths if os.path.lexists(p) and not resolves_inside(p, project_dir)]
+
+
 def project_instructions(project_dir: Path, max_chars: int = MAX_INSTRUCTIONS_CHARS) -> str | None:
-    """The first of CLAUDE.md, .claude/CLAUDE.md, AGENTS.md, as a section naming its file; capped."""
+    """The first of CLAUDE.md, .claude/CLAUDE.md, AGENTS.md, as a section naming its file; capped. A file
+    that resolves outside the project (a committed link to ~/.ssh/id_rsa, say) is skipped."""
+    from agent.settings.gate import resolves_inside
+
     for name in INSTRUCTION_FILES:
         path = project_dir / name
+        if not resolves_inside(path, project_dir):
+            continue
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):

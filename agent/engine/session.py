@@ -20,6 +20,7 @@ from agent.cron.service import CronService
 from agent.cron.store import FileTaskStore, SessionTaskStore
 from agent.permissions.policy import PermissionPolicy
 from agent.settings import Settings, load_settings
+from agent.settings.gate import effective_env
 from agent.tools.base import ToolContext, ToolRegistry
 from agent.tools.cron_tools import CronCreate, CronDelete, CronList, max_durable_per_run
 from agent.tools.registry import default_tools
@@ -62,7 +63,8 @@ class AgentSession:
         self.project_dir = project_dir
         self.options = options
         self.settings = settings if settings is not None else load_settings(project_dir)
-        self.env: dict[str, str] = {**self.settings.env, **os.environ}
+        # Settings `env` reaches the process (model client, state folders) only through the trust gate.
+        self.env: dict[str, str] = effective_env(self.settings.env, os.environ)
         self.file_store = FileTaskStore(project_dir)
         self.session_store = SessionTaskStore()
         self.cron = CronService(self.file_store, self.session_store, jitter=jitter or self._settings_jitter)
@@ -78,6 +80,21 @@ class AgentSession:
             allow_rule_tools=frozenset(rule.tool for rule in self.policy.allow),
         )
         self._llm: LLM | None = None
+
+    def warnings(self, *, untrusted_keys: bool = True) -> list[str]:
+        """What every face says once at start-up: project settings the trust gate dropped (the untrusted
+        ones only with `untrusted_keys`: the chat asks about those instead) and memory files not read."""
+        from agent.engine.prompts import instruction_files_outside
+        from agent.settings.gate import ignored_warning, outside_warning, refused_warning
+
+        lines = []
+        if untrusted_keys and self.settings.ignored and not self.settings.trusted:
+            lines.append(ignored_warning(self.project_dir, self.settings.ignored))
+        if self.settings.refused:
+            lines.append(refused_warning(self.settings.refused))
+        if outside := instruction_files_outside(self.project_dir):
+            lines.append(outside_warning("Memory files", outside, self.project_dir))
+        return lines
 
     def _settings_jitter(self) -> JitterConfig:
         return load_jitter_config(self.settings.get("cronJitter"))[0]

@@ -10,6 +10,11 @@ A settings file may come with a repository, so it is read as untrusted input (`a
 regular file of at most 1 MiB, strict UTF-8 (a byte-order mark is fine) and JSON, no lone surrogates.
 Permission rules and the default mode are checked for form here, so a typo is an error naming the file
 (`SettingsRuleError`, exit status 2) rather than a rule that silently never matches.
+
+Each project file passes through the workspace-trust gate (`agent.settings.gate`) before it is merged:
+in a folder the user has not trusted, keys that can run a program, move a credential or widen the
+permissions are dropped, and some keys are never taken from a project file. The merged `Settings` says
+whether the folder was trusted and what was dropped, so every face can warn.
 """
 
 from __future__ import annotations
@@ -47,6 +52,9 @@ class Settings:
     deny: list[str] = field(default_factory=list)
     ask: list[str] = field(default_factory=list)
     sources: list[Path] = field(default_factory=list)
+    trusted: bool = False  # the project folder is trusted; a Settings made without knowing is not
+    ignored: list[str] = field(default_factory=list)  # project keys dropped because the folder is untrusted
+    refused: list[str] = field(default_factory=list)  # project keys dropped whatever the trust
 
     @property
     def env(self) -> dict[str, str]:
@@ -141,10 +149,25 @@ def _check_mode(data: dict[str, Any], path: Path) -> None:
         )
 
 
-def load_settings(project_dir: Path, paths: list[Path] | None = None) -> Settings:
-    """Merge the settings files for `project_dir`. Raises SettingsError naming the bad file."""
-    merged = Settings()
+def _same_file(a: Path, b: Path) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def load_settings(project_dir: Path, paths: list[Path] | None = None, *, trusted: bool | None = None) -> Settings:
+    """Merge the settings files for `project_dir`, project files through the trust gate. `trusted`
+    None asks the user's trust store (`agent.settings.trust`), which answers "untrusted" when it cannot
+    be read. Raises SettingsError naming the bad file."""
+    from agent.settings.gate import gate_project_settings
+    from agent.settings.trust import is_trusted
+
+    user = user_settings_path()
+    merged = Settings(trusted=is_trusted(project_dir) if trusted is None else trusted)
+    seen_user = False
     for path in paths if paths is not None else settings_paths(project_dir):
+        is_user = _same_file(path, user)
+        if is_user and seen_user:
+            continue  # agent run in the home folder: the project file is the user's file, read once
+        seen_user = seen_user or is_user
         data = read_settings_file(path)
         if not data:
             continue
@@ -153,6 +176,11 @@ def load_settings(project_dir: Path, paths: list[Path] | None = None) -> Setting
         merged.deny += _rules(data, "deny", path)
         merged.ask += _rules(data, "ask", path)
         _check_mode(data, path)
+        if not is_user:
+            gated = gate_project_settings(data, trusted=merged.trusted)
+            data = gated.data
+            merged.ignored += [k for k in gated.ignored if k not in merged.ignored]
+            merged.refused += [k for k in gated.refused if k not in merged.refused]
         for key, value in data.items():
             if key in ("permissions", "env") and isinstance(merged.raw.get(key), dict) and isinstance(value, dict):
                 merged.raw[key] = {**merged.raw[key], **value}  # merged key by key, as Claude Code does
