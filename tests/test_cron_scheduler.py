@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sched_helpers import MIN, NO_JITTER, T0, UTC, Clock, make, task
+from trust_support import trust_folder
 
 from agent.cron.jitter import JitterConfig
 from agent.cron.scheduler import CronScheduler, FiredTask
@@ -158,6 +159,7 @@ async def test_kill_switch_in_settings_env_takes_effect_without_restart(tmp_path
     settings = tmp_path / ".claude" / "settings.json"
     settings.parent.mkdir()
     settings.write_text(json.dumps({"env": {"AGENT_DISABLE_CRON": "1"}}))
+    trust_folder(tmp_path)  # a project's `env` applies only in a trusted folder
     clock, fired = Clock(T0 + 5 * MIN), []
     sched = make(tmp_path, clock, fired)
     sched.session_store.add(task("cccc1111"))

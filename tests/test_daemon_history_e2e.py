@@ -11,6 +11,7 @@ from pathlib import Path
 
 from fake_api import child_env, overloaded_reply, stalled_reply, text_reply
 from test_daemon_e2e import project_with_task, read_until, stop
+from trust_support import trust_folder
 
 from agent.cron.history import RunHistory, TaskState, history_path
 
@@ -181,6 +182,7 @@ def test_the_daemon_checks_for_gaps_at_start_up_and_alerts_each_once(fake_api, t
         "UPDATE meta SET value = ? WHERE key = 'recordingSince'", (str(hour - 3_600_000),))
     receiver = Receiver()
     write_settings(project, {"cron": {"notify": {"webhook": receiver.url}}})
+    trust_folder(project, tmp_path / "state")  # a project's cron.notify applies only in a trusted folder
     try:
         proc = daemon(fake_api, project)
         try:

@@ -60,6 +60,7 @@ def test_status_names_model_endpoint_mode_project_owner_and_counts(project, monk
         "Project": str(project),
         "Durable tasks fired by": f"this session (PID {os.getpid()})",
         "Scheduled tasks": "3 (1 this session only, 2 durable)",
+        "Workspace trust": "not trusted (its settings files set nothing that needs trust)",
     }
 
 

@@ -219,11 +219,16 @@ class Repl:
         self._tasks.append(asyncio.create_task(self._load(), name="repl-load"))
 
     async def _load(self) -> None:
+        from agent.repl.trust_question import ask_workspace_trust
+
         try:
+            await ask_workspace_trust(self.project, self.questions, self.renderer)  # before anything is honoured
             self.session, problem = await asyncio.to_thread(build_session, self.args, self.project,
                                                              self.reported_problems)
             if problem:
                 self.renderer.error(problem)
+            for warning in self.session.warnings(untrusted_keys=False):  # the question covered the rest
+                self.renderer.warn(warning)
             if self.resume_from is not None and (problem := await asyncio.to_thread(self._load_resumed)):
                 self.renderer.warn(problem)
             await self._start_scheduler()

@@ -2,7 +2,8 @@
 
 `/status` answers "what is this session talking to and what does it run": model, endpoint (the base
 URL only: never a key, nor a user:password or query part of the URL), permission mode, project folder,
-which process fires the project's durable tasks, and how many tasks are scheduled.
+which process fires the project's durable tasks, how many tasks are scheduled, and whether the folder is
+trusted (what its settings files may not set meanwhile).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class StatusFacts:
     session_tasks: int
     durable_tasks: int
     problems: tuple[str, ...] = ()  # the tasks file could not be read, ...
+    trust: str = ""  # the folder's workspace trust, and what its settings files may not set here
 
 
 def status_rows(facts: StatusFacts) -> list[tuple[str, str]]:
@@ -43,6 +45,7 @@ def status_rows(facts: StatusFacts) -> list[tuple[str, str]]:
         ("Project", facts.project),
         ("Durable tasks fired by", facts.fired_by),
         ("Scheduled tasks", f"{total} ({facts.session_tasks} this session only, {facts.durable_tasks} durable)"),
+        *([("Workspace trust", facts.trust)] if facts.trust else []),
     ]
 
 
@@ -93,7 +96,17 @@ def gather_facts(ctx: CommandContext) -> StatusFacts:
         session_tasks=len(tasks) - durable,
         durable_tasks=durable,
         problems=tuple(problems),
+        trust=_trust(ctx),
     )
+
+
+def _trust(ctx: CommandContext) -> str:
+    from agent.repl.trust_question import trust_row
+
+    settings = ctx.session.settings
+    row = trust_row(ctx.session.project_dir, settings.trusted, settings.ignored)
+    refused = f"; never from project files: {', '.join(settings.refused)}" if settings.refused else ""
+    return row + refused
 
 
 def _endpoint(ctx: CommandContext) -> str:
@@ -123,5 +136,5 @@ def _fired_by(ctx: CommandContext) -> str:
     return "nobody yet: this session takes over within a few seconds"
 
 
-STATUS_COMMAND = Command("status", "model, endpoint, permission mode, project, who fires durable tasks",
+STATUS_COMMAND = Command("status", "model, endpoint, permission mode, project, who fires tasks, trust",
                          status)
