@@ -199,3 +199,25 @@ def test_a_command_file_linked_outside_is_not_read(fake_api, tmp_path, project):
     assert done.returncode == 1 and fake_api.requests == []
     assert "SECRET-COMMAND-BODY" not in done.stdout + done.stderr
     assert len([w for w in warnings(done.stderr) if "x.md" in w and "outside the project" in w]) == 1
+
+
+# -- agent cron resume: the resume alert of an untrusted folder ---------------------------------------
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+def test_cron_resume_calls_a_project_s_alert_command_only_when_trusted(fake_api, tmp_path, project, trusted):
+    from agent.cron.history import RunHistory, TaskState, history_path
+
+    marker = tmp_path / "resumed"
+    settings(project, {"cron": {"notify": {"command": f"touch {marker}"}}})
+    if trusted:
+        trust_folder(project)
+    db = RunHistory(history_path(project.resolve(), os.environ))
+    now = int(time.time() * 1000)
+    db.set_state(TaskState("aaaa0001", paused=True, paused_at=now, last_error="boom", consecutive_failures=3), now)
+    db.close()
+    done = subprocess.run([sys.executable, "-m", "agent", "cron", "resume", "aaaa0001", "--cwd", str(project)],
+                          env=env_for(fake_api, tmp_path), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "Resumed aaaa0001" in done.stdout
+    assert marker.exists() is trusted
+    assert len(warnings(done.stderr)) == (0 if trusted else 1)

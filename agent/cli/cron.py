@@ -271,6 +271,19 @@ def _cmd_watch(args: argparse.Namespace, project: Path) -> int:
     return run_watch(project, as_json=args.json)
 
 
+def _warn_untrusted(project: Path, prog: str) -> None:
+    """One line on stderr when an untrusted folder's settings had keys ignored (its env kill switch, say)."""
+    from agent.settings import SettingsError, load_settings
+    from agent.settings.gate import ignored_warning
+
+    try:
+        ignored = load_settings(project).ignored
+    except SettingsError:
+        return  # the scheduler reports the file itself
+    if ignored:
+        print(f"{prog}: warning: {ignored_warning(project, ignored)}", file=sys.stderr, flush=True)
+
+
 def run_watch(project: Path, *, as_json: bool) -> int:
     """Run the scheduler in the foreground until Ctrl-C or SIGTERM, printing every fire."""
     import asyncio
@@ -280,6 +293,7 @@ def run_watch(project: Path, *, as_json: bool) -> int:
     from agent.cron.scheduler import CronScheduler, FiredTask
 
     logging.basicConfig(level=logging.WARNING, format="agent cron watch: %(message)s", stream=sys.stderr)
+    _warn_untrusted(project, "agent cron watch")
 
     def on_fire(fired: FiredTask) -> None:
         if as_json:
