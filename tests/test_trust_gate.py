@@ -274,3 +274,14 @@ def test_revoking_a_child_of_a_trusted_folder_says_where_the_trust_comes_from(pr
 def test_agent_trust_refuses_a_missing_folder_and_root(tmp_path, capsys):
     assert run_trust_cli([str(tmp_path / "nope")]) == 2 and "is not a folder" in capsys.readouterr().err
     assert run_trust_cli(["/"]) == 1 and "root folder" in capsys.readouterr().err
+
+
+def test_status_names_the_trusted_parent_and_what_an_untrusted_folder_ignores(project):
+    from agent.repl.trust_question import trust_row
+
+    child = project / "sub"
+    child.mkdir()
+    assert trust_row(child, False, ["env.FOO"]) == f"not trusted: ignoring env.FOO (agent trust {child} trusts it)"
+    trust_folder(project)
+    assert trust_row(child, True, []) == f"trusted (through {project.resolve()})"
+    assert trust_row(project, True, []) == "trusted"
