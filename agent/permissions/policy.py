@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
+from agent.permissions.git_commands import config_alias_lookup
 from agent.permissions.protected import is_protected
 from agent.settings import user_settings_path
 from agent.tools.base import Tool, ToolContext, ToolError
@@ -130,6 +131,7 @@ class _Call:
     outside: list[Path]  # touched paths outside the project, resolved
     is_path_tool: bool
     protected: tuple[Path, ...] = ()  # paths it writes that hold settings, commands or git internals
+    git_aliases: Any = None  # Bash: reads git aliases from the real configuration, when a rule needs one
 
 
 class PermissionPolicy:
@@ -191,11 +193,12 @@ class PermissionPolicy:
                 "deny", f"{name} is not available in plan mode: plan mode is read-only, so only tools that "
                 "read may run. Present your plan instead.",
             )
-        if call.name == "Bash" and (rule := self._first_match(self.deny, call, maybe=True)):
+        chosen = self._code_chosen(call)
+        if call.name == "Bash" and not chosen and (rule := self._first_match(self.deny, call, maybe=True)):
             reason = (f"Bash needs confirmation: the command cannot be fully analysed "
                       f"({_bash_policy().why_unclear(call.subject or '')}), so the rule `{rule.text}` may apply.")
             return Decision("ask", reason, rule=rule.text)
-        if rule := self._first_match(self.ask, call, maybe=True):
+        if rule := self._first_match(self.ask, call, maybe=not chosen):
             reason = f"The rule `{rule.text}` asks for confirmation before {name} runs."
             return Decision("ask", reason, rule=rule.text)
         if call.protected:
@@ -239,7 +242,15 @@ class PermissionPolicy:
         if not tool.read_only and tool.name != "Bash":  # Bash writes are judged by its command rules
             as_written = [Path(os.path.normpath(ctx.resolve(subject)))] if subject and is_path_tool else []
             protected = tuple(p for p in [*touched, *as_written] if is_protected(p, self._user_settings))
-        return _Call(tool.name, subject, outside, is_path_tool, protected)
+        aliases = config_alias_lookup(self.project_dir) if tool.name == "Bash" else None
+        return _Call(tool.name, subject, outside, is_path_tool, protected, aliases)
+
+    def _code_chosen(self, call: _Call) -> bool:
+        """A Bash command whose only doubt is the code it runs (`make`, `python3 -c`), allowed by a rule
+        that names the program: the user chose what it runs, so a deny rule's "maybe" does not ask."""
+        if call.name != "Bash" or call.subject is None or self._allowed_by(call, named_only=True) is None:
+            return False
+        return bool(_bash_policy().only_code_doubt(call.subject, call.git_aliases))
 
     def _first_match(self, rules: Iterable[Rule], call: _Call, maybe: bool = False) -> Rule | None:
         """The first deny/ask rule that matches (or, with `maybe`, may match a Bash command it runs)."""
@@ -252,7 +263,7 @@ class PermissionPolicy:
                 continue
             if call.name == "Bash":
                 answers = ("yes", "maybe") if maybe else ("yes",)
-                hit = _bash_policy().rule_match(rule.specifier, call.subject) in answers
+                hit = _bash_policy().rule_match(rule.specifier, call.subject, call.git_aliases) in answers
             elif call.is_path_tool:
                 hit = self._path_matches(rule.specifier, call.subject, resolved_only=False)
             else:
@@ -261,8 +272,9 @@ class PermissionPolicy:
                 return rule
         return None
 
-    def _allowed_by(self, call: _Call) -> Rule | None:
-        rules = [r for r in (*self.allow, *self.session_allow) if r.covers(call.name)]
+    def _allowed_by(self, call: _Call, named_only: bool = False) -> Rule | None:
+        rules = [r for r in (*self.allow, *self.session_allow) if r.covers(call.name)
+                 and (r.specifier or not named_only)]
         if call.name == "Bash":
             return bash_allowed_by(rules, call.subject) if call.subject is not None else None
         for rule in rules:
