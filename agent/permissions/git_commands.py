@@ -103,7 +103,7 @@ def git_handler(args: Words) -> list[Inner]:
         elif key.casefold().startswith("alias."):
             continue
         elif key_matches(key, SHELL_KEYS):
-            out.append(Source(value) if value else Opaque(f"git's {key} names a program"))
+            out.append(Source(value.lstrip("!")) if value else Opaque(f"git's {key} names a program"))
         elif key_matches(key, OPAQUE_KEYS):
             out.append(Opaque(f"git's {key} makes it run code from elsewhere"))
     if any(a is not None and a.startswith("--exec-path=") for a in args):
@@ -219,7 +219,7 @@ def expand_aliases(commands: tuple[Words, ...], lookup: AliasLookup | None,
     for words in commands:
         if not words or words[0] != "git":
             continue
-        found = starts(words[1:], "Cc", "pPh", _GLOBAL_WITH_ARG) - {0}
+        found = starts(words[1:], "Cc", "pPh", _GLOBAL_WITH_ARG)
         elsewhere = moved or any(w is not None and w.startswith(("-C", "--git-dir", "--work-tree")) for w in words)
         for i in found:
             sub = words[1 + i] if 0 <= i < len(words) - 1 else None

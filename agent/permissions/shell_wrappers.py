@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from agent.permissions.git_commands import git_handler
+from agent.permissions.git_commands import GIT_BUILTINS, git_handler
 from agent.permissions.runners import RUNNERS, code_holder, find_changes, path_named_program
 from agent.permissions.shell_parse import parse_shell
 from agent.permissions.wrapper_args import Inner, Opaque, Source, Unclear, Words, commands_at, simple, starts
@@ -57,6 +57,8 @@ def _unwrap(words: Words, found: _Found, depth: int) -> str | None:
     found.opaque = found.opaque or path_named_program(words[0])
     words = (words[0].rstrip("/").rsplit("/", 1)[-1], *words[1:])
     found.commands.append(words)
+    if words[0].startswith("git-") and words[0][4:] in GIT_BUILTINS:  # /usr/lib/git-core/git-push is git push
+        found.commands.append(("git", words[0][4:], *words[1:]))
     handler = _WRAPPERS.get(words[0]) or code_holder(words[0])
     if handler is None:
         return None
