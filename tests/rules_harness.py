@@ -45,7 +45,7 @@ async def gated_call(fake_api: FakeAnthropic, policy: PermissionPolicy, tool: st
     fake_api.script(tool_reply(ToolCall(tool, args, id="toolu_gate")), text_reply("done"))
     llm = LLM(api_key="test-key", base_url=fake_api.base_url, sleep=no_sleep)
     ctx = ToolContext(project_dir=policy.project_dir, search_filter=policy.search_filter,
-                      **({"read_denied": policy.read_denied} if hasattr(ToolContext, "read_denied") else {}))
+                      read_denied=policy.read_denied)
     try:
         conversation = Conversation(llm, ToolRegistry(default_tools()), ctx, policy, system_prompt="test",
                                     asker=asker if chat else None, emit=events.append)

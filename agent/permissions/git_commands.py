@@ -194,8 +194,9 @@ def config_alias_lookup(project_dir: Path, timeout: float = 5.0) -> AliasLookup:
 
 def _read_alias(project_dir: Path, name: str, timeout: float) -> str | bool | None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_CONFIG_PARAMETERS")}
+    folder = project_dir if project_dir.is_dir() else Path("/")  # no folder: user and system aliases only
     try:
-        done = subprocess.run(["git", "config", "--get", f"alias.{name}"], cwd=project_dir, env=env,
+        done = subprocess.run(["git", "config", "--get", f"alias.{name}"], cwd=folder, env=env,
                               capture_output=True, text=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as exc:
         log.warning("cannot read git aliases in %s: %s", project_dir, exc)
@@ -216,6 +217,10 @@ def expand_aliases(commands: tuple[Words, ...], lookup: AliasLookup | None,
     out: list[Words] = list(commands)
     unknown: str | None = None
     moved = any(w and w[0] in ("cd", "pushd", "popd") for w in commands)
+    # Nothing else on the line could define an alias or a git-NAME program before this git runs.
+    alone = all(w and w[0] == "git" for w in commands) and not any(
+        word is None or word == "config" or "alias" in word.casefold() or ".git" in word
+        for words in commands for word in words[1:])
     for words in commands:
         if not words or words[0] != "git":
             continue
@@ -226,9 +231,11 @@ def expand_aliases(commands: tuple[Words, ...], lookup: AliasLookup | None,
             if sub is None or sub in GIT_BUILTINS or sub.casefold() in _inline_aliases(words):
                 continue
             value = False if elsewhere or lookup is None else lookup(sub)
-            if value is None or value is False:
+            if value is False or (value is None and not alone):
                 unknown = unknown or f"`git {sub}` is neither a git command nor an alias that can be read here"
                 continue
+            if value is None:
+                continue  # no alias: a `git-{sub}` program, judged by its name like any other program
             text = "git " + value if not value.startswith("!") else value[1:]
             inner, unclear = parse(text + " " + shlex.join(w for w in words[2 + i :] if w is not None))
             expanded, deeper = expand_aliases(inner, lookup, parse, depth + 1)
