@@ -206,12 +206,13 @@ class PermissionPolicy:
             reason = f"The rule `{rule.text}` asks for confirmation before {name} runs."
             return Decision("ask", reason, rule=rule.text)
         if call.protected:
-            if rule := self._names_exactly(call):
+            if name != "Bash" and (rule := self._names_exactly(call)):
                 return Decision("allow", f"Allowed by the rule `{rule.text}`, which names this file.", rule=rule.text)
+            what = "would change" if name != "Bash" else "may change"
             return Decision(
-                "ask", f"{name} would change {call.protected[0]}, which holds the agent's settings or commands "
-                "or git's internals: such writes are always confirmed, whatever the rules or mode say.",
-                self._exact_rule(call),
+                "ask", f"{name} {what} {call.protected[0]}, which holds the agent's settings, commands or "
+                "scheduled tasks or git's internals: such writes are always confirmed, whatever the rules or mode say.",
+                self._exact_rule(call) if name != "Bash" else None,
             )
         if self.mode is PermissionMode.bypassPermissions:
             return Decision("allow", "All tools are allowed in bypassPermissions mode.")
@@ -289,6 +290,10 @@ class PermissionPolicy:
         if not tool.read_only and tool.name != "Bash":  # Bash writes are judged by its command rules
             as_written = [Path(os.path.normpath(ctx.resolve(subject)))] if subject and is_path_tool else []
             protected = tuple(p for p in [*touched, *as_written] if is_protected(p, self._user_settings))
+        if tool.name == "Bash" and subject:  # a command that may write the tasks file, settings, .git ...
+            from agent.permissions.bash_writes import protected_writes
+
+            protected = tuple(self.project_dir / name for name in protected_writes(subject))
         aliases = config_alias_lookup(self.project_dir) if tool.name == "Bash" else None
         return _Call(tool.name, subject, outside, is_path_tool, protected, aliases)
 
