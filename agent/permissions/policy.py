@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel
 
 from agent.permissions.git_commands import config_alias_lookup
-from agent.permissions.hard_links import LinkCheck, literal_start
+from agent.permissions.hard_links import LinkCheck
 from agent.permissions.protected import is_protected
+from agent.permissions.read_denied import read_denied, read_denied_decision, read_deny_targets
 from agent.settings import user_settings_path
 from agent.tools.base import Tool, ToolContext, ToolError
 from agent.tools.listing import RealPaths, glob_or_parent_regex
@@ -232,48 +233,16 @@ class PermissionPolicy:
         note = _bash_policy().not_plain_note(call.subject) if name == "Bash" and call.subject else ""
         return Decision("ask", f"{name} needs your permission to run.{note}", suggestion)
 
-    # --- files a Read deny rule covers: by path, or as a hard link to one ---
+    # --- files a Read deny rule covers: by path, or as a hard link to one (see read_denied.py) ---
 
     def read_denied(self, path: Path | str) -> bool:
-        """Whether a Read deny rule covers this file: by its path (as written or resolved), or as a hard
-        link to a covered file (same device and inode). Edit and Write use it to hide the file's text."""
-        rules = [r for r in self.deny if r.covers("Read")]
-        if not rules:
-            return False
-        if any(r.specifier is None for r in rules):
-            return True
-        text = str(path)
-        if any(self._path_matches(r.specifier, text, resolved_only=False) for r in rules if r.specifier):
-            return True
-        return self._denied_link(text)
-
-    def _denied_link(self, subject: str) -> bool:
-        path = Path(subject).expanduser()
-        return LinkCheck(self._read_deny_targets)(os.path.realpath(path if path.is_absolute() else
-                                                                   self.project_dir / path))
-
-    def _read_deny_targets(self) -> list[tuple[Path, Callable[[str], bool]]]:
-        targets = []
-        for rule in self.deny:
-            if rule.covers("Read") and rule.specifier:
-                root, pattern = self._rule_root(rule.specifier, real=True)
-                test = self._path_rule(rule.specifier, resolved_only=True)
-                targets.append((literal_start(root, pattern), lambda p, test=test: test(p, p)))
-        return targets
+        """Whether a Read deny rule covers this file, by its path or as a hard link to a covered file.
+        Edit and Write use it to hide the file's text."""
+        return read_denied(self, path)
 
     def _read_denied_call(self, call: _Call) -> Decision | None:
-        """A hard link to a Read-denied file is denied to Read like the file; an Edit or Write of a
-        Read-denied file is asked (denied headless) and shows none of its text."""
-        if not call.is_path_tool or call.subject is None or not any(r.covers("Read") for r in self.deny):
-            return None
-        if call.name in READ_TOOLS and self._denied_link(call.subject):
-            return Decision("deny", f"{call.name} was denied: {call.subject} is another name (a hard link) for a "
-                            "file a Read deny rule covers, or cannot be told apart from one.")
-        if call.name in EDIT_TOOLS and self.read_denied(call.subject):
-            return Decision("ask", f"{call.name} would change {call.subject}, which a Read deny rule covers: "
-                            "its contents stay hidden (no diff, no snippet), and the change needs your yes.",
-                            conceal=True)
-        return None
+        verdict = read_denied_decision(self, call)
+        return None if verdict is None else Decision(verdict[0], verdict[1], conceal=verdict[0] == "ask")
 
     # --- helpers ---
 
@@ -406,7 +375,7 @@ class PermissionPolicy:
                     and r.covers(tool) and not self._path_matches(r.specifier, str(root), resolved_only=False)]
         deny, ask = specific(self.deny), specific(self.ask)
         has_read_deny = tool in READ_TOOLS and any(r.covers(tool) and r.specifier for r in self.deny)
-        links = LinkCheck(self._read_deny_targets) if has_read_deny else None
+        links = LinkCheck(lambda: read_deny_targets(self)) if has_read_deny else None
         allow = [self._path_rule(r.specifier, resolved_only=True)
                  for r in (*self.allow, *self.session_allow) if r.specifier and r.covers(tool)]
 
