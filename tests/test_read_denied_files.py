@@ -173,3 +173,34 @@ def test_the_walk_starts_at_the_rule_literal_folder():
     assert literal_start(Path("/p"), "**/.env") == Path("/p")
     assert literal_start(Path("/p"), "a/b/*.env") == Path("/p/a/b")
     assert literal_start(Path("/p"), ".env") == Path("/p/.env")
+
+
+# --- the chat's question ------------------------------------------------------------------------------
+
+async def test_the_chat_question_for_a_read_denied_edit_shows_no_diff(tmp_path, project, monkeypatch):
+    import argparse
+    import asyncio
+    import io
+
+    from agent.engine.queue import Priority, QueuedPrompt
+    from agent.repl.app import Repl
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    repl = Repl(argparse.Namespace(), project, out=io.StringIO(), env={"HOME": str(tmp_path / "home")})
+    repl._current = QueuedPrompt("edit", Priority.NEXT, source="user")
+    args = EditTool().parse_input({"file_path": ".env", "old_string": "DEBUG=0", "new_string": "DEBUG=1"})
+    shown = {}
+    for name, policy in (("hidden", policy_for(project)), ("plain", policy_for(project, deny=()))):
+        decision = policy.check(EditTool(), args)
+        if name == "plain":
+            decision = type(decision)("ask", "needs your permission")
+        asking = asyncio.create_task(repl._ask(EditTool(), args, decision))
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if repl.questions.current is not None:
+                break
+        shown[name] = "".join(text for _, text in repl.questions.fragments())
+        asking.cancel()
+        await asyncio.gather(asking, return_exceptions=True)
+    assert "DEBUG=1" in shown["plain"]  # the ordinary question does show the change
+    assert "DEBUG" not in shown["hidden"] and "sk-live" not in shown["hidden"]
