@@ -76,6 +76,10 @@ CODE_HOLDING = [
     ("find", "find {dir} -name x -delete"),
     ("cp", "cp /bin/rm {dir}/d && {dir}/d {x}"),
     ("cp", "cp /bin/rm ./d && ./d {x}"),
+    ("git", "GIT_SSH_COMMAND='rm {x}' git ls-remote ssh://host/repo"),
+    ("git", "export GIT_SSH_COMMAND='rm {x}'; git ls-remote ssh://host/repo"),
+    ("git", "env GIT_EDITOR='rm {x}' git commit --allow-empty"),
+    ("git", "GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.fsmonitor GIT_CONFIG_VALUE_0='rm {x}' git status"),
 ]
 
 

@@ -14,6 +14,8 @@ This is a guard against mistakes, not a sandbox: a determined command can always
 
 from __future__ import annotations
 
+import re
+
 from agent.permissions.wrapper_args import (
     RUN_TIME_STRING,
     Handler,
@@ -234,6 +236,27 @@ CODE_HOLDERS: dict[str, Handler] = {
 }
 
 
+# Variables that make a program run a command or load code (git's ssh, pager and editor, the dynamic
+# loader, interpreters' start-up options, the shell bash reads first, tar's default options, where
+# git and npm read their configuration). Setting one (`NAME=... cmd`, `env NAME=...`, `export NAME=...`)
+# hides what runs behind a name no rule mentions.
+RISKY_VARIABLES = re.compile(
+    r"(?<![^\s;&|({`])(?:GIT_(?:SSH|SSH_COMMAND|EXTERNAL_DIFF|PAGER|EDITOR|SEQUENCE_EDITOR|ASKPASS|PROXY_COMMAND|"
+    r"CONFIG\w*|EXEC_PATH|TEMPLATE_DIR|DIR|WORK_TREE)|PAGER|MANPAGER|EDITOR|VISUAL|FCEDIT|BROWSER|SSH_ASKPASS|"
+    r"BASH_ENV|ENV|PROMPT_COMMAND|PS4|SHELLOPTS|BASHOPTS|SHELL|IFS|PATH|HOME|XDG_CONFIG_HOME|LD_\w+|DYLD_\w+|"
+    r"NODE_OPTIONS|NODE_PATH|PYTHON(?:STARTUP|PATH|HOME|INSPECT)|PERL5OPT|PERL5LIB|PERLLIB|RUBYOPT|RUBYLIB|"
+    r"TAR_OPTIONS|LESSOPEN|LESSCLOSE|[Nn][Pp][Mm]_[Cc][Oo][Nn][Ff][Ii][Gg]_\w+)\+?="
+)
+
+
+def risky_variable(source: str) -> Opaque | None:
+    """Why setting a variable in this command line may make some program run a hidden command."""
+    match = RISKY_VARIABLES.search(source)
+    if match is None:
+        return None
+    return Opaque(f"it sets {match.group(0)[:-1]}, which can make a program run a command it names")
+
+
 def python_versioned(name: str) -> bool:
     """python3.12, pypy3.10, perl5.36 ...: versioned interpreter names."""
     return any(name.startswith(stem) and name[len(stem):].replace(".", "").isdigit()
@@ -257,4 +280,5 @@ def code_holder(name: str) -> Handler | None:
     return _interpreter if python_versioned(name) else None
 
 
-__all__ = ["CODE_HOLDERS", "RUNNERS", "SYSTEM_FOLDERS", "code_holder", "find_changes", "path_named_program"]
+__all__ = ["CODE_HOLDERS", "RUNNERS", "SYSTEM_FOLDERS", "code_holder", "find_changes", "path_named_program",
+           "risky_variable"]

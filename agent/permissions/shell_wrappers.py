@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from agent.permissions.git_commands import GIT_BUILTINS, git_handler
-from agent.permissions.runners import RUNNERS, code_holder, find_changes, path_named_program
+from agent.permissions.runners import RUNNERS, code_holder, find_changes, path_named_program, risky_variable
 from agent.permissions.shell_parse import parse_shell
 from agent.permissions.wrapper_args import Inner, Opaque, Source, Unclear, Words, commands_at, simple, starts
 
@@ -38,7 +38,7 @@ class _Found:
 @lru_cache(maxsize=512)
 def executed(source: str, depth: int = 0) -> Executed:
     script = parse_shell(source)
-    found = _Found([])
+    found = _Found([], risky_variable(source) if "=" in source else None)
     unclear = script.unreliable
     for command in script.commands:
         unclear = _unwrap(command.words, found, depth) or unclear
