@@ -339,3 +339,49 @@ async def test_npm_test_with_a_program_option_runs_nothing_through_the_gate(fake
     home.mkdir()
     run_bash(f"HOME={home} npm_config_cache={home}/.npm {command}", project, timeout=60)
     assert marker.exists(), "npm did not run the program: the attack was not real"
+
+
+# --- generated: wrappers stacked in random order never hide rm ---------------------------------------
+
+WRAPPER_PREFIXES = (
+    "flock {dir}/F ", "chrt -o 0 ", "prlimit ", "setpriv ", "strace -o /dev/null ", "nice -n 5 ", "env X=1 ",
+    "timeout 10 ", "nohup ", "command ", "time ", "stdbuf -o0 ", "setsid ", "unshare ", "chroot / ",
+    "runuser -u root -- ", "sudo ", "xargs -a /dev/null -r ", "ionice -c 3 ", "busybox ",
+)
+SHELL_FORMS = ("{cmd}", "bash -c '{cmd}'", "sh -c \"{cmd}\"", "script -qc '{cmd}' /dev/null", "su -c '{cmd}'",
+               "sg root -c '{cmd}'", "eval '{cmd}'", "watch -n 1 '{cmd}'")
+
+
+def stacked(seed: int, count: int) -> list[str]:
+    import random
+
+    rng = random.Random(seed)
+    commands = []
+    for _ in range(count):
+        inner = "".join(rng.choice(WRAPPER_PREFIXES) for _ in range(rng.randint(1, 4))) + "rm {x}"
+        outer = rng.choice(SHELL_FORMS).format(cmd=inner)
+        commands.append("".join(rng.choice(WRAPPER_PREFIXES[:8]) for _ in range(rng.randint(0, 2))) + outer)
+    return commands
+
+
+def test_generated_stacks_of_wrappers_around_rm_are_always_denied():
+    policy = rm_policy(Path("/tmp/p"))
+    for command in stacked(19, 400):
+        text = command.format(dir="/tmp/p", x="/tmp/p/x")
+        assert policy.check(BashTool(), {"command": text}).behavior == "deny", text
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chroot, unshare, runuser, su and sg need root to run for real")
+async def test_generated_stacks_really_run_rm_and_nothing_happens_through_the_gate(fake_api, tmp_path):
+    missing = [p.split()[0] for p in WRAPPER_PREFIXES if not installed(p.split()[0])]
+    runnable = (c for c in stacked(23, 60) if "watch" not in c and "xargs" not in c
+                and not any(m + " " in c for m in missing))
+    for i, command in enumerate(runnable):
+        if i >= 12:
+            break
+        project, marker = project_with_marker(tmp_path / f"g{i}")
+        text = command.format(dir=project, x=marker)
+        run = await gated_call(fake_api, rm_policy(project), "Bash", {"command": text})
+        assert run.is_error and marker.exists(), text
+        run_bash(text, project)
+        assert not marker.exists(), f"{text!r} did not run rm"

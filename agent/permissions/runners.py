@@ -36,10 +36,11 @@ SYSTEM_FOLDERS = ("/bin", "/usr/bin", "/sbin", "/usr/sbin", "/usr/local/bin", "/
 
 
 def _with_shell_option(run_argv: Handler, short: str, long: tuple[str, ...] = ()) -> Handler:
-    """`flock F -c 'text'`, `runuser -u x -- cmd`: a shell string when the option is given, else argv."""
+    """`flock F -c 'text'`, `runuser -u x -- cmd`: a shell string when the option is given, and the
+    command as argv as well: a `-c` further on may belong to the wrapped program (`flock F ionice -c 3
+    rm x`), and matching too much is the safe mistake."""
     def handler(args: Words) -> list[Inner]:
-        values = option_values(args, short, long)
-        return [shell_text(v) for v in values] if values else run_argv(args)
+        return [*(shell_text(v) for v in option_values(args, short, long)), *run_argv(args)]
     return handler
 
 
