@@ -346,36 +346,49 @@ async def test_npm_test_with_a_program_option_runs_nothing_through_the_gate(fake
 WRAPPER_PREFIXES = (
     "flock {dir}/F ", "chrt -o 0 ", "prlimit ", "setpriv ", "strace -o /dev/null ", "nice -n 5 ", "env X=1 ",
     "timeout 10 ", "nohup ", "command ", "time ", "stdbuf -o0 ", "setsid ", "unshare ", "chroot / ",
-    "runuser -u root -- ", "sudo ", "xargs -a /dev/null -r ", "ionice -c 3 ", "busybox ",
+    "runuser -u root -- ", "sudo ", "xargs -a /dev/null -r ", "ionice -c 3 ", "busybox ", "flock -w 3 {dir}/F ",
+    "prlimit --nofile=100 ", "chrt -r 5 ", "setarch linux64 ", "strace -f -e trace=all ", "unshare -m -u ",
+    "setpriv --reuid=0 ", "env -i PATH=/bin:/usr/bin ", "sudo -u root ", "timeout -s KILL 5 ",
 )
-SHELL_FORMS = ("{cmd}", "bash -c '{cmd}'", "sh -c \"{cmd}\"", "script -qc '{cmd}' /dev/null", "su -c '{cmd}'",
-               "sg root -c '{cmd}'", "eval '{cmd}'", "watch -n 1 '{cmd}'")
+SHELL_FORMS = (  # each wraps a command as text, quoted properly however deep
+    "bash -c {q}", "sh -c {q}", "script -qc {q} /dev/null", "su -c {q}", "sg root -c {q}", "eval {q}",
+    "watch -n 1 {q}", "git -c core.sshCommand={q} ls-remote ssh://host/r", "git -c core.fsmonitor={q} status",
+    "parallel {q} ::: 1", "flock {dir}/F -c {q}", "runuser -c {q} root", "git -c alias.z={bang} z",
+    "find {dir}/f -exec sh -c {q} \\;",
+)
 
 
 def stacked(seed: int, count: int) -> list[str]:
+    """rm wrapped in 1-5 random layers: programs that run argv, and shell text quoted with shlex."""
     import random
+    import shlex
 
     rng = random.Random(seed)
     commands = []
     for _ in range(count):
-        inner = "".join(rng.choice(WRAPPER_PREFIXES) for _ in range(rng.randint(1, 4))) + "rm {x}"
-        outer = rng.choice(SHELL_FORMS).format(cmd=inner)
-        commands.append("".join(rng.choice(WRAPPER_PREFIXES[:8]) for _ in range(rng.randint(0, 2))) + outer)
+        command = rng.choice(["rm {x}", "/bin/rm {x}", "'rm' {x}", "\\rm {x}"])
+        for _ in range(rng.randint(1, 5)):
+            if rng.random() < 0.5:
+                command = rng.choice(WRAPPER_PREFIXES) + command
+            else:
+                form = rng.choice(SHELL_FORMS)
+                command = form.replace("{q}", shlex.quote(command)).replace("{bang}", shlex.quote("!" + command))
+        commands.append(command)
     return commands
 
 
 def test_generated_stacks_of_wrappers_around_rm_are_always_denied():
     policy = rm_policy(Path("/tmp/p"))
-    for command in stacked(19, 400):
+    for command in stacked(19, 1500):
         text = command.format(dir="/tmp/p", x="/tmp/p/x")
         assert policy.check(BashTool(), {"command": text}).behavior == "deny", text
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="chroot, unshare, runuser, su and sg need root to run for real")
 async def test_generated_stacks_really_run_rm_and_nothing_happens_through_the_gate(fake_api, tmp_path):
-    missing = [p.split()[0] for p in WRAPPER_PREFIXES if not installed(p.split()[0])]
-    runnable = (c for c in stacked(23, 60) if "watch" not in c and "xargs" not in c
-                and not any(m + " " in c for m in missing))
+    missing = [p.split()[0] for p in (*WRAPPER_PREFIXES, *SHELL_FORMS) if not installed(p.split()[0])]
+    runnable = (c for c in stacked(23, 200) if "watch" not in c and "xargs" not in c and "ssh://" not in c
+                and "alias" not in c and not any(m + " " in c for m in missing))
     for i, command in enumerate(runnable):
         if i >= 12:
             break
