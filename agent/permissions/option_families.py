@@ -37,16 +37,19 @@ GIT_FAMILIES = (
 )
 GIT_SHORT_OUTPUT = {"format-patch": "-o", "archive": "-o", "clone": "-u"}
 
+_GLOB = frozenset("*?[")
 NPM_FAMILIES = (
     Family("options that name a program, code or a config file", (
         "*shell*", "*script*", "*node*", "*config*", "*exec*", "*cmd*", "*command*", "editor", "browser", "git",
         "*gyp*", "*hook*", "*require*", "*loader*", "*import*", "*preload*", "call", "package", "*plugin*",
-        "init-module", "*env*"), ("-c", "-p", "-r")),
+        "init-module", "*env*", "script-shell", "node-options", "userconfig", "globalconfig", "onload-script",
+        "node-gyp", "shell"), ("-c", "-p", "-r")),
     Family("options that move where it works, installs or writes", (
         "prefix", "*dir*", "cwd", "*cache*", "*path*", "*file*", "*output*", "global", "location", "*root*"),
         ("-C", "-g", "-o")),
     Family("options that change where code and credentials go", (
-        "*registry*", "*auth*", "*token*", "*proxy*", "*cert*", "ca", "cafile", "key", "*scope*", "*host*"), ()),
+        "*registry*", "*auth*", "*token*", "*proxy*", "*cert*", "ca", "cafile", "key", "*scope*", "*host*",
+        "registry"), ()),
 )
 PIP_FAMILIES = (
     Family("options that change where packages come from", (
@@ -147,10 +150,13 @@ def _scan(words: Words, families: tuple[Family, ...]) -> str | None:
 
 
 def _matches(word: str, family: Family) -> bool:
+    """git, npm (nopt), pip (optparse) and pytest (argparse) all take a long option by any unambiguous
+    prefix (`--outp=x`, `--node-opt=x`, `--ind=x`): a prefix of a named option counts as that option."""
     if word.startswith("--"):
         name = word[2:].split("=", 1)[0].casefold()
         name = name[3:] if name.startswith("no-") else name
-        return any(fnmatch.fnmatchcase(name, pattern) for pattern in family.longs)
+        return any(fnmatch.fnmatchcase(name, pattern) or (
+            len(name) >= 2 and not set(pattern) & _GLOB and pattern.startswith(name)) for pattern in family.longs)
     return any(word == short or (len(short) == 2 and word.startswith(short)) for short in family.shorts) or \
         (word == "-" and "-" in family.shorts)
 
