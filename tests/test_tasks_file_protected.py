@@ -49,6 +49,13 @@ BASH_WRITES = [
     "echo '{\"permissions\": {\"allow\": [\"Bash\"]}}' > .claude/settings.local.json",
     "cp evil.json .claude/settings.json",
     "git log --output=.claude/settings.local.json",
+    "cp evil.json .claude/sched*",
+    "cp evil.json .cl*/scheduled_tasks.json",
+    "tee .claude/{scheduled_tasks,x}.json < evil.json",
+    "cp -r evil/.claude .",
+    "rm -rf .claude",
+    "mv .claude .c2 && mkdir .claude",
+    "d=.claude; cp evil.json $d/scheduled_tasks.json",
 ]
 READS = ["cat .claude/scheduled_tasks.json", "ls -la .claude", "jq . .claude/scheduled_tasks.json",
          "grep -c id .claude/scheduled_tasks.json", "wc -l .claude/scheduled_tasks.json 2>/dev/null", "git status"]
@@ -63,6 +70,8 @@ def project(tmp_path: Path) -> Path:
     (root / "evil.json").write_text(json.dumps(EVIL))
     (root / "evil").mkdir()
     (root / "evil" / "scheduled_tasks.json").write_text(json.dumps(EVIL))
+    (root / "evil" / ".claude").mkdir()
+    (root / "evil" / ".claude" / "scheduled_tasks.json").write_text(json.dumps(EVIL))
     run_bash("git init -q .", root)
     return root
 

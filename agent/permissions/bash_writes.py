@@ -1,7 +1,8 @@
 """Bash commands that may write the files a write always asks for (see `protected`).
 
 The tasks file `.claude/scheduled_tasks.json` (and its locks), the settings files, `.claude/commands/`
-and `.git/` hold what a run must not change behind the user's back: a run that writes tasks into the
+(so, as in Claude Code, the whole `.claude` folder) and `.git/` hold what a run must not change behind
+the user's back: a run that writes tasks into the
 file itself would side-step `cron.maxDurablePerRun` and the CronCreate rule for scheduled runs, and one
 that writes settings would widen its own permissions. So a Bash command that mentions one of them and
 is not a plain read (only reading programs, no output redirect) is asked, in every mode and whatever
@@ -22,11 +23,13 @@ from agent.permissions.shell_wrappers import executed
 # What a command may name, after quote removal and case folding.
 _MENTIONS = (
     re.compile(r"scheduled_tasks\.(?:json|lock)"),
-    re.compile(r"\.claude/+(?:settings(?:\.local)?\.json|commands)\b"),
-    re.compile(r"(?:^|[\s/=<>:;|&(])\.git(?:/|\s|$|[;|&)])"),
+    # the .claude and .git folders themselves or anything in them (moved, replaced, copied over ...)
+    re.compile(r"(?:^|[\s/=<>:;|&(`{,])\.(?:claude|git)(?:/|\s|$|[;|&)`},])"),
+    # a hidden path segment written as a pattern (`.cl*`, `.??*`, `.{claude,x}`) may be either of them
+    re.compile(r"(?:^|[\s/=<>:;|&(`])\.[^\s/;|&)]*[*?\[{][^\s/;|&)]*"),
 )
-_BARE_SETTINGS = re.compile(r"\bsettings(?:\.local)?\.json\b")  # counts when the command also names .claude
-_CLAUDE_DIR = re.compile(r"\.claude\b")
+_BARE_SETTINGS = re.compile(r"\bsettings(?:\.local)?\.json\b")  # counts when the command also changes folder
+_CLAUDE_DIR = re.compile(r"\b(?:cd|pushd)\b")
 _QUOTING = re.compile(r"[\"'\\]")
 _HARMLESS_REDIRECT = re.compile(r"\d*>&\d*-?|[\d&]*>>?\|?\s*/dev/null")
 
