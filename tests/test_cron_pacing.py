@@ -174,3 +174,31 @@ def test_cron_list_and_status_show_the_tasks_over_the_limit(tmp_path, capsys):
     assert main(["cron", "status", "--cwd", str(tmp_path)]) == 0
     out, err = capsys.readouterr()
     assert out.count("never: over the 50-task limit") == 3 and "over the limit" in err
+
+
+def test_agent_daemon_with_a_committed_file_of_300_due_tasks_spends_ten_requests_not_300(fake_api, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from fake_api import child_env, text_reply
+
+    project = tmp_path / "project"
+    project.mkdir()
+    now = time.time_ns() // 1_000_000
+    write_file(project, many(300, created=now - 3_600_000, last=now - 600_000))
+    fake_api.set_default(text_reply("ok"))
+    proc = subprocess.Popen([sys.executable, "-m", "agent", "daemon", "--cwd", str(project)],
+                            env=child_env(fake_api, home=tmp_path / "home"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while len(fake_api.requests) < 10 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        time.sleep(4)  # the "300 requests in 4 seconds": nothing more may start within the minute
+        count = len(fake_api.requests)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    assert count == 10, err[-2000:]
+    assert "250 task(s) over the limit of 50" in out + err
