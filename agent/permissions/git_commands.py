@@ -211,8 +211,9 @@ def expand_aliases(commands: tuple[Words, ...], lookup: AliasLookup | None,
                    parse: Callable[[str], tuple[tuple[Words, ...], str | None]],
                    depth: int = 0) -> tuple[list[Words], str | None]:
     """Commands with git aliases replaced by what they run, and why something stays unknown. `parse`
-    turns shell text into (commands, unclear); a git subcommand that is neither built in nor an alias
-    may be a `git-NAME` program anywhere on PATH, so it stays unknown."""
+    turns shell text into (commands, unclear). A subcommand that is neither built in nor an alias is a
+    `git-NAME` program, judged by its name, unless something else on the line could have defined an
+    alias or such a program first (`git config alias.x push && git x`): then it stays unknown."""
     if depth >= MAX_ALIAS_DEPTH:
         return list(commands), "aliases nested too deeply"
     out: list[Words] = list(commands)
