@@ -407,3 +407,24 @@ async def test_generated_stacks_really_run_rm_and_nothing_happens_through_the_ga
         assert run.is_error and marker.exists(), text
         run_bash(text, project)
         assert not marker.exists(), f"{text!r} did not run rm"
+
+
+# --- a copy of a denied program under another name -------------------------------------------------
+
+async def test_a_copy_of_rm_made_a_moment_ago_is_denied_by_what_its_name_runs(fake_api, tmp_path, monkeypatch):
+    project, marker = project_with_marker(tmp_path / "guarded")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    policy = rm_policy(project)
+    copy = await gated_call(fake_api, policy, "Bash", {"command": f"cp /bin/rm {bin_dir}/zap"})
+    assert not copy.is_error and (bin_dir / "zap").exists()  # copying is not running rm
+    assert policy.check(BashTool(), {"command": f"zap {marker}"}).behavior == "deny"
+    run = await gated_call(fake_api, policy, "Bash", {"command": f"zap {marker}"})
+    assert run.is_error and marker.exists()
+    one_line = f"cp /bin/rm {bin_dir}/zap2 && zap2 {marker}"  # made and used in one command: unknown
+    assert policy.check(BashTool(), {"command": one_line}).behavior == "ask"
+    run = await gated_call(fake_api, policy, "Bash", {"command": one_line})
+    assert run.is_error and marker.exists()
+    run_bash(f"zap {marker}", project)
+    assert not marker.exists(), "the copy did not remove the file: the attack was not real"

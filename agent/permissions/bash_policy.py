@@ -17,6 +17,7 @@ from typing import Literal
 
 from agent.permissions.git_commands import AliasLookup, expand_aliases
 from agent.permissions.option_families import never_covered
+from agent.permissions.program_files import ProgramFiles
 from agent.permissions.shell_parse import parse_shell
 from agent.permissions.shell_wrappers import Words, executed
 
@@ -62,12 +63,17 @@ def _covers(spec: str, words: Words) -> bool:
     return head == rule and never_covered(rule, words) is None if is_prefix else words == rule
 
 
-def rule_match(spec: str, command: str, git_aliases: AliasLookup | None = None) -> Match:
+def rule_match(spec: str, command: str, git_aliases: AliasLookup | None = None,
+               programs: ProgramFiles | None = None) -> Match:
     """Whether a deny or ask rule names something the command would run. `git_aliases` reads aliases
-    from the real git configuration (without it, an unknown git subcommand is "maybe")."""
+    from the real git configuration (without it, an unknown git subcommand is "maybe"); `programs`
+    finds copies of the rule's program under other names on PATH."""
     rule, is_prefix = rule_words(spec)
     ran = executed(command)
     commands, unknown = expand_aliases(ran.commands, git_aliases, _commands_and_doubt)
+    if programs is not None and rule:
+        copies, not_yet = programs.copies(_program(rule[0]), commands)
+        commands, unknown = [*commands, *copies], unknown or (not_yet and "a program that does not exist yet")
     verdicts = {_match_words(rule, is_prefix, words) for words in commands}
     if "yes" in verdicts:
         return "yes"

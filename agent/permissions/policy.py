@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from agent.permissions.git_commands import config_alias_lookup
 from agent.permissions.hard_links import LinkCheck
+from agent.permissions.program_files import ProgramFiles
 from agent.permissions.protected import is_protected
 from agent.permissions.read_denied import read_denied, read_denied_decision, read_deny_targets
 from agent.settings import user_settings_path
@@ -135,6 +136,7 @@ class _Call:
     is_path_tool: bool
     protected: tuple[Path, ...] = ()  # paths it writes that hold settings, commands or git internals
     git_aliases: Any = None  # Bash: reads git aliases from the real configuration, when a rule needs one
+    programs: Any = None  # Bash: which file each program name runs, now (copies of a denied program)
 
 
 class PermissionPolicy:
@@ -264,7 +266,8 @@ class PermissionPolicy:
 
             protected = tuple(self.project_dir / name for name in protected_writes(subject))
         aliases = config_alias_lookup(self.project_dir) if tool.name == "Bash" else None
-        return _Call(tool.name, subject, outside, is_path_tool, protected, aliases)
+        programs = ProgramFiles() if tool.name == "Bash" else None
+        return _Call(tool.name, subject, outside, is_path_tool, protected, aliases, programs)
 
     def _code_chosen(self, call: _Call) -> bool:
         """A Bash command whose only doubt is the code it runs (`make`, `python3 -c`), allowed by a rule
@@ -284,7 +287,8 @@ class PermissionPolicy:
                 continue
             if call.name == "Bash":
                 answers = ("yes", "maybe") if maybe else ("yes",)
-                hit = _bash_policy().rule_match(rule.specifier, call.subject, call.git_aliases) in answers
+                hit = _bash_policy().rule_match(rule.specifier, call.subject, call.git_aliases,
+                                                call.programs) in answers
             elif call.is_path_tool:
                 hit = self._path_matches(rule.specifier, call.subject, resolved_only=False)
             else:
