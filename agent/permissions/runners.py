@@ -157,7 +157,7 @@ _PROJECT_RUNNERS = (
 
 
 def _interpreter(args: Words) -> list[Inner]:
-    return [Opaque("it runs code in its own language (a script, -c or -e)")]
+    return [Opaque("it runs code or commands it is given (a script, -c, -e, a container or a remote shell)")]
 
 
 def _project_runner(args: Words) -> list[Inner]:
