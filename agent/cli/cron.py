@@ -161,7 +161,8 @@ def _cmd_list(args: argparse.Namespace, project: Path) -> int:
              "recurring": s.task.recurring, "nextFireAt": s.next_fire_ms,
              "paused": bool(states.get(s.task.id) and states[s.task.id].paused),
              "lastError": states[s.task.id].last_error if s.task.id in states else None,
-             "isolation": (s.task.model_extra or {}).get("isolation"), "after": _after_list(s.task)}
+             "isolation": (s.task.model_extra or {}).get("isolation"), "after": _after_list(s.task),
+             "overLimit": s.over_limit}
             for s in scheduled
         ]
         print(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -180,6 +181,8 @@ def _cmd_list(args: argparse.Namespace, project: Path) -> int:
         if state is not None and state.paused:
             kind, prompt = "PAUSED", f"{prompt}  [last error: {state.last_error}; agent cron resume {s.task.id}]"
         when = "when upstream ends" if s.next_fire_ms is None and _after_list(s.task) else _local_time(s.next_fire_ms)
+        if s.over_limit:
+            kind, when = "OVER LIMIT", "never (over the 50-task limit)"
         missing = [i for i in _after_list(s.task) if i not in known]
         schedule = s.human_schedule + (f" (missing: {', '.join(missing)})" if missing else "")
         table.append((s.task.id, schedule, when, kind, prompt))

@@ -205,8 +205,9 @@ def cmd_status(args: argparse.Namespace, project: Path) -> int:
     report = {
         "lockHolder": None if holder is None else {"pid": holder.pid, "sessionId": holder.session_id,
                                                    "alive": alive, "acquiredAt": holder.acquired_at_ms},
-        "next": [{"id": s.id, "nextFireAt": s.next_fire_ms, "schedule": s.human_schedule,
-                  "paused": bool(states.get(s.id) and states[s.id].paused)} for s in scheduled],
+        "next": [{"id": s.id, "nextFireAt": None if s.over_limit else s.next_fire_ms, "schedule": s.human_schedule,
+                  "paused": bool(states.get(s.id) and states[s.id].paused), "overLimit": s.over_limit}
+                 for s in scheduled],
         "gaps": [{"taskId": g.task_id, "expectedAt": g.slot_ms, "reason": g.reason} for g in gaps],
         "problems": problems,
     }
@@ -224,6 +225,7 @@ def cmd_status(args: argparse.Namespace, project: Path) -> int:
     for item in report["next"]:
         paused = "  PAUSED (agent cron resume " + item["id"] + ")" if item["paused"] else ""
         when = _when(item["nextFireAt"]) if item["nextFireAt"] is not None else item["schedule"]
+        when = "never: over the 50-task limit" if item["overLimit"] else when
         print(f"Next: {item['id']}  {when}{paused}")
     if not gaps:
         print("Gaps: none: every expected fire in the last 7 days has a record.")

@@ -37,6 +37,14 @@ from agent.cron.expr import CronError
 from agent.cron.jitter import JitterConfig, is_aged, jittered_next_fire, load_jitter_config, one_shot_fire
 from agent.cron.lock import SchedulerLock, holder_message
 from agent.cron.missed import find_missed
+from agent.cron.pacing import (
+    DEFAULT_MAX_STARTS_PER_MINUTE,
+    after_starting,
+    max_starts_per_minute,
+    over_limit_note,
+    pace,
+    split_at_limit,
+)
 from agent.cron.policy import catch_up_due, resolve_policy
 from agent.cron.service import wall_clock_ms
 from agent.cron.store import FileTaskStore, SessionTaskStore, TaskFileError
@@ -143,6 +151,9 @@ class CronScheduler:
         self._last_probe_ms: int | None = None
         self._missed_checked = False
         self._warned: set[str] = set()
+        self._max_starts = DEFAULT_MAX_STARTS_PER_MINUTE  # `cron.maxStartsPerMinute`
+        self._starts: tuple[int, ...] = ()  # when runs started in the last minute (pacing)
+        self._paced_until: int | None = None  # due tasks wait for a start slot until then
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._watcher: TaskFileWatcher | None = None
@@ -215,7 +226,8 @@ class CronScheduler:
         delay = self._tick_s
         nxt = self.next_fire_time()
         if nxt is not None and not self._is_busy():
-            delay = min(delay, max(0.0, (nxt[1] - self._clock()) / 1000))
+            at = max(nxt[1], self._paced_until or 0)  # a paced burst waits for its next start slot
+            delay = min(delay, max(0.0, (at - self._clock()) / 1000))
         self._wake.clear()
         # asyncio.wait, not wait_for: on Python < 3.12 wait_for can swallow a cancel that arrives as
         # the event is set (stop() racing a wake()), and the loop would never end.
@@ -241,8 +253,12 @@ class CronScheduler:
         earliest = self.next_fire_time()
         if earliest is None or earliest[1] > now:
             return
-        due = [e for e in self._entries.values() if e.due_ms is not None and e.due_ms <= now]
-        await self._fire(due, self._clock())
+        due = sorted((e for e in self._entries.values() if e.due_ms is not None and e.due_ms <= now),
+                     key=lambda e: (e.due_ms, e.task.createdAt, e.task.id))
+        starting, self._paced_until = pace(due, self._starts, now, self._max_starts)
+        if starting:
+            self._starts = after_starting(self._starts, now, len(starting))
+            await self._fire(starting, self._clock())
 
     # -- settings (kill switch in env, jitter config) ---------------------------------------------------
 
@@ -261,6 +277,9 @@ class CronScheduler:
             return
         self._settings_env = settings.env
         self._cron_settings = settings.get("cron")
+        self._max_starts, warning = max_starts_per_minute(self._cron_settings)
+        if warning:
+            self._warn_once(warning)
         if self._fixed_jitter is None:
             cfg, warning = load_jitter_config(settings.get("cronJitter"))
             if warning:
@@ -379,9 +398,14 @@ class CronScheduler:
             return
         self._entries_source = source
         self._earliest_stale = True
-        current = {(False, t.id): t for t in self.session_store.load().tasks}
+        tasks = [(False, t) for t in self.session_store.load().tasks]
         if self._owner:
-            current.update({(True, t.id): t for t in self._file_tasks})
+            tasks += [(True, t) for t in self._file_tasks]
+        firing, over = split_at_limit([t for _, t in tasks])  # a committed file of 300 tasks fires 50
+        if over:
+            self._warn_once(over_limit_note(over))
+        kept = {id(t) for t in firing}
+        current = {(durable, t.id): t for durable, t in tasks if id(t) in kept}
         for key in self._entries.keys() - current.keys():
             del self._entries[key]
         for key, task in current.items():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import tzinfo
 from typing import Any
 
@@ -27,6 +27,7 @@ from agent.cron.chains import (
 )
 from agent.cron.expr import describe_cron, validate_cron
 from agent.cron.jitter import JitterConfig, jittered_next_fire, ms_to_datetime, one_shot_fire
+from agent.cron.pacing import over_limit_note, split_at_limit
 from agent.cron.store import MAX_TASKS, FileTaskStore, SessionTaskStore, TaskFileError
 from agent.cron.task import CronTask, new_task_id
 from agent.cron.worktree import ISOLATION_FIELD, check_isolation
@@ -47,6 +48,7 @@ class ScheduledTask:
     durable: bool
     next_fire_ms: int | None
     human_schedule: str
+    over_limit: bool = False  # beyond the 50-task limit: listed, never fired
 
     @property
     def id(self) -> str:
@@ -164,6 +166,11 @@ class CronService:
         items = [self._scheduled(t, True, now) for t in file_tasks]
         items += [self._scheduled(t, False, now) for t in self.session_store.load().tasks]
         items.sort(key=lambda s: (s.task.createdAt, s.task.id))
+        _, over = split_at_limit([s.task for s in items])
+        if over:
+            over_ids = {t.id for t in over}
+            items = [replace(s, over_limit=True) if s.task.id in over_ids else s for s in items]
+            problems.append(over_limit_note(over))
         return items, problems
 
     def next_fire_ms(self, task: CronTask, now_ms: int | None = None) -> int | None:

@@ -75,7 +75,7 @@ class AgentSession:
         self.tools = ToolRegistry([*default_tools(), CronCreate(), CronDelete(), CronList()])
         self.ctx = ToolContext(
             project_dir=project_dir, cron=self.cron, headless=options.headless,
-            search_filter=self.policy.search_filter,
+            search_filter=self.policy.search_filter, read_denied=self.policy.read_denied,
             max_durable_per_run=max_durable_per_run(self.settings.get("cron")),
             allow_rule_tools=frozenset(rule.tool for rule in self.policy.allow),
         )

@@ -1,8 +1,11 @@
 """The security boundary in one place: whether a tool call may run. `policy` parses Claude Code's
 permission rules and answers allow / deny / ask for each call (PermissionPolicy); `shell_parse` reads a
 Bash command as bash would run it (tree-sitter-bash) and `shell_wrappers` looks through what merely
-wraps another program (env, sudo, bash -c ...); `bash_policy` matches Bash rules on that parse and fails
-closed; `protected` names the paths a write always asks for; `answers` is what the person said. It
+wraps another program (env, sudo, bash -c ..., with the tables in `runners` and `git_commands`);
+`bash_policy` matches Bash rules on that parse and fails closed (`option_families`: what a prefix rule
+never covers; `program_files`: copies of a denied program); `protected` and `bash_writes` name the paths
+a write always asks for; `read_denied` and `hard_links` keep Read-denied files unread by any tool;
+`answers` is what the person said. It
 imports nothing from the conversation, the model client, the faces or the scheduler: the engine asks it,
 and the tools receive its verdicts through the context they are handed. The re-exports are lazy (PEP
 562): the parser and pydantic load only when a decision is asked for.

@@ -15,6 +15,9 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Literal
 
+from agent.permissions.git_commands import AliasLookup, expand_aliases
+from agent.permissions.option_families import never_covered
+from agent.permissions.program_files import ProgramFiles
 from agent.permissions.shell_parse import parse_shell
 from agent.permissions.shell_wrappers import Words, executed
 
@@ -57,17 +60,37 @@ def _covers(spec: str, words: Words) -> bool:
     head = words[: len(rule)]
     if not rule or None in head:
         return False
-    return head == rule if is_prefix else words == rule
+    return head == rule and never_covered(rule, words) is None if is_prefix else words == rule
 
 
-def rule_match(spec: str, command: str) -> Match:
-    """Whether a deny or ask rule names something the command would run."""
+def rule_match(spec: str, command: str, git_aliases: AliasLookup | None = None,
+               programs: ProgramFiles | None = None) -> Match:
+    """Whether a deny or ask rule names something the command would run. `git_aliases` reads aliases
+    from the real git configuration (without it, an unknown git subcommand is "maybe"); `programs`
+    finds copies of the rule's program under other names on PATH."""
     rule, is_prefix = rule_words(spec)
     ran = executed(command)
-    verdicts = {_match_words(rule, is_prefix, words) for words in ran.commands}
+    commands, unknown = expand_aliases(ran.commands, git_aliases, _commands_and_doubt)
+    if programs is not None and rule:
+        copies, not_yet = programs.copies(_program(rule[0]), commands)
+        commands, unknown = [*commands, *copies], unknown or (not_yet and "a program that does not exist yet")
+    verdicts = {_match_words(rule, is_prefix, words) for words in commands}
     if "yes" in verdicts:
         return "yes"
-    return "maybe" if "maybe" in verdicts or ran.unclear else "no"
+    return "maybe" if "maybe" in verdicts or ran.unclear or ran.opaque or unknown else "no"
+
+
+def only_code_doubt(command: str, git_aliases: AliasLookup | None) -> bool:
+    """Whether all that keeps a deny rule from being ruled out is code the command runs (`make`,
+    `python3 -c`), not words or aliases known only at run time: an allow rule naming the program
+    then speaks for it."""
+    ran = executed(command)
+    return not ran.unclear and not expand_aliases(ran.commands, git_aliases, _commands_and_doubt)[1]
+
+
+def _commands_and_doubt(source: str) -> tuple[tuple[Words, ...], str | None]:
+    ran = executed(source)
+    return ran.commands, ran.unclear or ran.opaque
 
 
 def _match_words(rule: tuple[str, ...], is_prefix: bool, words: Words) -> Match:
@@ -90,8 +113,8 @@ def _program(word: str) -> str:
 
 def why_unclear(command: str) -> str:
     """Why a deny rule could not be ruled out, for the user."""
-    reason = executed(command).unclear
-    return reason or "some of its words are known only at run time"
+    ran = executed(command)
+    return ran.unclear or ran.opaque or "some of its words or git aliases are known only at run time"
 
 
 def not_plain_note(command: str) -> str:

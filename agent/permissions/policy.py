@@ -19,7 +19,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
+from agent.permissions.git_commands import config_alias_lookup
+from agent.permissions.hard_links import LinkCheck
+from agent.permissions.program_files import ProgramFiles
 from agent.permissions.protected import is_protected
+from agent.permissions.read_denied import read_denied, read_denied_decision, read_deny_targets
 from agent.settings import user_settings_path
 from agent.tools.base import Tool, ToolContext, ToolError
 from agent.tools.listing import RealPaths, glob_or_parent_regex
@@ -51,6 +55,7 @@ class Decision:
     reason: str  # one sentence for the model and the user
     suggested_rule: str | None = None  # the allow rule that would permit this call, if one could
     rule: str | None = None  # the rule that decided, if one did
+    conceal: bool = False  # the file's text must not be shown (a Read deny rule covers it): no diff, no snippet
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,8 @@ class _Call:
     outside: list[Path]  # touched paths outside the project, resolved
     is_path_tool: bool
     protected: tuple[Path, ...] = ()  # paths it writes that hold settings, commands or git internals
+    git_aliases: Any = None  # Bash: reads git aliases from the real configuration, when a rule needs one
+    programs: Any = None  # Bash: which file each program name runs, now (copies of a denied program)
 
 
 class PermissionPolicy:
@@ -191,20 +198,24 @@ class PermissionPolicy:
                 "deny", f"{name} is not available in plan mode: plan mode is read-only, so only tools that "
                 "read may run. Present your plan instead.",
             )
-        if call.name == "Bash" and (rule := self._first_match(self.deny, call, maybe=True)):
+        if (hidden := self._read_denied_call(call)) is not None:
+            return hidden
+        chosen = self._code_chosen(call)
+        if call.name == "Bash" and not chosen and (rule := self._first_match(self.deny, call, maybe=True)):
             reason = (f"Bash needs confirmation: the command cannot be fully analysed "
                       f"({_bash_policy().why_unclear(call.subject or '')}), so the rule `{rule.text}` may apply.")
             return Decision("ask", reason, rule=rule.text)
-        if rule := self._first_match(self.ask, call, maybe=True):
+        if rule := self._first_match(self.ask, call, maybe=not chosen):
             reason = f"The rule `{rule.text}` asks for confirmation before {name} runs."
             return Decision("ask", reason, rule=rule.text)
         if call.protected:
-            if rule := self._names_exactly(call):
+            if name != "Bash" and (rule := self._names_exactly(call)):
                 return Decision("allow", f"Allowed by the rule `{rule.text}`, which names this file.", rule=rule.text)
+            what = "would change" if name != "Bash" else "may change"
             return Decision(
-                "ask", f"{name} would change {call.protected[0]}, which holds the agent's settings or commands "
-                "or git's internals: such writes are always confirmed, whatever the rules or mode say.",
-                self._exact_rule(call),
+                "ask", f"{name} {what} {call.protected[0]}, which holds the agent's settings, commands or "
+                "scheduled tasks or git's internals: such writes are always confirmed, whatever the rules or mode say.",
+                self._exact_rule(call) if name != "Bash" else None,
             )
         if self.mode is PermissionMode.bypassPermissions:
             return Decision("allow", "All tools are allowed in bypassPermissions mode.")
@@ -224,6 +235,17 @@ class PermissionPolicy:
         note = _bash_policy().not_plain_note(call.subject) if name == "Bash" and call.subject else ""
         return Decision("ask", f"{name} needs your permission to run.{note}", suggestion)
 
+    # --- files a Read deny rule covers: by path, or as a hard link to one (see read_denied.py) ---
+
+    def read_denied(self, path: Path | str) -> bool:
+        """Whether a Read deny rule covers this file, by its path or as a hard link to a covered file.
+        Edit and Write use it to hide the file's text."""
+        return read_denied(self, path)
+
+    def _read_denied_call(self, call: _Call) -> Decision | None:
+        verdict = read_denied_decision(self, call)
+        return None if verdict is None else Decision(verdict[0], verdict[1], conceal=verdict[0] == "ask")
+
     # --- helpers ---
 
     def _describe(self, tool: Tool, args: BaseModel | dict[str, Any], ctx: ToolContext) -> _Call:
@@ -239,7 +261,20 @@ class PermissionPolicy:
         if not tool.read_only and tool.name != "Bash":  # Bash writes are judged by its command rules
             as_written = [Path(os.path.normpath(ctx.resolve(subject)))] if subject and is_path_tool else []
             protected = tuple(p for p in [*touched, *as_written] if is_protected(p, self._user_settings))
-        return _Call(tool.name, subject, outside, is_path_tool, protected)
+        if tool.name == "Bash" and subject:  # a command that may write the tasks file, settings, .git ...
+            from agent.permissions.bash_writes import protected_writes
+
+            protected = tuple(self.project_dir / name for name in protected_writes(subject))
+        aliases = config_alias_lookup(self.project_dir) if tool.name == "Bash" else None
+        programs = ProgramFiles() if tool.name == "Bash" else None
+        return _Call(tool.name, subject, outside, is_path_tool, protected, aliases, programs)
+
+    def _code_chosen(self, call: _Call) -> bool:
+        """A Bash command whose only doubt is the code it runs (`make`, `python3 -c`), allowed by a rule
+        that names the program: the user chose what it runs, so a deny rule's "maybe" does not ask."""
+        if call.name != "Bash" or call.subject is None or self._allowed_by(call, named_only=True) is None:
+            return False
+        return bool(_bash_policy().only_code_doubt(call.subject, call.git_aliases))
 
     def _first_match(self, rules: Iterable[Rule], call: _Call, maybe: bool = False) -> Rule | None:
         """The first deny/ask rule that matches (or, with `maybe`, may match a Bash command it runs)."""
@@ -252,7 +287,8 @@ class PermissionPolicy:
                 continue
             if call.name == "Bash":
                 answers = ("yes", "maybe") if maybe else ("yes",)
-                hit = _bash_policy().rule_match(rule.specifier, call.subject) in answers
+                hit = _bash_policy().rule_match(rule.specifier, call.subject, call.git_aliases,
+                                                call.programs) in answers
             elif call.is_path_tool:
                 hit = self._path_matches(rule.specifier, call.subject, resolved_only=False)
             else:
@@ -261,8 +297,9 @@ class PermissionPolicy:
                 return rule
         return None
 
-    def _allowed_by(self, call: _Call) -> Rule | None:
-        rules = [r for r in (*self.allow, *self.session_allow) if r.covers(call.name)]
+    def _allowed_by(self, call: _Call, named_only: bool = False) -> Rule | None:
+        rules = [r for r in (*self.allow, *self.session_allow) if r.covers(call.name)
+                 and (r.specifier or not named_only)]
         if call.name == "Bash":
             return bash_allowed_by(rules, call.subject) if call.subject is not None else None
         for rule in rules:
@@ -341,6 +378,8 @@ class PermissionPolicy:
             return [self._path_rule(r.specifier, resolved_only=False) for r in rules if r.specifier
                     and r.covers(tool) and not self._path_matches(r.specifier, str(root), resolved_only=False)]
         deny, ask = specific(self.deny), specific(self.ask)
+        has_read_deny = tool in READ_TOOLS and any(r.covers(tool) and r.specifier for r in self.deny)
+        links = LinkCheck(lambda: read_deny_targets(self)) if has_read_deny else None
         allow = [self._path_rule(r.specifier, resolved_only=True)
                  for r in (*self.allow, *self.session_allow) if r.specifier and r.covers(tool)]
 
@@ -348,7 +387,7 @@ class PermissionPolicy:
 
         def verdict(path: Path) -> Behavior:
             written, real = os.path.normpath(path), resolve(path)
-            if any(rule(real, written) for rule in deny):
+            if any(rule(real, written) for rule in deny) or (links is not None and links(real)):
                 return "deny"
             if any(rule(real, written) for rule in ask):
                 return "ask"

@@ -1,4 +1,5 @@
-"""Paths whose change would let the model escalate: the agent's settings and commands, git's internals.
+"""Paths whose change would let the model escalate: the agent's settings, commands and scheduled tasks, git's
+internals.
 
 Writes to them always ask (denied headless), whatever the mode or the allow rules say, unless an allow
 rule names the exact file. Matched at any depth and case-insensitively (a case-insensitive file system
@@ -10,7 +11,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-PROTECTED_NAMES = ("settings.json", "settings.local.json", "scheduled_tasks.lock")  # files in a .claude folder
+# Files in a .claude folder. The tasks file too: a run that writes tasks into it would side-step
+# cron.maxDurablePerRun and the CronCreate rule for scheduled runs (the scheduler's own writes do not
+# go through the tools).
+PROTECTED_NAMES = ("settings.json", "settings.local.json", "scheduled_tasks.json", "scheduled_tasks.lock",
+                   "scheduled_tasks.json.lock")
 PROTECTED_FOLDERS = ("commands",)  # folders in a .claude folder: anything below them
 PROTECTED_ANYWHERE = (".git",)  # folders at any depth: hooks, config and everything else below
 

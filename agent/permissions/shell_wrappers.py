@@ -9,116 +9,75 @@ not take an argument: both readings are kept, since matching too much is the saf
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from agent.permissions.git_commands import GIT_BUILTINS, git_handler
+from agent.permissions.runners import RUNNERS, code_holder, find_changes, path_named_program, risky_variable
 from agent.permissions.shell_parse import parse_shell
+from agent.permissions.wrapper_args import Inner, Opaque, Source, Unclear, Words, commands_at, simple, starts
 
-Words = tuple[str | None, ...]
 _MAX_DEPTH = 12
+_Source, _Unclear, _starts, _commands_at, _simple = Source, Unclear, starts, commands_at, simple
 
 
 @dataclass(frozen=True)
 class Executed:
     commands: tuple[Words, ...]  # program base name first
     unclear: str | None  # why some command could not be determined
+    opaque: str | None = None  # why some command runs code no rule on names sees into (python3 -c, make)
 
 
-class _Source(str):
-    """Shell text that a wrapper runs (bash -c, eval): parsed again."""
-
-
-class _Unclear(str):
-    """Why the wrapped command is unknown."""
-
-
-Inner = Words | _Source | _Unclear
+@dataclass
+class _Found:
+    commands: list[Words]
+    opaque: str | None = None
 
 
 @lru_cache(maxsize=512)
 def executed(source: str, depth: int = 0) -> Executed:
     script = parse_shell(source)
-    found: list[Words] = []
+    found = _Found([], risky_variable(source) if "=" in source else None)
     unclear = script.unreliable
     for command in script.commands:
         unclear = _unwrap(command.words, found, depth) or unclear
-    if script.quotes_code and (script.syntax & _EVALUATING_SYNTAX or any(w[0] in _EVALUATING for w in found)):
+    if script.quotes_code and (
+        script.syntax & _EVALUATING_SYNTAX or any(w[0] in _EVALUATING for w in found.commands)
+    ):
         unclear = unclear or "quoted text holding `$(...)` where bash may evaluate it (arithmetic, printf -v ...)"
-    return Executed(tuple(found), unclear)
+    return Executed(tuple(found.commands), unclear, found.opaque)
 
 
-def _unwrap(words: Words, found: list[Words], depth: int) -> str | None:
+def _unwrap(words: Words, found: _Found, depth: int) -> str | None:
     if not words:
         return None
     if words[0] is None:
         return "a command name known only at run time"
+    found.opaque = found.opaque or path_named_program(words[0])
     words = (words[0].rstrip("/").rsplit("/", 1)[-1], *words[1:])
-    found.append(words)
-    handler = _WRAPPERS.get(words[0])
+    found.commands.append(words)
+    if words[0].startswith("git-") and words[0][4:] in GIT_BUILTINS:  # /usr/lib/git-core/git-push is git push
+        found.commands.append(("git", words[0][4:], *words[1:]))
+    handler = _WRAPPERS.get(words[0]) or code_holder(words[0])
     if handler is None:
         return None
     if depth >= _MAX_DEPTH:
         return "wrappers nested too deeply"
     unclear = None
     for inner in handler(words[1:]):
-        if isinstance(inner, _Unclear):
+        if isinstance(inner, Opaque):
+            found.opaque = found.opaque or f"`{words[0]}`: {inner}"
+        elif isinstance(inner, Unclear):
             unclear = f"`{words[0]}` runs {inner}"
-        elif isinstance(inner, _Source):
+        elif isinstance(inner, Source):
             nested = executed(str(inner), depth + 1)
-            found.extend(nested.commands)
+            found.commands.extend(nested.commands)
+            found.opaque = found.opaque or nested.opaque
             unclear = nested.unclear or unclear
         else:
             unclear = _unwrap(inner, found, depth + 1) or unclear
     return unclear
-
-
-# --- option scanning ------------------------------------------------------------------------------
-
-def _starts(args: Words, with_arg: str = "", no_arg: str = "", long_with_arg: Iterable[str] = ()) -> set[int]:
-    """Where the wrapped command may start after the wrapper's options; -1 when an option is unknown."""
-    starts: set[int] = set()
-    pending, seen, long_args = [0], set(), set(long_with_arg)
-    while pending:
-        i = pending.pop()
-        if i in seen or i >= len(args):
-            continue
-        seen.add(i)
-        arg = args[i]
-        if arg is None:
-            starts.add(-1)
-        elif arg == "--":
-            starts.add(i + 1)
-        elif not arg.startswith(("-", "+")) or arg in ("-", "+"):
-            starts.add(i)
-        elif arg.startswith("--"):
-            name, has_value = arg[2:].split("=", 1)[0], "=" in arg
-            pending.extend([i + 1] if has_value else [i + 2] if name in long_args else [i + 1, i + 2])
-        else:
-            pending.extend(_after_cluster(arg, i, with_arg, no_arg))
-    return starts
-
-
-def _after_cluster(arg: str, i: int, with_arg: str, no_arg: str) -> list[int]:
-    for j, flag in enumerate(arg[1:], start=2):
-        if flag in with_arg:
-            return [i + 1] if j < len(arg) else [i + 2]
-        if flag not in no_arg:
-            return [i + 1, i + 2]  # unknown: it may take an argument
-    return [i + 1]
-
-
-def _commands_at(args: Words, starts: set[int], skip: int = 0) -> list[Inner]:
-    if -1 in starts:
-        return [_Unclear("a command chosen by an option known only at run time")]
-    return [args[i + skip :] for i in sorted(starts) if args[i + skip :]]
-
-
-def _simple(with_arg: str = "", no_arg: str = "", long_with_arg: Iterable[str] = (), skip: int = 0
-            ) -> Callable[[Words], list[Inner]]:
-    def handler(args: Words) -> list[Inner]:
-        return _commands_at(args, _starts(args, with_arg, no_arg, long_with_arg), skip)
-    return handler
 
 
 # --- wrappers -------------------------------------------------------------------------------------
@@ -182,17 +141,6 @@ def _eval(args: Words) -> list[Inner]:
     return [_Source(" ".join(a for a in args if a is not None))]
 
 
-def _string_after(flags: tuple[str, ...]) -> Callable[[Words], list[Inner]]:
-    """`su -c 'text'`: the argument after one of the flags is shell text."""
-    def handler(args: Words) -> list[Inner]:
-        for i, arg in enumerate(args[:-1]):
-            if arg in flags:
-                text = args[i + 1]
-                return [_Unclear("a command string known only at run time") if text is None else _Source(text)]
-        return []
-    return handler
-
-
 def _trap(args: Words) -> list[Inner]:
     rest = args[1:] if args[:1] == ("--",) else args
     if len(rest) < 2 or rest[0] in ("-l", "-p", "-"):
@@ -211,18 +159,7 @@ def _find(args: Words) -> list[Inner]:
         if arg in ("-exec", "-execdir", "-ok", "-okdir"):
             end = next((j for j in range(i + 1, len(args)) if args[j] in (";", "+")), len(args))
             out.append(args[i + 1 : end])
-    return out
-
-
-def _git(args: Words) -> list[Inner]:
-    """git's global options come before the subcommand: `git -C . push` is `git push`."""
-    for i, arg in enumerate(args):
-        if arg in ("-c", "--config-env") and i + 1 < len(args):
-            value = args[i + 1]
-            if value is None or value.lower().startswith("alias."):
-                return [_Unclear("an alias defined on its command line")]
-    starts = _starts(args, "Cc", "pPh", ("git-dir", "work-tree", "namespace", "config-env", "exec-path"))
-    return [("git", *c) for c in _commands_at(args, starts - {0}) if isinstance(c, tuple)]
+    return [*out, *find_changes(args)]
 
 
 _INPUT_FILES = ("-", "/dev/stdin", "/proc/self/fd/0", "/dev/fd/0")
@@ -278,15 +215,14 @@ _WRAPPERS: dict[str, Callable[[Words], list[Inner]]] = {
     "taskset": _simple("", "acpa", (), skip=1),
     "busybox": _simple(),
     "eval": _eval,
-    "su": _string_after(("-c", "--command")),
-    "runuser": _string_after(("-c", "--command")),
     "trap": _trap,
     "watch": _watch,
     "find": _find,
-    "git": _git,
+    "git": git_handler,
     "alias": _alias,
     "source": _source,
     ".": _source,
     "hash": _hash,
+    **RUNNERS,
     "coproc": lambda args: [args[i:] for i in range(len(args))],  # `coproc [NAME] cmd`: tree-sitter knows no coproc
 }

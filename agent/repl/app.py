@@ -416,7 +416,7 @@ class Repl:
         title = f"Allow {tool.name}" + (f": {shorten(subject, 200)}?" if subject else "?")
         asker = (f"Scheduled task {task_id or '?'} asks ({shorten(scheduled.text, 60)})"
                  if scheduled is not None else "")
-        body = await self._change_body(tool, args)
+        body = "" if getattr(decision, "conceal", False) else await self._change_body(tool, args)  # Read-denied
         self.renderer.waiting = True
         try:
             choice = await self.questions.ask(

@@ -133,7 +133,8 @@ class IsolatedRun:
             moved = rebased(self.run_dir)
         search = moved.search_filter if moved is not None and ctx.search_filter is not None else None
         conversation.system_prompt = self._retarget(conversation.system_prompt, ctx.project_dir)
-        conversation.ctx = replace(ctx, project_dir=self.run_dir, search_filter=search)
+        hidden = moved.read_denied if moved is not None and ctx.read_denied is not None else ctx.read_denied
+        conversation.ctx = replace(ctx, project_dir=self.run_dir, search_filter=search, read_denied=hidden)
         conversation.policy = moved
 
     def _retarget(self, system: Any, project_dir: Path) -> Any:

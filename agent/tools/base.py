@@ -69,6 +69,12 @@ class ToolContext:
     # Set by the permission policy: (tool name, search root) -> the verdict on each file Grep or Glob
     # would open or list. Without one, only files inside the project or the search root are used.
     search_filter: Callable[[str, Path], FileVerdict] | None = None
+    # Set by the permission policy: whether a Read deny rule covers a file (by path or hard link). Edit
+    # and Write then return none of its text: no snippet, no diff.
+    read_denied: Callable[[Path], bool] | None = None
+
+    def hides(self, path: Path) -> bool:
+        return self.read_denied is not None and self.read_denied(path)
 
     def for_run(self, run: RunState) -> ToolContext:
         """The same context for one new run (the conversation makes one per turn)."""

@@ -250,16 +250,17 @@ class WriteTool(_PathTool):
 
     async def run(self, args: BaseModel, ctx: ToolContext) -> ToolResult:
         assert isinstance(args, WriteInput)
-        return await asyncio.to_thread(self._write, ctx.resolve(args.file_path), args.content, args.file_path)
+        path = ctx.resolve(args.file_path)
+        return await asyncio.to_thread(self._write, path, args.content, args.file_path, ctx.hides(path))
 
-    def _write(self, path: Path, content: str, shown: str) -> ToolResult:
+    def _write(self, path: Path, content: str, shown: str, hidden: bool = False) -> ToolResult:
         if path.is_dir():
             raise ToolError(f"{path} is a directory; give Write the path of a file.")
         if path.exists() and not path.is_file():  # a FIFO or device (or a link to one) is never replaced
             raise ToolError(f"{path} is {kind_of(path.stat().st_mode)}, not a regular file; Write only "
                             "writes regular files.")
         existed = path.exists()
-        change = write_change(path, content, shown)
+        change = None if hidden else write_change(path, content, shown)  # a diff would show the old text
         try:
             _write_atomically(path, content.encode("utf-8"))
         except OSError as exc:
@@ -294,13 +295,27 @@ class EditTool(_PathTool):
 
     async def run(self, args: BaseModel, ctx: ToolContext) -> ToolResult:
         assert isinstance(args, EditInput)
-        return await asyncio.to_thread(self._edit, ctx.resolve(args.file_path), args)
+        path = ctx.resolve(args.file_path)
+        if ctx.hides(path):
+            return await asyncio.to_thread(self._edit_hidden, path, args)
+        return await asyncio.to_thread(self._edit, path, args)
 
-    def _edit(self, path: Path, args: EditInput) -> ToolResult:
+    def _edit_hidden(self, path: Path, args: EditInput) -> ToolResult:
+        """Edit of a file a Read deny rule covers: done, but nothing of its text comes back (no snippet,
+        no diff, no hint about near matches), so that Edit cannot be used to read it."""
+        try:
+            result = self._edit(path, args, hidden=True)
+        except ToolError:
+            raise ToolError(f"The edit could not be applied to {path}. Its contents are hidden by a Read deny "
+                            "rule, so no more is said.") from None
+        return ToolResult(f"Edited {path}. Its contents are not shown: a Read deny rule covers this file.",
+                          summary=result.summary)
+
+    def _edit(self, path: Path, args: EditInput, hidden: bool = False) -> ToolResult:
         if args.old_string == args.new_string:
             raise ToolError("old_string and new_string are the same, so there is nothing to change.")
         if args.old_string == "" and not path.exists():
-            return WriteTool()._write(path, args.new_string, args.file_path)
+            return WriteTool()._write(path, args.new_string, args.file_path, hidden)
         decoded = decode_text(_read_bytes(path, MAX_EDIT_BYTES), path)
         edit = apply_edit(decoded.text, args.old_string, args.new_string, args.replace_all, path)
         try:

@@ -1,0 +1,75 @@
+"""Pure: how many tasks may fire at all, and how fast runs may start (time passed in).
+
+A tasks file is data a repository can commit: one holding 300 overdue recurring tasks must not spend
+300 model requests in the first seconds. Two rules bound it:
+- the task limit: at most `TASK_LIMIT` (50, Claude Code's limit) tasks fire; the rest, after ordering
+  by creation time and id (as `agent cron list` shows them), are over the limit and never fire;
+- pacing: at most `maxStartsPerMinute` runs start in any 60 seconds (setting `cron.maxStartsPerMinute`,
+  default 10); a burst of due tasks fires in that order over the following minutes, none is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from agent.cron.task import CronTask
+
+TASK_LIMIT = 50
+DEFAULT_MAX_STARTS_PER_MINUTE = 10
+MAX_STARTS_PER_MINUTE_CAP = 1000
+WINDOW_MS = 60_000
+
+T = TypeVar("T")
+
+
+def split_at_limit(tasks: Sequence[CronTask], limit: int = TASK_LIMIT) -> tuple[list[CronTask], list[CronTask]]:
+    """(tasks that may fire, tasks over the limit), oldest first by (createdAt, id)."""
+    ordered = sorted(tasks, key=lambda t: (t.createdAt, t.id))
+    return ordered[:limit], ordered[limit:]
+
+
+def over_limit_note(over: Sequence[CronTask], limit: int = TASK_LIMIT) -> str:
+    """One line naming the tasks that never fire; "" when there are none."""
+    if not over:
+        return ""
+    ids = ", ".join(t.id for t in over[:10]) + (f" and {len(over) - 10} more" if len(over) > 10 else "")
+    return (f"{len(over)} task(s) over the limit of {limit} will not fire: {ids} "
+            "(delete some with `agent cron delete ID`)")
+
+
+def max_starts_per_minute(cron_settings: Any) -> tuple[int, str | None]:
+    """`cron.maxStartsPerMinute` from settings, and a warning when the value is unusable (the default
+    is used then). A positive integer; values above the cap are cut to it."""
+    value = cron_settings.get("maxStartsPerMinute") if isinstance(cron_settings, dict) else None
+    if value is None:
+        return DEFAULT_MAX_STARTS_PER_MINUTE, None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        return DEFAULT_MAX_STARTS_PER_MINUTE, (
+            f"cron.maxStartsPerMinute must be a positive whole number, not {value!r}; "
+            f"using {DEFAULT_MAX_STARTS_PER_MINUTE}")
+    return min(value, MAX_STARTS_PER_MINUTE_CAP), None
+
+
+def recent_starts(starts: Sequence[int], now_ms: int) -> tuple[int, ...]:
+    """The start times still inside the last minute."""
+    return tuple(s for s in starts if now_ms - WINDOW_MS < s <= now_ms)
+
+
+def pace(due: Sequence[T], starts: Sequence[int], now_ms: int, per_minute: int) -> tuple[list[T], int | None]:
+    """(what may start now, in the order given; when the next start is allowed if some must wait).
+
+    `starts` are the times runs started before (older ones are ignored). The window slides: a start
+    at t frees its slot at t + 60 s."""
+    window = sorted(recent_starts(starts, now_ms))
+    free = max(per_minute - len(window), 0)
+    now, later = list(due[:free]), due[free:]
+    if not later:
+        return now, None
+    taken = sorted([*window, *([now_ms] * len(now))])
+    return now, taken[len(taken) - per_minute] + WINDOW_MS
+
+
+def after_starting(starts: Sequence[int], now_ms: int, count: int) -> tuple[int, ...]:
+    """The start times to remember after `count` runs started at now_ms."""
+    return (*recent_starts(starts, now_ms), *([now_ms] * count))

@@ -1,0 +1,204 @@
+"""Issue 19, item 3: a committed tasks file cannot spend requests in a burst.
+
+At most 50 tasks fire (the rest are listed as over the limit: `agent cron list`, `agent cron status`, a
+warning), and runs start at most `cron.maxStartsPerMinute` (default 10) per minute. The rules are pure
+functions tested with the time passed in; the scheduler is driven tick by tick with a fake clock, and
+the real loop is run with tasks already due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from pathlib import Path
+
+import pytest
+from sched_helpers import MIN, NO_JITTER, T0, Clock, make, task
+
+from agent.cli.main import main
+from agent.cron.pacing import (
+    DEFAULT_MAX_STARTS_PER_MINUTE,
+    TASK_LIMIT,
+    WINDOW_MS,
+    after_starting,
+    max_starts_per_minute,
+    over_limit_note,
+    pace,
+    split_at_limit,
+)
+from agent.cron.scheduler import CronScheduler, FiredTask
+from agent.cron.store import MAX_TASKS
+from agent.cron.task import CronTask
+
+
+def many(count: int, *, created: int = T0, last: int | None = T0) -> list[CronTask]:
+    """`count` overdue recurring every-minute tasks (ids 00000000, 00000001 ...)."""
+    return [task(f"{n:08x}", "* * * * *", created=created + n, lastFiredAt=last) for n in range(count)]
+
+
+def write_file(project: Path, tasks: list[CronTask], settings: dict | None = None) -> None:
+    (project / ".claude").mkdir(exist_ok=True)
+    (project / ".claude" / "scheduled_tasks.json").write_text(json.dumps({"tasks": [t.to_json_dict() for t in tasks]}))
+    if settings is not None:
+        (project / ".claude" / "settings.json").write_text(json.dumps(settings))
+
+
+# --- pure rules ---------------------------------------------------------------------------------------
+
+def test_the_limit_is_claude_codes_fifty_and_the_same_as_the_store():
+    assert TASK_LIMIT == MAX_TASKS == 50
+
+
+def test_split_at_limit_keeps_the_fifty_oldest_and_names_the_rest():
+    tasks = list(reversed(many(300)))  # file order must not matter
+    firing, over = split_at_limit(tasks)
+    assert [t.id for t in firing] == [f"{n:08x}" for n in range(50)]
+    assert len(over) == 250 and over[0].id == f"{50:08x}"
+    note = over_limit_note(over)
+    assert note.startswith("250 task(s) over the limit of 50") and "and 240 more" in note
+    assert over_limit_note([]) == ""
+
+
+@pytest.mark.parametrize(("value", "expected", "warns"), [
+    (None, 10, False), (3, 3, False), (1, 1, False), (10_000, 1000, False), (0, 10, True), (-5, 10, True),
+    ("10", 10, True), (True, 10, True), (2.5, 10, True), ([], 10, True),
+])
+def test_max_starts_per_minute_from_settings(value, expected, warns):
+    settings = {} if value is None else {"maxStartsPerMinute": value}
+    got, warning = max_starts_per_minute(settings)
+    assert got == expected and bool(warning) is warns
+    assert max_starts_per_minute(None) == (DEFAULT_MAX_STARTS_PER_MINUTE, None)
+
+
+def test_pace_lets_ten_start_and_says_when_the_next_may():
+    due = list(range(300))
+    now, later = pace(due, (), T0, 10)
+    assert now == list(range(10)) and later == T0 + WINDOW_MS
+    starts = after_starting((), T0, 10)
+    assert pace(due[10:], starts, T0 + WINDOW_MS - 1, 10) == ([], T0 + WINDOW_MS)
+    assert pace(due[10:], starts, T0 + WINDOW_MS, 10)[0] == list(range(10, 20))
+
+
+def test_pace_window_slides_start_by_start():
+    starts = (T0, T0 + 10_000, T0 + 20_000)
+    now, later = pace(["a", "b"], starts, T0 + 30_000, 3)
+    assert now == [] and later == T0 + WINDOW_MS
+    now, later = pace(["a", "b"], starts, T0 + WINDOW_MS, 3)
+    assert now == ["a"] and later == T0 + 10_000 + WINDOW_MS
+
+
+def test_a_simulated_hour_never_starts_more_than_the_limit_in_any_minute_and_loses_nothing():
+    pending, starts, started = list(range(45)), (), []
+    for second in range(0, 3600, 1):
+        now = T0 + second * 1000
+        go, _ = pace(pending, starts, now, 10)
+        starts, pending = after_starting(starts, now, len(go)), pending[len(go):]
+        started += [(now, item) for item in go]
+    assert [item for _, item in started] == list(range(45))
+    times = [t for t, _ in started]
+    assert all(sum(1 for t in times if s <= t < s + WINDOW_MS) <= 10 for s in times)
+
+
+# --- the scheduler, tick by tick --------------------------------------------------------------------
+
+async def test_a_file_of_300_overdue_tasks_fires_ten_a_minute_and_only_the_first_fifty(tmp_path, caplog):
+    write_file(tmp_path, many(300, last=T0 - 10 * MIN))
+    clock, fired = Clock(T0), []
+    sched = make(tmp_path, clock, fired)
+    with caplog.at_level(logging.WARNING):
+        for _ in range(4):  # the first seconds: one burst of ten, no more
+            await sched.tick()
+            clock.now += 1000
+    assert len(fired) == 10
+    assert sum("over the limit of 50" in r.getMessage() for r in caplog.records) == 1
+    for minute in range(1, 12):
+        clock.now = T0 + minute * MIN
+        await sched.tick()
+        await sched.tick()
+    ids = {f.task.id for f in fired}
+    assert ids <= {f"{n:08x}" for n in range(50)}  # the 250 over the limit never fire
+    assert len(ids) == 50  # every task within the limit had its turn
+
+
+async def test_max_starts_per_minute_comes_from_settings(tmp_path):
+    write_file(tmp_path, many(20, last=T0 - 10 * MIN), settings={"cron": {"maxStartsPerMinute": 3}})
+    clock, fired = Clock(T0), []
+    sched = make(tmp_path, clock, fired)
+    await sched.tick()
+    clock.now += 59_000
+    await sched.tick()
+    assert len(fired) == 3
+    clock.now = T0 + WINDOW_MS
+    await sched.tick()
+    assert len(fired) == 6
+
+
+async def test_session_tasks_are_paced_too(tmp_path):
+    clock, fired = Clock(T0 + 10 * MIN), []
+    sched = make(tmp_path, clock, fired)
+    for n in range(15):
+        sched.session_store.add(task(f"{n:08x}", "* * * * *"))
+    await sched.tick()
+    assert len(fired) == 10
+
+
+async def test_the_real_loop_starts_only_ten_of_sixty_already_due_tasks(tmp_path):
+    now = time.time_ns() // 1_000_000
+    write_file(tmp_path, many(60, created=now - 3_600_000, last=now - 600_000))
+    fired: list[FiredTask] = []
+    sched = CronScheduler(tmp_path, fired.append, jitter_config=NO_JITTER, env={}, use_watchdog=False, tick_s=0.05)
+    await sched.start()
+    try:
+        deadline = time.monotonic() + 5
+        while len(fired) < 10 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # ten more ticks: nothing else may start within the minute
+    finally:
+        await sched.stop()
+    assert len(fired) == 10
+    assert {f.task.id for f in fired} == {f"{n:08x}" for n in range(10)}
+
+
+# --- what the user sees ---------------------------------------------------------------------------------
+
+def test_cron_list_and_status_show_the_tasks_over_the_limit(tmp_path, capsys):
+    write_file(tmp_path, many(53))
+    assert main(["cron", "list", "--cwd", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert out.count("OVER LIMIT") == 3 and "3 task(s) over the limit of 50" in err
+    assert main(["cron", "list", "--json", "--cwd", str(tmp_path)]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["id"] for r in rows if r["overLimit"]] == [f"{n:08x}" for n in range(50, 53)]
+    assert main(["cron", "status", "--cwd", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert out.count("never: over the 50-task limit") == 3 and "over the limit" in err
+
+
+def test_agent_daemon_with_a_committed_file_of_300_due_tasks_spends_ten_requests_not_300(fake_api, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from fake_api import child_env, text_reply
+
+    project = tmp_path / "project"
+    project.mkdir()
+    now = time.time_ns() // 1_000_000
+    write_file(project, many(300, created=now - 3_600_000, last=now - 600_000))
+    fake_api.set_default(text_reply("ok"))
+    proc = subprocess.Popen([sys.executable, "-m", "agent", "daemon", "--cwd", str(project)],
+                            env=child_env(fake_api, home=tmp_path / "home"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while len(fake_api.requests) < 10 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        time.sleep(4)  # the issue's "300 requests in 4 seconds": nothing more may start within the minute
+        count = len(fake_api.requests)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    assert count == 10, err[-2000:]
+    assert "250 task(s) over the limit of 50" in out + err
