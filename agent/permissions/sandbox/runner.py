@@ -180,6 +180,7 @@ class SandboxRunner:
             if shared.folder is None:
                 folder = Path(tempfile.mkdtemp(prefix="agent-sandbox-"))
                 (folder / "tmp").mkdir()
+                (folder / "dev").mkdir()  # where the Landlock launcher builds its /dev
                 blank = folder / "blank"
                 blank.touch()
                 blank.chmod(0)
