@@ -138,9 +138,17 @@ class SandboxRunner:
         specs = [spec if "*" in spec else f"{spec}:*" for spec in self.settings.excluded_commands]
         return covering_spec(specs, command) is not None
 
-    def policy(self) -> SandboxPolicy:
-        return build_policy(self.project_dir, self.settings, home=self.home, temp_dir=self._folder() / "tmp",
-                            read_deny=self.read_deny, edit_deny=self.edit_deny, network=self.network)
+    def all_probes(self) -> tuple[Probe, ...]:
+        """Every backend's probe (for `agent sandbox`: why the ones not chosen are not)."""
+        self._probe()
+        done = {p.name: p for p in self._shared.probes}
+        return tuple(done.get(b.name) or b.probe() for b in self._candidates)
+
+    def policy(self, temp_dir: Path | None = None) -> SandboxPolicy:
+        """The policy now (`temp_dir`: a stand-in for the private temp folder, which is made on first use)."""
+        return build_policy(self.project_dir, self.settings, home=self.home,
+                            temp_dir=temp_dir or self._folder() / "tmp", read_deny=self.read_deny,
+                            edit_deny=self.edit_deny, network=self.network)
 
     def wrap(self, argv: list[str], env: Mapping[str, str], cwd: Path) -> WrappedCommand:
         """`argv` as it runs inside the sandbox. Raises SandboxUnavailable when there is no backend."""
