@@ -14,7 +14,9 @@ from agent.permissions.sandbox.policy import SandboxPolicy
 
 __all__ = ["explain_failure"]
 
-_WRITE = re.compile(r"read-only file system|resource busy|cross-device link|EROFS|EBUSY|EXDEV", re.IGNORECASE)
+_WRITE = re.compile(r"read-only file system|resource busy|cross-device link|EROFS|EBUSY|EXDEV|"
+                    r"unable to create|unable to write|cannot lock|could not lock|insufficient permission",
+                    re.IGNORECASE)  # the last ones: git, which often hides the errno
 _DENIED = re.compile(r"permission denied|operation not permitted|EACCES|EPERM", re.IGNORECASE)
 _PROCESS = re.compile(r"no such process|ESRCH", re.IGNORECASE)
 _NETWORK = re.compile(
