@@ -53,7 +53,10 @@ class NetworkPolicy:
     The relay listens on 127.0.0.1:`proxy_port` in the sandbox's own network namespace and forwards each
     connection to the unix socket `proxy_socket` (bound into the sandbox) where the agent's proxy checks
     the domain against `allowed_domains`. The command gets HTTP(S)_PROXY / ALL_PROXY pointing at the
-    relay. The launcher waits until the port accepts connections (RELAY_READY_S) before the command runs.
+    relay. The launcher waits until the port is listening (read from /proc/net/tcp, no test connection;
+    at most RELAY_READY_S) before the command runs; the relay dies with the command (pid namespace).
+    The relay is confined like the command (mounts, Landlock, no capabilities) except for the seccomp
+    filter: it may open unix sockets, the command may not.
     """
 
     allowed_domains: tuple[str, ...] = ()
