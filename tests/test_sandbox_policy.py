@@ -229,3 +229,15 @@ def test_agent_sandbox_reports_a_broken_settings_file_in_one_line(tmp_path: Path
     done = subprocess.run([sys.executable, "-m", "agent", "sandbox", "--cwd", str(tmp_path)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and done.stderr.startswith("agent sandbox:") and "Traceback" not in done.stderr
+
+
+def test_a_carve_out_that_is_a_symlink_refuses_the_command_instead_of_running_it(tmp_path: Path) -> None:
+    """A project whose .claude is a link: the link could be swapped for a real folder with new settings."""
+    (tmp_path / "elsewhere").mkdir()
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / ".claude").symlink_to(tmp_path / "elsewhere")
+    sandbox = runner(project, enabled=True)
+    with pytest.raises(RuntimeError, match="symbolic link"):
+        sandbox.wrap(["bash", "-c", "true"], {}, project)
+    assert "Cannot start" in describe_sandbox(sandbox)

@@ -29,11 +29,15 @@ from pathlib import Path
 
 from agent.permissions.sandbox.policy import SandboxPolicy
 
-__all__ = ["BACKENDS", "Backend", "MountPlan", "Probe", "plan_mounts"]
+__all__ = ["BACKENDS", "Backend", "MountPlan", "Probe", "SandboxSetupError", "plan_mounts"]
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
 GLOB_LIMIT = 1000  # paths one wildcard rule may expand to
 PROBE_TIMEOUT_S = 10
+
+
+class SandboxSetupError(RuntimeError):
+    """The policy cannot be applied as written; the command is not run (never run outside instead)."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,10 @@ def plan_mounts(policy: SandboxPolicy) -> MountPlan:
     roots = tuple(dict.fromkeys(writable))
     read_only = []
     for path in [*policy.read_only, *(p for pat in policy.read_only_patterns for p in _expand(pat))]:
+        if os.path.islink(path) and _below(os.path.realpath(os.path.dirname(path)), roots):
+            # the link itself could be replaced by a real folder, which nothing would keep read-only
+            raise SandboxSetupError(f"{path} is a symbolic link, so the sandbox cannot keep it read-only; "
+                                    "replace the link by what it points to, or run without the sandbox")
         real = _real(path)
         if real is not None and _below(real, roots):
             read_only.append(real)

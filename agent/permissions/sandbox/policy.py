@@ -32,7 +32,8 @@ __all__ = [
 ]
 
 CREDENTIAL_PATHS = ("~/.ssh", "~/.aws", "~/.config/gcloud", "~/.netrc", "~/.gnupg", "~/.docker/config.json",
-                    "~/.kube/config", "~/.git-credentials", "~/.config/gh/hosts.yml", "~/.pypirc", "~/.npmrc")
+                    "~/.kube/config", "~/.git-credentials", "~/.config/gh/hosts.yml", "~/.pypirc", "~/.npmrc",
+                    "~/.claude/.credentials.json", "~/.azure")
 PROTECTED_IN_PROJECT = (".git", ".claude", ".mcp.json")
 SECRET_ENV = frozenset({"ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN",
                         "AWS_BEARER_TOKEN_BEDROCK"})
