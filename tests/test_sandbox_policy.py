@@ -241,3 +241,33 @@ def test_a_carve_out_that_is_a_symlink_refuses_the_command_instead_of_running_it
     with pytest.raises(RuntimeError, match="symbolic link"):
         sandbox.wrap(["bash", "-c", "true"], {}, project)
     assert "Cannot start" in describe_sandbox(sandbox)
+
+
+async def test_slash_sandbox_in_the_chat_shows_the_same_report(tmp_path: Path, monkeypatch) -> None:
+    from test_commands import Harness
+
+    from agent.engine.session import AgentSession, SessionOptions
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    project = tmp_path / "project"
+    (project / ".claude").mkdir(parents=True)
+    harness = Harness(AgentSession(project, SessionOptions()))
+    out = await harness.run("/sandbox")
+    assert "Sandbox" in out and "Backend" in out and "Writable" in out and str(project) in out
+    assert "Scheduled runs" in out and "sandboxed (the default for unattended runs" in out
+    assert "/sandbox" in await harness.run("/help")
+
+
+def test_the_macos_profile_denies_by_default_and_carves_out_after_allowing(tmp_path: Path) -> None:
+    """Untested on macOS (no machine here): only the rules' presence and order are checked."""
+    from agent.permissions.sandbox.macos import seatbelt_argv, seatbelt_profile
+
+    policy = build_policy(tmp_path / 'p"q', SandboxSettings(), home=tmp_path / "h", temp_dir=tmp_path / "t")
+    profile = seatbelt_profile(policy)
+    lines = profile.splitlines()
+    assert lines[:2] == ["(version 1)", "(deny default)"]
+    write = next(i for i, line in enumerate(lines) if line.startswith("(allow file-write*"))
+    carve = next(i for i, line in enumerate(lines) if line.startswith("(deny file-write*"))
+    assert write < carve and '(subpath "' + str(tmp_path) + '/p\\"q/.git")' in lines[carve]
+    assert "(deny network*)" in lines and str(tmp_path / "h/.ssh") in profile
+    assert seatbelt_argv(policy, ["bash", "-c", "true"])[:2] == ["/usr/bin/sandbox-exec", "-p"]
