@@ -82,7 +82,8 @@ def test_policy_writes_project_and_temp_keeps_git_claude_and_edit_denied_paths_r
                                Path("/srv/x"), tmp_path / "p/out")
     assert policy.read_only[:3] == (tmp_path / "p/.git", tmp_path / "p/.claude", tmp_path / "p/.mcp.json")
     assert tmp_path / "p/locked" in policy.read_only
-    assert policy.read_only_patterns == (str(tmp_path / "p/**/Makefile"),)
+    assert policy.read_only_patterns == (str(tmp_path / "p/*/.git"), str(tmp_path / "p/*/*/.git"),
+                                         str(tmp_path / "p/**/Makefile"))
     for hidden in ("h/.ssh", "h/.aws", "h/.config/gcloud", "h/.netrc", "h/secrets", "p/.env"):
         assert tmp_path / hidden in policy.deny_read
     assert policy.deny_read_patterns == (str(tmp_path / "p/**/*.pem"),)

@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -33,6 +34,7 @@ __all__ = ["BACKENDS", "Backend", "MountPlan", "Probe", "SandboxSetupError", "pl
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
 GLOB_LIMIT = 1000  # paths one wildcard rule may expand to
+EXPAND_EVERY_S = 30
 PROBE_TIMEOUT_S = 10
 
 
@@ -68,8 +70,13 @@ def _below(path: str, roots: tuple[str, ...]) -> bool:
     return any(path == root or path.startswith(root.rstrip("/") + "/") for root in roots)
 
 
-@functools.lru_cache(maxsize=64)
 def _expand(pattern: str) -> tuple[str, ...]:
+    """The paths a wildcard matches now (re-read at most every EXPAND_EVERY_S: a deep `**` costs a walk)."""
+    return _expand_cached(pattern, int(time.monotonic() // EXPAND_EVERY_S))
+
+
+@functools.lru_cache(maxsize=128)
+def _expand_cached(pattern: str, period: int) -> tuple[str, ...]:
     return tuple(islice(glob.iglob(pattern, recursive=True, include_hidden=True)
                         if sys.version_info >= (3, 11) else glob.iglob(pattern, recursive=True), GLOB_LIMIT))
 

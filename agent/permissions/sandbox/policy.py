@@ -148,12 +148,13 @@ def build_policy(project_dir: Path, settings: SandboxSettings, *, home: Path, te
     edit_paths, edit_patterns = rule_paths(edit_deny, project_dir, home)
     read_paths, read_patterns = rule_paths(read_deny, project_dir, home)
     read_only = [*(project_dir / name for name in PROTECTED_IN_PROJECT), *edit_paths]
+    nested_git = [str(project_dir / "*" / ".git"), str(project_dir / "*" / "*" / ".git")]  # submodules, vendored repos
     deny_read = [*(expand(spec, project_dir, home) for spec in CREDENTIAL_PATHS),
                  *(expand(spec, project_dir, home) for spec in settings.deny_read), *read_paths]
     net = network or NetworkPolicy(allowed_domains=settings.allowed_domains)
     return SandboxPolicy(project_dir=project_dir, temp_dir=temp_dir, writable=_unique(writable),
                          read_only=_unique(read_only), deny_read=_unique(deny_read), network=net,
-                         read_only_patterns=tuple(edit_patterns), deny_read_patterns=tuple(read_patterns))
+                         read_only_patterns=tuple(nested_git + edit_patterns), deny_read_patterns=tuple(read_patterns))
 
 
 def _unique(paths: Iterable[Path]) -> tuple[Path, ...]:

@@ -75,10 +75,10 @@ def sandbox_rows(runner: SandboxRunner) -> list[tuple[str, str]]:
     skipped = [line for line in plan.skipped if not line.startswith(str(TEMP_PLACEHOLDER))]
     if skipped:
         rows.append(("Skipped", "; ".join(skipped)))
-    patterns = [*policy.read_only_patterns, *policy.deny_read_patterns]
+    patterns = [p for p in (*policy.read_only_patterns, *policy.deny_read_patterns) if not p.endswith("/.git")]
     if patterns:
-        rows.append(("Wildcard rules", ", ".join(patterns) + " (expanded when a command starts, at most 1000 "
-                     "paths each)"))
+        rows.append(("Wildcard rules", ", ".join(patterns) + " (expanded when a command starts, re-read at most "
+                     "every 30 s, at most 1000 paths each)"))
     rows += [
         ("Network", network),
         ("Environment", f"without {', '.join(sorted(SECRET_ENV))}"),
