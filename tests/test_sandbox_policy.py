@@ -272,3 +272,15 @@ def test_the_macos_profile_denies_by_default_and_carves_out_after_allowing(tmp_p
     assert write < carve and '(subpath "' + str(tmp_path) + '/p\\"q/.git")' in lines[carve]
     assert "(deny network*)" in lines and str(tmp_path / "h/.ssh") in profile
     assert seatbelt_argv(policy, ["bash", "-c", "true"])[:2] == ["/usr/bin/sandbox-exec", "-p"]
+
+
+def test_what_starts_each_command_is_read_only_when_it_lies_in_the_project(tmp_path: Path) -> None:
+    """A venv or the agent's own source inside the project: a sandboxed command must not rewrite the
+    launcher or the interpreter that start the next one outside the sandbox."""
+    from agent.permissions.sandbox import runner as runner_module
+    from agent.permissions.sandbox.backends import plan_mounts
+
+    launcher_dir = Path(runner_module.__file__).parent
+    sandbox = SandboxRunner(launcher_dir.parent, SandboxSettings(enabled=True), home=tmp_path)
+    plan = plan_mounts(sandbox.policy(tmp_path))
+    assert str(launcher_dir.resolve()) in plan.read_only

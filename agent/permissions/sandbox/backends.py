@@ -35,6 +35,7 @@ __all__ = ["BACKENDS", "Backend", "MountPlan", "Probe", "SandboxSetupError", "pl
 LAUNCHER = Path(__file__).with_name("launcher.py")
 GLOB_LIMIT = 1000  # paths one wildcard rule may expand to
 EXPAND_EVERY_S = 30
+SYSTEM_BIN = os.pathsep.join(("/usr/bin", "/bin", "/usr/local/bin", "/usr/sbin", "/sbin"))
 PROBE_TIMEOUT_S = 10
 
 
@@ -137,7 +138,9 @@ class Bubblewrap(Backend):
 
     @functools.cached_property
     def path(self) -> str | None:
-        return shutil.which("bwrap")
+        """Only from the system's folders: a `bwrap` earlier on PATH (an activated venv in the project)
+        could have been written by a sandboxed command, and would then start the next one unconfined."""
+        return shutil.which("bwrap", path=SYSTEM_BIN)
 
     @functools.cached_property
     def _help(self) -> str:

@@ -140,14 +140,15 @@ def rule_paths(specifiers: Iterable[str], project_dir: Path, home: Path) -> tupl
 
 def build_policy(project_dir: Path, settings: SandboxSettings, *, home: Path, temp_dir: Path,
                  read_deny: Iterable[str] = (), edit_deny: Iterable[str] = (),
-                 network: NetworkPolicy | None = None, extra_writable: Iterable[Path] = ()) -> SandboxPolicy:
+                 network: NetworkPolicy | None = None, extra_writable: Iterable[Path] = (),
+                 extra_read_only: Iterable[Path] = ()) -> SandboxPolicy:
     """The policy of one session. `read_deny` / `edit_deny`: the specifiers of Read and Edit deny rules."""
     project_dir = Path(os.path.normpath(project_dir))
     writable = [project_dir, temp_dir, *extra_writable,
                 *(expand(spec, project_dir, home) for spec in settings.allow_write)]
     edit_paths, edit_patterns = rule_paths(edit_deny, project_dir, home)
     read_paths, read_patterns = rule_paths(read_deny, project_dir, home)
-    read_only = [*(project_dir / name for name in PROTECTED_IN_PROJECT), *edit_paths]
+    read_only = [*(project_dir / name for name in PROTECTED_IN_PROJECT), *edit_paths, *extra_read_only]
     nested_git = [str(project_dir / "*" / ".git"), str(project_dir / "*" / "*" / ".git")]  # submodules, vendored repos
     deny_read = [*(expand(spec, project_dir, home) for spec in CREDENTIAL_PATHS),
                  *(expand(spec, project_dir, home) for spec in settings.deny_read), *read_paths]

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -30,6 +31,14 @@ from agent.tools.base import SandboxVerdict, WrappedCommand
 __all__ = ["SandboxRunner", "SandboxUnavailable"]
 
 log = logging.getLogger(__name__)
+
+
+# What runs outside the sandbox for every command (the interpreter, its venv, the launcher): read-only
+# inside it whenever it lies in a writable folder (a project with its own venv, or this agent's source),
+# or a sandboxed command could rewrite what starts the next one.
+SELF_PATHS = tuple(dict.fromkeys(Path(p) for p in (sys.prefix, sys.exec_prefix, sys.base_prefix,
+                                                   os.path.dirname(os.path.realpath(sys.executable)),
+                                                   os.path.dirname(os.path.abspath(__file__)))))
 
 
 class SandboxUnavailable(RuntimeError):
@@ -148,7 +157,7 @@ class SandboxRunner:
         """The policy now (`temp_dir`: a stand-in for the private temp folder, which is made on first use)."""
         return build_policy(self.project_dir, self.settings, home=self.home,
                             temp_dir=temp_dir or self._folder() / "tmp", read_deny=self.read_deny,
-                            edit_deny=self.edit_deny, network=self.network)
+                            edit_deny=self.edit_deny, network=self.network, extra_read_only=SELF_PATHS)
 
     def wrap(self, argv: list[str], env: Mapping[str, str], cwd: Path) -> WrappedCommand:
         """`argv` as it runs inside the sandbox. Raises SandboxUnavailable when there is no backend."""
