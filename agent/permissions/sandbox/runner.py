@@ -41,6 +41,9 @@ SELF_PATHS = tuple(dict.fromkeys(Path(p) for p in (sys.prefix, sys.exec_prefix, 
                                                    os.path.dirname(os.path.abspath(__file__)))))
 
 
+NetworkSource = NetworkPolicy | Callable[[], NetworkPolicy | None] | None
+
+
 class SandboxUnavailable(RuntimeError):
     """The sandbox is required (failIfUnavailable) and no backend works here; the message says why."""
 
@@ -60,13 +63,13 @@ class _Shared:
 class SandboxRunner:
     def __init__(self, project_dir: Path, settings: SandboxSettings, *, home: Path | None = None,
                  read_deny: Iterable[str] = (), edit_deny: Iterable[str] = (),
-                 network: NetworkPolicy | None = None, backends: Iterable[Backend] | None = None,
+                 network: NetworkSource = None, backends: Iterable[Backend] | None = None,
                  warn: Callable[[str], None] = log.warning, _shared: _Shared | None = None) -> None:
         self.project_dir = Path(os.path.abspath(project_dir))
         self.settings = settings
         self.home = Path(home or Path.home())
         self.read_deny, self.edit_deny = tuple(read_deny), tuple(edit_deny)
-        self.network = network
+        self.network = network  # NETWORK HOOK: a NetworkPolicy, or a function giving the current one
         self._candidates = tuple(backends) if backends is not None else tuple(b() for b in BACKENDS)
         self._warn = warn
         self._shared = _shared or _Shared()
@@ -157,7 +160,16 @@ class SandboxRunner:
         """The policy now (`temp_dir`: a stand-in for the private temp folder, which is made on first use)."""
         return build_policy(self.project_dir, self.settings, home=self.home,
                             temp_dir=temp_dir or self._folder() / "tmp", read_deny=self.read_deny,
-                            edit_deny=self.edit_deny, network=self.network, extra_read_only=SELF_PATHS)
+                            edit_deny=self.edit_deny, network=self._network(), extra_read_only=SELF_PATHS)
+
+    def _network(self) -> NetworkPolicy | None:
+        """The network now: a provider is called for each command, so a proxy may start on first use."""
+        return self.network() if callable(self.network) else self.network
+
+    def private_path(self, name: str) -> Path:
+        """A path in the session's folder that sandboxed commands can read but not change or replace:
+        where the proxy's unix socket belongs (the private temp folder beside it is writable)."""
+        return self._folder() / name
 
     def wrap(self, argv: list[str], env: Mapping[str, str], cwd: Path) -> WrappedCommand:
         """`argv` as it runs inside the sandbox. Raises SandboxUnavailable when there is no backend."""
