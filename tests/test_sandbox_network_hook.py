@@ -46,6 +46,8 @@ def backend(request: pytest.FixtureRequest) -> Backend:
 
 
 async def test_the_relay_starts_inside_and_is_the_only_way_out(tmp_path: Path, backend: Backend) -> None:
+    if backend.name == "landlock-only":
+        pytest.skip("landlock-only has no network namespace to run a relay in: no network at all there")
     project, folder = tmp_path / "project", tmp_path / "agent"
     project.mkdir()
     folder.mkdir()
