@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from agent.permissions.sandbox.backends import Bubblewrap, LandlockBackend
+from agent.permissions.sandbox.backends import Bubblewrap, LandlockBackend, LandlockOnly
 from agent.permissions.sandbox.config import SandboxSettings
 from agent.permissions.sandbox.runner import SandboxRunner
 from agent.tools.base import ToolContext
@@ -55,7 +55,7 @@ async def main() -> None:
     plain = statistics.median(times)
     print(f"median of {runs} `true` runs through the Bash tool (wall time; CPU time of its processes)")
     print(f"  unsandboxed        {plain:7.2f} ms   cpu {plain_cpu:.2f} ms")
-    for backend in (Bubblewrap(), LandlockBackend()):
+    for backend in (Bubblewrap(), LandlockBackend(), LandlockOnly()):
         start = time.perf_counter()
         runner = SandboxRunner(project, SandboxSettings(enabled=True), backends=[backend])
         probe = runner.probes[0]
