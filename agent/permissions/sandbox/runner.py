@@ -176,7 +176,8 @@ class SandboxRunner:
         backend = self.backend
         if backend is None:
             raise SandboxUnavailable(f"no sandbox works here ({self.unavailable_reason()})")
-        (self.project_dir / ".claude").mkdir(exist_ok=True)  # so that it can be kept read-only
+        with contextlib.suppress(OSError):  # a read-only checkout: nothing can create it then either
+            (self.project_dir / ".claude").mkdir(exist_ok=True)  # so that it can be kept read-only
         policy = self.policy()
         plan = plan_mounts(policy)
         argv = [shutil.which(argv[0]) or argv[0], *argv[1:]]
