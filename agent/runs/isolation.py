@@ -134,7 +134,9 @@ class IsolatedRun:
         search = moved.search_filter if moved is not None and ctx.search_filter is not None else None
         conversation.system_prompt = self._retarget(conversation.system_prompt, ctx.project_dir)
         hidden = moved.read_denied if moved is not None and ctx.read_denied is not None else ctx.read_denied
-        conversation.ctx = replace(ctx, project_dir=self.run_dir, search_filter=search, read_denied=hidden)
+        sandbox = ctx.sandbox.rooted(self.run_dir) if ctx.sandbox is not None else None  # its worktree only
+        conversation.ctx = replace(ctx, project_dir=self.run_dir, search_filter=search, read_denied=hidden,
+                                   sandbox=sandbox)
         conversation.policy = moved
 
     def _retarget(self, system: Any, project_dir: Path) -> Any:
