@@ -175,7 +175,8 @@ def test_stream_json_input_reads_like_claude_codes_recording(fmt: str, project: 
     messages = "".join(json.dumps({"type": "user", "message": {"role": "user", "content": text}}) + "\n"
                        for text in ("say hi", "say it again"))
     with FakeAnthropic() as api:
-        api.script(*(text_reply(text, usage={"input_tokens": 1234, "output_tokens": 56}) for text in ("Hi.", "Hi again.")))
+        fixed = {"input_tokens": 1234, "output_tokens": 56}  # as the recording's fake reported
+        api.script(text_reply("Hi.", usage=fixed), text_reply("Hi again.", usage=fixed))
         done = _run_agent(child_env(api, home=tmp_path / "home"), project,
                           ["-p", "--input-format", "stream-json", *FORMATS[fmt]], stdin=messages)
     assert done.returncode == 0, done.stderr

@@ -152,8 +152,7 @@ class HeadlessRun:
                 if loaded.warning:
                     print(f"agent: warning: {loaded.warning}", file=sys.stderr)
                 resume_into(conversation, loaded)
-                self.writer.totals.cost_usd = loaded.total_cost_usd
-                self.writer.totals.model_usage = loaded.model_usage
+                self.writer.totals.restore(loaded.total_cost_usd, loaded.model_usage)
                 restore_session_tasks(self.session.cron, loaded.tasks, int(time.time() * 1000))
             self.conversation = conversation
             resume_gc()  # start-up is over (see pause_gc_for_start_up)
@@ -201,7 +200,7 @@ class HeadlessRun:
         self.writer.result(outcome)
         writer = getattr(self.conversation, "transcript", None)
         if writer is not None:
-            writer.record_cost(self.writer.totals.cost_usd, self.writer.totals.model_usage)
+            writer.record_cost(self.writer.totals.cost_usd, self.writer.totals.saved())
         return outcome, turn
 
 __all__ = ["HeadlessRun", "check_flags", "read_prompt", "run_headless"]

@@ -144,6 +144,18 @@ class SessionTotals:
     model_usage: dict[str, dict[str, Any]] = field(default_factory=dict)
     results: int = 0
 
+    def saved(self) -> dict[str, dict[str, Any]]:
+        """The counts worth keeping in the transcript (limits and names are known again on resume)."""
+        return {model: {k: entry[k] for k in _SUMMED if entry.get(k)} for model, entry in self.model_usage.items()}
+
+    def restore(self, cost_usd: float, saved: dict[str, Any]) -> None:
+        """The session's spend before a `--resume`, from `saved()`."""
+        self.cost_usd = cost_usd
+        for model, counts in saved.items():
+            if isinstance(counts, dict):
+                entry = model_usage_entry(ModelLimits(str(model)), Usage(), 0.0)
+                self.model_usage[str(model)] = {k: (counts.get(k, 0) if k in _SUMMED else v) for k, v in entry.items()}
+
     def add(self, outcome: RunOutcome, limits: ModelLimits | None) -> dict[str, dict[str, Any]]:
         """Count one turn in; returns that turn's own model usage."""
         self.cost_usd += outcome.total_cost_usd or 0.0

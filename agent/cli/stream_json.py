@@ -234,7 +234,7 @@ class OutputWriter:
         turn_usage = self.totals.add(outcome, self.limits)
         if self.format == "text":
             if outcome.is_error:
-                print(f"agent: {outcome.errors[0] if outcome.errors else outcome.result}", file=self.err, flush=True)
+                print(f"agent: {_failure_line(outcome)}", file=self.err, flush=True)
             elif outcome.result:
                 print(outcome.result, file=self.out, flush=True)
         else:
@@ -243,8 +243,14 @@ class OutputWriter:
             self.write(result_message(self.session_id, outcome, self.denials, totals=self.totals,
                                       turn_model_usage=turn_usage, streaming=self.streaming))
             if outcome.is_error and self.format == "json":
-                print(f"agent: {outcome.errors[0] if outcome.errors else outcome.result}", file=self.err, flush=True)
+                print(f"agent: {_failure_line(outcome)}", file=self.err, flush=True)
         self.denials = []
+
+
+def _failure_line(outcome: RunOutcome) -> str:
+    if outcome.errors:  # max turns
+        return f"{outcome.errors[0]}: the task may be unfinished; raise --max-turns to let it go on"
+    return outcome.result
 
 
 QUIET_EVENTS = ("text_delta", "stream_event", "assistant_message", "tool_results_message", "turn_finished")
