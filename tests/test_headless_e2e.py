@@ -133,7 +133,7 @@ def test_json_output_parses_and_its_usage_matches_what_the_server_sent(fake_api,
     out = json.loads(done.stdout)
     assert out["result"] == "alpha it is" and out["is_error"] is False
     assert out["num_turns"] == 2 and out["duration_ms"] >= 0 and out["session_id"]
-    assert out["usage"] == {k: usage_a[k] + usage_b[k] for k in usage_a}
+    assert {k: out["usage"][k] for k in usage_a} == {k: usage_a[k] + usage_b[k] for k in usage_a}
     # claude-sonnet-4-6: $3 in, $15 out, $0.30 cache read, $3.75 cache write per million tokens.
     expected = (2500 * 3 + 100 * 15 + 1200 * 0.30 + 50 * 3.75) / 1e6
     assert out["total_cost_usd"] == pytest.approx(expected)

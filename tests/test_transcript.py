@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -180,7 +181,8 @@ def test_a_truncated_transcript_resumes_with_one_warning_under_p(fake_api, proje
     fake_api.script(text_reply("first answer"), text_reply("second answer"))
     run_agent(fake_api, project, "-p", "first question", "--session-id", SID)
     path = transcript_path(project, env(), SID)
-    path.write_bytes(path.read_bytes()[:-10])
+    data = path.read_bytes()
+    path.write_bytes(data[:data.rindex(b"first answer")])  # a crash in the middle of writing the answer
     done = run_agent(fake_api, project, "-p", "next", "--resume", SID)
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("warning") == 1 and "damaged" in done.stderr
@@ -198,7 +200,7 @@ def test_resume_list_shows_first_prompt_age_and_size_and_reads_a_number(fake_api
     sessions = list_sessions(project, env())
     rows = session_rows(sessions, now=time.time())
     assert "write the changelog" in rows[0] and "fix the login bug" in rows[1]
-    assert "just now" in rows[0] and " B" in rows[0]
+    assert "just now" in rows[0] and re.search(r"\d(\.\d)? K?B ", rows[0])
     out = io.StringIO()
     answers = iter(["9", "2"])
     chosen = pick_session(sessions, out, ask=lambda _: next(answers))

@@ -19,7 +19,9 @@ import uuid
 from pathlib import Path
 from typing import Any, TextIO
 
+from agent import __version__
 from agent.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, builtin_names, resume_gc
+from agent.cli.result_object import ModelLimits
 from agent.cli.stream_json import OutputWriter, RunOutcome
 from agent.engine.custom_commands import CommandNotFound, CommandSet, load_commands, parse_command_line, run_prompt
 from agent.engine.session import AgentSession, SessionOptions
@@ -134,7 +136,7 @@ class HeadlessRun:
                           "none")
         self.writer.init(cwd=str(self.session.project_dir), model=self.session.model,
                          tools=self.session.tools.names(), permission_mode=self.session.policy.mode.value,
-                         slash_commands=self.slash_commands(), api_key_source=key_source)
+                         slash_commands=self.slash_commands(), api_key_source=key_source, version=__version__)
 
     def slash_commands(self) -> list[str]:
         return [*builtin_names(), *self.commands().names()]
@@ -153,6 +155,9 @@ class HeadlessRun:
             conversation = self.session.new_conversation(emit=self._emit, session_id=self.writer.session_id)
             if self.include_partial:
                 conversation.llm.raw_events = True
+            self.writer.partial = self.include_partial
+            self.writer.limits = ModelLimits(conversation.llm.model, conversation.llm.context_window,
+                                             conversation.llm.max_tokens)
             if self.resume_from is not None:
                 try:
                     loaded = read_transcript(self.resume_from)
@@ -161,6 +166,7 @@ class HeadlessRun:
                 if loaded.warning:
                     print(f"agent: warning: {loaded.warning}", file=sys.stderr)
                 resume_into(conversation, loaded)
+                self.writer.totals.restore(loaded.total_cost_usd, loaded.model_usage)
                 restore_session_tasks(self.session.cron, loaded.tasks, int(time.time() * 1000))
             self.conversation = conversation
             resume_gc()  # start-up is over (see pause_gc_for_start_up)
@@ -198,11 +204,17 @@ class HeadlessRun:
             conversation = self.ensure_conversation()
             turn = await run_prompt(conversation, self.session, prompt, commands=commands,
                                     scheduled_task=scheduled_task, run_id=run_id)
-        except (LLMError, CommandNotFound, SessionChoiceError) as exc:
-            outcome = RunOutcome.failure(getattr(exc, "message", str(exc)), _ms_since(started))
+        except LLMError as exc:  # before any request: no key, say
+            outcome = RunOutcome.api_failure(exc.message, status=exc.status, unreachable=False,
+                                             duration_ms=_ms_since(started))
+        except (CommandNotFound, SessionChoiceError) as exc:
+            outcome = RunOutcome.failure(str(exc), _ms_since(started))
         else:
             outcome = RunOutcome.from_turn(turn)
         self.writer.result(outcome)
+        writer = getattr(self.conversation, "transcript", None)
+        if writer is not None:
+            writer.record_cost(self.writer.totals.cost_usd, self.writer.totals.saved())
         return outcome, turn
 
 __all__ = ["HeadlessRun", "check_flags", "print_warnings", "read_prompt", "run_headless"]

@@ -94,7 +94,6 @@ async def serve_stream_input(run: HeadlessRun, stdin: TextIO) -> int:
                          retry_later=on_fire, stop_turn=lambda _task, _reason: _stop(state),
                          on_blocked=lambda task, why: log.warning("task %s not run: %s", task.id, why))
     run.listeners.append(fires.emit)
-    run.write_init()
     resume_gc()  # the SDK is loaded: start-up is over, though no message may come for hours
     threading.Thread(target=_read_lines, args=(stdin, asyncio.get_running_loop(), lines), daemon=True).start()
     await scheduler.start()
@@ -155,6 +154,7 @@ def _stop(state: dict[str, Any]) -> None:
 
 async def _run_item(run: HeadlessRun, item: QueuedPrompt, state: dict[str, Any], fires: LiveFireRuns) -> None:
     state["busy"] = True
+    run.write_init()  # Claude Code starts each turn, typed or fired, with a system/init line
     try:
         if item.source != "cron":
             outcome = await run.turn(item.text)

@@ -26,6 +26,7 @@ from agent.engine.events import (
     Compacted,
     Event,
     PermissionDenied,
+    RequestStarted,
     ToolCallFinished,
     ToolCallStarted,
     ToolResultsMessage,
@@ -79,6 +80,8 @@ class TurnResult:
     run_id: str = ""  # the id tools saw for this run (CronCreate records it as createdByRun)
     error_kind: str | None = None  # the LLMError class name, so a scheduler can tell transient failures
     duration_api_ms: int = 0  # time spent waiting for the model
+    error_status: int | None = None  # the HTTP status of the model call that failed, if one did
+    model_stop_reason: str | None = None  # the model's last stop_reason ("max_turns" is ours, not the model's)
 
 
 class Conversation:
@@ -163,7 +166,7 @@ class Conversation:
         except LLMError as exc:
             if turn.num_requests == 0:
                 self.history = before  # nothing happened: forget the prompt, as if never sent
-            turn.error_kind = type(exc).__name__
+            turn.error_kind, turn.error_status = type(exc).__name__, exc.status
             self._finish(turn, started, error=exc.message)
             return turn
         except Exception as exc:  # a bug: keep the history sendable, then let it surface
@@ -187,7 +190,7 @@ class Conversation:
             self._measured_len = len(self.history)
             self._emit(AssistantMessage(_api_message(response)))
             turn.result_text = response.text or turn.result_text
-            turn.stop_reason = response.stop_reason
+            turn.stop_reason = turn.model_stop_reason = response.stop_reason
             if response.stop_reason == "pause_turn":
                 continue
             if not response.tool_uses:
@@ -204,6 +207,7 @@ class Conversation:
     async def _request(self, turn: TurnResult) -> LLMResponse:
         from agent.engine.llm import PromptTooLongError
 
+        self._emit(RequestStarted())
         sent = time.monotonic()
         try:
             response = await self._send()

@@ -164,6 +164,15 @@ class RetryNotice(Event):
     wait_s: float
     attempt: int
     discarded_output: bool = False
+    status: int | None = None  # the HTTP status that failed, None for a connection or mid-stream failure
+    max_retries: int = 0
+
+
+@dataclass
+class RequestStarted(Event):
+    """A model request is about to be sent (Claude Code's stream-json `system`/`status` "requesting")."""
+
+    type: ClassVar[str] = "request_started"
 
 
 @dataclass

@@ -324,7 +324,8 @@ class LLM:
                     wait = min(2.0 ** (attempt - 1), self.max_retry_wait_s)
                     log.info("response failed mid-stream (%s); retrying in %.1f s", failure.reason, wait)
                     self._announce(RetryNotice(f"{failure.reason} mid-response", wait, attempt,
-                                               discarded_output=failure.discarded_output))
+                                               discarded_output=failure.discarded_output,
+                                               max_retries=self._max_retries))
                     await self._sleep(wait)
                     attempt += 1
         finally:
@@ -389,7 +390,9 @@ class LLM:
         if wait_s > capped:
             reason += f"; the server asked to wait {wait_s:.0f} s, waiting {capped:.0f} s instead"
         log.info("%s; retry %d of %d in %.1f s", reason, attempt, self._max_retries, capped)
-        self._announce(RetryNotice(reason, round(capped, 3), attempt))
+        status = getattr(response, "status_code", None)
+        self._announce(RetryNotice(reason, round(capped, 3), attempt, status=status,
+                                   max_retries=self._max_retries))
         await self._sleep(capped)
 
     def _announce(self, event: Event) -> None:
@@ -450,7 +453,7 @@ def _block_param(block: Any) -> dict[str, Any] | None:
 
 def _raw_event(event: Any) -> dict[str, Any]:
     """An SDK stream event as the API sent it (the SDK adds snapshots to some events)."""
-    data = event.model_dump(mode="json")
+    data = event.model_dump(mode="json", exclude_unset=True)  # the wire's fields, not the SDK's defaults
     if data.get("type") in ("content_block_stop", "message_stop"):
         for extra in SDK_EXTRAS:
             data.pop(extra, None)

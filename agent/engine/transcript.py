@@ -9,6 +9,8 @@ line per write, so a crash loses at most the message in flight. Lines:
     {"type": "rewind", "keep": N}         the history was changed in place (a merge, a rollback,
                                           compaction): keep the first N messages, the next lines follow
     {"type": "scheduled_tasks", "tasks": [...]}   the session-only scheduled tasks, whenever they change
+    {"type": "cost", "totalCostUsd", "modelUsage"}  the session's spend so far, after each `-p` result, so
+                                          `--resume` reports a cumulative `total_cost_usd` as Claude Code does
 
 `read_transcript` replays them; a truncated or corrupt file resumes up to its last whole message with
 one warning. Other code learns where a conversation is saved with `transcript_path_of(conversation)`.
@@ -94,6 +96,17 @@ class TranscriptWriter:
             log.warning("cannot save the session to %s (%s); this session will not be resumable", self.path,
                         exc.strerror or exc)
 
+    def record_cost(self, total_cost_usd: float, model_usage: dict[str, Any]) -> None:
+        """The session's spend so far; never raises (like `sync`)."""
+        if self._broken:
+            return
+        try:
+            self._append({"type": "cost", "totalCostUsd": total_cost_usd, "modelUsage": model_usage,
+                          "timestamp": _now_iso()})
+        except OSError as exc:
+            self._broken = True
+            log.warning("cannot save the session to %s (%s)", self.path, exc.strerror or exc)
+
     def _sync(self, history: list[Message]) -> None:
         keep = 0
         while keep < min(len(history), len(self._written)) and history[keep] is self._written[keep]:
@@ -147,6 +160,8 @@ class LoadedTranscript:
     uuids: list[str] = field(default_factory=list)
     tasks: list[dict[str, Any]] = field(default_factory=list)
     warning: str | None = None
+    total_cost_usd: float = 0.0  # the session's spend before this resume (the last "cost" record)
+    model_usage: dict[str, Any] = field(default_factory=dict)
 
 
 def read_transcript(path: Path) -> LoadedTranscript:
@@ -194,6 +209,10 @@ def _apply(loaded: LoadedTranscript, record: dict[str, Any]) -> None:
         del loaded.messages[record["keep"]:], loaded.uuids[record["keep"]:]
     elif kind == "scheduled_tasks" and isinstance(record.get("tasks"), list):
         loaded.tasks = [t for t in record["tasks"] if isinstance(t, dict)]
+    elif kind == "cost" and isinstance(record.get("totalCostUsd"), (int, float)):
+        loaded.total_cost_usd = float(record["totalCostUsd"])
+        usage = record.get("modelUsage")
+        loaded.model_usage = usage if isinstance(usage, dict) else {}
 
 
 def repaired_history(messages: list[Message]) -> list[Message]:
