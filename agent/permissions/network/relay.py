@@ -1,0 +1,170 @@
+"""The sandbox's end of the network: run a command with a proxy on 127.0.0.1 that leads to the agent's.
+
+    python -m agent.permissions.network.relay --socket SOCK --port PORT -- CMD ARGS...
+    python -I -S relay.py --socket SOCK --port PORT -- CMD ARGS...   (what the sandbox runs: faster)
+
+Runs inside the sandbox's private network namespace, where the only way out is the unix socket SOCK
+(the agent's filtering proxy, bind-mounted in). It brings the loopback interface up if nobody did
+(Landlock's backend makes a bare namespace), listens on 127.0.0.1:PORT (0: any free port), starts CMD
+with HTTP_PROXY, HTTPS_PROXY, http_proxy, https_proxy and ALL_PROXY pointing there (NO_PROXY empty, so
+nothing bypasses it), copies each connection's bytes to and from SOCK, and exits with CMD's status when
+CMD ends (killed by a signal: the same signal). Signals it receives go to CMD.
+
+Standard library only and imports nothing from `agent`, so it starts in a few milliseconds and runs
+by file path under `python -I -S` with nothing of the command's environment able to change what it
+loads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+
+CHUNK = 64 * 1024
+MAX_CONNECTIONS = 256
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy")
+NO_PROXY_VARIABLES = ("NO_PROXY", "no_proxy")
+_SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
+
+
+def proxy_environment(env: dict[str, str], port: int) -> dict[str, str]:
+    """`env` with every proxy variable pointing at 127.0.0.1:port and no bypass list."""
+    url = f"http://127.0.0.1:{port}"
+    out = dict(env)
+    out.update(dict.fromkeys(PROXY_VARIABLES, url))
+    out.update(dict.fromkeys(NO_PROXY_VARIABLES, ""))
+    return out
+
+
+def bring_up_loopback() -> None:
+    """Set `lo` up in this network namespace (a new one starts with it down); harmless if it is up."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(sock, _SIOCGIFFLAGS, request))[1]
+        if not flags & _IFF_UP:
+            fcntl.ioctl(sock, _SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | _IFF_UP))
+
+
+def listen(port: int) -> socket.socket:
+    """A listening socket on 127.0.0.1:port, bringing loopback up first if binding needs it."""
+    try:
+        return socket.create_server(("127.0.0.1", port), backlog=128)
+    except OSError:
+        bring_up_loopback()
+        return socket.create_server(("127.0.0.1", port), backlog=128)
+
+
+def _pump(source: socket.socket, target: socket.socket) -> None:
+    """Copy one direction until the source ends, then half-close the target."""
+    try:
+        while data := source.recv(CHUNK):
+            target.sendall(data)
+    except OSError:
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            target.shutdown(socket.SHUT_WR)
+
+
+def _serve_one(client: socket.socket, proxy_socket: str, slots: threading.BoundedSemaphore) -> None:
+    try:
+        with client, socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as upstream:
+            try:
+                upstream.connect(proxy_socket)
+            except OSError as exc:
+                body = f"The agent's network proxy is not reachable ({exc.strerror or exc}).\n".encode()
+                head = f"HTTP/1.1 502 Bad Gateway\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+                with contextlib.suppress(OSError):
+                    client.sendall(head.encode() + body)
+                return
+            back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
+            back.start()
+            _pump(client, upstream)
+            back.join()
+    finally:
+        slots.release()
+
+
+def accept_forever(listener: socket.socket, proxy_socket: str) -> None:
+    slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+    while True:
+        try:
+            client, _ = listener.accept()
+        except OSError:
+            return
+        if not slots.acquire(blocking=False):
+            client.close()  # over the cap: refused rather than queued without bound
+            continue
+        threading.Thread(target=_serve_one, args=(client, proxy_socket, slots), daemon=True).start()
+
+
+def _exit_like(status: int) -> None:
+    """End this process the way the command ended: its exit code, or its signal."""
+    if status < 0:
+        sig = -status
+        with contextlib.suppress(OSError, ValueError):
+            signal.signal(sig, signal.SIG_DFL)
+            os.kill(os.getpid(), sig)
+        os._exit(128 + sig)
+    os._exit(status)
+
+
+def run(proxy_socket: str, port: int, command: list[str]) -> int:
+    try:
+        listener = listen(port)
+    except OSError as exc:
+        print(f"agent sandbox: cannot listen on 127.0.0.1:{port} for the network proxy: {exc}", file=sys.stderr)
+        return 125
+    bound_port = listener.getsockname()[1]
+    threading.stack_size(256 * 1024)
+    threading.Thread(target=accept_forever, args=(listener, proxy_socket), daemon=True).start()
+    try:
+        child = subprocess.Popen(command, env=proxy_environment(dict(os.environ), bound_port))
+    except OSError as exc:
+        print(f"agent sandbox: cannot run {command[0]}: {exc.strerror or exc}", file=sys.stderr)
+        return 127 if isinstance(exc, FileNotFoundError) else 126
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(sig, lambda number, _frame: _forward_signal(child, number))
+    while True:
+        try:
+            return child.wait()
+        except InterruptedError:
+            continue
+
+
+def _forward_signal(child: subprocess.Popen[bytes], number: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        child.send_signal(number)
+
+
+def relay_command(proxy_socket: str, command: list[str], *, port: int = 0,
+                  python: str = sys.executable) -> list[str]:
+    """The argv that runs `command` behind the relay: this file by path, isolated (-I) and without
+    site-packages (-S), so it starts fast and nothing in the environment changes what it loads."""
+    return [python, "-I", "-S", os.path.abspath(__file__), "--socket", proxy_socket, "--port", str(port),
+            "--", *command]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="relay", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--socket", required=True, help="the agent proxy's unix socket")
+    parser.add_argument("--port", type=int, default=0, help="the port to listen on, on 127.0.0.1 (0: any)")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("no command given: ... -- CMD ARGS")
+    sys.stdout.flush()
+    _exit_like(run(args.socket, args.port, command))
+
+
+if __name__ == "__main__":
+    main()
