@@ -3,8 +3,10 @@
 `domains` reads `sandbox.network.allowedDomains` in Claude Code's form (exact hosts, `*.` wildcards,
 IP addresses, an optional `:port`) and normalises hosts so that one spelling is judged and reached;
 `http_head` reads and checks one proxy request; `proxy` is `DomainProxy`, the asyncio proxy on a unix
-socket that allows, asks or refuses each host and records refusals (`NetworkDenial`); `relay` runs
-inside the sandbox (standard library only) and forwards 127.0.0.1 to that socket. It imports nothing
+socket that allows, asks or refuses each host and records refusals (`NetworkDenial`); `service` hosts
+one session's proxy on its own thread (`NetworkService`); `remember` saves an "always" answer in the
+project's `.claude/settings.local.json`; `relay` runs inside the sandbox (standard library only) and
+forwards 127.0.0.1 to that socket. It imports nothing
 above `agent.permissions`; the re-exports are lazy (PEP 562) so `relay` stays quick to start.
 """
 
@@ -24,6 +26,10 @@ _EXPORTS = {
     "AskHost": "proxy",
     "NetworkDenial": "proxy",
     "relay_command": "relay",
+    "relay_template": "relay",
+    "NetworkService": "service",
+    "remember_domain": "remember",
+    "RememberError": "remember",
 }
 
 __all__ = [
@@ -34,15 +40,21 @@ __all__ = [
     "DomainRule",
     "HostDecision",
     "NetworkDenial",
+    "NetworkService",
+    "RememberError",
     "normalize_host",
     "parse_rules",
     "relay_command",
+    "relay_template",
+    "remember_domain",
 ]
 
 if TYPE_CHECKING:
     from agent.permissions.network.domains import AllowList, BadHost, DomainRule, normalize_host, parse_rules
     from agent.permissions.network.proxy import AskHost, DomainProxy, HostDecision, NetworkDenial
-    from agent.permissions.network.relay import relay_command
+    from agent.permissions.network.relay import relay_command, relay_template
+    from agent.permissions.network.remember import RememberError, remember_domain
+    from agent.permissions.network.service import NetworkService
 
 
 def __getattr__(name: str) -> Any:

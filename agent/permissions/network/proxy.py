@@ -130,7 +130,7 @@ class DomainProxy:
         self.socket_path = Path(socket_path)
         self.allow = allowed_domains if isinstance(allowed_domains, AllowList) else AllowList.from_entries(
             allowed_domains)
-        self._ask = ask
+        self.ask = ask  # may be set later (the chat sets it once it is up); None: refuse unlisted hosts
         self._on_always = on_always
         self._clock = clock
         self._resolver = resolve or _getaddrinfo
@@ -236,7 +236,7 @@ class DomainProxy:
         with self._lock:
             if host in self._grants.refused:
                 return REFUSED_IN_CHAT
-        if self._ask is None:
+        if self.ask is None:
             return NOT_LISTED
         decision = await self._ask_once(host, port)
         with self._lock:
@@ -261,8 +261,9 @@ class DomainProxy:
             pending = asyncio.get_running_loop().create_future()
             self._asking[host] = pending
             try:
-                assert self._ask is not None
-                answer = await self._ask(host, port)
+                if self.ask is None:
+                    raise RuntimeError("nobody to ask any more")
+                answer = await self.ask(host, port)
                 pending.set_result(answer if answer in ("once", "always") else "no")
             except BaseException as exc:
                 pending.set_result("no")

@@ -2,13 +2,15 @@
 
     python -m agent.permissions.network.relay --socket SOCK --port PORT -- CMD ARGS...
     python -I -S relay.py --socket SOCK --port PORT -- CMD ARGS...   (what the sandbox runs: faster)
+    python -I -S relay.py --socket SOCK --port PORT                  (no command: relay until killed)
 
 Runs inside the sandbox's private network namespace, where the only way out is the unix socket SOCK
 (the agent's filtering proxy, bind-mounted in). It brings the loopback interface up if nobody did
 (Landlock's backend makes a bare namespace), listens on 127.0.0.1:PORT (0: any free port), starts CMD
 with HTTP_PROXY, HTTPS_PROXY, http_proxy, https_proxy and ALL_PROXY pointing there (NO_PROXY empty, so
 nothing bypasses it), copies each connection's bytes to and from SOCK, and exits with CMD's status when
-CMD ends (killed by a signal: the same signal). Signals it receives go to CMD.
+CMD ends (killed by a signal: the same signal). Signals it receives go to CMD. Without CMD it only
+relays, until it is killed (a sandbox launcher that starts the command itself and sets the variables).
 
 Standard library only and imports nothing from `agent`, so it starts in a few milliseconds and runs
 by file path under `python -I -S` with nothing of the command's environment able to change what it
@@ -146,12 +148,18 @@ def _forward_signal(child: subprocess.Popen[bytes], number: int) -> None:
         child.send_signal(number)
 
 
-def relay_command(proxy_socket: str, command: list[str], *, port: int = 0,
+def relay_command(proxy_socket: str, command: list[str], *, port: int | str = 0,
                   python: str = sys.executable) -> list[str]:
-    """The argv that runs `command` behind the relay: this file by path, isolated (-I) and without
-    site-packages (-S), so it starts fast and nothing in the environment changes what it loads."""
-    return [python, "-I", "-S", os.path.abspath(__file__), "--socket", proxy_socket, "--port", str(port),
-            "--", *command]
+    """The argv that runs `command` behind the relay (no command: the relay alone): this file by path,
+    isolated (-I) and without site-packages (-S), so it starts fast and nothing in the environment
+    changes what it loads."""
+    argv = [python, "-I", "-S", os.path.abspath(__file__), "--socket", proxy_socket, "--port", str(port)]
+    return [*argv, "--", *command] if command else argv
+
+
+def relay_template(python: str = sys.executable) -> list[str]:
+    """The relay alone, with `{socket}` and `{port}` left for the sandbox to fill in."""
+    return relay_command("{socket}", [], port="{port}", python=python)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -162,8 +170,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
-        parser.error("no command given: ... -- CMD ARGS")
-    sys.stdout.flush()
+        try:
+            listener = listen(args.port)
+        except OSError as exc:
+            parser.exit(125, f"agent sandbox: cannot listen on 127.0.0.1:{args.port} for the network proxy: {exc}\n")
+        accept_forever(listener, args.socket)
+        return
     _exit_like(run(args.socket, args.port, command))
 
 
