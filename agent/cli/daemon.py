@@ -117,15 +117,20 @@ def run_daemon_cli(argv: Sequence[str]) -> int:
     from agent.engine.llm import LLMError
     from agent.engine.session import AgentSession, SessionOptions
     from agent.permissions.policy import PermissionConfigError
+    from agent.permissions.sandbox.runner import SandboxUnavailable
 
     try:
         session = AgentSession(project, SessionOptions.from_args(args, headless=True))
+        session.sandbox.require(scheduled=True)  # sandbox.failIfUnavailable: fires run sandboxed or not at all
         session.llm()  # no credentials: say so before taking the lock, so a chat with a key keeps firing
     except (SettingsError, PermissionConfigError) as exc:
         print(f"agent daemon: {exc}", file=sys.stderr)
         return EXIT_FAILURE if type(exc) is SettingsError else EXIT_USAGE
     except LLMError as exc:
         print(f"agent daemon: cannot serve: {exc.message}", file=sys.stderr)
+        return EXIT_FAILURE
+    except SandboxUnavailable as exc:
+        print(f"agent daemon: cannot serve: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     return asyncio.run(Daemon(session, grace_s=args.grace).serve())
 

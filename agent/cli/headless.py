@@ -31,6 +31,7 @@ from agent.engine.transcript import (
     resume_into,
 )
 from agent.permissions.policy import PermissionConfigError
+from agent.permissions.sandbox.runner import SandboxUnavailable
 from agent.settings import SettingsError, SettingsRuleError
 
 log = logging.getLogger(__name__)
@@ -76,10 +77,11 @@ def run_headless(args: argparse.Namespace, project: Path) -> int:
                           verbose=args.verbose)
     try:
         session = AgentSession(project, SessionOptions.from_args(args, headless=True))
+        session.sandbox.require(scheduled=False)  # sandbox.failIfUnavailable: no sandbox, no run
         writer.session_id, resume_from = choose_session(
             project, session.env, continue_latest=bool(getattr(args, "continue_session", False)),
             resume=getattr(args, "resume", None), session_id=getattr(args, "session_id", None))
-    except (SettingsError, SessionChoiceError, PermissionConfigError) as exc:
+    except (SettingsError, SessionChoiceError, PermissionConfigError, SandboxUnavailable) as exc:
         writer.result(RunOutcome.failure(str(exc), _ms_since(started)))
         bad_rule = isinstance(exc, (PermissionConfigError, SettingsRuleError))  # a typo: exit 2, as bad flags
         return EXIT_USAGE if bad_rule else EXIT_FAILURE

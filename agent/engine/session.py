@@ -19,6 +19,7 @@ from agent.cron.jitter import JitterConfig, load_jitter_config
 from agent.cron.service import CronService
 from agent.cron.store import FileTaskStore, SessionTaskStore
 from agent.permissions.policy import PermissionPolicy
+from agent.permissions.sandbox.runner import SandboxRunner
 from agent.settings import Settings, load_settings
 from agent.tools.base import ToolContext, ToolRegistry
 from agent.tools.cron_tools import CronCreate, CronDelete, CronList, max_durable_per_run
@@ -71,9 +72,11 @@ class AgentSession:
             extra_allow=options.allowed_tools, extra_deny=options.disallowed_tools,
         )
         self.tools = ToolRegistry([*default_tools(), CronCreate(), CronDelete(), CronList()])
+        # The OS sandbox for Bash: on when settings say so, and for scheduled runs unless they say not.
+        self.sandbox = SandboxRunner.from_settings(project_dir, self.settings, deny_rules=self.policy.deny)
         self.ctx = ToolContext(
             project_dir=project_dir, cron=self.cron, headless=options.headless,
-            search_filter=self.policy.search_filter,
+            search_filter=self.policy.search_filter, sandbox=self.sandbox,
             max_durable_per_run=max_durable_per_run(self.settings.get("cron")),
             allow_rule_tools=frozenset(rule.tool for rule in self.policy.allow),
         )
@@ -106,6 +109,7 @@ class AgentSession:
         return LLM.from_env(self.env, model=resolve_model(model, {}, None), **options)
 
     async def aclose(self) -> None:
+        self.sandbox.close()
         if self._llm is not None:
             await self._llm.aclose()
 

@@ -181,7 +181,8 @@ class PermissionPolicy:
         self.session_allow.append(parse_rule(rule))
 
     def check(self, tool: Tool, args: BaseModel | dict[str, Any], ctx: ToolContext | None = None) -> Decision:
-        call = self._describe(tool, args, ctx or ToolContext(project_dir=self.project_dir))
+        ctx = ctx or ToolContext(project_dir=self.project_dir)
+        call = self._describe(tool, args, ctx)
         name = tool.name
         if rule := self._first_match(self.deny, call):
             reason = f"Permission to use {name} was denied by the rule `{rule.text}`."
@@ -198,6 +199,8 @@ class PermissionPolicy:
         if rule := self._first_match(self.ask, call, maybe=True):
             reason = f"The rule `{rule.text}` asks for confirmation before {name} runs."
             return Decision("ask", reason, rule=rule.text)
+        if name == "Bash" and call.subject is not None and (decided := _sandbox_decision(args, ctx, call.subject)):
+            return decided
         if call.protected:
             if rule := self._names_exactly(call):
                 return Decision("allow", f"Allowed by the rule `{rule.text}`, which names this file.", rule=rule.text)
@@ -367,6 +370,24 @@ class PermissionPolicy:
             path = Path(os.path.realpath(self.project_dir / Path(call.subject).expanduser()))
             return f"{group}(/{path.as_posix()})"  # `//abs` is an absolute path in a rule
         return group
+
+
+def _sandbox_decision(args: BaseModel | dict[str, Any], ctx: ToolContext, command: str) -> Decision | None:
+    """What the OS sandbox decides for a Bash command that no deny or ask rule stopped: a sandboxed one is
+    allowed (autoAllowBashIfSandboxed), one that asks to leave the sandbox always asks; None: the rules."""
+    if ctx.sandbox is None:
+        return None
+    unsandboxed = bool(args.get("dangerouslyDisableSandbox") if isinstance(args, dict)
+                       else getattr(args, "dangerouslyDisableSandbox", False))
+    verdict = ctx.sandbox.verdict(command, scheduled=ctx.run.scheduled, unsandboxed=unsandboxed)
+    if verdict == "refused":
+        return Decision("deny", "the sandbox is required (sandbox.failIfUnavailable) and no sandbox works here")
+    if verdict == "unsandboxed":
+        return Decision("ask", "Bash asks to run this command outside the sandbox (dangerouslyDisableSandbox), "
+                        "with full access to your files and network: this is always confirmed.")
+    if verdict == "sandboxed" and ctx.sandbox.auto_allow:
+        return Decision("allow", "Runs inside the sandbox (sandbox.autoAllowBashIfSandboxed).")
+    return None
 
 
 def _rule_group(tool_name: str) -> str:

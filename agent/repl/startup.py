@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from agent.engine.session import AgentSession
@@ -36,7 +36,8 @@ def build_session(args: argparse.Namespace, project: Path, reported: set[str]) -
 
     options = SessionOptions.from_args(args, headless=False)
     try:
-        return AgentSession(project, options), None
+        session = AgentSession(project, options)
+        return session, _sandbox_problem(session)
     except (SettingsError, PermissionConfigError) as exc:
         reported.add(str(exc))
         problem = f"{exc}. Continuing with default settings: fix it and restart agent."
@@ -45,6 +46,17 @@ def build_session(args: argparse.Namespace, project: Path, reported: set[str]) -
     except PermissionConfigError as exc:  # the command line's own rules are wrong
         return AgentSession(project, SessionOptions(model=options.model), settings=Settings()), (
             f"{problem} Also ignored: {exc}")
+
+
+def _sandbox_problem(session: Any) -> str | None:
+    """sandbox.failIfUnavailable without a sandbox: said once at start; each Bash command is refused."""
+    from agent.permissions.sandbox.runner import SandboxUnavailable
+
+    try:
+        session.sandbox.require(scheduled=False)
+    except SandboxUnavailable as exc:
+        return f"{exc}: Bash commands will be refused. See agent sandbox."
+    return None
 
 
 class RendererLogHandler(logging.Handler):

@@ -133,7 +133,8 @@ class IsolatedRun:
             moved = rebased(self.run_dir)
         search = moved.search_filter if moved is not None and ctx.search_filter is not None else None
         conversation.system_prompt = self._retarget(conversation.system_prompt, ctx.project_dir)
-        conversation.ctx = replace(ctx, project_dir=self.run_dir, search_filter=search)
+        sandbox = ctx.sandbox.rooted(self.run_dir) if ctx.sandbox is not None else None  # its worktree only
+        conversation.ctx = replace(ctx, project_dir=self.run_dir, search_filter=search, sandbox=sandbox)
         conversation.policy = moved
 
     def _retarget(self, system: Any, project_dir: Path) -> Any:

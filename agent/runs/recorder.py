@@ -113,6 +113,7 @@ class RunRecorder:
         self._clock = clock
         self._history = history
         self._open_failed = False
+        self.sandbox: Any = None  # the session's SandboxRunner (for_session), checked before each run
 
     @classmethod
     def for_session(cls, session: Any, *, source: str) -> RunRecorder:
@@ -124,8 +125,10 @@ class RunRecorder:
         def notify() -> Any:
             return cron_settings().get("notify")
 
-        return cls(session.project_dir, session.env, source=source, cron_settings=cron_settings,
-                   notifier=Notifier(notify, str(session.project_dir)))
+        recorder = cls(session.project_dir, session.env, source=source, cron_settings=cron_settings,
+                       notifier=Notifier(notify, str(session.project_dir)))
+        recorder.sandbox = getattr(session, "sandbox", None)
+        return recorder
 
     # -- the database, opened on first use ------------------------------------------------------------
 
@@ -185,8 +188,13 @@ class RunRecorder:
     async def isolate(self, tracker: RunTracker, task: Any) -> Any:
         """Give the run its own git worktree when the task asks for one (`isolation: "worktree"`): the
         IsolatedRun, else None. Raises IsolationError when it cannot; `finish` commits and cleans up."""
-        from agent.runs.isolation import IsolatedRun
+        from agent.runs.isolation import IsolatedRun, IsolationError
 
+        if self.sandbox is not None:  # sandbox.failIfUnavailable: a scheduled run without one does not start
+            try:
+                await asyncio.to_thread(self.sandbox.require, scheduled=True)
+            except RuntimeError as exc:
+                raise IsolationError(f"task {task.id} not run: {exc}") from None
         run = await IsolatedRun.open(self.project_dir, self.env, task, tracker.record.run_id)
         if run is not None:
             tracker.isolated = run

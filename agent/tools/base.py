@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ValidationError
 
@@ -53,6 +53,38 @@ class RunState:
 
 DEFAULT_MAX_DURABLE_PER_RUN = 5
 
+# How one Bash command runs: "sandboxed"; "excluded" (sandbox.excludedCommands: outside, under the normal
+# rules); "unsandboxed" (dangerouslyDisableSandbox, approved); "off" (no sandbox for this run);
+# "unavailable" (wanted, no backend: runs outside after one warning); "refused" (failIfUnavailable).
+SandboxVerdict = Literal["sandboxed", "excluded", "unsandboxed", "off", "unavailable", "refused"]
+
+
+@dataclass
+class WrappedCommand:
+    """A command made ready to run in the sandbox: spawn `argv` with `env`, letting it inherit `pass_fds`;
+    call `close()` once it has started (or failed to); `explain(output)` is a note for the model when the
+    output shows the sandbox refusing something."""
+
+    argv: list[str]
+    env: dict[str, str]
+    pass_fds: tuple[int, ...] = ()
+    close: Callable[[], None] = lambda: None
+    explain: Callable[[str], str | None] = lambda output: None
+
+
+class CommandWrapper(Protocol):
+    """The OS sandbox as the Bash tool sees it (agent.permissions.sandbox.SandboxRunner implements it).
+    Tools sit below the permissions layer, so they get it through the ToolContext, never by import."""
+
+    @property
+    def auto_allow(self) -> bool: ...
+
+    def verdict(self, command: str, *, scheduled: bool, unsandboxed: bool = False) -> SandboxVerdict: ...
+
+    def wrap(self, argv: list[str], env: Mapping[str, str], cwd: Path) -> WrappedCommand: ...
+
+    def rooted(self, project_dir: Path) -> CommandWrapper: ...
+
 
 @dataclass
 class ToolContext:
@@ -69,6 +101,8 @@ class ToolContext:
     # Set by the permission policy: (tool name, search root) -> the verdict on each file Grep or Glob
     # would open or list. Without one, only files inside the project or the search root are used.
     search_filter: Callable[[str, Path], FileVerdict] | None = None
+    # The OS sandbox Bash commands run in (None: never sandboxed). Rooted with the project folder.
+    sandbox: CommandWrapper | None = None
 
     def for_run(self, run: RunState) -> ToolContext:
         """The same context for one new run (the conversation makes one per turn)."""

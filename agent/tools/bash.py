@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from agent.tools.base import Tool, ToolContext, ToolError, ToolResult
+from agent.tools.base import Tool, ToolContext, ToolError, ToolResult, WrappedCommand
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,11 @@ class BashInput(BaseModel):
     description: str | None = Field(
         None,
         description="Clear, concise description of what this command does in 5-10 words, in active voice",
+    )
+    dangerouslyDisableSandbox: bool = Field(  # Claude Code's input field name
+        False,
+        description="Set this to true to run the command outside the sandbox. The user is always asked first "
+        "(refused when nobody can answer). Only when the sandbox blocked something the task really needs.",
     )
 
 
@@ -110,7 +115,11 @@ class BashTool(Tool):
         "- Quote paths that contain spaces. Do not use Bash for what the dedicated tools do better: "
         "Read (not cat/head/tail), Edit and Write (not sed/echo >), Glob (not find/ls -R), Grep (not "
         "grep/rg).\n"
-        "- Give a short description of what the command does."
+        "- Give a short description of what the command does.\n"
+        "- When the sandbox is on, the command may write only in the project folder and $TMPDIR (.git and "
+        ".claude stay read-only), cannot read credentials or Read-denied files, has no network beyond allowed "
+        "domains, gets no API keys in its environment, and every process it started ends with it. If it fails "
+        "because of that, the result says so; dangerouslyDisableSandbox: true asks the user to run it outside."
     )
 
     def key_argument(self, args: BaseModel) -> str:
@@ -123,18 +132,46 @@ class BashTool(Tool):
         assert isinstance(args, BashInput)
         if not args.command.strip():
             raise ToolError("command is empty.")
-        output, code, timed_out, lingering = await run_command(args.command, ctx.project_dir, args.timeout)
-        return _result(output, code, timed_out, lingering, args.timeout)
+        wrapped = _sandboxed(args, ctx)
+        output, code, timed_out, lingering = await run_command(args.command, ctx.project_dir, args.timeout,
+                                                               wrapped=wrapped)
+        result = _result(output, code, timed_out, lingering, args.timeout)
+        if wrapped is not None:
+            note = wrapped.explain(output)
+            if note:
+                result.content += f"\n\n{note}"
+            result.summary += " (sandboxed)"
+        return result
 
 
-async def run_command(command: str, cwd: Path, timeout_ms: int) -> tuple[str, int, bool, bool]:
-    """Run `bash -c command`: (output, exit code, timed out, background children still hold the pipe)."""
+def _sandboxed(args: BashInput, ctx: ToolContext) -> WrappedCommand | None:
+    """The command wrapped in the sandbox, or None when it runs outside (no sandbox, excluded, approved)."""
+    if ctx.sandbox is None:
+        return None
+    verdict = ctx.sandbox.verdict(args.command, scheduled=ctx.run.scheduled, unsandboxed=args.dangerouslyDisableSandbox)
+    if verdict == "refused":
+        raise ToolError("Not run: the sandbox is required (sandbox.failIfUnavailable) and no sandbox works here; "
+                        "see `agent sandbox`.")
+    if verdict != "sandboxed":
+        return None
+    try:
+        return ctx.sandbox.wrap(["bash", "-c", args.command], os.environ, ctx.project_dir)
+    except (OSError, RuntimeError) as exc:  # fail closed: never run it outside instead
+        raise ToolError(f"Not run: the sandbox could not be set up ({exc}).") from None
+
+
+async def run_command(command: str, cwd: Path, timeout_ms: int, *,
+                      wrapped: WrappedCommand | None = None) -> tuple[str, int, bool, bool]:
+    """Run `bash -c command` (or its sandboxed form): (output, exit code, timed out, background children
+    still hold the pipe)."""
     loop = asyncio.get_running_loop()
     read_fd, write_fd = os.pipe()
+    argv = wrapped.argv if wrapped is not None else ["bash", "-c", command]
     try:
         proc = await asyncio.create_subprocess_exec(
-            "bash", "-c", command, cwd=cwd, stdin=subprocess.DEVNULL, stdout=write_fd, stderr=write_fd,
-            start_new_session=True,
+            *argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=write_fd, stderr=write_fd,
+            start_new_session=True, env=wrapped.env if wrapped is not None else None,
+            pass_fds=wrapped.pass_fds if wrapped is not None else (),
         )
     except BaseException as exc:
         os.close(read_fd)
@@ -143,6 +180,8 @@ async def run_command(command: str, cwd: Path, timeout_ms: int) -> tuple[str, in
         raise
     finally:
         os.close(write_fd)
+        if wrapped is not None:
+            wrapped.close()
     try:
         transport, capture = await loop.connect_read_pipe(CappedOutput, os.fdopen(read_fd, "rb", buffering=0))
     except BaseException:

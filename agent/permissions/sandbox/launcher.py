@@ -1,0 +1,150 @@
+"""The Landlock backend's launcher: `python -I -S launcher.py SPEC_JSON`. Standard library only.
+
+Step by step (the bubblewrap backend does the same with bwrap, and runs only `--inner` here when a
+network relay has to start before the seccomp filter):
+
+1. new user, mount, network, pid and ipc namespaces; our uid and gid mapped to themselves;
+2. mounts in the private mount namespace: carve-outs re-bound read-only, denied folders covered by an
+   empty mode-000 tmpfs, denied files by an unreadable empty file, a private /dev/shm;
+3. the network namespace's own loopback up (the host's network, loopback included, is out of reach);
+4. fork: the child is pid 1 of the new pid namespace, with a fresh /proc; when it exits, the kernel kills
+   everything the command left behind (setsid, nohup, double forks);
+5. Landlock: read and execute everywhere, write only below the writable roots and a few devices; signals
+   and abstract unix sockets scoped to the sandbox (ABI 6); mounts are impossible from here on;
+6. every capability dropped; the relay started if the network policy has one; the seccomp filter; exec.
+
+The parent waits and exits with the command's status; SIGTERM/SIGINT/SIGHUP kill the whole namespace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import native
+
+DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/ptmx")
+RELAY_READY_S = 2.0
+
+
+def fail(message: str) -> None:
+    sys.stderr.write(f"sandbox: cannot start the command: {message}\n")
+    sys.stderr.flush()
+    os._exit(125)
+
+
+def set_up_mounts(spec: dict) -> None:
+    native.mount(None, "/", None, native.MS_REC | native.MS_PRIVATE)
+    for path in spec["read_only"]:
+        native.bind_read_only(path, path)
+    if os.path.isdir("/dev/shm"):
+        native.mount("tmpfs", "/dev/shm", "tmpfs", native.MS_NOSUID | native.MS_NODEV, "mode=1777")
+    for path in spec["deny_dirs"]:
+        native.mount("tmpfs", path, "tmpfs", native.MS_NOSUID | native.MS_NODEV | native.MS_NOEXEC,
+                     "mode=000,size=4k")
+    for path in spec["deny_files"]:
+        native.bind_read_only(spec["blank"], path)
+
+
+def apply_landlock(spec: dict) -> None:
+    ruleset = native.LandlockRuleset(spec["landlock_abi"])
+    ruleset.allow("/", native.FS_READ)
+    everything = ruleset.handled
+    for path in [*spec["writable"], "/dev/shm", "/dev/pts"]:
+        if os.path.exists(path):
+            ruleset.allow(path, everything)
+    for path in DEVICES:
+        if os.path.exists(path):
+            ruleset.allow(path, native.FS_FILE_RIGHTS & ~native.FS_EXECUTE)
+    ruleset.restrict_self()
+
+
+def start_relay(spec: dict) -> None:
+    """NETWORK HOOK: the relay to the agent's proxy, started before the seccomp filter (it needs a unix
+    socket to reach the proxy); the command starts once the relay's port accepts connections."""
+    relay = spec.get("relay") or []
+    if not relay:
+        return
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()
+            os.execvp(relay[0], relay)
+        finally:
+            os._exit(127)
+    deadline = time.monotonic() + RELAY_READY_S
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", spec["relay_port"]), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.01)
+    fail(f"the network relay did not listen on 127.0.0.1:{spec['relay_port']} within {RELAY_READY_S:g}s")
+
+
+def run_command(spec: dict) -> None:
+    """Stage 2, in pid 1 of the sandbox: relay, seccomp, exec."""
+    start_relay(spec)
+    if spec.get("seccomp"):
+        native.install_seccomp(bytes.fromhex(spec["seccomp"]))
+    os.chdir(spec["cwd"])
+    os.execve(spec["argv"][0], spec["argv"], os.environ)
+
+
+def sandbox_child(spec: dict) -> None:
+    native.prctl(native.PR_SET_PDEATHSIG, signal.SIGKILL, what="parent-death signal")
+    native.mount("proc", "/proc", "proc", native.MS_NOSUID | native.MS_NODEV | native.MS_NOEXEC)
+    apply_landlock(spec)
+    native.drop_capabilities()
+    run_command(spec)
+
+
+def wait_for(child: int) -> int:
+    def kill_sandbox(signum: int, frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)  # pid 1 of the namespace: everything in it dies
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, kill_sandbox)
+    while True:
+        try:
+            _, status = os.waitpid(child, 0)
+            break
+        except InterruptedError:
+            continue
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+def main() -> None:
+    spec = json.loads(sys.argv[1])
+    try:
+        if spec.get("inner"):  # already inside bubblewrap: only the relay, the filter and the command
+            run_command(spec)
+        uid, gid = os.getuid(), os.getgid()
+        native.unshare(native.CLONE_NEWUSER | native.CLONE_NEWNS | native.CLONE_NEWNET | native.CLONE_NEWPID
+                       | native.CLONE_NEWIPC)
+        native.map_ids(uid, gid)
+        set_up_mounts(spec)
+        native.bring_loopback_up()
+    except OSError as exc:
+        fail(str(exc))
+    child = os.fork()
+    if child == 0:
+        try:
+            sandbox_child(spec)
+        except OSError as exc:
+            fail(str(exc))
+        os._exit(127)
+    os._exit(wait_for(child))
+
+
+if __name__ == "__main__":
+    main()
