@@ -20,16 +20,27 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from agent.permissions.sandbox.backends import BACKENDS, Backend, Probe, plan_mounts
 from agent.permissions.sandbox.config import SandboxSettings
 from agent.permissions.sandbox.explain import explain_failure
 from agent.permissions.sandbox.policy import NetworkPolicy, SandboxPolicy, build_policy
-from agent.tools.base import SandboxVerdict, WrappedCommand
+from agent.tools.base import SandboxVerdict, ToolDenial, WrappedCommand
 
 __all__ = ["SandboxRunner", "SandboxUnavailable"]
 
 log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class NetworkSource(Protocol):
+    """The session's network (agent.permissions.network.NetworkGate): the NetworkPolicy for the next
+    command, and after it what that command was refused."""
+
+    def policy(self) -> NetworkPolicy: ...
+
+    def finished(self) -> list[ToolDenial]: ...
 
 
 class SandboxUnavailable(RuntimeError):
@@ -51,7 +62,7 @@ class _Shared:
 class SandboxRunner:
     def __init__(self, project_dir: Path, settings: SandboxSettings, *, home: Path | None = None,
                  read_deny: Iterable[str] = (), edit_deny: Iterable[str] = (),
-                 network: NetworkPolicy | None = None, backends: Iterable[Backend] | None = None,
+                 network: NetworkPolicy | NetworkSource | None = None, backends: Iterable[Backend] | None = None,
                  warn: Callable[[str], None] = log.warning, _shared: _Shared | None = None) -> None:
         self.project_dir = Path(os.path.abspath(project_dir))
         self.settings = settings
@@ -140,7 +151,13 @@ class SandboxRunner:
 
     def policy(self) -> SandboxPolicy:
         return build_policy(self.project_dir, self.settings, home=self.home, temp_dir=self._folder() / "tmp",
-                            read_deny=self.read_deny, edit_deny=self.edit_deny, network=self.network)
+                            read_deny=self.read_deny, edit_deny=self.edit_deny, network=self._network_policy())
+
+    def _network_policy(self) -> NetworkPolicy | None:
+        """NETWORK HOOK: a NetworkSource (the session's agent.permissions.network.NetworkGate) gives the
+        policy for each command, starting its proxy on first need; a plain NetworkPolicy is used as is."""
+        source = self.network
+        return source.policy() if isinstance(source, NetworkSource) else source
 
     def wrap(self, argv: list[str], env: Mapping[str, str], cwd: Path) -> WrappedCommand:
         """`argv` as it runs inside the sandbox. Raises SandboxUnavailable when there is no backend."""
@@ -163,8 +180,10 @@ class SandboxRunner:
             for fd in fds:
                 with contextlib.suppress(OSError):
                     os.close(fd)
+        source = self.network
+        denials = source.finished if isinstance(source, NetworkSource) else list
         return WrappedCommand(wrapped, policy.environment(env), fds, close,
-                              lambda output: explain_failure(output, policy, self.settings))
+                              lambda output: explain_failure(output, policy, self.settings), denials)
 
     def rooted(self, project_dir: Path) -> SandboxRunner:
         """The same sandbox for a run that works in `project_dir` alone (an isolated run's worktree)."""
