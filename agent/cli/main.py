@@ -40,6 +40,7 @@ EPILOG = """\
 subcommands:
   agent cron list|add|delete|next|watch   inspect and edit scheduled tasks (agent cron --help)
   agent daemon                            run durable scheduled tasks with no terminal
+  agent sandbox                           what the OS sandbox for Bash commands does here
 
 environment:
   ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN   credentials
@@ -131,6 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from agent.cli.daemon import run_daemon_cli
 
             return run_daemon_cli(args_list[1:])
+        if args_list and args_list[0] == "sandbox":
+            from agent.cli.sandbox import run_sandbox_cli
+
+            return run_sandbox_cli(args_list[1:])
         args = build_parser().parse_args(args_list)
         project = project_dir(args.cwd, "agent")
         check_rule_flags("agent", args.allowed_tools, args.disallowed_tools)

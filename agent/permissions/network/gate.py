@@ -4,6 +4,7 @@
     runner.network = gate                                       # SandboxRunner: before each command
     gate.policy()        # the NetworkPolicy for the next sandboxed command (the proxy started on first need)
     gate.finished()      # after it: what it was refused, as ToolDenials for the conversation to report
+    gate.preview()       # what policy() would give, starting nothing (agent sandbox)
     gate.set_asker(ask, loop)   # the chat: a host not yet allowed is asked about; headless: refused
 
 Without allowed domains and without anyone to ask, no proxy runs and a sandboxed command has no network
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 RELAY_PORT = 3128  # inside the sandbox's own network namespace: nothing else listens there
+PROXY_PLACEHOLDER = Path("(the agent's proxy, started when a command needs it)")
 
 
 class NetworkGate:
@@ -57,6 +59,15 @@ class NetworkGate:
         from agent.permissions.network.relay import relay_template
 
         return NetworkPolicy(self.allowed_domains, service.socket_path, tuple(relay_template()), RELAY_PORT)
+
+    def preview(self) -> NetworkPolicy:
+        """What `policy()` would give, without starting anything (for `agent sandbox`): the proxy's
+        socket shown as a placeholder until it runs."""
+        if not self._has_rules and self._asker is None:
+            return NetworkPolicy(self.allowed_domains)
+        with self._lock:
+            socket = self._service.socket_path if self._service is not None else PROXY_PLACEHOLDER
+        return NetworkPolicy(self.allowed_domains, socket, (), RELAY_PORT)
 
     def finished(self) -> list[ToolDenial]:
         """What the command that just ended was refused; its "allow once" answers are forgotten."""

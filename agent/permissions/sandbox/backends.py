@@ -22,6 +22,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -199,13 +200,15 @@ class LandlockBackend(Backend):
         if self.abi < 1:
             return Probe(self.name, False, "the kernel has no Landlock (Linux 5.13 or newer, with landlock in "
                          "the lsm= boot list)")
-        probe_policy = SandboxPolicy(Path("/"), Path("/"), (), (), ())
-        argv, _ = self.argv(probe_policy, MountPlan((), (), (), (), ()), "/dev/null", ["/bin/sh", "-c", "true"],
-                            Path("/"), None)
-        try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S)
-        except (OSError, subprocess.SubprocessError) as exc:
-            return Probe(self.name, False, f"the launcher could not be started: {exc}")
+        with tempfile.TemporaryDirectory(prefix="agent-sandbox-probe-") as folder:
+            (Path(folder) / "dev").mkdir()
+            policy = SandboxPolicy(Path(folder), Path(folder), (), (), ())
+            argv, _ = self.argv(policy, MountPlan((folder,), (), (), (), ()), str(Path(folder) / "blank"),
+                                ["/bin/sh", "-c", "echo probe > /dev/null"], Path(folder), None)
+            try:
+                done = subprocess.run(argv, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S)
+            except (OSError, subprocess.SubprocessError) as exc:
+                return Probe(self.name, False, f"the launcher could not be started: {exc}")
         if done.returncode != 0:
             why = (done.stderr.strip().splitlines() or ["no message"])[-1]
             return Probe(self.name, False, f"the Landlock launcher cannot run here: {why}")
@@ -218,7 +221,8 @@ class LandlockBackend(Backend):
              seccomp: bytes | None) -> tuple[list[str], tuple[int, ...]]:
         spec = {**_inner_spec(policy, argv, cwd, seccomp), "writable": list(plan.writable),
                 "read_only": list(plan.read_only), "deny_dirs": list(plan.deny_dirs),
-                "deny_files": list(plan.deny_files), "blank": blank, "landlock_abi": self.abi}
+                "deny_files": list(plan.deny_files), "blank": blank, "landlock_abi": self.abi,
+                "dev_stage": str(Path(blank).with_name("dev"))}
         return [sys.executable, "-I", "-S", str(LAUNCHER), json.dumps(spec)], ()
 
 

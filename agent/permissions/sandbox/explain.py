@@ -14,8 +14,11 @@ from agent.permissions.sandbox.policy import SandboxPolicy
 
 __all__ = ["explain_failure"]
 
-_READ_ONLY = re.compile(r"read-only file system|EROFS", re.IGNORECASE)
+_WRITE = re.compile(r"read-only file system|resource busy|cross-device link|EROFS|EBUSY|EXDEV|"
+                    r"unable to create|unable to write|cannot lock|could not lock|insufficient permission",
+                    re.IGNORECASE)  # the last ones: git, which often hides the errno
 _DENIED = re.compile(r"permission denied|operation not permitted|EACCES|EPERM", re.IGNORECASE)
+_PROCESS = re.compile(r"no such process|ESRCH", re.IGNORECASE)
 _NETWORK = re.compile(
     r"could not resolve|temporary failure in name resolution|name or service not known|network is unreachable|"
     r"no address associated|getaddrinfo|ENETUNREACH|EAI_AGAIN|failed to connect|connection refused|"
@@ -25,14 +28,16 @@ _NETWORK = re.compile(
 def explain_failure(output: str, policy: SandboxPolicy, settings: SandboxSettings) -> str | None:
     """A paragraph for the tool result when the output shows the sandbox refusing something; else None."""
     reasons = []
-    if _READ_ONLY.search(output) or _DENIED.search(output):
-        writable = ", ".join(str(p) for p in policy.writable[:4])
-        reasons.append(
-            f"writes are allowed only in {writable}; inside them .git, .claude and the paths of Edit deny rules "
-            "stay read-only")
-        hidden = [str(p) for p in policy.deny_read if str(p) in output or (p.name and f"/{p.name}" in output)]
-        reasons.append("reading " + (", ".join(hidden) if hidden else "credentials folders (~/.ssh, ~/.aws, ...) "
-                                     "and paths of Read deny rules") + " is denied; new unix sockets are refused")
+    writable = ", ".join(str(p) for p in policy.writable[:4])
+    if _WRITE.search(output) or _DENIED.search(output):
+        reasons.append(f"writes are allowed only in {writable}, and inside them .git, .claude and the paths of "
+                       "Edit deny rules stay read-only (they cannot be moved either)")
+    if _DENIED.search(output):
+        hidden = [str(p) for p in policy.deny_read if str(p) in output or f"/{p.name}" in output]
+        what = ", ".join(hidden) if hidden else "credentials (~/.ssh, ~/.aws, ...) and paths of Read deny rules"
+        reasons.append(f"reading {what} is denied, and new unix sockets and mounts are refused")
+    if _PROCESS.search(output):
+        reasons.append("processes outside the sandbox cannot be seen or signalled")
     if _NETWORK.search(output):
         domains = policy.network.allowed_domains
         if policy.network.enabled and domains:

@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import native
 
-DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/ptmx")
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty", "ptmx")
 RELAY_READY_S = 2.0
 
 
@@ -40,12 +40,32 @@ def fail(message: str) -> None:
     os._exit(125)
 
 
+def set_up_dev(stage: str) -> None:
+    """A minimal /dev, as bubblewrap's --dev makes: the harmless devices only (a uid 0 without
+    capabilities could otherwise read a disk's blocks), private pts and shm. Built at `stage`, moved over."""
+    native.mount("tmpfs", stage, "tmpfs", native.MS_NOSUID | native.MS_NOEXEC, "mode=755,size=64k")
+    for name in DEVICES:
+        node = os.path.join(stage, name)
+        if name != "ptmx" and os.path.exists(f"/dev/{name}"):
+            open(node, "w").close()
+            native.mount(f"/dev/{name}", node, None, native.MS_BIND)
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                         ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx")):
+        os.symlink(target, os.path.join(stage, name))
+    for name in ("pts", "shm"):
+        os.mkdir(os.path.join(stage, name))
+    native.mount(stage, "/dev", None, native.MS_MOVE)
+    native.mount("tmpfs", "/dev/shm", "tmpfs", native.MS_NOSUID | native.MS_NODEV, "mode=1777")
+    with contextlib.suppress(OSError):  # no terminals inside is fine; the command's stdin is empty
+        native.mount("devpts", "/dev/pts", "devpts", native.MS_NOSUID | native.MS_NOEXEC,
+                     "newinstance,ptmxmode=0666,mode=620")
+
+
 def set_up_mounts(spec: dict) -> None:
     native.mount(None, "/", None, native.MS_REC | native.MS_PRIVATE)
     for path in spec["read_only"]:
         native.bind_read_only(path, path)
-    if os.path.isdir("/dev/shm"):
-        native.mount("tmpfs", "/dev/shm", "tmpfs", native.MS_NOSUID | native.MS_NODEV, "mode=1777")
+    set_up_dev(spec["dev_stage"])
     for path in spec["deny_dirs"]:
         native.mount("tmpfs", path, "tmpfs", native.MS_NOSUID | native.MS_NODEV | native.MS_NOEXEC,
                      "mode=000,size=4k")
@@ -60,9 +80,9 @@ def apply_landlock(spec: dict) -> None:
     for path in [*spec["writable"], "/dev/shm", "/dev/pts"]:
         if os.path.exists(path):
             ruleset.allow(path, everything)
-    for path in DEVICES:
-        if os.path.exists(path):
-            ruleset.allow(path, native.FS_FILE_RIGHTS & ~native.FS_EXECUTE)
+    for name in DEVICES:
+        if os.path.exists(f"/dev/{name}"):
+            ruleset.allow(f"/dev/{name}", native.FS_FILE_RIGHTS & ~native.FS_EXECUTE)
     ruleset.restrict_self()
 
 

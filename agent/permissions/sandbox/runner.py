@@ -40,6 +40,8 @@ class NetworkSource(Protocol):
 
     def policy(self) -> NetworkPolicy: ...
 
+    def preview(self) -> NetworkPolicy: ...
+
     def finished(self) -> list[ToolDenial]: ...
 
 
@@ -149,15 +151,26 @@ class SandboxRunner:
         specs = [spec if "*" in spec else f"{spec}:*" for spec in self.settings.excluded_commands]
         return covering_spec(specs, command) is not None
 
-    def policy(self) -> SandboxPolicy:
-        return build_policy(self.project_dir, self.settings, home=self.home, temp_dir=self._folder() / "tmp",
-                            read_deny=self.read_deny, edit_deny=self.edit_deny, network=self._network_policy())
+    def all_probes(self) -> tuple[Probe, ...]:
+        """Every backend's probe (for `agent sandbox`: why the ones not chosen are not)."""
+        self._probe()
+        done = {p.name: p for p in self._shared.probes}
+        return tuple(done.get(b.name) or b.probe() for b in self._candidates)
 
-    def _network_policy(self) -> NetworkPolicy | None:
+    def policy(self, temp_dir: Path | None = None) -> SandboxPolicy:
+        """The policy now (`temp_dir`: a stand-in for the private temp folder, which is made on first use;
+        given, this is a preview for `agent sandbox` and starts nothing, the network proxy included)."""
+        return build_policy(self.project_dir, self.settings, home=self.home,
+                            temp_dir=temp_dir or self._folder() / "tmp", read_deny=self.read_deny,
+                            edit_deny=self.edit_deny, network=self._network_policy(preview=temp_dir is not None))
+
+    def _network_policy(self, *, preview: bool = False) -> NetworkPolicy | None:
         """NETWORK HOOK: a NetworkSource (the session's agent.permissions.network.NetworkGate) gives the
         policy for each command, starting its proxy on first need; a plain NetworkPolicy is used as is."""
         source = self.network
-        return source.policy() if isinstance(source, NetworkSource) else source
+        if isinstance(source, NetworkSource):
+            return source.preview() if preview else source.policy()
+        return source
 
     def wrap(self, argv: list[str], env: Mapping[str, str], cwd: Path) -> WrappedCommand:
         """`argv` as it runs inside the sandbox. Raises SandboxUnavailable when there is no backend."""
@@ -199,6 +212,7 @@ class SandboxRunner:
             if shared.folder is None:
                 folder = Path(tempfile.mkdtemp(prefix="agent-sandbox-"))
                 (folder / "tmp").mkdir()
+                (folder / "dev").mkdir()  # where the Landlock launcher builds its /dev
                 blank = folder / "blank"
                 blank.touch()
                 blank.chmod(0)

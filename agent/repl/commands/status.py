@@ -19,7 +19,7 @@ from agent.repl.render import format_cost
 if TYPE_CHECKING:
     from agent.cron.task import CronTask
 
-__all__ = ["STATUS_COMMAND", "StatusFacts", "cost_line", "session_tasks_warning", "status_rows"]
+__all__ = ["SANDBOX_COMMAND", "STATUS_COMMAND", "StatusFacts", "cost_line", "session_tasks_warning", "status_rows"]
 
 
 @dataclass(frozen=True)
@@ -125,3 +125,14 @@ def _fired_by(ctx: CommandContext) -> str:
 
 STATUS_COMMAND = Command("status", "model, endpoint, permission mode, project, who fires durable tasks",
                          status)
+
+
+async def sandbox(ctx: CommandContext, args: str) -> None:
+    from agent.permissions.sandbox.report import sandbox_rows
+
+    rows = await asyncio.to_thread(sandbox_rows, ctx.session.sandbox)  # probes the backends once
+    ctx.renderer.table(("", ""), rows, title="Sandbox")
+
+
+SANDBOX_COMMAND = Command("sandbox", "show the OS sandbox Bash commands run in: backend, writable, hidden, network",
+                          sandbox)
