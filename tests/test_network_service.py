@@ -134,3 +134,14 @@ def test_relay_template_imports_nothing_of_the_agent() -> None:
     template = relay_template()
     assert template[0] == sys.executable and template[3].endswith("relay.py")
     assert "{socket}" in template and "{port}" in template and "--" not in template
+
+
+def test_a_saved_domain_does_not_switch_off_the_shared_sandbox_settings(tmp_path: Path) -> None:
+    shared = tmp_path / ".claude" / "settings.json"
+    shared.parent.mkdir()
+    shared.write_text(json.dumps({"sandbox": {"enabled": True, "failIfUnavailable": True,
+                                              "network": {"allowedDomains": ["github.com"]}}}))
+    remember_domain(tmp_path, "pypi.org")
+    sandbox = load_settings(tmp_path, [shared, tmp_path / ".claude" / "settings.local.json"]).get("sandbox")
+    assert sandbox == {"enabled": True, "failIfUnavailable": True,
+                       "network": {"allowedDomains": ["github.com", "pypi.org"]}}
