@@ -275,3 +275,35 @@ async def test_the_socket_is_private_and_removed_on_close(make_proxy) -> None:
     assert path.stat().st_mode & 0o777 == 0o600
     await proxy.close()
     assert not path.exists()
+
+
+async def test_a_question_still_open_when_the_command_ends_is_withdrawn_and_not_recorded(make_proxy) -> None:
+    opened, withdrawn = asyncio.Event(), asyncio.Event()
+
+    async def slow(host: str, port: int) -> HostDecision:
+        opened.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            withdrawn.set()
+            raise
+        return "once"
+
+    proxy = await make_proxy([], ask=slow)
+    waiting = asyncio.create_task(raw_exchange(proxy.socket_path, connect("example.org:443")))
+    await asyncio.wait_for(opened.wait(), 5)
+    proxy.end_command()
+    await asyncio.wait_for(withdrawn.wait(), 5)
+    reply = await waiting
+    assert reply.status == 403 and b"the command ended" in reply.body
+    assert proxy.denials() == []
+
+
+async def test_every_checked_address_is_tried_in_turn(make_proxy) -> None:
+    async def resolve(host: str, port: int) -> list[str]:
+        return ["::1", "127.0.0.1"]  # as localhost often resolves; the server listens on IPv4 only
+
+    with http_server() as (port, _):
+        proxy = await make_proxy(["localhost"], resolve=resolve)
+        reply = await raw_exchange(proxy.socket_path, get(f"http://localhost:{port}/"))
+    assert reply.status == 200

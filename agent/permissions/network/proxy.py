@@ -74,6 +74,7 @@ class NetworkDenial:
 
 NOT_LISTED = "not in sandbox.network.allowedDomains"
 REFUSED_IN_CHAT = "refused in the chat"
+WITHDRAWN = "the command ended before the question was answered"  # not recorded: its command is over
 LOOPBACK_NOT_LISTED = "it resolves to this machine (loopback), which is not in sandbox.network.allowedDomains"
 
 
@@ -98,6 +99,14 @@ async def _reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, res
 
     with contextlib.suppress(Exception):
         await asyncio.wait_for(drop_input(), LINGER_S)
+
+
+def _withdrawn(question: asyncio.Future[HostDecision] | None) -> bool:
+    """Whether a cancelled question was withdrawn (its command ended), rather than the task asking it
+    being cancelled (the proxy closing; Python 3.11+ can tell the two apart)."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return question is not None and question.cancelled() and not (cancelling is not None and cancelling())
 
 
 class _Grants:
@@ -140,13 +149,16 @@ class DomainProxy:
         self._lock = threading.Lock()  # denials and grants are read from the faces' thread
         self._denials: list[NetworkDenial] = []
         self._grants = _Grants()
-        self._asking: dict[str, asyncio.Future[HostDecision]] = {}
+        self._asking: dict[str, asyncio.Future[HostDecision | None]] = {}
+        self._questions: set[asyncio.Future[HostDecision]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.AbstractServer | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._server = await asyncio.start_unix_server(self._serve, path=str(self.socket_path), limit=CHUNK)
         self.socket_path.chmod(0o600)
 
@@ -174,9 +186,13 @@ class DomainProxy:
             return out
 
     def end_command(self) -> None:
-        """Forget "allow once" and "no" answers: the next command asks again."""
+        """Forget "allow once" and "no" answers, and withdraw questions still open: the command they
+        were for is over. The next command asks again. Callable from any thread."""
         with self._lock:
             self._grants = _Grants()
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._withdraw_questions)
 
     # ------------------------------------------------------------------ one connection
 
@@ -215,15 +231,16 @@ class DomainProxy:
         reason = await self._judge(head.host, head.port)
         if reason is None:
             try:
-                address, reason = await self._resolve(head.host, head.port)
+                addresses, reason = await self._resolve(head.host, head.port)
             except OSError as exc:  # not a refusal: the host is allowed but cannot be found
                 await _reply(reader, writer, error_response(502, f"Sandbox proxy: cannot resolve {head.host}: {exc}\n"))
                 return
         if reason is not None:
-            self._record(head.host, head.port, reason)
+            if reason != WITHDRAWN:
+                self._record(head.host, head.port, reason)
             await _reply(reader, writer, error_response(403, blocked_body(head.host, head.port, reason), blocked=True))
             return
-        await self._forward(head, address, reader, writer)
+        await self._forward(head, addresses, reader, writer)
 
     def _allowed(self, host: str, port: int) -> bool:
         with self._lock:
@@ -239,6 +256,8 @@ class DomainProxy:
         if self.ask is None:
             return NOT_LISTED
         decision = await self._ask_once(host, port)
+        if decision is None:
+            return WITHDRAWN
         with self._lock:
             if decision == "no":
                 self._grants.refused.add(host)
@@ -254,31 +273,44 @@ class DomainProxy:
                 logger.warning("could not remember %s in the project's settings: %s", host, exc)
         return None
 
-    async def _ask_once(self, host: str, port: int) -> HostDecision:
-        """One question per host however many connections wait on it; any failure is a "no"."""
+    async def _ask_once(self, host: str, port: int) -> HostDecision | None:
+        """One question per host however many connections wait on it; any failure is a "no". None when
+        the command ended before an answer (`end_command` withdraws the open questions)."""
         pending = self._asking.get(host)
         if pending is None:
             pending = asyncio.get_running_loop().create_future()
             self._asking[host] = pending
+            question: asyncio.Future[HostDecision] | None = None
             try:
                 if self.ask is None:
                     raise RuntimeError("nobody to ask any more")
-                answer = await self.ask(host, port)
+                question = asyncio.ensure_future(self.ask(host, port))
+                self._questions.add(question)
+                try:
+                    answer = await question
+                finally:
+                    self._questions.discard(question)
                 pending.set_result(answer if answer in ("once", "always") else "no")
-            except BaseException as exc:
-                pending.set_result("no")
-                if not isinstance(exc, Exception):
+            except asyncio.CancelledError:
+                pending.set_result(None)
+                if not _withdrawn(question):
                     raise
+            except Exception as exc:
+                pending.set_result("no")
                 logger.warning("sandbox proxy: asking about %s failed: %s", host, exc)
             finally:
                 self._asking.pop(host, None)
         return await asyncio.shield(pending)
 
-    async def _resolve(self, host: str, port: int) -> tuple[str, str | None]:
-        """(the address to connect to, None), or (_, why it is refused); OSError when the name does
-        not resolve. Every address the name has is checked: one on this machine needs loopback itself
-        allowed (the address, or `localhost`), whatever name led to it. The first address is the one
-        connected to, without a second lookup that could be answered differently."""
+    def _withdraw_questions(self) -> None:
+        for question in list(self._questions):
+            question.cancel()
+
+    async def _resolve(self, host: str, port: int) -> tuple[list[str], str | None]:
+        """(the addresses to try, None), or (_, why it is refused); OSError when the name does not
+        resolve. Every address the name has is checked: one on this machine needs loopback itself
+        allowed (the address, or `localhost`), whatever name led to it. Only these checked addresses
+        are connected to, without a second lookup that could answer differently."""
         try:
             addresses = await asyncio.wait_for(self._resolver(host, port), self._connect_timeout)
         except asyncio.TimeoutError:
@@ -289,8 +321,8 @@ class DomainProxy:
             if is_local_address(address) and not (
                 self._allowed(address, port) or any(self._allowed(name, port) for name in LOOPBACK_NAMES)
             ):
-                return address, LOOPBACK_NOT_LISTED
-        return addresses[0], None
+                return addresses, LOOPBACK_NOT_LISTED
+        return list(dict.fromkeys(addresses)), None
 
     def _record(self, host: str, port: int, reason: str) -> None:
         logger.info("sandbox proxy: refused %s:%d: %s", host, port, reason)
@@ -299,11 +331,21 @@ class DomainProxy:
 
     # ------------------------------------------------------------------ relaying bytes
 
-    async def _forward(self, head: RequestHead, address: str, reader: asyncio.StreamReader,
+    async def _connect(self, addresses: list[str], port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """The first of `addresses` that accepts (localhost: ::1 then 127.0.0.1, say)."""
+        error: BaseException = OSError("no address")
+        for address in addresses:
+            try:
+                return await asyncio.wait_for(asyncio.open_connection(address, port, limit=CHUNK),
+                                              self._connect_timeout)
+            except (OSError, asyncio.TimeoutError) as exc:
+                error = exc
+        raise error
+
+    async def _forward(self, head: RequestHead, addresses: list[str], reader: asyncio.StreamReader,
                        writer: asyncio.StreamWriter) -> None:
         try:
-            up_reader, up_writer = await asyncio.wait_for(
-                asyncio.open_connection(address, head.port, limit=CHUNK), self._connect_timeout)
+            up_reader, up_writer = await self._connect(addresses, head.port)
         except (OSError, asyncio.TimeoutError) as exc:
             status = 504 if isinstance(exc, asyncio.TimeoutError) else 502
             why = f"Sandbox proxy: cannot connect to {head.authority()}: {exc or 'timed out'}\n"
