@@ -12,21 +12,19 @@ nothing bypasses it), copies each connection's bytes to and from SOCK, and exits
 CMD ends (killed by a signal: the same signal). Signals it receives go to CMD. Without CMD it only
 relays, until it is killed (a sandbox launcher that starts the command itself and sets the variables).
 
-Standard library only and imports nothing from `agent`, so it starts in a few milliseconds and runs
-by file path under `python -I -S` with nothing of the command's environment able to change what it
-loads.
+Standard library only, and only the cheap modules (no typing, contextlib or argparse unless run as a
+program): it imports nothing from `agent`, runs by file path under `python -I -S` with nothing of the
+command's environment able to change what it loads, and the sandbox launcher loads it into a fork of
+itself (`start_in_background`) rather than starting a second interpreter.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import fcntl
 import os
 import signal
 import socket
 import struct
-import subprocess
 import sys
 import threading
 
@@ -73,8 +71,10 @@ def _pump(source: socket.socket, target: socket.socket) -> None:
     except OSError:
         pass
     finally:
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105 (contextlib would cost an import at start)
             target.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
 
 
 def _serve_one(client: socket.socket, proxy_socket: str, slots: threading.BoundedSemaphore) -> None:
@@ -85,8 +85,10 @@ def _serve_one(client: socket.socket, proxy_socket: str, slots: threading.Bounde
             except OSError as exc:
                 body = f"The agent's network proxy is not reachable ({exc.strerror or exc}).\n".encode()
                 head = f"HTTP/1.1 502 Bad Gateway\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-                with contextlib.suppress(OSError):
+                try:  # noqa: SIM105
                     client.sendall(head.encode() + body)
+                except OSError:
+                    pass
                 return
             back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
             back.start()
@@ -113,14 +115,35 @@ def _exit_like(status: int) -> None:
     """End this process the way the command ended: its exit code, or its signal."""
     if status < 0:
         sig = -status
-        with contextlib.suppress(OSError, ValueError):
+        try:
             signal.signal(sig, signal.SIG_DFL)
             os.kill(os.getpid(), sig)
+        except (OSError, ValueError):
+            pass
         os._exit(128 + sig)
     os._exit(status)
 
 
+def start_in_background(argv: list[str]) -> int:
+    """For a sandbox launcher that is itself Python (`agent.permissions.sandbox.launcher`): listen now,
+    then fork a child that relays. No second interpreter starts, and the port already listens when this
+    returns, so the command need not wait for it. `argv`: `--socket SOCK --port PORT`. The child's pid."""
+    options = dict(zip(argv[::2], argv[1::2], strict=False))
+    listener = listen(int(options["--port"]))
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()
+            accept_forever(listener, options["--socket"])
+        finally:
+            os._exit(0)
+    listener.close()
+    return pid
+
+
 def run(proxy_socket: str, port: int, command: list[str]) -> int:
+    import subprocess
+
     try:
         listener = listen(port)
     except OSError as exc:
@@ -129,13 +152,28 @@ def run(proxy_socket: str, port: int, command: list[str]) -> int:
     bound_port = listener.getsockname()[1]
     threading.stack_size(256 * 1024)
     threading.Thread(target=accept_forever, args=(listener, proxy_socket), daemon=True).start()
+    # Handlers first, so that a signal in the instant the command starts is not lost: it is kept until
+    # there is a command to pass it to.
+    child_pid: list[int] = []
+    pending: list[int] = []
+
+    def on_signal(number: int, _frame: object) -> None:
+        if child_pid:
+            _forward_signal(child_pid[0], number)
+        else:
+            pending.append(number)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(sig, on_signal)
     try:
-        child = subprocess.Popen(command, env=proxy_environment(dict(os.environ), bound_port))
+        child = subprocess.Popen(command, env=proxy_environment(dict(os.environ), bound_port),
+                                 restore_signals=True)
     except OSError as exc:
         print(f"agent sandbox: cannot run {command[0]}: {exc.strerror or exc}", file=sys.stderr)
         return 127 if isinstance(exc, FileNotFoundError) else 126
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
-        signal.signal(sig, lambda number, _frame: _forward_signal(child, number))
+    child_pid.append(child.pid)
+    for number in pending:
+        _forward_signal(child.pid, number)
     while True:
         try:
             return child.wait()
@@ -143,9 +181,11 @@ def run(proxy_socket: str, port: int, command: list[str]) -> int:
             continue
 
 
-def _forward_signal(child: subprocess.Popen[bytes], number: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        child.send_signal(number)
+def _forward_signal(pid: int, number: int) -> None:
+    try:  # noqa: SIM105
+        os.kill(pid, number)
+    except ProcessLookupError:
+        pass
 
 
 def relay_command(proxy_socket: str, command: list[str], *, port: int | str = 0,
@@ -163,6 +203,8 @@ def relay_template(python: str = sys.executable) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    import argparse
+
     parser = argparse.ArgumentParser(prog="relay", description=__doc__.split("\n\n")[0])
     parser.add_argument("--socket", required=True, help="the agent proxy's unix socket")
     parser.add_argument("--port", type=int, default=0, help="the port to listen on, on 127.0.0.1 (0: any)")
