@@ -52,7 +52,8 @@ def sandbox_rows(runner: SandboxRunner) -> list[tuple[str, str]]:
     settings = runner.settings
     net = policy.network
     if net.enabled:
-        network = f"only {', '.join(net.allowed_domains) or 'no domains yet'}, through the agent's proxy"
+        network = (f"only {', '.join(net.allowed_domains)}, through the agent's proxy" if net.allowed_domains
+                   else "no domain listed yet: each new one is asked about in the chat (through the agent's proxy)")
     elif net.allowed_domains:
         network = (f"none: sandbox.network.allowedDomains ({', '.join(net.allowed_domains)}) needs the agent's "
                    "proxy, which is not running")
