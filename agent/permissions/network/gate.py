@@ -73,7 +73,9 @@ class NetworkGate:
         """What the command that just ended was refused; its "allow once" answers are forgotten."""
         with self._lock:
             service = self._service
-        return [to_tool_denial(d) for d in service.command_finished()] if service is not None else []
+        if service is None:
+            return []
+        return list(dict.fromkeys(to_tool_denial(d) for d in service.command_finished()))  # once per host:port
 
     # --------------------------------------------------------------- the faces
 
