@@ -36,6 +36,8 @@ def test_always_lets_the_command_through_and_saves_the_domain(spawn, fake_api, p
         term.send("2")
         term.expect(r"network: localhost allowed; added to sandbox.network.allowedDomains")
         term.expect(r"fetched", timeout=START_S)
+        term.type_line("/exit")
+        assert term.wait_exit() == 0
     assert "hello from asked for" in fake_api.requests[1].tool_result_texts()[0]
     saved = json.loads((project / ".claude" / "settings.local.json").read_text())
     assert saved == {"sandbox": {"network": {"allowedDomains": ["localhost"]}}}

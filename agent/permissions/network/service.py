@@ -18,6 +18,7 @@ Its socket lives in a private folder (mode 0700) with a short path (a unix socke
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import contextlib
 import logging
@@ -71,6 +72,7 @@ class NetworkService:
             shutil.rmtree(self._folder, ignore_errors=True)
             raise
         self._loop, self._thread, self.proxy = loop, thread, proxy
+        atexit.register(self._remove_folder)  # an exit without close() leaves no socket folder behind
         if self._asker is not None:
             self.set_asker(*self._asker)
         return proxy.socket_path
@@ -124,6 +126,10 @@ class NetworkService:
             with contextlib.suppress(RuntimeError):  # already closed
                 loop.call_soon_threadsafe(loop.stop)
             thread.join(START_TIMEOUT_S)
+        self._remove_folder()
+        atexit.unregister(self._remove_folder)
+
+    def _remove_folder(self) -> None:
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
             self._folder = None
