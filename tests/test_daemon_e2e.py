@@ -88,6 +88,8 @@ def test_daemon_runs_a_due_durable_task_as_a_scheduled_turn_and_exits_cleanly(fa
 
 def test_daemon_denies_tools_that_settings_do_not_allow(fake_api, tmp_path):
     project = project_with_task(tmp_path, "da3e0002", "clean up", age_ms=120_000, last_fired_ago_ms=90_000)
+    # without the sandbox (on by default for scheduled runs: tests/test_sandbox_runs.py), only rules allow
+    (project / ".claude" / "settings.json").write_text('{"sandbox": {"enabled": false}}')
     fake_api.script(tool_reply(("Bash", {"command": "touch cleaned"})), text_reply("could not"))
     proc = start_daemon(fake_api, project)
     try:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import glob
-import json
+import marshal
 import os
 import platform
 import shutil
@@ -175,7 +175,7 @@ class Bubblewrap(Backend):
         fds: tuple[int, ...] = ()
         if policy.network.enabled:  # NETWORK HOOK: the relay starts inside, before the filter (launcher)
             spec = {**_inner_spec(policy, argv, cwd, seccomp), "inner": True}
-            return [*args, "--", sys.executable, "-I", "-S", str(LAUNCHER), json.dumps(spec)], fds
+            return [*args, "--", sys.executable, "-I", "-S", str(LAUNCHER), marshal.dumps(spec).hex()], fds
         if seccomp:
             read_fd, write_fd = os.pipe()
             os.write(write_fd, seccomp)  # a few hundred bytes: fits in the pipe's buffer
@@ -223,7 +223,7 @@ class LandlockBackend(Backend):
                 "read_only": list(plan.read_only), "deny_dirs": list(plan.deny_dirs),
                 "deny_files": list(plan.deny_files), "blank": blank, "landlock_abi": self.abi,
                 "dev_stage": str(Path(blank).with_name("dev"))}
-        return [sys.executable, "-I", "-S", str(LAUNCHER), json.dumps(spec)], ()
+        return [sys.executable, "-I", "-S", str(LAUNCHER), marshal.dumps(spec).hex()], ()
 
 
 BACKENDS: tuple[type[Backend], ...] = (Bubblewrap, LandlockBackend)

@@ -5,10 +5,10 @@ Every call raises OSError with the failing step named, so the command's output s
 
 from __future__ import annotations
 
+import _socket  # the C module: `socket` would import enum, selectors ... into a launcher that must start fast
 import ctypes
 import fcntl
 import os
-import socket
 import struct
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "landlock_abi",
     "map_ids",
     "mount",
+    "port_accepts",
     "unshare",
 ]
 
@@ -96,11 +97,24 @@ def bind_read_only(source: str, target: str) -> None:
 
 def bring_loopback_up() -> None:
     """`ip link set lo up` in the new network namespace: the command's own 127.0.0.1."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
     try:
         request = struct.pack("16sH22x", b"lo", 0)
         flags = struct.unpack("16sH22x", fcntl.ioctl(sock, 0x8913, request))[1]  # SIOCGIFFLAGS
         fcntl.ioctl(sock, 0x8914, struct.pack("16sH22x", b"lo", flags | 1))  # SIOCSIFFLAGS, IFF_UP
+    finally:
+        sock.close()
+
+
+def port_accepts(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:port (the relay, before the command starts)."""
+    sock = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+    try:
+        sock.settimeout(0.2)
+        sock.connect(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
     finally:
         sock.close()
 
