@@ -20,13 +20,13 @@ itself (`start_in_background`) rather than starting a second interpreter.
 
 from __future__ import annotations
 
-import fcntl
+import _socket  # the C module: `socket` imports enum and selectors, which the launcher's path need not pay
 import os
-import signal
-import socket
-import struct
 import sys
 import threading
+
+# `socket`, `signal`, `fcntl` and `struct` are imported where used: the sandbox launcher loads this module
+# on each command's critical path, and only the forked relay needs them.
 
 CHUNK = 64 * 1024
 MAX_CONNECTIONS = 256
@@ -46,24 +46,38 @@ def proxy_environment(env: dict[str, str], port: int) -> dict[str, str]:
 
 def bring_up_loopback() -> None:
     """Set `lo` up in this network namespace (a new one starts with it down); harmless if it is up."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    import fcntl
+    import struct
+
+    sock = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+    try:
         request = struct.pack("16sH14x", b"lo", 0)
-        flags = struct.unpack("16sH14x", fcntl.ioctl(sock, _SIOCGIFFLAGS, request))[1]
+        flags = struct.unpack("16sH14x", fcntl.ioctl(sock.fileno(), _SIOCGIFFLAGS, request))[1]
         if not flags & _IFF_UP:
-            fcntl.ioctl(sock, _SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | _IFF_UP))
+            fcntl.ioctl(sock.fileno(), _SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | _IFF_UP))
+    finally:
+        sock.close()
 
 
-def listen(port: int) -> socket.socket:
+def listen(port: int) -> _socket.socket:
     """A listening socket on 127.0.0.1:port. Loopback is brought up first: in a new namespace it is
     down, and binding to 127.0.0.1 still succeeds there but nothing can connect."""
     try:
         bring_up_loopback()
     except OSError as exc:  # not allowed to (no CAP_NET_ADMIN here): binding says whether it matters
         print(f"agent sandbox: cannot bring up the loopback interface: {exc.strerror or exc}", file=sys.stderr)
-    return socket.create_server(("127.0.0.1", port), backlog=128)
+    listener = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", port))
+        listener.listen(128)
+    except OSError:
+        listener.close()
+        raise
+    return listener
 
 
-def _pump(source: socket.socket, target: socket.socket) -> None:
+def _pump(source: _socket.socket, target: _socket.socket) -> None:
     """Copy one direction until the source ends, then half-close the target."""
     try:
         while data := source.recv(CHUNK):
@@ -72,12 +86,14 @@ def _pump(source: socket.socket, target: socket.socket) -> None:
         pass
     finally:
         try:  # noqa: SIM105 (contextlib would cost an import at start)
-            target.shutdown(socket.SHUT_WR)
+            target.shutdown(_socket.SHUT_WR)
         except OSError:
             pass
 
 
-def _serve_one(client: socket.socket, proxy_socket: str, slots: threading.BoundedSemaphore) -> None:
+def _serve_one(client: _socket.socket, proxy_socket: str, slots: threading.BoundedSemaphore) -> None:
+    import socket
+
     try:
         with client, socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as upstream:
             try:
@@ -98,7 +114,10 @@ def _serve_one(client: socket.socket, proxy_socket: str, slots: threading.Bounde
         slots.release()
 
 
-def accept_forever(listener: socket.socket, proxy_socket: str) -> None:
+def accept_forever(listening: _socket.socket, proxy_socket: str) -> None:
+    import socket
+
+    listener = socket.socket(fileno=listening.detach())
     slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
     while True:
         try:
@@ -114,6 +133,8 @@ def accept_forever(listener: socket.socket, proxy_socket: str) -> None:
 def _exit_like(status: int) -> None:
     """End this process the way the command ended: its exit code, or its signal."""
     if status < 0:
+        import signal
+
         sig = -status
         try:
             signal.signal(sig, signal.SIG_DFL)
@@ -142,6 +163,7 @@ def start_in_background(argv: list[str]) -> int:
 
 
 def run(proxy_socket: str, port: int, command: list[str]) -> int:
+    import signal
     import subprocess
 
     try:
