@@ -14,18 +14,18 @@ warning. "Always" answers are saved in the project's `.claude/settings.local.jso
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent.permissions.network.domains import parse_rules
 from agent.permissions.sandbox.policy import NetworkPolicy
 from agent.tools.base import ToolDenial
 
 if TYPE_CHECKING:
+    import asyncio
+
     from agent.permissions.network.proxy import AskHost, NetworkDenial
     from agent.permissions.network.service import NetworkService
 
@@ -39,8 +39,6 @@ class NetworkGate:
     def __init__(self, allowed_domains: Iterable[str], project_dir: Path) -> None:
         self.allowed_domains = tuple(allowed_domains)
         self.project_dir = Path(project_dir)
-        rules, self.problems = parse_rules(self.allowed_domains)
-        self._has_rules = bool(rules)
         self._asker: tuple[AskHost, asyncio.AbstractEventLoop] | None = None
         self._service: NetworkService | None = None
         self._failed = False
@@ -51,7 +49,7 @@ class NetworkGate:
     def policy(self) -> NetworkPolicy:
         """The network of the next sandboxed command: through the proxy when anything can be allowed,
         else none."""
-        if not self._has_rules and self._asker is None:
+        if not self.allowed_domains and self._asker is None:
             return NetworkPolicy(self.allowed_domains)
         service = self._started()
         if service is None:
@@ -63,7 +61,7 @@ class NetworkGate:
     def preview(self) -> NetworkPolicy:
         """What `policy()` would give, without starting anything (for `agent sandbox`): the proxy's
         socket shown as a placeholder until it runs."""
-        if not self._has_rules and self._asker is None:
+        if not self.allowed_domains and self._asker is None:
             return NetworkPolicy(self.allowed_domains)
         with self._lock:
             socket = self._service.socket_path if self._service is not None else PROXY_PLACEHOLDER
@@ -81,6 +79,8 @@ class NetworkGate:
 
     def set_asker(self, ask: AskHost | None, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """The chat's question about a host not yet allowed (`ask(host, port)` on `loop`); None: refuse."""
+        import asyncio
+
         self._asker = (ask, loop or asyncio.get_running_loop()) if ask is not None else None
         with self._lock:
             service = self._service
@@ -99,9 +99,10 @@ class NetworkGate:
         with self._lock:
             if self._service is not None or self._failed:
                 return self._service
+            from agent.permissions.network.domains import parse_rules
             from agent.permissions.network.service import NetworkService
 
-            for problem in self.problems:
+            for problem in parse_rules(self.allowed_domains)[1]:
                 logger.warning(problem)
             service = NetworkService(self.allowed_domains, on_always=self._remember)
             try:
