@@ -145,3 +145,32 @@ def test_a_saved_domain_does_not_switch_off_the_shared_sandbox_settings(tmp_path
     sandbox = load_settings(tmp_path, [shared, tmp_path / ".claude" / "settings.local.json"]).get("sandbox")
     assert sandbox == {"enabled": True, "failIfUnavailable": True,
                        "network": {"allowedDomains": ["github.com", "pypi.org"]}}
+
+
+def test_agent_sandbox_shows_the_allowed_domains_without_starting_a_proxy(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    (project / ".claude").mkdir(parents=True)
+    (project / ".claude" / "settings.json").write_text(
+        json.dumps({"sandbox": {"network": {"allowedDomains": ["github.com", "*.npmjs.org"]}}}))
+    shown = subprocess.run([sys.executable, "-m", "agent", "sandbox", "--cwd", str(project)],
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    [line] = [line for line in shown.stdout.splitlines() if line.startswith("Network")]
+    assert "only github.com, *.npmjs.org, through the agent's proxy" in line
+
+
+def test_the_preview_starts_nothing_and_policy_starts_the_proxy_once(tmp_path: Path) -> None:
+    from agent.permissions.network.gate import NetworkGate
+
+    gate = NetworkGate(["github.com"], tmp_path)
+    try:
+        preview = gate.preview()
+        assert preview.enabled and gate._service is None
+        first, second = gate.policy(), gate.policy()
+        assert first.proxy_socket == second.proxy_socket and first.proxy_socket.exists()
+        assert first.relay[3].endswith("relay.py") and first.proxy_port == 3128
+        assert gate.preview().proxy_socket == first.proxy_socket
+    finally:
+        gate.close()
+    assert not first.proxy_socket.exists()
+    assert NetworkGate([], tmp_path).policy().proxy_socket is None  # nothing allowed, nobody to ask: no network
