@@ -270,7 +270,7 @@ class DomainProxy:
             try:
                 self._on_always(host)
             except Exception as exc:  # the answer still holds for this session
-                logger.warning("could not remember %s in the project's settings: %s", host, exc)
+                logger.warning("%s is allowed for this session only: saving it failed (%s)", host, exc)
         return None
 
     async def _ask_once(self, host: str, port: int) -> HostDecision | None:
