@@ -218,7 +218,7 @@ async def test_no_is_recorded_and_not_asked_again_in_the_command(make_proxy) -> 
     again = await raw_exchange(proxy.socket_path, connect("denied.example:443"))
     assert (first.status, again.status) == (403, 403)
     assert len(ask.asked) == 1
-    assert [d.reason for d in proxy.denials()] == ["refused in the chat", "refused in the chat"]
+    assert [d.reason for d in proxy.denials()] == ["refused in the chat"]  # once per host, port and reason
 
 
 async def test_concurrent_connections_to_a_new_host_ask_once(make_proxy) -> None:
@@ -307,3 +307,10 @@ async def test_every_checked_address_is_tried_in_turn(make_proxy) -> None:
         proxy = await make_proxy(["localhost"], resolve=resolve)
         reply = await raw_exchange(proxy.socket_path, get(f"http://localhost:{port}/"))
     assert reply.status == 200
+
+
+async def test_a_flood_of_refused_names_keeps_a_bounded_record(make_proxy) -> None:
+    proxy = await make_proxy([])
+    for i in range(120):
+        await raw_exchange(proxy.socket_path, connect(f"h{i}.example:443"))
+    assert len(proxy.drain_denials()) == 100

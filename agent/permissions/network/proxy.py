@@ -54,6 +54,7 @@ HEAD_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 15.0
 IDLE_TIMEOUT_S = 600.0
 MAX_CONNECTIONS = 256
+MAX_DENIALS = 100  # kept between two drains (one command's)
 CHUNK = 64 * 1024
 LINGER_S, LINGER_BYTES = 1.0, 1024 * 1024  # after a final reply: how long and how much input is dropped
 
@@ -325,8 +326,14 @@ class DomainProxy:
         return list(dict.fromkeys(addresses)), None
 
     def _record(self, host: str, port: int, reason: str) -> None:
+        """Keep a refusal: once per host, port and reason, and at most MAX_DENIALS between drains (a
+        command trying thousands of names must not grow the record without bound)."""
         logger.info("sandbox proxy: refused %s:%d: %s", host, port, reason)
         with self._lock:
+            if len(self._denials) >= MAX_DENIALS or any(
+                (d.host, d.port, d.reason) == (host, port, reason) for d in self._denials
+            ):
+                return
             self._denials.append(NetworkDenial(host, port, self._clock(), reason))
 
     # ------------------------------------------------------------------ relaying bytes
