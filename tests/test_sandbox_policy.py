@@ -82,7 +82,8 @@ def test_policy_writes_project_and_temp_keeps_git_claude_and_edit_denied_paths_r
                                Path("/srv/x"), tmp_path / "p/out")
     assert policy.read_only[:3] == (tmp_path / "p/.git", tmp_path / "p/.claude", tmp_path / "p/.mcp.json")
     assert tmp_path / "p/locked" in policy.read_only
-    assert policy.read_only_patterns == (str(tmp_path / "p/**/Makefile"),)
+    assert policy.read_only_patterns == (str(tmp_path / "p/*/.git"), str(tmp_path / "p/*/*/.git"),
+                                         str(tmp_path / "p/**/Makefile"))
     for hidden in ("h/.ssh", "h/.aws", "h/.config/gcloud", "h/.netrc", "h/secrets", "p/.env"):
         assert tmp_path / hidden in policy.deny_read
     assert policy.deny_read_patterns == (str(tmp_path / "p/**/*.pem"),)
@@ -229,3 +230,57 @@ def test_agent_sandbox_reports_a_broken_settings_file_in_one_line(tmp_path: Path
     done = subprocess.run([sys.executable, "-m", "agent", "sandbox", "--cwd", str(tmp_path)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and done.stderr.startswith("agent sandbox:") and "Traceback" not in done.stderr
+
+
+def test_a_carve_out_that_is_a_symlink_refuses_the_command_instead_of_running_it(tmp_path: Path) -> None:
+    """A project whose .claude is a link: the link could be swapped for a real folder with new settings."""
+    (tmp_path / "elsewhere").mkdir()
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / ".claude").symlink_to(tmp_path / "elsewhere")
+    sandbox = runner(project, enabled=True)
+    with pytest.raises(RuntimeError, match="symbolic link"):
+        sandbox.wrap(["bash", "-c", "true"], {}, project)
+    assert "Cannot start" in describe_sandbox(sandbox)
+
+
+async def test_slash_sandbox_in_the_chat_shows_the_same_report(tmp_path: Path, monkeypatch) -> None:
+    from test_commands import Harness
+
+    from agent.engine.session import AgentSession, SessionOptions
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    project = tmp_path / "project"
+    (project / ".claude").mkdir(parents=True)
+    harness = Harness(AgentSession(project, SessionOptions()))
+    out = await harness.run("/sandbox")
+    assert "Sandbox" in out and "Backend" in out and "Writable" in out and str(project) in out
+    assert "Scheduled runs" in out and "sandboxed (the default for unattended runs" in out
+    assert "/sandbox" in await harness.run("/help")
+
+
+def test_the_macos_profile_denies_by_default_and_carves_out_after_allowing(tmp_path: Path) -> None:
+    """Untested on macOS (no machine here): only the rules' presence and order are checked."""
+    from agent.permissions.sandbox.macos import seatbelt_argv, seatbelt_profile
+
+    policy = build_policy(tmp_path / 'p"q', SandboxSettings(), home=tmp_path / "h", temp_dir=tmp_path / "t")
+    profile = seatbelt_profile(policy)
+    lines = profile.splitlines()
+    assert lines[:2] == ["(version 1)", "(deny default)"]
+    write = next(i for i, line in enumerate(lines) if line.startswith("(allow file-write*"))
+    carve = next(i for i, line in enumerate(lines) if line.startswith("(deny file-write*"))
+    assert write < carve and '(subpath "' + str(tmp_path) + '/p\\"q/.git")' in lines[carve]
+    assert "(deny network*)" in lines and str(tmp_path / "h/.ssh") in profile
+    assert seatbelt_argv(policy, ["bash", "-c", "true"])[:2] == ["/usr/bin/sandbox-exec", "-p"]
+
+
+def test_what_starts_each_command_is_read_only_when_it_lies_in_the_project(tmp_path: Path) -> None:
+    """A venv or the agent's own source inside the project: a sandboxed command must not rewrite the
+    launcher or the interpreter that start the next one outside the sandbox."""
+    from agent.permissions.sandbox import runner as runner_module
+    from agent.permissions.sandbox.backends import plan_mounts
+
+    launcher_dir = Path(runner_module.__file__).parent
+    sandbox = SandboxRunner(launcher_dir.parent, SandboxSettings(enabled=True), home=tmp_path)
+    plan = plan_mounts(sandbox.policy(tmp_path))
+    assert str(launcher_dir.resolve()) in plan.read_only

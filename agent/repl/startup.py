@@ -53,6 +53,8 @@ def _sandbox_problem(session: Any) -> str | None:
     from agent.permissions.sandbox.runner import SandboxUnavailable
 
     try:
+        if session.sandbox.settings.enabled:
+            _ = session.sandbox.backend  # probed here, in the start-up thread, not at the first command
         session.sandbox.require(scheduled=False)
     except SandboxUnavailable as exc:
         return f"{exc}: Bash commands will be refused. See agent sandbox."

@@ -23,17 +23,24 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
 from agent.permissions.sandbox.policy import SandboxPolicy
 
-__all__ = ["BACKENDS", "Backend", "MountPlan", "Probe", "plan_mounts"]
+__all__ = ["BACKENDS", "Backend", "MountPlan", "Probe", "SandboxSetupError", "plan_mounts"]
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
 GLOB_LIMIT = 1000  # paths one wildcard rule may expand to
+EXPAND_EVERY_S = 30
+SYSTEM_BIN = os.pathsep.join(("/usr/bin", "/bin", "/usr/local/bin", "/usr/sbin", "/sbin"))
 PROBE_TIMEOUT_S = 10
+
+
+class SandboxSetupError(RuntimeError):
+    """The policy cannot be applied as written; the command is not run (never run outside instead)."""
 
 
 @dataclass(frozen=True)
@@ -64,8 +71,13 @@ def _below(path: str, roots: tuple[str, ...]) -> bool:
     return any(path == root or path.startswith(root.rstrip("/") + "/") for root in roots)
 
 
-@functools.lru_cache(maxsize=64)
 def _expand(pattern: str) -> tuple[str, ...]:
+    """The paths a wildcard matches now (re-read at most every EXPAND_EVERY_S: a deep `**` costs a walk)."""
+    return _expand_cached(pattern, int(time.monotonic() // EXPAND_EVERY_S))
+
+
+@functools.lru_cache(maxsize=128)
+def _expand_cached(pattern: str, period: int) -> tuple[str, ...]:
     return tuple(islice(glob.iglob(pattern, recursive=True, include_hidden=True)
                         if sys.version_info >= (3, 11) else glob.iglob(pattern, recursive=True), GLOB_LIMIT))
 
@@ -83,6 +95,10 @@ def plan_mounts(policy: SandboxPolicy) -> MountPlan:
     roots = tuple(dict.fromkeys(writable))
     read_only = []
     for path in [*policy.read_only, *(p for pat in policy.read_only_patterns for p in _expand(pat))]:
+        if os.path.islink(path) and _below(os.path.realpath(os.path.dirname(path)), roots):
+            # the link itself could be replaced by a real folder, which nothing would keep read-only
+            raise SandboxSetupError(f"{path} is a symbolic link, so the sandbox cannot keep it read-only; "
+                                    "replace the link by what it points to, or run without the sandbox")
         real = _real(path)
         if real is not None and _below(real, roots):
             read_only.append(real)
@@ -122,7 +138,9 @@ class Bubblewrap(Backend):
 
     @functools.cached_property
     def path(self) -> str | None:
-        return shutil.which("bwrap")
+        """Only from the system's folders: a `bwrap` earlier on PATH (an activated venv in the project)
+        could have been written by a sandboxed command, and would then start the next one unconfined."""
+        return shutil.which("bwrap", path=SYSTEM_BIN)
 
     @functools.cached_property
     def _help(self) -> str:

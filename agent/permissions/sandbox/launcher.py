@@ -109,7 +109,7 @@ def start_relay(spec: dict) -> None:
             os._exit(127)
     deadline = time.monotonic() + RELAY_READY_S
     while time.monotonic() < deadline:
-        if native.port_accepts(spec["relay_port"]):
+        if native.port_listens(spec["relay_port"]):
             return
         time.sleep(0.01)
     fail(f"the network relay did not listen on 127.0.0.1:{spec['relay_port']} within {RELAY_READY_S:g}s")

@@ -32,7 +32,8 @@ __all__ = [
 ]
 
 CREDENTIAL_PATHS = ("~/.ssh", "~/.aws", "~/.config/gcloud", "~/.netrc", "~/.gnupg", "~/.docker/config.json",
-                    "~/.kube/config", "~/.git-credentials", "~/.config/gh/hosts.yml", "~/.pypirc", "~/.npmrc")
+                    "~/.kube/config", "~/.git-credentials", "~/.config/gh/hosts.yml", "~/.pypirc", "~/.npmrc",
+                    "~/.claude/.credentials.json", "~/.azure")
 PROTECTED_IN_PROJECT = (".git", ".claude", ".mcp.json")
 SECRET_ENV = frozenset({"ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN",
                         "AWS_BEARER_TOKEN_BEDROCK"})
@@ -53,7 +54,10 @@ class NetworkPolicy:
     The relay listens on 127.0.0.1:`proxy_port` in the sandbox's own network namespace and forwards each
     connection to the unix socket `proxy_socket` (bound into the sandbox) where the agent's proxy checks
     the domain against `allowed_domains`. The command gets HTTP(S)_PROXY / ALL_PROXY pointing at the
-    relay. The launcher waits until the port accepts connections (RELAY_READY_S) before the command runs.
+    relay. The launcher waits until the port is listening (read from /proc/net/tcp, no test connection;
+    at most RELAY_READY_S) before the command runs; the relay dies with the command (pid namespace).
+    The relay is confined like the command (mounts, Landlock, no capabilities) except for the seccomp
+    filter: it may open unix sockets, the command may not.
     """
 
     allowed_domains: tuple[str, ...] = ()
@@ -136,20 +140,22 @@ def rule_paths(specifiers: Iterable[str], project_dir: Path, home: Path) -> tupl
 
 def build_policy(project_dir: Path, settings: SandboxSettings, *, home: Path, temp_dir: Path,
                  read_deny: Iterable[str] = (), edit_deny: Iterable[str] = (),
-                 network: NetworkPolicy | None = None, extra_writable: Iterable[Path] = ()) -> SandboxPolicy:
+                 network: NetworkPolicy | None = None, extra_writable: Iterable[Path] = (),
+                 extra_read_only: Iterable[Path] = ()) -> SandboxPolicy:
     """The policy of one session. `read_deny` / `edit_deny`: the specifiers of Read and Edit deny rules."""
     project_dir = Path(os.path.normpath(project_dir))
     writable = [project_dir, temp_dir, *extra_writable,
                 *(expand(spec, project_dir, home) for spec in settings.allow_write)]
     edit_paths, edit_patterns = rule_paths(edit_deny, project_dir, home)
     read_paths, read_patterns = rule_paths(read_deny, project_dir, home)
-    read_only = [*(project_dir / name for name in PROTECTED_IN_PROJECT), *edit_paths]
+    read_only = [*(project_dir / name for name in PROTECTED_IN_PROJECT), *edit_paths, *extra_read_only]
+    nested_git = [str(project_dir / "*" / ".git"), str(project_dir / "*" / "*" / ".git")]  # submodules, vendored repos
     deny_read = [*(expand(spec, project_dir, home) for spec in CREDENTIAL_PATHS),
                  *(expand(spec, project_dir, home) for spec in settings.deny_read), *read_paths]
     net = network or NetworkPolicy(allowed_domains=settings.allowed_domains)
     return SandboxPolicy(project_dir=project_dir, temp_dir=temp_dir, writable=_unique(writable),
                          read_only=_unique(read_only), deny_read=_unique(deny_read), network=net,
-                         read_only_patterns=tuple(edit_patterns), deny_read_patterns=tuple(read_patterns))
+                         read_only_patterns=tuple(nested_git + edit_patterns), deny_read_patterns=tuple(read_patterns))
 
 
 def _unique(paths: Iterable[Path]) -> tuple[Path, ...]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from agent.permissions.sandbox.backends import plan_mounts
+from agent.permissions.sandbox.backends import SandboxSetupError, plan_mounts
 from agent.permissions.sandbox.policy import SECRET_ENV
 from agent.permissions.sandbox.runner import SandboxRunner
 
@@ -48,7 +48,10 @@ def _backend(runner: SandboxRunner) -> list[tuple[str, str]]:
 
 def sandbox_rows(runner: SandboxRunner) -> list[tuple[str, str]]:
     policy = runner.policy(TEMP_PLACEHOLDER)
-    plan = plan_mounts(policy)
+    try:
+        plan = plan_mounts(policy)
+    except SandboxSetupError as exc:
+        return [*_when(runner), *_backend(runner), ("Cannot start", f"{exc}: every sandboxed command is refused")]
     settings = runner.settings
     net = policy.network
     if net.enabled:
@@ -73,10 +76,10 @@ def sandbox_rows(runner: SandboxRunner) -> list[tuple[str, str]]:
     skipped = [line for line in plan.skipped if not line.startswith(str(TEMP_PLACEHOLDER))]
     if skipped:
         rows.append(("Skipped", "; ".join(skipped)))
-    patterns = [*policy.read_only_patterns, *policy.deny_read_patterns]
+    patterns = [p for p in (*policy.read_only_patterns, *policy.deny_read_patterns) if not p.endswith("/.git")]
     if patterns:
-        rows.append(("Wildcard rules", ", ".join(patterns) + " (expanded when a command starts, at most 1000 "
-                     "paths each)"))
+        rows.append(("Wildcard rules", ", ".join(patterns) + " (expanded when a command starts, re-read at most "
+                     "every 30 s, at most 1000 paths each)"))
     rows += [
         ("Network", network),
         ("Environment", f"without {', '.join(sorted(SECRET_ENV))}"),

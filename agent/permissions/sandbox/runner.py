@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -31,6 +32,17 @@ from agent.tools.base import SandboxVerdict, ToolDenial, WrappedCommand
 __all__ = ["SandboxRunner", "SandboxUnavailable"]
 
 log = logging.getLogger(__name__)
+
+
+# What runs outside the sandbox for every command (the interpreter, its venv, the launcher): read-only
+# inside it whenever it lies in a writable folder (a project with its own venv, or this agent's source),
+# or a sandboxed command could rewrite what starts the next one.
+SELF_PATHS = tuple(dict.fromkeys(Path(p) for p in (sys.prefix, sys.exec_prefix, sys.base_prefix,
+                                                   os.path.dirname(os.path.realpath(sys.executable)),
+                                                   os.path.dirname(os.path.abspath(__file__)),
+                                                   # the network relay, loaded by the launcher before its filter
+                                                   os.path.join(os.path.dirname(os.path.dirname(
+                                                       os.path.abspath(__file__))), "network"))))
 
 
 @runtime_checkable
@@ -162,7 +174,8 @@ class SandboxRunner:
         given, this is a preview for `agent sandbox` and starts nothing, the network proxy included)."""
         return build_policy(self.project_dir, self.settings, home=self.home,
                             temp_dir=temp_dir or self._folder() / "tmp", read_deny=self.read_deny,
-                            edit_deny=self.edit_deny, network=self._network_policy(preview=temp_dir is not None))
+                            edit_deny=self.edit_deny, network=self._network_policy(preview=temp_dir is not None),
+                            extra_read_only=SELF_PATHS)
 
     def _network_policy(self, *, preview: bool = False) -> NetworkPolicy | None:
         """NETWORK HOOK: a NetworkSource (the session's agent.permissions.network.NetworkGate) gives the
