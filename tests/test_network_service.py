@@ -174,3 +174,17 @@ def test_the_preview_starts_nothing_and_policy_starts_the_proxy_once(tmp_path: P
         gate.close()
     assert not first.proxy_socket.exists()
     assert NetworkGate([], tmp_path).policy().proxy_socket is None  # nothing allowed, nobody to ask: no network
+
+
+def test_the_relay_stays_read_only_when_the_agent_lies_in_the_project() -> None:
+    # The launcher loads relay.py before its seccomp filter: a command that could rewrite it would run
+    # code with unix sockets in the next sandbox. (Checked on the plan; nothing is run here.)
+    import agent
+    from agent.permissions.network import relay
+    from agent.permissions.sandbox.backends import plan_mounts
+    from agent.permissions.sandbox.runner import SandboxRunner
+
+    root = Path(agent.__file__).resolve().parents[1]
+    runner = SandboxRunner.from_settings(root, {"sandbox": {"enabled": True}})
+    plan = plan_mounts(runner.policy(Path("/tmp/placeholder")))
+    assert str(Path(relay.__file__).resolve().parent) in plan.read_only
