@@ -21,11 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from network_support import http_server  # noqa: E402
+from network_support import http_server
 
-from agent.permissions.network.gate import NetworkGate  # noqa: E402
-from agent.permissions.sandbox.backends import BACKENDS  # noqa: E402
-from agent.permissions.sandbox.runner import SandboxRunner  # noqa: E402
+from agent.permissions.network.gate import NetworkGate
+from agent.permissions.sandbox.backends import BACKENDS
+from agent.permissions.sandbox.runner import SandboxRunner
 
 
 def timed(argv: list[str], env: dict[str, str], fds: tuple[int, ...], cwd: Path) -> float:
@@ -73,9 +73,10 @@ def main() -> None:
                 finally:
                     gate.close()
                     runner.close()
+            extra = rows["allowed domains"] - rows["no network"]
             print(f"{backend.name}: sandboxed true, no network {rows['no network']:.1f} ms; with allowed domains "
-                  f"(relay + proxy) {rows['allowed domains']:.1f} ms (+{rows['allowed domains'] - rows['no network']:.1f}"
-                  f"); curl through relay and proxy {rows['curl through relay and proxy']:.1f} ms")
+                  f"(relay + proxy) {rows['allowed domains']:.1f} ms (+{extra:.1f}); "
+                  f"curl through relay and proxy {rows['curl through relay and proxy']:.1f} ms")
 
 
 if __name__ == "__main__":
