@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from agent.permissions.network.byte_pipes import CHUNK, pipe_both, reply_and_close
 from agent.permissions.network.domains import LOOPBACK_NAMES, AllowList, DomainRule, is_local_address
 from agent.permissions.network.http_head import (
     BadRequest,
@@ -55,8 +56,6 @@ CONNECT_TIMEOUT_S = 15.0
 IDLE_TIMEOUT_S = 600.0
 MAX_CONNECTIONS = 256
 MAX_DENIALS = 100  # kept between two drains (one command's)
-CHUNK = 64 * 1024
-LINGER_S, LINGER_BYTES = 1.0, 1024 * 1024  # after a final reply: how long and how much input is dropped
 
 
 @dataclass(frozen=True)
@@ -82,24 +81,6 @@ LOOPBACK_NOT_LISTED = "it resolves to this machine (loopback), which is not in s
 async def _getaddrinfo(host: str, port: int) -> list[str]:
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return [str(info[4][0]) for info in infos]
-
-
-async def _reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, response: bytes) -> None:
-    """Send a final reply and end the connection gently: what the client still sends (a request body)
-    is read and dropped for a moment, as closing on unread data would reset the connection before
-    the client has read the reply."""
-    writer.write(response)
-    await writer.drain()
-    if writer.can_write_eof():
-        writer.write_eof()
-
-    async def drop_input() -> None:
-        dropped = 0
-        while dropped < LINGER_BYTES and (data := await reader.read(CHUNK)):
-            dropped += len(data)
-
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(drop_input(), LINGER_S)
 
 
 def _withdrawn(question: asyncio.Future[HostDecision] | None) -> bool:
@@ -203,7 +184,8 @@ class DomainProxy:
             self._tasks.add(task)
         try:
             if self._open >= self._max_connections:
-                await _reply(reader, writer, error_response(503, "Too many connections through the sandbox proxy.\n"))
+                busy = error_response(503, "Too many connections through the sandbox proxy.\n")
+                await reply_and_close(reader, writer, busy)
                 return
             self._open += 1
             try:
@@ -227,19 +209,21 @@ class DomainProxy:
         try:
             head = parse_head(await asyncio.wait_for(read_head(reader), self._head_timeout))
         except BadRequest as exc:
-            await _reply(reader, writer, error_response(exc.status, f"Sandbox proxy: {exc}\n"))
+            await reply_and_close(reader, writer, error_response(exc.status, f"Sandbox proxy: {exc}\n"))
             return
         reason = await self._judge(head.host, head.port)
         if reason is None:
             try:
                 addresses, reason = await self._resolve(head.host, head.port)
             except OSError as exc:  # not a refusal: the host is allowed but cannot be found
-                await _reply(reader, writer, error_response(502, f"Sandbox proxy: cannot resolve {head.host}: {exc}\n"))
+                unknown = error_response(502, f"Sandbox proxy: cannot resolve {head.host}: {exc}\n")
+                await reply_and_close(reader, writer, unknown)
                 return
         if reason is not None:
             if reason != WITHDRAWN:
                 self._record(head.host, head.port, reason)
-            await _reply(reader, writer, error_response(403, blocked_body(head.host, head.port, reason), blocked=True))
+            refusal = error_response(403, blocked_body(head.host, head.port, reason), blocked=True)
+            await reply_and_close(reader, writer, refusal)
             return
         await self._forward(head, addresses, reader, writer)
 
@@ -356,7 +340,7 @@ class DomainProxy:
         except (OSError, asyncio.TimeoutError) as exc:
             status = 504 if isinstance(exc, asyncio.TimeoutError) else 502
             why = f"Sandbox proxy: cannot connect to {head.authority()}: {exc or 'timed out'}\n"
-            await _reply(reader, writer, error_response(status, why))
+            await reply_and_close(reader, writer, error_response(status, why))
             return
         try:
             if head.is_connect:
@@ -364,37 +348,8 @@ class DomainProxy:
                 await writer.drain()
             else:
                 up_writer.write(head.forwarded())
-            await self._pipe_both(reader, writer, up_reader, up_writer)
+            await pipe_both(reader, writer, up_reader, up_writer, self._idle_timeout)
         finally:
             up_writer.close()
             with contextlib.suppress(Exception):
                 await up_writer.wait_closed()
-
-    async def _pipe_both(self, c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWriter,
-                         u_reader: asyncio.StreamReader, u_writer: asyncio.StreamWriter) -> None:
-        """Copy both ways until both sides finished; a side that closes half-closes the other. The
-        response side ending ends the exchange (the upstream was told Connection: close)."""
-        last = [time.monotonic()]
-        up = asyncio.ensure_future(self._pipe(c_reader, u_writer, last))
-        down = asyncio.ensure_future(self._pipe(u_reader, c_writer, last))
-        try:
-            while not down.done():
-                await asyncio.wait({down}, timeout=min(self._idle_timeout, 5.0))
-                if not down.done() and time.monotonic() - last[0] > self._idle_timeout:
-                    break
-        finally:
-            for task in (up, down):
-                task.cancel()
-            await asyncio.gather(up, down, return_exceptions=True)
-
-    @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, last: list[float]) -> None:
-        try:
-            while data := await reader.read(CHUNK):
-                last[0] = time.monotonic()
-                writer.write(data)
-                await writer.drain()
-            if writer.can_write_eof():
-                writer.write_eof()
-        except (ConnectionError, OSError):
-            pass
