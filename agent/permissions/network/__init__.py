@@ -2,12 +2,13 @@
 
 `domains` reads `sandbox.network.allowedDomains` in Claude Code's form (exact hosts, `*.` wildcards,
 IP addresses, an optional `:port`) and normalises hosts so that one spelling is judged and reached;
-`http_head` reads and checks one proxy request; `byte_pipes` moves the bytes; `proxy` is `DomainProxy`, the asyncio proxy on a unix
-socket that allows, asks or refuses each host and records refusals (`NetworkDenial`); `service` hosts
-one session's proxy on its own thread (`NetworkService`); `remember` saves an "always" answer in the
-project's `.claude/settings.local.json`; `relay` runs inside the sandbox (standard library only) and
-forwards 127.0.0.1 to that socket. It imports nothing
-above `agent.permissions`; the re-exports are lazy (PEP 562) so `relay` stays quick to start.
+`http_head` reads and checks one proxy request; `byte_pipes` moves the bytes; `proxy` is
+`DomainProxy`, the asyncio proxy on a unix socket that allows, asks or refuses each host and records
+refusals (`NetworkDenial`); `service` hosts one session's proxy on its own thread (`NetworkService`);
+`gate` is `NetworkGate`, what the sandbox asks before and after each command; `remember` saves an
+"always" answer in the project's `.claude/settings.local.json`; `relay` runs inside the sandbox
+(standard library only) and forwards 127.0.0.1 to that socket. It imports nothing above
+`agent.permissions`; the re-exports are lazy (PEP 562) so `relay` stays quick to start.
 """
 
 from __future__ import annotations
