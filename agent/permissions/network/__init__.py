@@ -29,6 +29,7 @@ _EXPORTS = {
     "relay_command": "relay",
     "relay_template": "relay",
     "NetworkService": "service",
+    "NetworkGate": "gate",
     "remember_domain": "remember",
     "RememberError": "remember",
 }
@@ -41,6 +42,7 @@ __all__ = [
     "DomainRule",
     "HostDecision",
     "NetworkDenial",
+    "NetworkGate",
     "NetworkService",
     "RememberError",
     "normalize_host",
@@ -52,6 +54,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from agent.permissions.network.domains import AllowList, BadHost, DomainRule, normalize_host, parse_rules
+    from agent.permissions.network.gate import NetworkGate
     from agent.permissions.network.proxy import AskHost, DomainProxy, HostDecision, NetworkDenial
     from agent.permissions.network.relay import relay_command, relay_template
     from agent.permissions.network.remember import RememberError, remember_domain
