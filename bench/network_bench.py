@@ -63,9 +63,9 @@ def main() -> None:
                 continue
             rows = {}
             for label, allowed in (("no network", []), ("allowed domains", ["127.0.0.1"])):
-                gate = NetworkGate(allowed, project)
-                runner = SandboxRunner.from_settings(project, {"sandbox": {"enabled": True}}, backends=[backend],
-                                                     network=gate)
+                runner = SandboxRunner.from_settings(project, {"sandbox": {"enabled": True}}, backends=[backend])
+                gate = NetworkGate(allowed, project, socket_path=lambda r=runner: r.private_path("proxy.sock"))
+                runner.network = gate
                 try:
                     rows[label] = median_ms(runner, "true", project, runs)
                     if allowed:

@@ -14,16 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from agent.permissions.sandbox.backends import Backend, Bubblewrap, LandlockBackend
+from agent.permissions.sandbox.backends import Backend, Bubblewrap, LandlockBackend, LandlockOnly
 from agent.permissions.sandbox.config import SandboxSettings
 from agent.permissions.sandbox.runner import SandboxRunner
 
-BACKEND_NAMES = ("bubblewrap", "landlock")
+BACKEND_NAMES = ("bubblewrap", "landlock", "landlock-only")
 _PROBES: dict[str, tuple[bool, str]] = {}
 
 
 def make_backend(name: str) -> Backend:
-    return Bubblewrap() if name == "bubblewrap" else LandlockBackend()
+    return {"bubblewrap": Bubblewrap, "landlock": LandlockBackend, "landlock-only": LandlockOnly}[name]()
 
 
 def backend_or_skip(name: str) -> Backend:

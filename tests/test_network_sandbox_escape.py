@@ -20,10 +20,11 @@ import pytest
 from network_support import http_server
 
 from agent.permissions.network.gate import NetworkGate
-from agent.permissions.sandbox.backends import Bubblewrap, LandlockBackend
+from agent.permissions.sandbox.backends import BACKENDS as BACKEND_TYPES
 from agent.permissions.sandbox.runner import SandboxRunner
 
-BACKENDS = {"bubblewrap": Bubblewrap, "landlock": LandlockBackend}
+BACKENDS = {backend.name: backend for backend in BACKEND_TYPES}
+NO_RELAY = {"landlock-only"}  # no network namespace: socket() is refused outright, so no proxy either
 
 
 @pytest.fixture(params=sorted(BACKENDS))
@@ -39,9 +40,10 @@ class Sandboxed:
     """Runs `bash -c` commands in the sandbox the way the Bash tool does; `denials` after each."""
 
     def __init__(self, backend, project: Path, allowed: list[str]) -> None:
-        self.gate = NetworkGate(allowed, project)
-        self.runner = SandboxRunner.from_settings(project, {"sandbox": {"enabled": True}}, backends=[backend],
-                                                  network=self.gate)
+        self.backend = backend
+        self.runner = SandboxRunner.from_settings(project, {"sandbox": {"enabled": True}}, backends=[backend])
+        self.gate = NetworkGate(allowed, project, socket_path=lambda: self.runner.private_path("proxy.sock"))
+        self.runner.network = self.gate  # as AgentSession wires them
         self.project = project
         self.denials: list = []
 
@@ -71,6 +73,11 @@ def sandbox(backend, tmp_path: Path) -> Iterator:
     yield make
     for each in made:
         each.close()
+
+
+def needs_the_proxy(box: Sandboxed) -> None:
+    if box.backend.name in NO_RELAY:
+        pytest.skip(f"{box.backend.name}: no network at all, so nothing goes through the proxy")
 
 
 def py(code: str) -> str:
@@ -103,6 +110,7 @@ needs_curl = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is no
 @needs_curl
 def test_an_allowed_loopback_domain_works_through_the_proxy(sandbox) -> None:
     box = sandbox(["127.0.0.1"])
+    needs_the_proxy(box)
     with http_server("allowed") as (port, _seen):
         code, out = box.run(f"curl -sS --max-time 10 http://127.0.0.1:{port}/")
     assert code == 0, out
@@ -113,6 +121,7 @@ def test_an_allowed_loopback_domain_works_through_the_proxy(sandbox) -> None:
 @needs_curl
 def test_an_unlisted_domain_is_refused_headless_and_the_denial_names_it(sandbox) -> None:
     box = sandbox(["127.0.0.1"])
+    needs_the_proxy(box)
     with http_server() as (port, seen):
         _code, out = box.run(f"curl -sS --max-time 10 -w '%{{http_code}}' http://localhost:{port}/")
         tunnel = box.run(f"curl -sS --max-time 10 -p http://localhost:{port}/")
@@ -174,9 +183,9 @@ def test_dns_over_udp_gets_nowhere(sandbox) -> None:
     query = py(f"""
         import socket
         for target in (("127.0.0.1", {port}), ("8.8.8.8", 53), ("1.1.1.1", 53)):
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            s.settimeout(1)
             try:
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.settimeout(1)
                 s.sendto(b"\\x12\\x34\\x01\\x00\\x00\\x01\\x00\\x00\\x00\\x00\\x00\\x00", target)
                 print("GOT AN ANSWER", s.recv(512))
             except OSError as exc:
@@ -242,6 +251,7 @@ def test_allow_once_in_the_chat_lasts_for_the_command_and_always_is_saved(sandbo
         return answers.pop(0)
 
     box = sandbox([])
+    needs_the_proxy(box)
     box.gate.set_asker(ask, loop)
     try:
         with http_server() as (port, _seen):
@@ -256,3 +266,14 @@ def test_allow_once_in_the_chat_lasts_for_the_command_and_always_is_saved(sandbo
     assert asked == ["localhost", "localhost"]  # once per command for "once"; never again after "always"
     saved = (tmp_path / ".claude" / "settings.local.json").read_text()
     assert '"localhost"' in saved
+
+
+def test_the_proxy_socket_cannot_be_replaced_from_inside(sandbox) -> None:
+    # A socket swapped for a link to another server (a Docker daemon, an ssh agent) would be what the next
+    # command's relay connects to, before its seccomp filter.
+    box = sandbox(["127.0.0.1"])
+    path = box.gate.policy().proxy_socket
+    _code, out = box.run(f"rm -f {path}; ln -sf /run/docker.sock {path}; mv {path} {path}.x; "
+                        f"touch {path.parent}/other.sock; echo tried")
+    assert "tried" in out
+    assert path.is_socket() and not path.is_symlink() and not (path.parent / "other.sock").exists()

@@ -121,6 +121,7 @@ class Escape:
     escaped: Callable[[World, ToolResult], bool]  # checked outside the sandbox, after the command
     silent: bool = False  # nothing for the kernel to report (see the module docstring)
     late: bool = False  # wait for background children before checking
+    gaps: tuple[tuple[str, str], ...] = ()  # (backend, why): a known gap, listed by `agent sandbox` too
 
 
 def _changed(path: Path, original: str | None) -> bool:
@@ -199,7 +200,8 @@ ESCAPES = [
            lambda w: f"( (trap '' HUP TERM; sleep {LATE_S}; touch late-daemon) & ) ; echo started",
            lambda w, r: (w.project / "late-daemon").exists(), silent=True, late=True),
     Escape("read ~/.ssh/id_rsa", lambda w: "cat ~/.ssh/id_rsa", lambda w, r: SSH_KEY in r.content),
-    Escape("list ~/.ssh", lambda w: "ls -la ~/.ssh", lambda w, r: "id_rsa" in r.content),
+    Escape("list ~/.ssh", lambda w: "ls -la ~/.ssh", lambda w, r: "id_rsa" in r.content,
+           gaps=(("landlock-only", "Landlock alone cannot hide names: the folder holding ~/.ssh may be listed"),)),
     Escape("read ~/.aws/credentials", lambda w: "cat ~/.aws/credentials", lambda w, r: "escape-table" in r.content),
     Escape("read a Read-denied file", lambda w: "cat secret.txt", lambda w, r: DENIED_TEXT in r.content),
     Escape("read a Read-denied file through a symlink", lambda w: "ln -s secret.txt s2 && cat s2",
@@ -219,7 +221,11 @@ def _ctx(world: World, backend: Backend) -> ToolContext:
 
 
 @pytest.mark.parametrize("escape", ESCAPES, ids=[e.name for e in ESCAPES])
-async def test_escape_fails_and_the_model_is_told(escape: Escape, world: World, backend: Backend) -> None:
+async def test_escape_fails_and_the_model_is_told(escape: Escape, world: World, backend: Backend,
+                                                  request: pytest.FixtureRequest) -> None:
+    for name, why in escape.gaps:
+        if name == backend.name:
+            request.applymarker(pytest.mark.xfail(strict=True, reason=why))
     ctx = _ctx(world, backend)
     tool = BashTool()
     try:

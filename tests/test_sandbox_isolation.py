@@ -52,6 +52,8 @@ def make_repo(folder: Path, remote: Path) -> Path:
     git(folder, "init", "-q", "-b", "main")
     (folder / "app.py").write_text("version = 1\n")
     (folder / "f").write_text("keep me\n")
+    (folder / "src").mkdir()
+    (folder / "src" / "lib.py").write_text("x = 1\n")
     git(folder, "add", "-A")
     git(folder, "commit", "-q", "-m", "first")
     git(remote.parent, "init", "-q", "--bare", str(remote))
@@ -105,7 +107,7 @@ async def test_an_isolated_run_cannot_touch_the_main_checkout_and_its_work_lands
     ctx, tool = conversation.ctx, BashTool()
     try:
         # the run's own changes first: a commit by the previous step must not be able to move main
-        work = "echo 'version = 2' > app.py && echo new > added.txt"
+        work = "echo 'version = 2' > app.py && echo new > src/added.txt"  # the root may be closed (landlock-only)
         ok = await tool.run(tool.parse_input({"command": work}), ctx)
         assert "Exit code: 0" in ok.content, ok.content
         for attempt in ATTEMPTS:
@@ -119,7 +121,7 @@ async def test_an_isolated_run_cannot_touch_the_main_checkout_and_its_work_lands
     ended = await run.end("ok")
     assert ended.branch is not None and ended.commit is not None
     assert git(repo, "show", f"{ended.branch}:app.py") == "version = 2\n"
-    assert git(repo, "show", f"{ended.branch}:added.txt") == "new\n"
+    assert git(repo, "show", f"{ended.branch}:src/added.txt") == "new\n"
     after = fingerprint(repo, remote)
     def others(refs: str) -> list[str]:
         return [line for line in refs.splitlines() if ended.branch not in line]

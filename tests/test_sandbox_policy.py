@@ -143,6 +143,12 @@ def test_leaving_the_sandbox_always_asks_even_with_an_allow_rule(tmp_path: Path,
     assert decision.behavior == "ask" and "outside the sandbox" in decision.reason
 
 
+def test_leaving_the_sandbox_is_denied_headless_naming_the_way_that_works(tmp_path: Path) -> None:
+    ctx = ToolContext(project_dir=tmp_path, sandbox=runner(tmp_path, enabled=True), headless=True)
+    decision = decide(PermissionPolicy(tmp_path, allow=["Bash"]), ctx, "make", dangerouslyDisableSandbox=True)
+    assert decision.behavior == "deny" and "sandbox.excludedCommands" in decision.reason
+
+
 def test_when_unsandboxed_commands_are_not_allowed_the_request_is_ignored(tmp_path: Path) -> None:
     sandbox = runner(tmp_path, enabled=True, allow_unsandboxed=False)
     assert sandbox.verdict("npm test", scheduled=False, unsandboxed=True) == "sandboxed"

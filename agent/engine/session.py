@@ -76,7 +76,8 @@ class AgentSession:
         # The OS sandbox for Bash: on when settings say so, and for scheduled runs unless they say not.
         self.sandbox = SandboxRunner.from_settings(project_dir, self.settings, deny_rules=self.policy.deny)
         # Its network: none, or allowed domains through the agent's proxy (started when a command needs it).
-        self.network = NetworkGate(self.sandbox.settings.allowed_domains, project_dir)
+        self.network = NetworkGate(self.sandbox.settings.allowed_domains, project_dir,
+                                   socket_path=lambda: self.sandbox.private_path("proxy.sock"))
         self.sandbox.network = self.network
         self.ctx = ToolContext(
             project_dir=project_dir, cron=self.cron, headless=options.headless,

@@ -382,6 +382,10 @@ def _sandbox_decision(args: BaseModel | dict[str, Any], ctx: ToolContext, comman
     verdict = ctx.sandbox.verdict(command, scheduled=ctx.run.scheduled, unsandboxed=unsandboxed)
     if verdict == "refused":
         return Decision("deny", "the sandbox is required (sandbox.failIfUnavailable) and no sandbox works here")
+    if verdict == "unsandboxed" and ctx.headless:  # no allow rule can stand in for the person: say so
+        return Decision("deny", "the command asks to run outside the sandbox (dangerouslyDisableSandbox), which "
+                        "only a person at the terminal can approve; run it inside the sandbox, or have the user "
+                        "add it to sandbox.excludedCommands")
     if verdict == "unsandboxed":
         return Decision("ask", "Bash asks to run this command outside the sandbox (dangerouslyDisableSandbox), "
                         "with full access to your files and network: this is always confirmed.")

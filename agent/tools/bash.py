@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
+import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -28,6 +30,7 @@ OUTPUT_HEAD_BYTES = 15_000
 OUTPUT_TAIL_BYTES = 15_000
 KILL_GRACE_S = 1.0  # between SIGTERM and SIGKILL
 DRAIN_GRACE_S = 0.2  # after bash exits, for output still in flight from its children
+SYSTEM_BIN = ("/usr/bin", "/bin", "/usr/local/bin")
 
 
 class BashInput(BaseModel):
@@ -156,6 +159,13 @@ def _denials_note(denials: list[ToolDenial]) -> str:
             "may be reached: do not try another way around the sandbox; say what you needed instead.")
 
 
+@functools.cache
+def system_bash() -> str:
+    """bash from the system's folders when it is there: a `bash` earlier on PATH (an activated venv in the
+    project) may have been written by a sandboxed command, and would run the next command outside."""
+    return shutil.which("bash", path=os.pathsep.join(SYSTEM_BIN)) or "bash"
+
+
 def _sandboxed(args: BashInput, ctx: ToolContext) -> WrappedCommand | None:
     """The command wrapped in the sandbox, or None when it runs outside (no sandbox, excluded, approved)."""
     if ctx.sandbox is None:
@@ -167,7 +177,7 @@ def _sandboxed(args: BashInput, ctx: ToolContext) -> WrappedCommand | None:
     if verdict != "sandboxed":
         return None
     try:
-        return ctx.sandbox.wrap(["bash", "-c", args.command], os.environ, ctx.project_dir)
+        return ctx.sandbox.wrap([system_bash(), "-c", args.command], os.environ, ctx.project_dir)
     except (OSError, RuntimeError) as exc:  # fail closed: never run it outside instead
         raise ToolError(f"Not run: the sandbox could not be set up ({exc}).") from None
 
@@ -178,7 +188,7 @@ async def run_command(command: str, cwd: Path, timeout_ms: int, *,
     still hold the pipe)."""
     loop = asyncio.get_running_loop()
     read_fd, write_fd = os.pipe()
-    argv = wrapped.argv if wrapped is not None else ["bash", "-c", command]
+    argv = wrapped.argv if wrapped is not None else [system_bash(), "-c", command]
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=write_fd, stderr=write_fd,

@@ -1,6 +1,7 @@
 """NetworkGate: the session's network as the sandbox asks for it, one command at a time.
 
-    gate = NetworkGate(settings.allowed_domains, project_dir)   # one per session (AgentSession.network)
+    gate = NetworkGate(settings.allowed_domains, project_dir,   # one per session (AgentSession.network)
+                       socket_path=lambda: runner.private_path("proxy.sock"))
     runner.network = gate                                       # SandboxRunner: before each command
     gate.policy()        # the NetworkPolicy for the next sandboxed command (the proxy started on first need)
     gate.finished()      # after it: what it was refused, as ToolDenials for the conversation to report
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,9 +37,11 @@ PROXY_PLACEHOLDER = Path("(the agent's proxy, started when a command needs it)")
 
 
 class NetworkGate:
-    def __init__(self, allowed_domains: Iterable[str], project_dir: Path) -> None:
+    def __init__(self, allowed_domains: Iterable[str], project_dir: Path, *,
+                 socket_path: Callable[[], Path] | None = None) -> None:
         self.allowed_domains = tuple(allowed_domains)
         self.project_dir = Path(project_dir)
+        self._socket_path = socket_path  # where the proxy listens (the sandbox's private_path), made on start
         self._asker: tuple[AskHost, asyncio.AbstractEventLoop] | None = None
         self._service: NetworkService | None = None
         self._failed = False
@@ -104,7 +107,8 @@ class NetworkGate:
 
             for problem in parse_rules(self.allowed_domains)[1]:
                 logger.warning(problem)
-            service = NetworkService(self.allowed_domains, on_always=self._remember)
+            socket = self._socket_path() if self._socket_path is not None else None
+            service = NetworkService(self.allowed_domains, on_always=self._remember, socket_path=socket)
             try:
                 service.start()
             except OSError as exc:

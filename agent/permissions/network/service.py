@@ -11,8 +11,9 @@ daemon thread. The face talks to it through this object, from any thread:
     denials = network.command_finished()              # what it was refused; "allow once" forgotten
     network.close()
 
-Its socket lives in a private folder (mode 0700) with a short path (a unix socket path must fit in
-108 bytes), removed on close.
+Its socket goes where the session says (the sandbox's `private_path`, which sandboxed commands can
+read but not replace), else in a private folder of its own (mode 0700, removed on close); either way
+with a short path (a unix socket path must fit in 108 bytes).
 """
 
 from __future__ import annotations
@@ -37,8 +38,9 @@ START_TIMEOUT_S = 10.0
 
 class NetworkService:
     def __init__(self, allowed_domains: Iterable[object], *, on_always: Callable[[str], None] | None = None,
-                 **proxy_options: object) -> None:
+                 socket_path: Path | None = None, **proxy_options: object) -> None:
         self._entries = list(allowed_domains)
+        self._socket_path = socket_path  # None: in a private folder of its own
         self._on_always = on_always
         self._options = proxy_options
         self._folder: Path | None = None
@@ -57,8 +59,11 @@ class NetworkService:
         """Start the proxy; returns its socket. Raises OSError when it cannot listen."""
         if self.proxy is not None:
             return self.proxy.socket_path
-        self._folder = Path(tempfile.mkdtemp(prefix="agent-net-", dir="/tmp" if Path("/tmp").is_dir() else None))
-        proxy = DomainProxy(self._folder / "proxy.sock", self._entries, on_always=self._on_always,
+        socket_path = self._socket_path
+        if socket_path is None:
+            self._folder = Path(tempfile.mkdtemp(prefix="agent-net-", dir="/tmp" if Path("/tmp").is_dir() else None))
+            socket_path = self._folder / "proxy.sock"
+        proxy = DomainProxy(socket_path, self._entries, on_always=self._on_always,
                             **self._options)  # type: ignore[arg-type]
         loop = asyncio.new_event_loop()
         ready: concurrent.futures.Future[None] = concurrent.futures.Future()
@@ -69,7 +74,7 @@ class NetworkService:
             ready.result(START_TIMEOUT_S)
         except BaseException:
             thread.join(START_TIMEOUT_S)
-            shutil.rmtree(self._folder, ignore_errors=True)
+            self._remove_folder()
             raise
         self._loop, self._thread, self.proxy = loop, thread, proxy
         atexit.register(self._remove_folder)  # an exit without close() leaves no socket folder behind

@@ -33,6 +33,7 @@ from agent.permissions.sandbox.policy import SandboxPolicy
 __all__ = ["BACKENDS", "Backend", "MountPlan", "Probe", "SandboxSetupError", "plan_mounts"]
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
+LANDLOCK_ONLY = Path(__file__).with_name("landlock_only.py")
 GLOB_LIMIT = 1000  # paths one wildcard rule may expand to
 EXPAND_EVERY_S = 30
 SYSTEM_BIN = os.pathsep.join(("/usr/bin", "/bin", "/usr/local/bin", "/usr/sbin", "/sbin"))
@@ -244,4 +245,35 @@ class LandlockBackend(Backend):
         return [sys.executable, "-I", "-S", str(LAUNCHER), marshal.dumps(spec).hex()], ()
 
 
-BACKENDS: tuple[type[Backend], ...] = (Bubblewrap, LandlockBackend)
+class LandlockOnly(LandlockBackend):
+    """Landlock and seccomp without namespaces (landlock_only.py): for machines that refuse unprivileged
+    user namespaces. Weaker, and `agent sandbox` lists how."""
+
+    name = "landlock-only"
+    MISSING = (
+        "no network namespace: socket() is refused outright (no localhost servers, no proxy)",
+        "nothing new can be made directly in a folder holding a protected path (the project root)",
+        "names inside hidden folders can be listed (not read)",
+        "no pid namespace: processes left behind are killed when the command ends (a subreaper)",
+    )
+
+    def probe(self) -> Probe:
+        if platform.system() != "Linux":
+            return Probe(self.name, False, "Landlock is a Linux feature")
+        if self.abi < 1:
+            return Probe(self.name, False, "the kernel has no Landlock (Linux 5.13 or newer)")
+        missing = self.MISSING if self.abi >= 6 else (
+            *self.MISSING, f"Landlock ABI {self.abi} < 6: signals to processes outside are not blocked")
+        return Probe(self.name, True, missing=missing)
+
+    def argv(self, policy: SandboxPolicy, plan: MountPlan, blank: str, argv: list[str], cwd: Path,
+             seccomp: bytes | None) -> tuple[list[str], tuple[int, ...]]:
+        from agent.permissions.sandbox.seccomp import no_socket_filter
+
+        spec = {"cwd": str(cwd), "argv": argv, "seccomp": no_socket_filter().hex(),
+                "writable": list(plan.writable), "read_only": list(plan.read_only),
+                "deny_dirs": list(plan.deny_dirs), "deny_files": list(plan.deny_files), "landlock_abi": self.abi}
+        return [sys.executable, "-I", "-S", str(LANDLOCK_ONLY), marshal.dumps(spec).hex()], ()
+
+
+BACKENDS: tuple[type[Backend], ...] = (Bubblewrap, LandlockBackend, LandlockOnly)

@@ -35,7 +35,8 @@ def explain_failure(output: str, policy: SandboxPolicy, settings: SandboxSetting
     if _DENIED.search(output):
         hidden = [str(p) for p in policy.deny_read if str(p) in output or f"/{p.name}" in output]
         what = ", ".join(hidden) if hidden else "credentials (~/.ssh, ~/.aws, ...) and paths of Read deny rules"
-        reasons.append(f"reading {what} is denied, and new unix sockets and mounts are refused")
+        reasons.append(f"reading {what} is denied, and sockets that could reach outside (unix sockets) and "
+                       "mounts are refused")
     if _PROCESS.search(output):
         reasons.append("processes outside the sandbox cannot be seen or signalled")
     if _NETWORK.search(output):

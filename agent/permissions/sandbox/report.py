@@ -54,7 +54,10 @@ def sandbox_rows(runner: SandboxRunner) -> list[tuple[str, str]]:
         return [*_when(runner), *_backend(runner), ("Cannot start", f"{exc}: every sandboxed command is refused")]
     settings = runner.settings
     net = policy.network
-    if net.enabled:
+    chosen = runner.backend
+    if net.enabled and chosen is not None and chosen.name == "landlock-only":
+        network = "none: the landlock-only backend has no network namespace to run the proxy's relay in"
+    elif net.enabled:
         network = (f"only {', '.join(net.allowed_domains)}, through the agent's proxy" if net.allowed_domains
                    else "no domain listed yet: each new one is asked about in the chat (through the agent's proxy)")
     elif net.allowed_domains:

@@ -46,15 +46,18 @@ SELF_PATHS = tuple(dict.fromkeys(Path(p) for p in (sys.prefix, sys.exec_prefix, 
 
 
 @runtime_checkable
-class NetworkSource(Protocol):
+class CommandNetwork(Protocol):
     """The session's network (agent.permissions.network.NetworkGate): the NetworkPolicy for the next
-    command, and after it what that command was refused."""
+    command (or a preview that starts nothing), and after it what that command was refused."""
 
     def policy(self) -> NetworkPolicy: ...
 
     def preview(self) -> NetworkPolicy: ...
 
     def finished(self) -> list[ToolDenial]: ...
+
+
+NetworkSource = NetworkPolicy | Callable[[], NetworkPolicy | None] | None
 
 
 class SandboxUnavailable(RuntimeError):
@@ -76,13 +79,13 @@ class _Shared:
 class SandboxRunner:
     def __init__(self, project_dir: Path, settings: SandboxSettings, *, home: Path | None = None,
                  read_deny: Iterable[str] = (), edit_deny: Iterable[str] = (),
-                 network: NetworkPolicy | NetworkSource | None = None, backends: Iterable[Backend] | None = None,
+                 network: NetworkSource | CommandNetwork = None, backends: Iterable[Backend] | None = None,
                  warn: Callable[[str], None] = log.warning, _shared: _Shared | None = None) -> None:
         self.project_dir = Path(os.path.abspath(project_dir))
         self.settings = settings
         self.home = Path(home or Path.home())
         self.read_deny, self.edit_deny = tuple(read_deny), tuple(edit_deny)
-        self.network = network
+        self.network = network  # NETWORK HOOK: a NetworkPolicy, or a function giving the current one
         self._candidates = tuple(backends) if backends is not None else tuple(b() for b in BACKENDS)
         self._warn = warn
         self._shared = _shared or _Shared()
@@ -174,23 +177,30 @@ class SandboxRunner:
         given, this is a preview for `agent sandbox` and starts nothing, the network proxy included)."""
         return build_policy(self.project_dir, self.settings, home=self.home,
                             temp_dir=temp_dir or self._folder() / "tmp", read_deny=self.read_deny,
-                            edit_deny=self.edit_deny, network=self._network_policy(preview=temp_dir is not None),
+                            edit_deny=self.edit_deny, network=self._network(preview=temp_dir is not None),
                             extra_read_only=SELF_PATHS)
 
-    def _network_policy(self, *, preview: bool = False) -> NetworkPolicy | None:
-        """NETWORK HOOK: a NetworkSource (the session's agent.permissions.network.NetworkGate) gives the
-        policy for each command, starting its proxy on first need; a plain NetworkPolicy is used as is."""
+    def _network(self, *, preview: bool = False) -> NetworkPolicy | None:
+        """NETWORK HOOK: the network now. A CommandNetwork (the session's agent.permissions.network.NetworkGate)
+        or a provider function is asked for each command, so a proxy may start on first use; a preview
+        (`agent sandbox`) starts nothing."""
         source = self.network
-        if isinstance(source, NetworkSource):
+        if isinstance(source, CommandNetwork):
             return source.preview() if preview else source.policy()
-        return source
+        return source() if callable(source) else source
+
+    def private_path(self, name: str) -> Path:
+        """A path in the session's folder that sandboxed commands can read but not change or replace:
+        where the proxy's unix socket belongs (the private temp folder beside it is writable)."""
+        return self._folder() / name
 
     def wrap(self, argv: list[str], env: Mapping[str, str], cwd: Path) -> WrappedCommand:
         """`argv` as it runs inside the sandbox. Raises SandboxUnavailable when there is no backend."""
         backend = self.backend
         if backend is None:
             raise SandboxUnavailable(f"no sandbox works here ({self.unavailable_reason()})")
-        (self.project_dir / ".claude").mkdir(exist_ok=True)  # so that it can be kept read-only
+        with contextlib.suppress(OSError):  # a read-only checkout: nothing can create it then either
+            (self.project_dir / ".claude").mkdir(exist_ok=True)  # so that it can be kept read-only
         policy = self.policy()
         plan = plan_mounts(policy)
         argv = [shutil.which(argv[0]) or argv[0], *argv[1:]]
@@ -207,7 +217,7 @@ class SandboxRunner:
                 with contextlib.suppress(OSError):
                     os.close(fd)
         source = self.network
-        denials = source.finished if isinstance(source, NetworkSource) else list
+        denials = source.finished if isinstance(source, CommandNetwork) else list
         return WrappedCommand(wrapped, policy.environment(env), fds, close,
                               lambda output: explain_failure(output, policy, self.settings), denials)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import platform
 import struct
 
-__all__ = ["SeccompUnsupported", "unix_socket_filter"]
+__all__ = ["SeccompUnsupported", "no_socket_filter", "unix_socket_filter"]
 
 # BPF opcodes
 _LD_W_ABS = 0x20  # BPF_LD | BPF_W | BPF_ABS
@@ -47,7 +47,12 @@ def _insn(code: int, jt: int, jf: int, k: int) -> bytes:
     return struct.pack("=HBBI", code, jt, jf, k)
 
 
-def unix_socket_filter(machine: str | None = None) -> bytes:
+def no_socket_filter(machine: str | None = None) -> bytes:
+    """socket() refused whatever its family: for a sandbox without its own network namespace."""
+    return unix_socket_filter(machine, any_family=True)
+
+
+def unix_socket_filter(machine: str | None = None, *, any_family: bool = False) -> bytes:
     """The filter program for this machine (or `machine`, as platform.machine() names it)."""
     machine = machine or platform.machine()
     if machine not in _ARCHES:
@@ -67,9 +72,14 @@ def unix_socket_filter(machine: str | None = None) -> bytes:
         _insn(_RET_K, 0, 0, deny),
         _insn(_JEQ_K, 1, 0, nr_socket),
         _insn(_RET_K, 0, 0, _ALLOW),
-        _insn(_LD_W_ABS, 0, 0, _ARG0_LOW),
-        _insn(_JEQ_K, 0, 1, AF_UNIX),
-        _insn(_RET_K, 0, 0, deny),
-        _insn(_RET_K, 0, 0, _ALLOW),
     ]
+    if any_family:
+        prog.append(_insn(_RET_K, 0, 0, deny))
+    else:
+        prog += [
+            _insn(_LD_W_ABS, 0, 0, _ARG0_LOW),
+            _insn(_JEQ_K, 0, 1, AF_UNIX),
+            _insn(_RET_K, 0, 0, deny),
+            _insn(_RET_K, 0, 0, _ALLOW),
+        ]
     return b"".join(prog)
