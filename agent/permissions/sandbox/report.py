@@ -86,7 +86,9 @@ def sandbox_rows(runner: SandboxRunner) -> list[tuple[str, str]]:
     rows += [
         ("Network", network),
         ("Environment", f"without {', '.join(sorted(SECRET_ENV))}"),
-        ("Processes", "all end with the command (own pid namespace); none outside can be seen or signalled"),
+        ("Processes", "all end with the command (killed by the launcher, a child subreaper); none outside can "
+         "be signalled" if chosen is not None and chosen.name == "landlock-only" else
+         "all end with the command (own pid namespace); none outside can be seen or signalled"),
         ("autoAllowBashIfSandboxed", _yes(settings.auto_allow)),
         ("excludedCommands", ", ".join(settings.excluded_commands) or "none"),
         ("allowUnsandboxedCommands", _yes(settings.allow_unsandboxed) + " (dangerouslyDisableSandbox always asks)"),

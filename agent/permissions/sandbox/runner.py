@@ -115,6 +115,10 @@ class SandboxRunner:
                     shared.backend = backend
                     break
             shared.probes, shared.probed = tuple(probes), True
+        chosen = probes[-1] if probes and probes[-1].available else None
+        if chosen is not None and len(probes) > 1:  # a weaker fallback: say once what it lacks
+            log.warning("sandbox: using %s (%s); it lacks: %s. See agent sandbox.", chosen.name,
+                        "; ".join(f"{p.name}: {p.reason}" for p in probes[:-1]), "; ".join(chosen.missing) or "nothing")
 
     @property
     def backend(self) -> Backend | None:
