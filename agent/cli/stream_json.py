@@ -193,8 +193,9 @@ class OutputWriter:
         if isinstance(event, ToolCallStarted):
             self._inputs[event.tool_use_id] = event.input
         elif isinstance(event, PermissionDenied):
-            self.denials.append({"tool_name": event.name, "tool_use_id": event.tool_use_id,
-                                 "tool_input": self._inputs.get(event.tool_use_id, {})})
+            denial = {"tool_name": event.name, "tool_use_id": event.tool_use_id,
+                      "tool_input": self._inputs.get(event.tool_use_id, {})}
+            self.denials.append({**denial, "domain": event.domain} if event.domain else denial)
         if self.streaming:
             self._stream(event)
         elif self.verbose:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from agent.cron.jitter import JitterConfig, load_jitter_config
 from agent.cron.service import CronService
 from agent.cron.store import FileTaskStore, SessionTaskStore
+from agent.permissions.network.gate import NetworkGate
 from agent.permissions.policy import PermissionPolicy
 from agent.permissions.sandbox.runner import SandboxRunner
 from agent.settings import Settings, load_settings
@@ -76,6 +77,10 @@ class AgentSession:
         self.tools = ToolRegistry([*default_tools(), CronCreate(), CronDelete(), CronList()])
         # The OS sandbox for Bash: on when settings say so, and for scheduled runs unless they say not.
         self.sandbox = SandboxRunner.from_settings(project_dir, self.settings, deny_rules=self.policy.deny)
+        # Its network: none, or allowed domains through the agent's proxy (started when a command needs it).
+        self.network = NetworkGate(self.sandbox.settings.allowed_domains, project_dir,
+                                   socket_path=lambda: self.sandbox.private_path("proxy.sock"))
+        self.sandbox.network = self.network
         self.ctx = ToolContext(
             project_dir=project_dir, cron=self.cron, headless=options.headless,
             search_filter=self.policy.search_filter, read_denied=self.policy.read_denied,
@@ -128,6 +133,7 @@ class AgentSession:
 
     async def aclose(self) -> None:
         self.sandbox.close()
+        self.network.close()
         if self._llm is not None:
             await self._llm.aclose()
 

@@ -277,7 +277,8 @@ class Renderer:
                 self._turn.tokens = usage.context_tokens + usage.output_tokens
                 self._turn.streamed_chars = 0
         elif isinstance(event, PermissionDenied):
-            self.line(f"  {event.name} not run: {shorten(event.reason, 160)}", "yellow")
+            what = "" if event.domain else " not run"  # a network refusal: the command itself did run
+            self.line(f"  {event.name}{what}: {shorten(event.reason, 160)}", "yellow")
         elif isinstance(event, RetryNotice):
             if event.discarded_output and self._md is not None:
                 self._md.discard_tail()  # the printed parts stay; the retry streams the block again

@@ -27,6 +27,16 @@ class ToolError(Exception):
     """A failure the model should see as an `is_error` tool result; the message says what to do."""
 
 
+@dataclass(frozen=True)
+class ToolDenial:
+    """Something refused while a tool call ran (a sandboxed command's connection to a host not allowed):
+    the conversation reports each as a PermissionDenied event, so runs record it and `-p` lists it."""
+
+    reason: str
+    rule: str | None = None  # what would allow it
+    domain: str | None = None  # the host a network refusal was for
+
+
 @dataclass
 class ToolResult:
     """What a tool returns: `content` goes to the model, `summary` is the short line a person sees."""
@@ -35,6 +45,7 @@ class ToolResult:
     is_error: bool = False
     summary: str = ""
     change: FileChange | None = None  # Edit and Write: what the file changed, for the transcript
+    denials: list[ToolDenial] = field(default_factory=list)  # refused while it ran
 
 
 def new_run_id() -> str:
@@ -70,6 +81,7 @@ class WrappedCommand:
     pass_fds: tuple[int, ...] = ()
     close: Callable[[], None] = lambda: None
     explain: Callable[[str], str | None] = lambda output: None
+    denials: Callable[[], list[ToolDenial]] = lambda: []  # after it ended: what it was refused (the network)
 
 
 class CommandWrapper(Protocol):
