@@ -15,6 +15,7 @@ import pytest
 from fake_api import FakeAnthropic, child_env, text_reply, tool_reply
 from network_support import http_server
 from test_daemon_e2e import project_with_task, read_until, stop
+from trust_support import trust_folder
 
 from agent.permissions.sandbox.backends import BACKENDS
 
@@ -30,9 +31,12 @@ def curl(port: int, host: str) -> tuple[str, dict[str, str]]:
     return "Bash", {"command": f"curl -sS --max-time 10 http://{host}:{port}/ ; true"}
 
 
-def write_settings(project: Path, settings: dict) -> None:
+def write_settings(project: Path, settings: dict, state_home: Path | None = None) -> None:
+    """The project's settings, in a folder the user trusts (allowed domains from an untrusted folder's
+    files are ignored: tests/test_trust_gate.py)."""
     (project / ".claude").mkdir(exist_ok=True)
     (project / ".claude" / "settings.json").write_text(json.dumps(settings))
+    trust_folder(project, state_home)
 
 
 def test_headless_p_refuses_an_unlisted_domain_and_lists_it_in_permission_denials(fake_api: FakeAnthropic,
@@ -62,7 +66,8 @@ def test_a_scheduled_run_is_sandboxed_by_default_and_records_the_refused_domain(
                                                                                 tmp_path: Path) -> None:
     project = project_with_task(tmp_path, "4e5a0001", "fetch the status", age_ms=3_600_000,
                                 last_fired_ago_ms=180_000)
-    write_settings(project, {"sandbox": {"network": {"allowedDomains": ["localhost"]}}})  # enabled: default
+    write_settings(project, {"sandbox": {"network": {"allowedDomains": ["localhost"]}}},  # enabled: default
+                   tmp_path / "state")
     env = child_env(fake_api, home=tmp_path / "home", XDG_STATE_HOME=str(tmp_path / "state"),
                     AGENT_MAX_RETRIES="0")
     with http_server("scheduled") as (port, seen):

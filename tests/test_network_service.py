@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from network_support import http_server
+from trust_support import trust_folder
 
 from agent.permissions.network import NetworkService, RememberError, relay_template, remember_domain
 from agent.settings import load_settings
@@ -108,7 +109,8 @@ def test_always_adds_the_host_to_the_local_settings_and_keeps_the_rest(tmp_path:
     data = json.loads(local.read_text())
     assert data["sandbox"] == {"enabled": True, "network": {"allowedDomains": ["github.com", "pypi.org"]}}
     assert data["permissions"] == {"allow": ["Bash(ls:*)"]}
-    assert load_settings(tmp_path, [local]).get("sandbox")["network"]["allowedDomains"][-1] == "pypi.org"
+    saved = load_settings(tmp_path, [local], trusted=True).get("sandbox")["network"]["allowedDomains"]
+    assert saved[-1] == "pypi.org"
     assert [p.name for p in local.parent.iterdir()] == ["settings.local.json"]  # no temp file left
 
 
@@ -142,7 +144,8 @@ def test_a_saved_domain_does_not_switch_off_the_shared_sandbox_settings(tmp_path
     shared.write_text(json.dumps({"sandbox": {"enabled": True, "failIfUnavailable": True,
                                               "network": {"allowedDomains": ["github.com"]}}}))
     remember_domain(tmp_path, "pypi.org")
-    sandbox = load_settings(tmp_path, [shared, tmp_path / ".claude" / "settings.local.json"]).get("sandbox")
+    local = tmp_path / ".claude" / "settings.local.json"
+    sandbox = load_settings(tmp_path, [shared, local], trusted=True).get("sandbox")
     assert sandbox == {"enabled": True, "failIfUnavailable": True,
                        "network": {"allowedDomains": ["github.com", "pypi.org"]}}
 
@@ -152,6 +155,7 @@ def test_agent_sandbox_shows_the_allowed_domains_without_starting_a_proxy(tmp_pa
     (project / ".claude").mkdir(parents=True)
     (project / ".claude" / "settings.json").write_text(
         json.dumps({"sandbox": {"network": {"allowedDomains": ["github.com", "*.npmjs.org"]}}}))
+    trust_folder(project)
     shown = subprocess.run([sys.executable, "-m", "agent", "sandbox", "--cwd", str(project)],
                            capture_output=True, text=True, timeout=60)
     assert shown.returncode == 0, shown.stderr
