@@ -27,10 +27,6 @@ class ShownText:
         self._number = 1
         self._diverged = False
 
-    @property
-    def anything_shown(self) -> bool:
-        return bool(self._shown)
-
     def new_attempt(self, number: int) -> None:
         self._number = number
         self._attempt = ""
