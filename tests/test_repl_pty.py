@@ -183,7 +183,13 @@ def test_history_survives_a_restart(spawn, fake_api):
     term.send("\x04")
     assert term.wait_exit() == 0
     term = spawn()
-    term.send("\x1b[A")  # Up: the previous session's line comes back
+    for _ in range(20):  # Up: the previous session's line comes back (once the history has loaded)
+        term.send("\x1b[A")
+        try:
+            term.expect(r"> remember this line", timeout=0.5)
+            break
+        except AssertionError:
+            continue
     term.send("\r")
     term.expect(r"noted")
     assert prompts(fake_api) == ["remember this line", "remember this line"]
