@@ -146,6 +146,13 @@ class OutputWriter:
         self.denials = []
 
 
+def usage_failure(args: Any, message: str) -> None:
+    """The result object of a `-p` run refused before it started (bad flags, a model name that is not
+    one): a script reading stdout gets `is_error: true` and the reason, as for any other failure."""
+    writer = OutputWriter(args.output_format, getattr(args, "session_id", None) or _uuid())
+    writer.write(result_message(writer.session_id, RunOutcome.failure(message.removeprefix("agent: ")), []))
+
+
 QUIET_EVENTS = ("text_delta", "stream_event", "assistant_message", "tool_results_message", "turn_finished")
 
 
@@ -157,4 +164,4 @@ def _describe(event: Event, err: TextIO) -> None:
 
 
 __all__ = ["OutputWriter", "RunOutcome", "assistant_message", "init_message", "result_message",
-           "stream_event", "user_message"]
+           "stream_event", "usage_failure", "user_message"]

@@ -32,7 +32,9 @@ from urllib.parse import urlsplit, urlunsplit
 import anthropic
 import httpx2
 
+from agent.engine.credentials import credential_problem
 from agent.engine.events import Event, RetryNotice, StreamEvent, TextBlockDone, TextDelta, Usage
+from agent.jsonfile import replace_lone_surrogates
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,10 @@ class LLMError(Exception):
 
 class MissingCredentialsError(LLMError):
     """No API key or auth token: found before any request is made."""
+
+
+class MalformedCredentialsError(MissingCredentialsError):
+    """The key or token cannot be a credential (a trailing `\\r` or space, a control character)."""
 
 
 class InvalidCredentialsError(LLMError):
@@ -261,6 +267,9 @@ class LLM:
     ) -> None:
         if not api_key and not auth_token:
             raise MissingCredentialsError(f"No API key: {AUTH_HINT}")
+        for name, secret in (("ANTHROPIC_API_KEY", api_key), ("ANTHROPIC_AUTH_TOKEN", auth_token)):
+            if secret and (problem := credential_problem(name, secret)):
+                raise MalformedCredentialsError(problem)
         self.model = model
         self.max_tokens = max_tokens
         self.context_window = context_window_for(model, context_window)
@@ -348,7 +357,7 @@ class LLM:
             params["system"] = blocks
         if tools:
             params["tools"] = [*tools[:-1], {**tools[-1], "cache_control": EPHEMERAL}]
-        return params
+        return replace_lone_surrogates(params)  # a non-UTF-8 file name or folder: U+FFFD, not a crash
 
     async def _stream_once(self, params: dict[str, Any], emit: Emit | None) -> LLMResponse:
         streamed_text = False
@@ -379,6 +388,7 @@ class LLM:
         except httpx2.TransportError as exc:  # the SDK wraps these only before the stream starts
             raise _MidStreamFailure(f"connection lost ({type(exc).__name__})", streamed_text) from exc
         content = [p for p in (_block_param(b) for b in message.content) if p is not None]
+        content = replace_lone_surrogates(content)  # an unpaired surrogate escape from the API fails every write
         return LLMResponse(content, message.stop_reason, Usage.from_api(message.usage), message.model,
                            id=message.id)
 

@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from agent.jsonfile import replace_lone_surrogates
 from agent.settings import project_state_dir
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,8 @@ class TranscriptWriter:
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             for line in lines:
-                os.write(fd, (json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8"))
+                text = replace_lone_surrogates(json.dumps(line, ensure_ascii=False))  # a non-UTF-8 cwd, say
+                os.write(fd, (text + "\n").encode("utf-8"))
         finally:
             os.close(fd)
 
