@@ -30,6 +30,7 @@ from typing import Any
 
 from agent.jsonfile import replace_lone_surrogates
 from agent.settings import project_state_dir
+from agent.settings.private import open_private
 
 log = logging.getLogger(__name__)
 
@@ -126,10 +127,9 @@ class TranscriptWriter:
         conversation per fire never piles up open descriptors."""
         lines = [record]
         if not self.path.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             lines.insert(0, {"type": "session", "sessionId": self.session_id, "cwd": self.cwd,
                              "timestamp": _now_iso()})
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = open_private(self.path)  # 0600 in a 0700 folder, an old file tightened
         try:
             for line in lines:
                 text = replace_lone_surrogates(json.dumps(line, ensure_ascii=False))  # a non-UTF-8 cwd, say
