@@ -133,7 +133,7 @@ def test_the_suggested_rule_allows_the_command_it_was_made_for(tmp_path: Path, c
     ("python3 -m pytest -q", "python3 -m http.server"),
     ("node scripts/build.js", "node -e 'process.exit(1)'"),
     ("npm run test", "npm run deploy"),
-    ("git log --oneline", "git push origin main"),
+    ("git commit -m wip", "git push origin main"),
     ("uv run pytest", "uv run python -c 'x'"),
     ("rm -rf build", "rm -rf src"),
     ("go run main.go", "go run /tmp/evil.go"),
