@@ -216,3 +216,52 @@ def test_headless_hostile_reads_are_denied_and_do_nothing(fake_api: FakeAnthropi
 
 def _has(program: str) -> bool:
     return any(os.access(os.path.join(folder, program), os.X_OK) for folder in os.environ["PATH"].split(os.pathsep))
+
+
+# ----------------------------------------------------------------------------- what git and PATH could run
+
+
+@pytest.mark.parametrize("config", [
+    "[core]\n\tfsmonitor = touch PWNED\n", "[core]\n\tpager = sh -c 'touch PWNED'\n",
+    "[diff]\n\texternal = ./pwn.sh\n", '[diff "x"]\n\ttextconv = ./pwn.sh\n', "[pager]\n\tlog = ./pwn.sh\n",
+    '[filter "x"]\n\tclean = ./pwn.sh\n', "[include]\n\tpath = ../other.cfg\n", "[gpg]\n\tprogram = ./pwn.sh\n",
+    "[log]\n\tshowSignature = true\n",
+])
+def test_git_is_not_read_only_where_the_repository_config_can_run_a_program(project: Path, config: str) -> None:
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    assert decide(project, "git status") == "allow"
+    with (project / ".git" / "config").open("a") as fh:
+        fh.write(config)
+    for command in ("git status", "git log", "git diff", "git show HEAD"):
+        assert decide(project, command) == "ask"
+    assert decide(project, "cat notes.txt") == "allow"  # not git: unaffected
+
+
+def test_git_config_is_found_from_a_subfolder_and_through_a_gitdir_file(project: Path, tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    (project / ".git" / "config").write_text("[core]\n\tfsmonitor = touch PWNED\n")
+    assert decide(project / "src", "git status") == "ask"
+    elsewhere = tmp_path / "gitdir"
+    elsewhere.mkdir()
+    (elsewhere / "config").write_text("[core]\n\tpager = ./pwn.sh\n")
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / ".git").write_text(f"gitdir: {elsewhere}\n")
+    assert decide(linked, "git log") == "ask"
+
+
+def test_headless_git_status_with_a_planted_fsmonitor_does_not_run_it(fake_api: FakeAnthropic, project: Path):
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    (project / ".git" / "config").write_text("[core]\n\tfsmonitor = \"touch PWNED; false\"\n")
+    fake_api.script(tool_reply(("Bash", {"command": "git status"})), text_reply("looked"))
+    result = run_headless(fake_api, project)
+    assert [d["tool_input"]["command"] for d in result["permission_denials"]] == ["git status"]
+    assert not (project / "PWNED").exists()
+
+
+@pytest.mark.parametrize("path_env", [".:/usr/bin:/bin", "/usr/bin::/bin", "bin:/usr/bin", "{project}/bin:/bin"])
+def test_read_only_needs_a_path_the_project_cannot_put_programs_on(project: Path, path_env: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    assert decide(project, "ls") == "allow"
+    monkeypatch.setenv("PATH", path_env.format(project=project))
+    assert decide(project, "ls") == "ask"

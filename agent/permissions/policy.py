@@ -249,7 +249,8 @@ class PermissionPolicy:
         """`ls`, `cat`, `git log` ... run without a rule, each file they name judged as a Read (readonly)."""
         from agent.permissions import readonly
 
-        found = readonly.judge(call.subject or "", home=self._home, read_verdict=self._read_verdict,
+        found = readonly.judge(call.subject or "", home=self._home, project=self.project_dir,
+                               read_verdict=self._read_verdict,
                                read_rules_exist=readonly.read_rules_exist(self.deny, self.ask))
         if found is None:
             return None

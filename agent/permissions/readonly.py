@@ -14,6 +14,8 @@ Read deny or ask rules exist, since it could print what they hide. Anything unsu
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +50,7 @@ class ReadOnly:
 
     paths: tuple[str, ...]
     reads_unnamed: bool
+    runs_git: bool = False
 
 
 def read_only(command: str, home: Path) -> ReadOnly | None:
@@ -70,17 +73,22 @@ def read_only(command: str, home: Path) -> ReadOnly | None:
             return None
         paths += [p for p in expanded if p is not None]
         unnamed = unnamed or searches
-    return ReadOnly(tuple(paths), unnamed)
+    return ReadOnly(tuple(paths), unnamed, any(c.words[0] == "git" for c in script.commands))
 
 
-def judge(command: str, *, home: Path, read_verdict: Callable[[str], tuple[Verdict, str]],
-          read_rules_exist: bool) -> tuple[Verdict, str] | None:
+def judge(command: str, *, home: Path, project: Path, read_verdict: Callable[[str], tuple[Verdict, str]],
+          read_rules_exist: bool, path_env: str | None = None) -> tuple[Verdict, str] | None:
     """allow / deny / ask for a read-only command, or None when it is not one (the rules decide).
 
     `read_verdict(path)` is what a Read of that path would get, with the reason; `read_rules_exist`
-    says whether Read deny or ask rules could hide something a search might print."""
+    says whether Read deny or ask rules could hide something a search might print. `path_env` is the
+    PATH the command will search (default: this process's)."""
     found = read_only(command, home)
     if found is None or (found.reads_unnamed and read_rules_exist):
+        return None
+    if not _path_is_outside(project, os.environ.get("PATH", "") if path_env is None else path_env):
+        return None  # `ls` could be a program the project holds
+    if found.runs_git and git_config_runs_programs(project):
         return None
     for path in found.paths:
         verdict, reason = read_verdict(path)
@@ -167,6 +175,68 @@ def _tilde(word: str, home: Path) -> str | None:
     if word == "~" or word.startswith("~/"):
         return str(home) + word[1:]
     return None
+
+
+# git runs what its repository config names (a pager, an fsmonitor hook, an external diff, a textconv or
+# clean filter, a gpg program, an included file's settings): a folder unpacked with its own .git/config
+# could set them. Over-matching only means asking.
+_GIT_CONFIG_RUNS = re.compile(r"fsmonitor|pager|external|textconv|command|program|askpass|editor|showsignature"
+                              r"|\[\s*(?:include|filter)", re.IGNORECASE)
+
+
+def git_config_runs_programs(project: Path) -> bool:
+    """Whether the repository config git would read in `project` may make a read-only git command run a
+    program; True when it cannot be read (fail closed)."""
+    folder = Path(os.path.realpath(project))
+    for candidate in (folder, *folder.parents):
+        dot_git = candidate / ".git"
+        if not os.path.lexists(dot_git):
+            continue
+        try:
+            git_dir = _git_dir(dot_git)
+            texts = [_read_small(git_dir / name) for name in ("config", "config.worktree")]
+            common = _read_small(git_dir / "commondir").strip()
+            if common:
+                texts.append(_read_small((git_dir / common).resolve() / "config"))
+        except (OSError, ValueError):
+            return True
+        return any(_GIT_CONFIG_RUNS.search(text) for text in texts)
+    return False
+
+
+def _git_dir(dot_git: Path) -> Path:
+    if dot_git.is_dir():
+        return dot_git
+    text = _read_small(dot_git)  # a worktree's or submodule's `gitdir: <path>` file
+    if not text.startswith("gitdir:"):
+        raise ValueError("not a gitdir file")
+    target = Path(text[len("gitdir:"):].strip())
+    return target if target.is_absolute() else dot_git.parent / target
+
+
+def _read_small(path: Path) -> str:
+    """A config-sized file's text; "" when missing; ValueError when too large to be one."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read((1 << 20) + 1)
+    except FileNotFoundError:
+        return ""
+    if len(data) > 1 << 20:
+        raise ValueError("too large")
+    return data.decode("utf-8", "replace")
+
+
+def _path_is_outside(project: Path, path_env: str) -> bool:
+    """Whether every PATH entry is an absolute folder outside the project (so a bare `ls` is not the
+    project's own program)."""
+    real = os.path.realpath(project)
+    for entry in path_env.split(os.pathsep):
+        if not entry or not os.path.isabs(entry):
+            return False
+        resolved = os.path.realpath(entry)
+        if resolved == real or resolved.startswith(real.rstrip(os.sep) + os.sep):
+            return False
+    return True
 
 
 def read_rules_exist(deny: Iterable[object], ask: Iterable[object]) -> bool:
