@@ -241,3 +241,37 @@ def test_a_good_key_never_appears_in_output_logs_or_files_even_verbose(api, tmp_
     assert done.returncode == 1
     assert_no_traceback(done)
     assert_secret_nowhere(done, tmp_path, SECRET)
+
+
+# ----------------------------------------------------------------------------- files with bad bytes
+
+
+def test_a_custom_command_file_with_a_latin1_byte_still_runs(api, tmp_path):
+    commands = tmp_path / "project" / ".claude" / "commands"
+    commands.mkdir(parents=True)
+    (commands / "rev.md").write_bytes(b"---\ndescription: caf\xe9\n---\nreview caf\xe9 $ARGUMENTS\n")
+    done = run(api, tmp_path, "-p", b"/rev x\xff", "--output-format", "json")
+    assert done.returncode == 0, done.stderr
+    assert api.requests[0].turn_prompt().endswith("review caf\ufffd x\ufffd")
+
+
+def test_resuming_a_session_with_a_line_nested_50000_deep_keeps_what_came_before(api, tmp_path):
+    first = run(api, tmp_path, "-p", "remember alpha", "--output-format", "json")
+    session = json.loads(first.stdout)["session_id"]
+    (transcript,) = (tmp_path / "state").rglob(f"{session}.jsonl")
+    with transcript.open("ab") as fh:
+        fh.write(b'{"type": "user", "message": ' + b"[" * 50_000 + b"]" * 50_000 + b"}\n")
+    done = run(api, tmp_path, "-p", "and now?", "--resume", session, "--output-format", "json")
+    assert done.returncode == 0, done.stderr
+    assert_no_traceback(done)
+    assert "remember alpha" in json.dumps(api.requests[-1].messages)
+
+
+def test_a_trust_store_nested_50000_deep_means_untrusted_not_a_crash(tmp_path):
+    from agent.settings.trust import trust_store
+
+    env = {"XDG_STATE_HOME": str(tmp_path / "state"), "HOME": str(tmp_path)}
+    store = trust_store(env)
+    store.path.parent.mkdir(parents=True)
+    store.path.write_text('{"trusted": ' + "[" * 50_000 + "]" * 50_000 + "}")
+    assert store.is_trusted(tmp_path) is False

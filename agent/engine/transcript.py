@@ -173,7 +173,7 @@ def read_transcript(path: Path) -> LoadedTranscript:
 def _parse_line(raw: bytes) -> dict[str, Any] | None:
     try:
         record = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):  # damaged: the replay stops there
         return None
     if not isinstance(record, dict) or not isinstance(record.get("type"), str):
         return None

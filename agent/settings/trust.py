@@ -49,7 +49,7 @@ class TrustStore:
             with open(self.path, "rb") as fh:
                 raw = fh.read(_MAX_BYTES + 1)
             data = json.loads(raw) if len(raw) <= _MAX_BYTES else {}
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return []
         entries = data.get("trusted") if isinstance(data, dict) else None
         if not isinstance(entries, list):
