@@ -74,8 +74,8 @@ _PROGRAM_RUNS = {"npm": {"exec", "x"}, "pnpm": {"exec", "dlx"}, "yarn": {"exec",
                  "conda": {"run"}, "bundle": {"exec"}, "pipx": {"run"}}
 _FILE_RUNS = {"go": {"run"}, "deno": {"run"}, "dotnet": {"run"}}
 _PROGRAM_RUNNERS = frozenset({"npx", "pnpx", "bunx", "uvx"})
-_PLAIN_PROGRAMS = frozenset({"ls", "cat", "head", "tail", "wc", "grep", "egrep", "fgrep", "rg", "ag", "echo",
-                             "printf", "pwd", "which", "file", "stat", "du", "df", "tree", "diff", "sort", "uniq",
+_PLAIN_PROGRAMS = frozenset({"ls", "cat", "head", "tail", "wc", "grep", "egrep", "fgrep", "rg", "ag",
+                             "pwd", "which", "file", "stat", "du", "df", "tree", "diff", "sort", "uniq",
                              "cut", "jq", "yq", "date", "whoami", "id", "uname", "hostname", "basename", "dirname",
                              "realpath", "readlink", "true", "false", "sleep", "test", "[", "pytest", "tsc",
                              "eslint", "prettier", "jest", "vitest", "mocha", "shellcheck", "cmp", "md5sum",
