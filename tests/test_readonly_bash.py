@@ -225,7 +225,7 @@ def _has(program: str) -> bool:
     "[core]\n\tfsmonitor = touch PWNED\n", "[core]\n\tpager = sh -c 'touch PWNED'\n",
     "[diff]\n\texternal = ./pwn.sh\n", '[diff "x"]\n\ttextconv = ./pwn.sh\n', "[pager]\n\tlog = ./pwn.sh\n",
     '[filter "x"]\n\tclean = ./pwn.sh\n', "[include]\n\tpath = ../other.cfg\n", "[gpg]\n\tprogram = ./pwn.sh\n",
-    "[log]\n\tshowSignature = true\n",
+    "[log]\n\tshowSignature = true\n", "[core]\n\thooksPath = .githooks\n",
 ])
 def test_git_is_not_read_only_where_the_repository_config_can_run_a_program(project: Path, config: str) -> None:
     subprocess.run(["git", "init", "-q"], cwd=project, check=True)
@@ -235,6 +235,15 @@ def test_git_is_not_read_only_where_the_repository_config_can_run_a_program(proj
     for command in ("git status", "git log", "git diff", "git show HEAD"):
         assert decide(project, command) == "ask"
     assert decide(project, "cat notes.txt") == "allow"  # not git: unaffected
+
+
+def test_git_is_not_read_only_where_the_repository_has_a_hook(project: Path) -> None:
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    assert decide(project, "git status") == "allow"  # only *.sample hooks
+    hook = project / ".git" / "hooks" / "post-index-change"
+    hook.write_text("#!/bin/sh\ntouch PWNED\n")
+    hook.chmod(0o755)
+    assert decide(project, "git status") == "ask"
 
 
 def test_git_config_is_found_from_a_subfolder_and_through_a_gitdir_file(project: Path, tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ _REFUSED_LONG = {
     "wc": ("files0-from",),
     "ls": (), "cat": (), "head": (), "tail": (),
 }
-_REFUSED_SHORT = {"git": "cCO", "grep": "fR", "rg": "zfL", "wc": "", "ls": "", "cat": "", "head": "", "tail": ""}
+_REFUSED_SHORT = {"git": "O", "grep": "fR", "rg": "zfL", "wc": "", "ls": "", "cat": "", "head": "", "tail": ""}
 _FIND_REFUSED = frozenset({"-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprint0", "-fprintf",
                            "-fls", "-files0-from", "-L", "-follow"})
 _FIND_EXPRESSION_START = ("-", "(", ")", "!", ",")
@@ -129,7 +129,8 @@ def _refused(program: str, arg: str) -> bool:
     if arg.startswith("--"):
         name = arg[2:].split("=", 1)[0]
         return bool(name) and any(full.startswith(name) for full in _REFUSED_LONG[program])
-    return any(letter in arg[1:] for letter in _REFUSED_SHORT[program])
+    letters = arg[1:2] if program == "git" else arg[1:]  # git: `-S<text>`, `-G<regex>` carry values
+    return any(letter in letters for letter in _REFUSED_SHORT[program])
 
 
 def _short_has(arg: str, letter: str) -> bool:
@@ -181,12 +182,13 @@ def _tilde(word: str, home: Path) -> str | None:
 # clean filter, a gpg program, an included file's settings): a folder unpacked with its own .git/config
 # could set them. Over-matching only means asking.
 _GIT_CONFIG_RUNS = re.compile(r"fsmonitor|pager|external|textconv|command|program|askpass|editor|showsignature"
-                              r"|\[\s*(?:include|filter)", re.IGNORECASE)
+                              r"|hookspath|\[\s*(?:include|filter)", re.IGNORECASE)
 
 
 def git_config_runs_programs(project: Path) -> bool:
-    """Whether the repository config git would read in `project` may make a read-only git command run a
-    program; True when it cannot be read (fail closed)."""
+    """Whether the repository git would use in `project` may make a read-only git command run a program
+    (its config names one, or it has a hook: `git status` may rewrite the index, which runs
+    post-index-change); True when that cannot be read (fail closed)."""
     folder = Path(os.path.realpath(project))
     for candidate in (folder, *folder.parents):
         dot_git = candidate / ".git"
@@ -196,11 +198,13 @@ def git_config_runs_programs(project: Path) -> bool:
             git_dir = _git_dir(dot_git)
             texts = [_read_small(git_dir / name) for name in ("config", "config.worktree")]
             common = _read_small(git_dir / "commondir").strip()
-            if common:
-                texts.append(_read_small((git_dir / common).resolve() / "config"))
+            dirs = [git_dir, *([(git_dir / common).resolve()] if common else [])]
+            texts += [_read_small(folder / "config") for folder in dirs[1:]]
+            hooks = [name for folder in dirs if (folder / "hooks").is_dir()
+                     for name in os.listdir(folder / "hooks") if not name.endswith(".sample")]
         except (OSError, ValueError):
             return True
-        return any(_GIT_CONFIG_RUNS.search(text) for text in texts)
+        return bool(hooks) or any(_GIT_CONFIG_RUNS.search(text) for text in texts)
     return False
 
 
