@@ -240,6 +240,8 @@ def test_git_is_not_read_only_where_the_repository_config_can_run_a_program(proj
 def test_git_is_not_read_only_where_the_repository_has_a_hook(project: Path) -> None:
     subprocess.run(["git", "init", "-q"], cwd=project, check=True)
     assert decide(project, "git status") == "allow"  # only *.sample hooks
+    (project / ".git" / "hooks" / "pre-commit").write_text("#!/bin/sh\n")  # commit hooks: status runs none
+    assert decide(project, "git status") == "allow"
     hook = project / ".git" / "hooks" / "post-index-change"
     hook.write_text("#!/bin/sh\ntouch PWNED\n")
     hook.chmod(0o755)

@@ -185,6 +185,9 @@ _GIT_CONFIG_RUNS = re.compile(r"fsmonitor|pager|external|textconv|command|progra
                               r"|hookspath|\[\s*(?:include|filter)", re.IGNORECASE)
 
 
+_READ_HOOKS = ("post-index-change", "reference-transaction")  # hooks a status, log, diff or show may run
+
+
 def git_config_runs_programs(project: Path) -> bool:
     """Whether the repository git would use in `project` may make a read-only git command run a program
     (its config names one, or it has a hook: `git status` may rewrite the index, which runs
@@ -200,8 +203,7 @@ def git_config_runs_programs(project: Path) -> bool:
             common = _read_small(git_dir / "commondir").strip()
             dirs = [git_dir, *([(git_dir / common).resolve()] if common else [])]
             texts += [_read_small(folder / "config") for folder in dirs[1:]]
-            hooks = [name for folder in dirs if (folder / "hooks").is_dir()
-                     for name in os.listdir(folder / "hooks") if not name.endswith(".sample")]
+            hooks = [name for folder in dirs for name in _READ_HOOKS if os.path.lexists(folder / "hooks" / name)]
         except (OSError, ValueError):
             return True
         return bool(hooks) or any(_GIT_CONFIG_RUNS.search(text) for text in texts)
