@@ -60,6 +60,7 @@ HOSTILE = [
     "find . -exec rm {} +", "find . -execdir touch x \\;", "find . -ok rm {} \\;", "find . -okdir rm {} \\;",
     "find . -delete", "find . -name x -delete", "find . -fprint out", "find . -fprint0 out",
     "find . -fprintf out %p", "find . -fls out", "find -L . -name id_rsa", "find . -follow",
+    "find -- /etc -name passwd", "find -O3 /etc", "find -D tree / -maxdepth 1", "find -H ~ -name id_rsa",
     # git that runs a program, writes a file or leaves the project
     "git diff --output=x", "git diff --output x", "git log --output=.claude/settings.local.json",
     "git diff --outp=x", "git diff --ou=x", "git show --output=x HEAD", "git -c core.pager=sh log",
@@ -70,7 +71,9 @@ HOSTILE = [
     # rg and grep that run programs, read pattern files or follow links out
     "rg --pre sh alpha", "rg --pre=./x alpha", "rg -z alpha", "rg --search-zip alpha", "rg --hostname-bin=x a",
     "rg -L alpha", "rg --follow alpha", "grep -f /etc/shadow notes.txt", "grep --file=x notes.txt",
-    "grep -R alpha .", "grep --dereference-recursive alpha .", "wc --files0-from=list", "wc --files0=list",
+    "grep -R alpha .", "grep --dereference-recursive alpha .", "grep --reg=. /etc/shadow",
+    "grep --regexp . /etc/shadow", "grep -ie x /etc/shadow", "grep --exclude-from /etc/shadow x notes.txt",
+    "wc --files0-from=list", "wc --files0=list",
     # writes through redirections, other programs, substitutions, assignments
     "ls > file", "ls >> file", "cat notes.txt > copy", "git diff > out.patch", "ls 2> err", "ls &> out",
     "cat notes.txt | tee copy", "ls && touch x", "ls; rm notes.txt", "ls || rm -rf src",

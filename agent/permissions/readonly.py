@@ -31,7 +31,7 @@ _GIT_READERS = frozenset({"status", "log", "diff", "show"})
 _REFUSED_LONG = {
     "git": ("output", "ext-diff", "textconv", "exec", "config", "config-env", "upload-pack", "receive-pack",
             "open-files-in-pager", "output-directory", "git-dir", "work-tree", "namespace", "exec-path"),
-    "grep": ("file", "dereference-recursive", "devices"),
+    "grep": ("file", "dereference-recursive", "devices", "exclude-from"),
     "rg": ("pre", "pre-glob", "search-zip", "hostname-bin", "file", "follow", "ignore-file"),
     "wc": ("files0-from",),
     "ls": (), "cat": (), "head": (), "tail": (),
@@ -39,7 +39,7 @@ _REFUSED_LONG = {
 _REFUSED_SHORT = {"git": "O", "grep": "fR", "rg": "zfL", "wc": "", "ls": "", "cat": "", "head": "", "tail": ""}
 _FIND_REFUSED = frozenset({"-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprint0", "-fprintf",
                            "-fls", "-files0-from", "-L", "-follow"})
-_FIND_EXPRESSION_START = ("-", "(", ")", "!", ",")
+_FIND_OPERATORS = ("-", "(", ")", "!", ",")
 _RECURSIVE = frozenset({"-r", "--recursive", "-d", "--directories"})
 
 
@@ -118,11 +118,18 @@ def _one(words: list[str]) -> tuple[list[str], bool] | None:
             return None
         else:
             recursive = recursive or arg.split("=", 1)[0] in _RECURSIVE or _short_has(arg, "r")
-    lists_files = program == "rg" and any(a in ("--files", "--type-list") for a in args)
-    if program in ("grep", "rg") and not lists_files and not any(a in ("-e", "--regexp") or a.startswith("--regexp=")
-                                             or (not a.startswith("--") and _short_has(a, "e")) for a in args):
-        operands = operands[1:]  # the first operand is the pattern
+    if program in ("grep", "rg") and _pattern_is_first_operand(program, args):
+        operands = operands[1:]
     return [o for o in operands if o != "-"], recursive and program in ("grep", "rg")
+
+
+def _pattern_is_first_operand(program: str, args: list[str]) -> bool:
+    """grep PATTERN FILE...: unless `-e`/`--regexp` gave the pattern (or `rg --files` needs none).
+    Misjudging this only makes a pattern be judged as a path, never a path be skipped."""
+    if program == "rg" and any(a in ("--files", "--type-list") for a in args):
+        return False
+    return not any(_short_has(a, "e") or (a.startswith("--") and "regexp".startswith(a[2:].split("=", 1)[0]))
+                   for a in args if a != "--")  # `--reg=x`: getopt takes any unambiguous abbreviation
 
 
 def _refused(program: str, arg: str) -> bool:
@@ -138,16 +145,11 @@ def _short_has(arg: str, letter: str) -> bool:
 
 
 def _find(args: list[str]) -> tuple[list[str], bool] | None:
+    """Every word that is not an option or operator may be a starting point (`find -O3 /etc`, `find --
+    /etc` put them after options): all are judged as paths, patterns such as `-name '*.py'` included."""
     if any(arg in _FIND_REFUSED or arg.startswith("-fprint") for arg in args):
         return None
-    if args[:1] and args[0] in ("-H", "-P"):
-        args = args[1:]
-    starts: list[str] = []
-    for arg in args:
-        if arg.startswith(_FIND_EXPRESSION_START):
-            break
-        starts.append(arg)
-    return starts, False  # names only, never file contents
+    return [arg for arg in args if not arg.startswith(_FIND_OPERATORS)], False  # names only, never contents
 
 
 def _git(args: list[str]) -> tuple[list[str], bool] | None:
