@@ -24,6 +24,8 @@ from agent.runs.scheduled import write_transcript
 from agent.settings.private import PrivateFileHandler, PrivateRotatingFileHandler, private_dir, private_file
 from agent.settings.trust import trust_store
 
+SECRET = "sk-ant-api03-DAEMONsecret0123456789"
+
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
@@ -82,9 +84,9 @@ def test_the_daemon_under_umask_000_keeps_history_transcripts_and_log_private(fa
             "createdAt": now - 3_600_000, "lastFiredAt": now - 600_000}
     (project / ".claude" / "scheduled_tasks.json").write_text(json.dumps({"tasks": [task]}))
     fake_api.set_default(text_reply("checked"))
-    env = child_env(fake_api, home=tmp_path / "home", XDG_STATE_HOME=str(state))
-    proc = subprocess.Popen([sys.executable, "-m", "agent", "daemon", "--cwd", str(project), "--log-file",
-                             str(logs / "daemon.log")], env=env, stdout=subprocess.DEVNULL,
+    env = child_env(fake_api, home=tmp_path / "home", XDG_STATE_HOME=str(state), ANTHROPIC_API_KEY=SECRET)
+    proc = subprocess.Popen([sys.executable, "-m", "agent", "daemon", "--cwd", str(project), "--verbose",
+                             "--log-file", str(logs / "daemon.log")], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, preexec_fn=lambda: os.umask(0))
     try:
         deadline = time.monotonic() + 30
@@ -92,8 +94,11 @@ def test_the_daemon_under_umask_000_keeps_history_transcripts_and_log_private(fa
             time.sleep(0.1)
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=30)
     files = assert_private_tree(state)
+    assert (logs / "daemon.log").stat().st_size > 0
+    assert SECRET not in out + err  # the key, verbose as it is, is in no output, log or file
+    assert not [p for p in tmp_path.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
     assert any(f.name == "history.db" for f in files) and any(f.parent.name == "transcripts" for f in files)
     assert mode(logs) == 0o700 and mode(logs / "daemon.log") == 0o600
 
