@@ -275,3 +275,17 @@ def test_a_trust_store_nested_50000_deep_means_untrusted_not_a_crash(tmp_path):
     store.path.parent.mkdir(parents=True)
     store.path.write_text('{"trusted": ' + "[" * 50_000 + "]" * 50_000 + "}")
     assert store.is_trusted(tmp_path) is False
+
+
+def test_the_daemon_refuses_a_model_name_that_cannot_be_one_and_a_malformed_key(api, tmp_path):
+    (tmp_path / "project").mkdir()
+    environ = child_env(api, home=tmp_path / "home", XDG_STATE_HOME=str(tmp_path / "state"))
+    base = [sys.executable, "-m", "agent", "daemon", "--cwd", str(tmp_path / "project")]
+    bad_model = subprocess.run([*base, "--model", BAD], capture_output=True, timeout=60, env=environ)
+    assert bad_model.returncode == 2 and b"agent daemon: --model" in bad_model.stderr
+    environ["ANTHROPIC_API_KEY"] = SECRET + "\r"
+    bad_key = subprocess.run(base, capture_output=True, timeout=60, env=environ)
+    assert bad_key.returncode == 1 and b"ANTHROPIC_API_KEY is malformed" in bad_key.stderr
+    assert SECRET.encode() not in bad_key.stderr + bad_key.stdout
+    for done in (bad_model, bad_key):
+        assert_no_traceback(done)

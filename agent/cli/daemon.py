@@ -102,6 +102,9 @@ def run_daemon_cli(argv: Sequence[str]) -> int:
 
     try:
         args = build_daemon_parser().parse_args(list(argv))
+        from agent.cli.text_input import clean_args
+
+        clean_args(args, "agent daemon")  # undecodable bytes as U+FFFD; a --model that is no name: exit 2
         project = project_dir(args.cwd, "agent daemon")
         check_rule_flags("agent daemon", args.allowed_tools, args.disallowed_tools)
         if args.grace < 0:

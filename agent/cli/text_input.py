@@ -23,7 +23,7 @@ def clean_text(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
-def clean_args(args: argparse.Namespace) -> None:
+def clean_args(args: argparse.Namespace, prog: str = "agent") -> None:
     """Carry the free-text arguments through with U+FFFD; refuse a model name that cannot be one."""
     for name in _TEXT_ARGS:
         value = getattr(args, name, None)
@@ -34,7 +34,7 @@ def clean_args(args: argparse.Namespace) -> None:
     model = getattr(args, "model", None)
     if model is not None and not _MODEL_NAME.fullmatch(model):
         shown = clean_text(model).encode("unicode_escape").decode("ascii")
-        raise UsageError(f"agent: --model '{shown}' is not a model name: use letters, digits and "
+        raise UsageError(f"{prog}: --model '{shown}' is not a model name: use letters, digits and "
                          "punctuation without spaces, e.g. --model claude-sonnet-4-6")
 
 
