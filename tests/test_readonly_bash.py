@@ -279,3 +279,12 @@ def test_read_only_needs_a_path_the_project_cannot_put_programs_on(project: Path
     assert decide(project, "ls") == "allow"
     monkeypatch.setenv("PATH", path_env.format(project=project))
     assert decide(project, "ls") == "ask"
+
+
+def test_the_space_star_form_works_in_allowed_tools_flags(project: Path) -> None:
+    from agent.permissions.policy import parse_rules
+
+    (npm, edit) = parse_rules(["Bash(npm test *) Edit"], split=True)
+    assert (npm.tool, npm.specifier, npm.text) == ("Bash", "npm test:*", "Bash(npm test *)")
+    assert edit.tool == "Edit"
+    assert parse_rules(["Bash(*)"])[0].specifier is None  # still the whole tool
