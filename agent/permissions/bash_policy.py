@@ -10,7 +10,6 @@ the policy turns into asking, never into allowing.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Literal
@@ -20,8 +19,6 @@ from agent.permissions.shell_parse import parse_shell
 from agent.permissions.shell_wrappers import Words, executed
 
 Match = Literal["yes", "maybe", "no"]
-_SUGGESTABLE_WORD = re.compile(r"[A-Za-z0-9_./+@%=,-]+")
-_SUBCOMMAND = re.compile(r"[a-z][a-z0-9_-]*")
 
 
 @lru_cache(maxsize=256)
