@@ -289,3 +289,21 @@ def test_the_daemon_refuses_a_model_name_that_cannot_be_one_and_a_malformed_key(
     assert SECRET.encode() not in bad_key.stderr + bad_key.stdout
     for done in (bad_model, bad_key):
         assert_no_traceback(done)
+
+
+def test_tool_results_never_hold_lone_surrogates(tmp_path):
+    """Every face (chat screen, transcript, request) gets U+FFFD for a file name that is not UTF-8."""
+    import asyncio
+
+    from agent.tools.base import ToolContext
+    from agent.tools.registry import default_tools
+
+    folder = os.fsencode(tmp_path)
+    with open(folder + b"/" + BAD + b".py", "w") as fh:
+        fh.write("x = 1\n")
+    tools = {tool.name: tool for tool in default_tools()}
+    ctx = ToolContext(project_dir=tmp_path)
+    for name, raw in (("Glob", {"pattern": "*.py"}), ("Grep", {"pattern": "x"}), ("Bash", {"command": "ls"})):
+        result = asyncio.run(tools[name].run(tools[name].parse_input(raw), ctx))
+        assert "caf\ufffd.py" in result.content, name
+        result.content.encode("utf-8")  # no lone surrogate left
