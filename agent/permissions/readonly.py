@@ -10,6 +10,8 @@ prefix of a refused name is refused too). Every argument that may name a file is
 of it would be (`judge`): a Read deny rule over it denies the command, a path outside the project asks.
 A command that reads files it does not name (`grep -r`, `rg`, `git diff`) is not waved through while
 Read deny or ask rules exist, since it could print what they hide. Anything unsure is left to the rules.
+git qualifies only where the repository's config and hooks name no program, and every command only when
+PATH holds no folder of the project: reading `.git/config` is the one I/O here beyond resolving paths.
 """
 
 from __future__ import annotations
