@@ -254,6 +254,15 @@ def _failure_line(outcome: RunOutcome) -> str:
     return outcome.result
 
 
+def usage_failure(args: Any, message: str) -> None:
+    """The result object of a `-p` run refused before it started (bad flags, a model name that is not
+    one): a script reading stdout gets `is_error: true` and the reason, as for any other failure."""
+    writer = OutputWriter(args.output_format, getattr(args, "session_id", None) or new_uuid())
+    writer.totals.results += 1
+    writer.write(result_message(writer.session_id, RunOutcome.failure(message.removeprefix("agent: ")), [],
+                                totals=writer.totals, turn_model_usage={}, streaming=writer.streaming))
+
+
 QUIET_EVENTS = ("text_delta", "stream_event", "assistant_message", "tool_results_message", "turn_finished")
 
 
@@ -265,4 +274,4 @@ def _describe(event: Event, err: TextIO) -> None:
 
 
 __all__ = ["DURING_EXECUTION", "MAX_TURNS", "SUCCESS", "OutputWriter", "RunOutcome", "assistant_message",
-           "block_messages", "init_message", "result_message", "stream_event", "user_message"]
+           "block_messages", "init_message", "result_message", "stream_event", "usage_failure", "user_message"]

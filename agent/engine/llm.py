@@ -34,8 +34,10 @@ from urllib.parse import urlsplit, urlunsplit
 import anthropic
 import httpx2
 
+from agent.engine.credentials import credential_problem
 from agent.engine.events import Event, RetryNotice, StreamEvent, Usage
 from agent.engine.shown_text import ShownText
+from agent.jsonfile import replace_lone_surrogates
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,10 @@ class LLMError(Exception):
 
 class MissingCredentialsError(LLMError):
     """No API key or auth token: found before any request is made."""
+
+
+class MalformedCredentialsError(MissingCredentialsError):
+    """The key or token cannot be a credential (a trailing `\\r` or space, a control character)."""
 
 
 class InvalidCredentialsError(LLMError):
@@ -265,6 +271,9 @@ class LLM:
     ) -> None:
         if not api_key and not auth_token:
             raise MissingCredentialsError(f"No API key: {AUTH_HINT}")
+        for name, secret in (("ANTHROPIC_API_KEY", api_key), ("ANTHROPIC_AUTH_TOKEN", auth_token)):
+            if secret and (problem := credential_problem(name, secret)):
+                raise MalformedCredentialsError(problem)
         self.model = model
         self.max_tokens = max_tokens
         self.context_window = context_window_for(model, context_window)
@@ -354,7 +363,7 @@ class LLM:
             params["system"] = blocks
         if tools:
             params["tools"] = [*tools[:-1], {**tools[-1], "cache_control": EPHEMERAL}]
-        return params
+        return replace_lone_surrogates(params)  # a non-UTF-8 file name or folder: U+FFFD, not a crash
 
     async def _stream_once(self, params: dict[str, Any], emit: Emit | None, shown: ShownText) -> LLMResponse:
         started = False  # the API answered 200 and the events began: a failure from here on is mid-stream
@@ -383,6 +392,7 @@ class LLM:
                 raise _MidStreamFailure(_connection_lost(exc)) from exc
             raise self._unreachable(exc) from None
         content = [p for p in (_block_param(b) for b in message.content) if p is not None]
+        content = replace_lone_surrogates(content)  # an unpaired surrogate escape from the API fails every write
         return LLMResponse(content, message.stop_reason, Usage.from_api(message.usage), message.model,
                            id=message.id)
 

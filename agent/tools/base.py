@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ValidationError
 
+from agent.jsonfile import replace_lone_surrogates
 from agent.tools.listing import RealPaths
 
 if TYPE_CHECKING:
@@ -46,6 +47,12 @@ class ToolResult:
     summary: str = ""
     change: FileChange | None = None  # Edit and Write: what the file changed, for the transcript
     denials: list[ToolDenial] = field(default_factory=list)  # refused while it ran
+
+    def __post_init__(self) -> None:
+        # A file name that is not UTF-8 reaches Python as lone surrogates, which no screen, transcript
+        # or request can encode: each becomes U+FFFD here, once, for every face.
+        self.content = replace_lone_surrogates(self.content)
+        self.summary = replace_lone_surrogates(self.summary)
 
 
 def new_run_id() -> str:
