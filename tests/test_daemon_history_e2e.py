@@ -184,7 +184,7 @@ def test_the_daemon_checks_for_gaps_at_start_up_and_alerts_each_once(fake_api, t
     try:
         proc = daemon(fake_api, project)
         try:
-            out = read_until(proc, "gap: task 4e510008 was due at")
+            out = read_until(proc, "gap: task 4e510008 has")
             deadline = time.monotonic() + 15
             while len(receiver.bodies) < 2 and time.monotonic() < deadline:
                 time.sleep(0.05)

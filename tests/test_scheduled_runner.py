@@ -38,7 +38,7 @@ class Session:
         self.cron = SimpleNamespace(next_fire_ms=lambda task, now: self.next_slot)
         self.next_slot: int | None = None
 
-    def new_conversation(self, *, emit=None):
+    def new_conversation(self, *, emit=None, record=True):
         turn = self.turns[min(self.made, len(self.turns) - 1)]
         self.made += 1
         return ScriptedConversation(turn, emit)

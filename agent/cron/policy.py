@@ -15,6 +15,7 @@ from typing import Any
 __all__ = [
     "CATCH_UP_MODES",
     "FAILED_STATUSES",
+    "OPEN_STATUSES",
     "RUN_STATUSES",
     "TRANSIENT_ERRORS",
     "Budget",
@@ -23,17 +24,21 @@ __all__ = [
     "budget_block_reason",
     "catch_up_due",
     "failures_after_run",
+    "max_concurrent_runs",
     "is_transient",
     "resolve_policy",
     "retry_delay_s",
     "run_status",
     "should_retry",
+    "start_deadline_ms",
 ]
 
-RUN_STATUSES = ("running", "ok", "error", "denied", "skipped", "interrupted", "no-answer", "paused")
+RUN_STATUSES = ("queued", "running", "ok", "error", "timeout", "denied", "skipped", "interrupted", "no-answer",
+                "paused")
 # What counts towards the breaker: a run that could not do its job. Skipped, paused and interrupted
-# runs are not the task's fault.
-FAILED_STATUSES = frozenset({"error", "denied", "no-answer"})
+# runs are not the task's fault; a run stopped at its time limit is.
+FAILED_STATUSES = frozenset({"error", "timeout", "denied", "no-answer"})
+OPEN_STATUSES = frozenset({"queued", "running"})  # a record not closed yet (or left open by a crash)
 # Failures worth another try in the same slot (names of agent.engine.llm errors, after the SDK's own
 # retries): the endpoint was busy or unreachable, not wrong.
 TRANSIENT_ERRORS = frozenset({"RateLimitedError", "OverloadedError", "ServerError", "ConnectionFailedError"})
@@ -43,6 +48,9 @@ DEFAULT_ATTEMPTS = 2
 DEFAULT_BACKOFF_S = 10.0
 DEFAULT_BREAKER_FAILURES = 3
 MAX_BACKOFF_S = 3600.0
+DEFAULT_RUN_TIMEOUT_S = 1800.0
+DEFAULT_MAX_CONCURRENT_RUNS = 4
+MAX_START_DEADLINE_MS = 3_600_000  # the default starting deadline (the task's interval) is capped at an hour
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,8 @@ class RunPolicy:
     max_tokens_per_run: int | None = None
     catch_up: str = "latest"
     budget: Budget = Budget()
+    timeout_s: float = DEFAULT_RUN_TIMEOUT_S  # wall clock of one run, all attempts and waits included
+    starting_deadline_s: float | None = None  # None: the task's interval, at most an hour
 
 
 def _int(value: Any, default: int | None, *, minimum: int = 0) -> int | None:
@@ -100,7 +110,26 @@ def resolve_policy(cron_settings: Any, task_fields: Mapping[str, Any] | None = N
         catch_up=catch_up if catch_up in CATCH_UP_MODES else "latest",
         budget=Budget(_int(cfg.get("dailyTokenBudget"), None, minimum=1),
                       _num(cfg.get("dailyCostBudgetUsd"), None, minimum=0.0)),
+        timeout_s=_num(task.get("timeoutS"), None, minimum=0.001)
+        or _num(cfg.get("runTimeoutS"), DEFAULT_RUN_TIMEOUT_S, minimum=0.001) or DEFAULT_RUN_TIMEOUT_S,
+        starting_deadline_s=_num(task.get("startingDeadlineS", cfg.get("startingDeadlineS")), None, minimum=0.0),
     )
+
+
+def max_concurrent_runs(cron_settings: Any) -> int:
+    """`cron.maxConcurrentRuns`: how many different tasks the daemon runs at once (default 4)."""
+    cfg = cron_settings if isinstance(cron_settings, Mapping) else {}
+    return _int(cfg.get("maxConcurrentRuns"), DEFAULT_MAX_CONCURRENT_RUNS, minimum=1) or DEFAULT_MAX_CONCURRENT_RUNS
+
+
+def start_deadline_ms(policy: RunPolicy, interval_ms: int | None) -> int:
+    """How late after its fire a run may still start: `startingDeadlineS` when set, else the task's
+    interval capped at an hour (a one-shot, with no interval, gets the hour)."""
+    if policy.starting_deadline_s is not None:
+        return int(policy.starting_deadline_s * 1000)
+    if interval_ms is None or interval_ms <= 0:
+        return MAX_START_DEADLINE_MS
+    return min(interval_ms, MAX_START_DEADLINE_MS)
 
 
 def is_transient(error_kind: str | None) -> bool:

@@ -106,6 +106,7 @@ class CronScheduler:
         probe_s: float = 5.0,
         use_watchdog: bool = True,
         upstreams: UpstreamReader | None = None,
+        on_commit: Callable[[list[FiredTask]], Awaitable[None]] | None = None,
     ) -> None:
         self.project_dir = Path(project_dir)
         self.session_store = session_store if session_store is not None else SessionTaskStore()
@@ -117,6 +118,7 @@ class CronScheduler:
         self._on_missed = on_missed
         self._on_owner_change = on_owner_change
         self._on_lock_wait = on_lock_wait
+        self._on_commit = on_commit  # the fires just committed, before any is delivered (records them queued)
         self._lock_wait_key: tuple | None = None  # what the last lock-wait line was about
         self._clock = clock
         self._env = env if env is not None else os.environ
@@ -444,6 +446,11 @@ class CronScheduler:
             self.session_store.mark_fired([e.task.id for e in session if e.task.id not in final_ids], now)
             committed |= {(False, e.task.id) for e in session}
         delivered = [e for e in due if (e.durable, e.task.id) in committed]
+        if delivered and self._on_commit is not None:
+            try:
+                await self._on_commit([self._fired(e, e.task, now, e.task.id in final_ids) for e in delivered])
+            except Exception:  # a record that could not be written must not stop the fires
+                log.exception("recording the committed fires failed")
         for entry in due:
             gone = entry.task.id in final_ids or (entry.durable, entry.task.id) not in committed
             self._settle(entry, now, gone)
@@ -489,13 +496,16 @@ class CronScheduler:
         except Exception:  # the answers are a courtesy; the fire itself must still happen
             log.exception("upstream answers of task %s not read", entry.task.id)
             task = entry.task
-        fired = FiredTask(task, entry.durable, entry.due_ms or now, now, self._owner, final)
+        fired = self._fired(entry, task, now, final)
         try:
             result = self._on_fire(fired)
             if asyncio.iscoroutine(result):
                 await result
         except Exception:  # one bad handler must not stop the other fires or the loop
             log.exception("handler for scheduled task %s failed", entry.task.id)
+
+    def _fired(self, entry: _Entry, task: CronTask, now: int, final: bool) -> FiredTask:
+        return FiredTask(task, entry.durable, entry.due_ms or now, now, self._owner, final)
 
     async def _store_write(self, method: Callable, *args):
         result = await asyncio.to_thread(method, *args)

@@ -25,6 +25,7 @@ from typing import Any
 
 from agent.cron.gaps import Gap
 from agent.cron.history import RunHistory, RunRecord, TaskState, new_run_id
+from agent.cron.orphans import this_process_start
 from agent.cron.policy import (
     RunPolicy,
     breaker_should_open,
@@ -113,6 +114,7 @@ class RunRecorder:
         self._clock = clock
         self._history = history
         self._open_failed = False
+        self._proc_start: str | None = None  # this process's start token, read once
 
     @classmethod
     def for_session(cls, session: Any, *, source: str) -> RunRecorder:
@@ -152,6 +154,9 @@ class RunRecorder:
     def now_ms(self) -> int:
         return self._clock()
 
+    def cron_settings(self) -> Any:
+        return self._cron_settings()
+
     def policy(self, task: Any) -> RunPolicy:
         return resolve_policy(self._cron_settings(), getattr(task, "model_extra", None) or {})
 
@@ -171,14 +176,28 @@ class RunRecorder:
         reason = budget_block_reason(tokens, cost, budget)
         return None if reason is None else ("skipped", reason)
 
-    def new_record(self, task: Any, scheduled_ms: int | None) -> RunRecord:
-        return RunRecord(run_id=new_run_id(), task_id=task.id, prompt=task.prompt, cron=task.cron,
+    def new_record(self, task: Any, scheduled_ms: int | None, status: str = "running") -> RunRecord:
+        if self._proc_start is None:
+            self._proc_start = this_process_start() or ""
+        return RunRecord(run_id=new_run_id(), task_id=task.id, prompt=task.prompt, cron=task.cron, status=status,
                          scheduled_at=scheduled_ms, started_at=self._clock(), pid=os.getpid(),
-                         host=socket.gethostname(), source=self.source)
+                         host=socket.gethostname(), source=self.source, proc_start=self._proc_start or None)
+
+    async def queue(self, fires: list[Any]) -> dict[tuple[str, int], RunRecord]:
+        """Record committed fires as `queued`, all in one write, before any is delivered: a crash after
+        this leaves a record that the next reader closes as `interrupted`, never a silent hole.
+        Keyed by (task id, fired_ms); `start` and `record_blocked` carry the record on."""
+        records = {(f.task.id, f.fired_ms): self.new_record(f.task, f.due_ms, "queued") for f in fires}
+        await self.query("save_many", list(records.values()))
+        return records
 
     async def start(self, task: Any, *, scheduled_ms: int | None, emit: Callable[[Event], None] | None = None,
-                    on_limit: Callable[[str], None] | None = None) -> RunTracker:
-        tracker = RunTracker(self.new_record(task, scheduled_ms), self.policy(task), emit, on_limit)
+                    on_limit: Callable[[str], None] | None = None, record: RunRecord | None = None) -> RunTracker:
+        if record is None:
+            record = self.new_record(task, scheduled_ms)
+        else:  # the queued record of this fire starts now
+            record.status, record.started_at = "running", self._clock()
+        tracker = RunTracker(record, self.policy(task), emit, on_limit)
         await self.query("save", tracker.record)
         return tracker
 
@@ -194,9 +213,12 @@ class RunRecorder:
             await self.query("save", tracker.record)
         return run
 
-    async def record_blocked(self, task: Any, scheduled_ms: int | None, status: str, reason: str) -> RunRecord:
-        """A fire that did not run (paused, over budget, missed one-shot): recorded with its reason."""
-        record = self.new_record(task, scheduled_ms)
+    async def record_blocked(self, task: Any, scheduled_ms: int | None, status: str, reason: str,
+                             record: RunRecord | None = None) -> RunRecord:
+        """A fire that did not run (paused, over budget, overlapping, late, missed one-shot): recorded
+        with its reason (closing its queued record when it has one)."""
+        record = record or self.new_record(task, scheduled_ms)
+        record.started_at = self._clock()
         record.status, record.error, record.ended_at, record.attempts = status, reason, record.started_at, 0
         await self.query("save", record)
         return record
@@ -204,7 +226,7 @@ class RunRecorder:
     # -- after a run ----------------------------------------------------------------------------------
 
     async def finish(self, tracker: RunTracker, turn: Any = None, *, cancelled: bool = False,
-                     error: str | None = None, transcript: str | None = None) -> RunRecord:
+                     error: str | None = None, transcript: str | None = None, timed_out: bool = False) -> RunRecord:
         """Record the end of a run, count it for the breaker, alert on failure and on a pause."""
         record = tracker.record
         record.ended_at = self._clock()
@@ -218,6 +240,8 @@ class RunRecorder:
                                    denials=len(record.denials),
                                    result_text=(turn.result_text or "") if turn is not None else "",
                                    unanswered=sum(1 for d in record.denials if d.get("noAnswer")))
+        if timed_out:
+            record.status = "timeout"
         if record.status in ("denied", "no-answer") and record.denials and record.error is None:
             rules = ", ".join(sorted({d["rule"] or d["tool"] for d in record.denials}))
             what = ("permission denied" if record.status == "denied"
