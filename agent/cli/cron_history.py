@@ -62,10 +62,16 @@ def parse_since(text: str | None, now_ms: int) -> int | None:
 
 
 def _history(project: Path):
+    """The project's run history, its records of dead processes settled first; None before any run."""
     from agent.cron.history import RunHistory, history_path
+    from agent.cron.orphans import settle_orphans
 
     path = history_path(project, os.environ)
-    return RunHistory(path) if path.exists() else None
+    if not path.exists():
+        return None
+    db = RunHistory(path)
+    settle_orphans(db, time.time_ns() // 1_000_000)
+    return db
 
 
 def run_states(project: Path) -> dict:

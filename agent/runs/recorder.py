@@ -25,7 +25,7 @@ from typing import Any
 
 from agent.cron.gaps import Gap
 from agent.cron.history import RunHistory, RunRecord, TaskState, new_run_id
-from agent.cron.orphans import this_process_start
+from agent.cron.orphans import settle_orphans, this_process_start
 from agent.cron.policy import (
     RunPolicy,
     breaker_should_open,
@@ -150,6 +150,17 @@ class RunRecorder:
         except Exception as exc:  # recording is evidence, not a reason to stop
             log.warning("run history: %s failed: %s", method, exc)
             return default
+
+    async def settle_orphans(self) -> list[RunRecord]:
+        """Close records left open by processes that are gone (`interrupted`): before any history view."""
+        def settle() -> list[RunRecord]:
+            db = self.history()
+            return [] if db is None else settle_orphans(db, self._clock())
+        try:
+            return await asyncio.to_thread(settle)
+        except Exception as exc:  # a view must still show what it can
+            log.warning("settling interrupted runs failed: %s", exc)
+            return []
 
     def now_ms(self) -> int:
         return self._clock()

@@ -32,6 +32,7 @@ async def run_states(ctx: CommandContext) -> dict[str, Any]:
 
 async def show_history(ctx: CommandContext, args: str) -> None:
     task_id = args.strip().lower() or None
+    await _recorder(ctx).settle_orphans()
     runs = await _recorder(ctx).query("runs", task_id=task_id, limit=HISTORY_ROWS, default=[])
     if not runs:
         ctx.renderer.info("No recorded runs" + (f" of {task_id}." if task_id else " yet."))
@@ -67,6 +68,7 @@ async def show_status(ctx: CommandContext) -> None:
     from agent.cron.zone import local_zone
 
     recorder = _recorder(ctx)
+    await recorder.settle_orphans()
 
     def gather() -> tuple[Any, bool, list]:
         holder = SchedulerLock(ctx.session.project_dir, "chat-status").holder()
