@@ -218,7 +218,7 @@ async def test_a_queued_record_is_carried_on_by_its_run(setup):
 
 
 async def test_a_scheduled_run_writes_one_transcript_file_and_no_session_file(setup, tmp_path):
-    make, _, db = setup
+    make, _, _ = setup
     made = []
     session, runner = make([OK])
     original = session.new_conversation

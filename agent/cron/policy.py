@@ -165,14 +165,18 @@ def budget_block_reason(tokens_today: int, cost_today: float, budget: Budget) ->
     return None
 
 
-def catch_up_due(due_ms: int, started_ms: int, mode: str, next_after_start_ms: int | None) -> int | None:
+def catch_up_due(due_ms: int, started_ms: int, mode: str, next_after_start_ms: int | None,
+                 latest_missed_ms: int | None = None) -> int | None:
     """The due time to use for a recurring task whose slot may have passed while nothing ran.
 
-    `latest`: one run now for the most recent missed slot (the due time stands). `skip`: a slot that
-    passed before this process started is not run; the task waits for its first slot after start."""
-    if mode == "skip" and due_ms < started_ms:
+    `latest`: one run now, due at the most recent missed slot (`latest_missed_ms`, else the first missed
+    one). `skip`: a slot that passed before this process started (or came back from a pause) is not
+    run; the task waits for its first slot after that."""
+    if due_ms >= started_ms:
+        return due_ms
+    if mode == "skip":
         return next_after_start_ms
-    return due_ms
+    return latest_missed_ms if latest_missed_ms is not None and due_ms <= latest_missed_ms <= started_ms else due_ms
 
 
 def run_status(*, is_error: bool, cancelled: bool, denials: int, result_text: str, unanswered: int = 0) -> str:

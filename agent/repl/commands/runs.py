@@ -74,8 +74,7 @@ async def show_status(ctx: CommandContext) -> None:
         holder = SchedulerLock(ctx.session.project_dir, "chat-status").holder()
         tasks, _ = ctx.session.cron.list_with_problems()
         db = recorder.history()
-        gaps = [] if db is None else find_project_gaps([s.task for s in tasks if s.durable], db,
-                                                        recorder.now_ms(), local_zone())
+        gaps = find_project_gaps([s.task for s in tasks if s.durable], db, recorder.now_ms(), local_zone())
         return holder, holder is not None and owner_is_alive(holder), gaps
 
     holder, alive, gaps = await asyncio.to_thread(gather)
