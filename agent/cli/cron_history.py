@@ -33,6 +33,9 @@ def add_history_parsers(sub: argparse._SubParsersAction) -> list[argparse.Argume
     p_history.add_argument("--status", choices=[s for s in RUN_STATUSES], help="only runs with this status")
     p_history.add_argument("--limit", type=int, default=50, metavar="N", help="at most N runs (default 50; 0: all)")
     p_history.add_argument("--json", action="store_true", help="one JSON array of runs")
+    p_history.add_argument("--prune", action="store_true", help="apply the retention now (cron.history.keepDays, "
+                           "default 30; keepRunsPerTask, default 1000): delete older runs and their transcripts")
+    p_history.add_argument("--dry-run", action="store_true", help="with --prune: say what would go, delete nothing")
 
     p_show = sub.add_parser("show", help="one recorded run in full")
     p_show.add_argument("run", help="the run id (see agent cron history), or a unique start of it")
@@ -106,7 +109,34 @@ def _one_line(text: str | None, width: int) -> str:
     return flat[:width] + ("…" if len(flat) > width else "")
 
 
+def cmd_prune(args: argparse.Namespace, project: Path) -> int:
+    from agent.runs.retention import TRANSCRIPTS, prune, retention_of
+    from agent.settings import SettingsError, load_settings, project_state_dir
+
+    try:
+        keep_days, keep_runs = retention_of(load_settings(project).get("cron"))
+    except SettingsError as exc:
+        print(f"agent cron history: settings unreadable ({exc}); fix them before pruning", file=sys.stderr)
+        return EXIT_FAILURE
+    db = _history(project)
+    if db is None:
+        print("No recorded runs yet: nothing to prune.")
+        return EXIT_OK
+    pruned = prune(db, project_state_dir(project, os.environ) / TRANSCRIPTS, time.time_ns() // 1_000_000,
+                   keep_days, keep_runs, dry_run=args.dry_run)
+    if args.json:
+        print(json.dumps({"dryRun": args.dry_run, "keepDays": keep_days, "keepRunsPerTask": keep_runs,
+                          "runs": pruned.runs, "transcripts": pruned.files, "bytes": pruned.bytes_freed}))
+        return EXIT_OK
+    print(pruned.summary()[0].upper() + pruned.summary()[1:] + ".")
+    return EXIT_OK
+
+
 def cmd_history(args: argparse.Namespace, project: Path) -> int:
+    if args.dry_run and not args.prune:
+        raise UsageError("agent cron history: --dry-run goes with --prune")
+    if args.prune:
+        return cmd_prune(args, project)
     if args.limit < 0:
         raise UsageError("agent cron history: --limit must be 0 or more")
     now = time.time_ns() // 1_000_000
