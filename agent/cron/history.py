@@ -347,6 +347,10 @@ class RunHistory:
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
+    def delete_meta(self, key: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM meta WHERE key = ?", (key,))
+
     def claim_meta(self, key: str, value: str) -> bool:
         """Set `key` only if it is not set yet; True when this call set it (once across processes)."""
         with self._lock:

@@ -37,6 +37,7 @@ from agent.cron.policy import (
 from agent.cron.service import wall_clock_ms
 from agent.cron.status import find_project_gaps
 from agent.engine.events import Event, PermissionDenied, UsageReport
+from agent.runs.alerts import AlertPolicy
 from agent.runs.notify import Notifier
 
 __all__ = ["RESULT_LINES", "RunRecorder", "RunTracker", "first_lines"]
@@ -48,6 +49,20 @@ RESULT_CHARS = 4000
 GAP_ALERTS = 20  # per check, so a week of downtime is not a thousand messages
 
 
+def followers_of(tasks: list[Any], task_id: str) -> list[str]:
+    """The ids of the tasks that follow `task_id` (`after`); malformed `after` fields are left out."""
+    from agent.cron.chains import ChainError, after_of
+
+    found = []
+    for task in tasks:
+        try:
+            if task_id in after_of(task):
+                found.append(task.id)
+        except ChainError:
+            continue
+    return found
+
+
 def first_lines(text: str, lines: int = RESULT_LINES, chars: int = RESULT_CHARS) -> str:
     kept = "\n".join(text.strip().splitlines()[:lines])[:chars]
     return kept + ("\n…" if len(kept) < len(text.strip()) else "")
@@ -56,6 +71,10 @@ def first_lines(text: str, lines: int = RESULT_LINES, chars: int = RESULT_CHARS)
 def local_midnight_ms(now_ms: int) -> int:
     now = datetime.fromtimestamp(now_ms / 1000).astimezone()
     return int(now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp() * 1000)
+
+
+def local_day(now_ms: int) -> str:
+    return datetime.fromtimestamp(now_ms / 1000).astimezone().strftime("%Y-%m-%d")
 
 
 def slot_end_ms(cron: Any, fired: Any) -> int | None:
@@ -105,11 +124,13 @@ class RunTracker:
 class RunRecorder:
     def __init__(self, project_dir: Path, env: Mapping[str, str], *, source: str,
                  cron_settings: Callable[[], Any] = dict, notifier: Notifier | None = None,
-                 clock: Callable[[], int] = wall_clock_ms, history: RunHistory | None = None) -> None:
+                 clock: Callable[[], int] = wall_clock_ms, history: RunHistory | None = None,
+                 followers: Callable[[str], list[str]] | None = None) -> None:
         self.project_dir = project_dir
         self.env = dict(env)
         self.source = source
         self.notifier = notifier
+        self.alerts = AlertPolicy(notifier, followers)
         self._cron_settings = cron_settings
         self._clock = clock
         self._history = history
@@ -126,8 +147,11 @@ class RunRecorder:
         def notify() -> Any:
             return cron_settings().get("notify")
 
+        def followers(task_id: str) -> list[str]:
+            return followers_of(session.file_store.load().tasks, task_id)
+
         return cls(session.project_dir, session.env, source=source, cron_settings=cron_settings,
-                   notifier=Notifier(notify, str(session.project_dir)))
+                   notifier=Notifier(notify, str(session.project_dir)), followers=followers)
 
     # -- the database, opened on first use ------------------------------------------------------------
 
@@ -185,7 +209,12 @@ class RunRecorder:
             return None
         tokens, cost = await self.query("usage_since", local_midnight_ms(self._clock()), default=(0, 0.0))
         reason = budget_block_reason(tokens, cost, budget)
-        return None if reason is None else ("skipped", reason)
+        if reason is None:
+            return None
+        if await self.query("claim_meta", f"alert:budget:{local_day(self._clock())}", str(self._clock()),
+                            default=False):
+            self._send("budget", {"taskId": task.id, "reason": reason, "status": "skipped"})
+        return "skipped", reason
 
     def new_record(self, task: Any, scheduled_ms: int | None, status: str = "running") -> RunRecord:
         if self._proc_start is None:
@@ -276,11 +305,17 @@ class RunRecorder:
                         record.error if failed else state.last_error, failures)
         if new != state:
             await self.query("set_state", new, self._clock())
-        if failed:
-            self._alert("failed", record)
         if opened:
             log.warning("task %s paused after %d failed runs in a row", record.task_id, failures)
-            self._alert("paused", record)
+        if failed or opened or (record.status == "ok" and state.consecutive_failures):
+            def decide() -> list:
+                return self.alerts.after_run(self.history(), record, failures_before=state.consecutive_failures,
+                                             failures=failures, opened=opened, now_ms=self._clock())
+            try:
+                for kind, fields in await asyncio.to_thread(decide):
+                    self._send(kind, fields)
+            except Exception as exc:  # alerts are advice: the record stands
+                log.warning("alerts for run %s not decided: %s", record.run_id, exc)
 
     async def resume(self, task_id: str) -> bool:
         """Close the circuit; False when the task was not paused."""
@@ -314,7 +349,6 @@ class RunRecorder:
             log.warning("%d more gaps not alerted; see agent cron status", len(gaps) - max_alerts)
         return gaps
 
-    def _alert(self, kind: str, record: RunRecord) -> None:
+    def _send(self, kind: str, fields: dict[str, Any]) -> None:
         if self.notifier is not None:
-            self.notifier.send(kind, {"taskId": record.task_id, "prompt": record.prompt, "status": record.status,
-                                      "error": record.error, "runId": record.run_id})
+            self.notifier.send(kind, fields)
