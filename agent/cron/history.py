@@ -272,7 +272,7 @@ class RunHistory:
             times.setdefault(task_id, []).append(when)
         return times
 
-    def usage_since(self, since_ms: int, *, sources: tuple[str, ...] = ("daemon", "chat", "headless")
+    def usage_since(self, since_ms: int, *, sources: tuple[str, ...] = ("daemon", "chat", "headless", "cron-run")
                     ) -> tuple[int, float]:
         """Tokens (input + output) and cost of the scheduled runs started since `since_ms`."""
         marks = ", ".join("?" for _ in sources)
