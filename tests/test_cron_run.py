@@ -73,3 +73,32 @@ def test_an_unknown_task_is_a_usage_error(fake_api, tmp_path):
     project = project_with_task(tmp_path, "c7a00005", "check", age_ms=3_600_000, last_fired_ago_ms=600_000)
     done = cron_run(fake_api, project, "nosuch00")
     assert done.returncode == 2 and "no durable task nosuch00" in done.stderr and done.stdout == ""
+
+
+def test_the_exported_crontab_line_run_under_env_i_records_its_run_in_the_history(fake_api, tmp_path):
+    import shlex
+
+    from export_support import cron_command
+
+    project = project_with_task(tmp_path, "c7a00006", "check the deploy", age_ms=3_600_000,
+                                last_fired_ago_ms=600_000)
+    fake_api.set_default(text_reply("deploy fine, from cron"))
+    env = state_env(fake_api, project, XDG_CONFIG_HOME=str(tmp_path / "config"))
+    exported = subprocess.run([sys.executable, "-m", "agent", "cron", "export", "--format", "crontab",
+                               "--timezone", "UTC", "--cwd", str(project)], env=env, capture_output=True, text=True,
+                              timeout=60)
+    assert exported.returncode == 0, exported.stderr
+    [line] = [x for x in exported.stdout.splitlines() if x and not x.startswith(("#", "CRON_TZ="))]
+    # what cron's environment lacks, the env file the job sources gives (as the export's header says)
+    wanted = ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "NO_PROXY", "HOME", "XDG_STATE_HOME", "PYTHONPATH", "PATH")
+    env_file = tmp_path / "config" / "agent" / "env"
+    env_file.parent.mkdir(parents=True)
+    env_file.write_text("".join(f"{k}={shlex.quote(env[k])}\n" for k in wanted if k in env))
+    ran = subprocess.run(["env", "-i", "/bin/sh", "-c", cron_command(line)], capture_output=True, text=True,
+                         timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    [run] = history(fake_api, project)
+    assert run["taskId"] == "c7a00006" and run["status"] == "ok" and run["source"] == "cron-run"
+    assert run["result"] == "deploy fine, from cron"
+    logs = list((tmp_path / "state" / "agent" / "logs").glob("agent-task-c7a00006.log"))
+    assert logs and json.loads(logs[0].read_text().splitlines()[-1])["runId"] == run["runId"]
