@@ -15,11 +15,12 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
+from itertools import pairwise
 
 from agent.cron.expr import CronError, next_fire, parse_cron
 from agent.cron.jitter import datetime_to_ms, ms_to_datetime
 
-__all__ = ["EARLY_MS", "MAX_SLOTS", "NO_HISTORY", "Gap", "expected_slots", "find_gaps"]
+__all__ = ["EARLY_MS", "MAX_SLOTS", "NO_HISTORY", "Gap", "expected_slots", "find_gaps", "shortest_interval_ms"]
 
 EARLY_MS = 1_000  # a recurring fire is jittered late, never early: only clock rounding comes before its slot
 MAX_SLOTS = 20_000  # a week of every-minute fires is 10,080
@@ -57,6 +58,13 @@ def expected_slots(cron: str, start_ms: int, end_ms: int, tz: tzinfo, limit: int
         slots.append(ms)
         when = fire
     return slots
+
+
+def shortest_interval_ms(cron: str, start_ms: int, tz: tzinfo, sample: int = 4) -> int | None:
+    """The shortest time between the next few matches of `cron` after `start_ms`; None if it has fewer
+    than two."""
+    slots = expected_slots(cron, start_ms, start_ms + 400 * 86_400_000, tz, limit=sample)
+    return min((b - a for a, b in pairwise(slots)), default=None)
 
 
 def _any_between(times: Sequence[int], low: int, high: int) -> bool:

@@ -256,6 +256,9 @@ class Repl:
         assert self.session is not None
         self.session_id = self.session_id or new_session_id()
         conversation = self.session.new_conversation(emit=self._emit, asker=self._ask, session_id=self.session_id)
+        session = self.session
+        conversation.cache_ttl = lambda: session.prompt_cache_ttl(
+            durable=self.scheduler is not None and self.scheduler.is_owner)  # /loop 10m: a 1-hour cache
         if self._resumed is not None:
             resume_into(conversation, self._resumed)
             self._resumed = None

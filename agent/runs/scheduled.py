@@ -140,6 +140,8 @@ class ScheduledRunner:
             return None, None, exc.message, False
         if tracker.policy.max_turns is not None:
             conversation.max_turns = tracker.policy.max_turns
+        ttl = self._cache_ttl(task)
+        conversation.cache_ttl = lambda: ttl  # this task's runs share the prefix: keep it as long as they need
         if tracker.isolated is not None:
             try:
                 tracker.isolated.root(conversation)
@@ -168,6 +170,17 @@ class ScheduledRunner:
             return None, conversation, "interrupted: the daemon was stopped mid-run", True
         finally:
             run.current = None
+
+    def _cache_ttl(self, task: Any) -> str | None:
+        """"1h" for a task that fires every 5 to 60 minutes: its next run reads the tools, the system
+        prompt and its own wrapped prompt from the cache the last one wrote."""
+        from agent.cron.gaps import shortest_interval_ms
+        from agent.cron.policy import prompt_cache_ttl
+        from agent.cron.zone import local_zone
+
+        if not getattr(task, "recurring", False):
+            return None
+        return prompt_cache_ttl([shortest_interval_ms(task.cron, self.recorder.now_ms(), local_zone())])
 
     def _stop(self, run: _Run, reason: str) -> None:
         if run.current is not None and not run.current.done():
