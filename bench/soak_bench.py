@@ -1,13 +1,13 @@
 """Soak: `agent daemon` against a flaky fake API with 50 every-minute tasks, a stuck task, a kill -9 and
-a SIGSTOP, in real time (about 10 minutes; `--quick`: about 2.5).
+a SIGSTOP, in real time (about 10 minutes; `--quick`: about 3).
 
 Run: python bench/soak_bench.py [--quick] [--tasks 50] [--failure-rate 0.2]
 
 The fake Messages API (tests/fake_api.py, on 127.0.0.1) fails the given share of requests (529, 500,
 dropped connections) with the client's own retries off, so the daemon's `cron.retry` does the work.
-One task's model call hangs for 3 minutes (`--quick`: 1), so its next fires find it still running.
+One task's model call hangs for 3 minutes (`--quick`: 45 s), so its next fires find it still running.
 The daemon is killed with SIGKILL once in the middle of a minute's runs and started again at once, and
-later frozen with SIGSTOP for 2 minutes (`--quick`: 40 s) across a minute's slots. Figures:
+later frozen with SIGSTOP for 2 minutes (`--quick`: 75 s) across two minutes' slots. Figures:
 
   lost fires      slots the daemon was up for (not killed, not frozen) that have no record (goal 0)
   left open       records still `queued` or `running` after the end, as `agent cron history` shows (0)
@@ -63,7 +63,7 @@ def flaky(rate: float, rng: random.Random):
             return error_reply(500)
         if roll < rate:
             return dropped_reply()
-        return text_reply("checked: all fine", delay_s=0.2)
+        return text_reply("checked: all fine")
     return respond
 
 
@@ -139,13 +139,16 @@ def cli(project: Path, env: dict[str, str], *args: str):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="about 2.5 minutes instead of 10")
+    parser.add_argument("--quick", action="store_true", help="about 3 minutes instead of 10")
     parser.add_argument("--tasks", type=int, default=50)
     parser.add_argument("--failure-rate", type=float, default=0.2)
     opts = parser.parse_args()
     quick = opts.quick
-    stuck_s, stop_s, total_s = (60, 40, 150) if quick else (180, 120, 600)
+    # (stuck call, kill -9 after the first slot, SIGSTOP from / for, end after the first slot), seconds:
+    # the freeze spans two slots, so each task has one slot really missed (the other is caught up)
+    stuck_s, kill_s, stop_from_s, stop_s, end_s = (45, 3, 50, 75, 190) if quick else (180, 123, 230, 120, 550)
     tz = local_zone()
+    time.sleep((MIN - 8_000 - now_ms() % MIN) % MIN / 1000)  # start 8 s before a minute: no idle first minute
     with tempfile.TemporaryDirectory() as tmp_name, \
             FakeAnthropic(default=flaky(opts.failure_rate, random.Random(1))) as api:
         tmp = Path(tmp_name)
@@ -155,9 +158,9 @@ def main() -> None:
         env = child_env(api, home=tmp / "home", XDG_STATE_HOME=str(tmp / "state"), AGENT_MAX_RETRIES="0",
                         PYTHONPATH=str(ROOT))
         first_slot = started - started % MIN + MIN
-        kill_at = first_slot + (1 if quick else 2) * MIN + 3_000  # while that minute's runs go
-        stop_at = first_slot + (2 if quick else 4) * MIN - 10_000
-        end_at = started + total_s * 1000
+        kill_at = first_slot + kill_s * 1000  # while that minute's runs go
+        stop_at = first_slot + stop_from_s * 1000
+        end_at = first_slot + end_s * 1000
         daemon = Daemon(project, env)
         downs: list[tuple[int, int]] = []
         killed = frozen = False
@@ -205,8 +208,9 @@ def report(opts, tasks, runs, status, downs, started, ended, daemon, cpu_s, exit
     left_open = sum(1 for r in runs if r["status"] in ("queued", "running"))
     gaps = [g for g in status["gaps"] if g["expectedAt"] in set(judged)]
     missed = really_missed(ids, judged, downs, tz)
-    healthy = [r for r in runs if r["taskId"] != ids[0] and r["status"] not in ("skipped", "paused", "queued")
-               and r["scheduledAt"] is not None and not any(a - MIN <= r["scheduledAt"] < b for a, b in downs)]
+    healthy = [r for r in runs if r["taskId"] != ids[0] and r["scheduledAt"] is not None
+               and r["status"] not in ("skipped", "paused", "queued", "interrupted")
+               and not any(a - 10_000 <= r["scheduledAt"] < b for a, b in downs)]  # due while it ran
     lags = sorted(max(0, r["startedAt"] - r["scheduledAt"]) / 1000 for r in healthy)
     p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))] if lags else float("nan")
     hours = (ended - started) / 3_600_000
