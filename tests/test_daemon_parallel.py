@@ -133,3 +133,33 @@ async def test_stopping_the_daemon_records_queued_fires_interrupted(tmp_path):
     statuses = {r.task_id: r.status for r in db.runs()}
     assert statuses["dddd0002"] == "interrupted" and statuses["dddd0001"] != "queued"
     assert not [r for r in db.runs() if r.status == "queued"]
+
+
+def test_a_slow_model_call_does_not_hold_up_another_tasks_run(fake_api, tmp_path):
+    """End to end: the quick task starts beside the slow one and ends first (the figure for a 20 s call is
+    in bench/parallel_bench.py)."""
+    import json
+    import time
+
+    from fake_api import text_reply
+    from test_daemon_e2e import read_until, stop, write_tasks
+    from test_daemon_history_e2e import daemon, history
+
+    project = tmp_path / "p"
+    project.mkdir()
+    now = int(time.time() * 1000)
+    write_tasks(project, [{"id": task_id, "cron": "0 0 1 1 *", "prompt": prompt, "createdAt": now - 500 * 86_400_000,
+                           "recurring": True, "lastFiredAt": now - 400 * 86_400_000}
+                          for task_id, prompt in (("eeee0001", "slow task"), ("eeee0002", "quick task"))])
+    fake_api.when(lambda r: "slow task" in r.turn_prompt(), text_reply("slow", delay_s=8))
+    fake_api.set_default(text_reply("quick"))
+    proc = daemon(fake_api, project)
+    try:
+        read_until(proc, "task eeee0001 done", timeout=60)
+    finally:
+        stop(proc)
+    runs = {r["taskId"]: r for r in history(fake_api, project)}
+    slow, quick = runs["eeee0001"], runs["eeee0002"]
+    assert quick["status"] == slow["status"] == "ok"
+    assert quick["endedAt"] < slow["endedAt"]  # one at a time, it would have waited the whole 8 s
+    assert abs(quick["startedAt"] - slow["startedAt"]) < 5_000, json.dumps(runs)
