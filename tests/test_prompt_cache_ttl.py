@@ -89,3 +89,15 @@ def test_the_daemon_asks_for_an_hour_for_a_task_every_10_minutes(fake_api, tmp_p
     assert controls(request.body) and all(c.get("ttl") == "1h" for c in controls(request.body))
     assert fake_api.validation_errors == []
     assert json.dumps(request.body).count('"ttl": "1h"') == len(controls(request.body))
+
+
+def test_one_hour_cache_writes_are_priced_at_twice_the_input_price():
+    from agent.engine.events import Usage
+    from agent.engine.llm import cost_usd
+
+    api_usage = {"input_tokens": 0, "output_tokens": 0, "cache_creation_input_tokens": 1_000_000,
+                 "cache_creation": {"ephemeral_1h_input_tokens": 1_000_000, "ephemeral_5m_input_tokens": 0}}
+    one_hour = Usage.from_api(api_usage)
+    assert one_hour.cache_write_1h_tokens == 1_000_000
+    assert cost_usd(one_hour, "claude-sonnet-4-6") == 6.0  # $3 input x 2
+    assert cost_usd(Usage(cache_write_tokens=1_000_000), "claude-sonnet-4-6") == 3.75  # x 1.25

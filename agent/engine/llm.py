@@ -126,8 +126,11 @@ class Price:
     cache_read: float
 
     def cost(self, usage: Usage) -> float:
+        """1-hour cache writes cost twice the input price, the others `cache_write` (1.25x)."""
+        one_hour = min(usage.cache_write_1h_tokens, usage.cache_write_tokens)
         total = (usage.input_tokens * self.input + usage.output_tokens * self.output
-                 + usage.cache_write_tokens * self.cache_write + usage.cache_read_tokens * self.cache_read)
+                 + (usage.cache_write_tokens - one_hour) * self.cache_write + one_hour * self.input * 2
+                 + usage.cache_read_tokens * self.cache_read)
         return total / 1e6
 
 
