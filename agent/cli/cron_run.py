@@ -15,10 +15,8 @@ Prints the run record as one JSON line (the `agent cron history --json` shape). 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
-import socket
 import sys
 from pathlib import Path
 
@@ -78,6 +76,8 @@ def cmd_run(args: argparse.Namespace, project: Path) -> int:
     except LLMError as exc:
         print(f"agent cron run: cannot run: {exc.message}", file=sys.stderr)
         return EXIT_FAILURE
+    import asyncio
+
     record = asyncio.run(_run(session, task, verbose=args.verbose))
     print(json.dumps(record.to_json(), ensure_ascii=False), flush=True)
     if record.status == "ok":
@@ -86,6 +86,8 @@ def cmd_run(args: argparse.Namespace, project: Path) -> int:
 
 
 async def _run(session, task, *, verbose: bool):
+    import socket
+
     from agent.cron.orphans import process_is_gone
     from agent.cron.scheduler import FiredTask
     from agent.cron.zone import local_zone
