@@ -467,7 +467,7 @@ class CronScheduler:
         last, self._last_tick_ms = self._last_tick_ms, now
         if last is None or now - last < TIME_JUMP_MS:
             return
-        log.warning("the clock jumped %d s since the last tick (the process was paused or the machine slept); "
+        log.info("the clock jumped %d s since the last tick (the process was paused or the machine slept); "
                     "missed slots are caught up by each task's catchUp", (now - last) // 1000)
         self._resumed_ms = now
         for entry in self._entries.values():
