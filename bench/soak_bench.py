@@ -47,7 +47,7 @@ from agent.cron.zone import local_zone  # noqa: E402
 
 MIN = 60_000
 STUCK = "stuck task"
-FIRST_ID = 0x50a50000
+SEED = 1
 
 
 def now_ms() -> int:
@@ -70,7 +70,9 @@ def flaky(rate: float, rng: random.Random):
 def make_project(tmp: Path, count: int, created: int) -> tuple[Path, list[dict]]:
     project = tmp / "project"
     (project / ".claude").mkdir(parents=True)
-    tasks = [{"id": f"{FIRST_ID + i:08x}", "cron": "* * * * *", "createdAt": created, "recurring": True,
+    # ids as agent makes them (random hex): the jitter derives from the id, so they spread over the minute
+    ids = [f"{random.Random(SEED + i).getrandbits(32):08x}" for i in range(count)]
+    tasks = [{"id": ids[i], "cron": "* * * * *", "createdAt": created, "recurring": True,
               "prompt": STUCK if i == 0 else f"soak check {i}"} for i in range(count)]
     (project / ".claude" / "scheduled_tasks.json").write_text(json.dumps({"tasks": tasks}))
     (project / ".claude" / "settings.json").write_text(json.dumps(
