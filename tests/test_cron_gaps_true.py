@@ -162,3 +162,21 @@ def test_status_shows_per_task_count_and_the_last_five_slots_all_with_all_and_js
     assert len(everything.splitlines()) >= count + 3
     report = json.loads(_status(tmp_path, project, "--json").stdout)
     assert len(report["gaps"]) == count and report["gapsByTask"][0]["count"] == count
+
+
+async def test_after_a_pause_a_slot_whose_jitter_is_still_to_come_is_the_one_caught_up(tmp_path):
+    from agent.cron.jitter import JitterConfig
+
+    jitter = JitterConfig(oneShotMaxMs=0)  # recurring: 10 % of the interval late; this id: 5.4 s a minute
+    (tmp_path / ".claude").mkdir()
+    (tmp_path / ".claude" / "scheduled_tasks.json").write_text(json.dumps(
+        {"tasks": [task("e6666666", "* * * * *", lastFiredAt=T0 + 5_400).to_json_dict()]}))
+    clock, fired = Clock(T0 + 6_000), []
+    sched = make(tmp_path, clock, fired, jitter_config=jitter)
+    await sched.tick()
+    clock.now = T0 + 2 * MIN + 2_000  # frozen across the slot at +1 min; the +2 min slot's jitter pending
+    await sched.tick()
+    assert fired == []  # not a catch-up now and another fire 3 s later: one run, for the +2 min slot
+    clock.now = T0 + 2 * MIN + 5_400
+    await sched.tick()
+    assert [f.due_ms for f in fired] == [T0 + 2 * MIN + 5_399]  # its jitter (5.4 s, floored to the ms)

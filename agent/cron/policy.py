@@ -170,14 +170,15 @@ def catch_up_due(due_ms: int, started_ms: int, mode: str, next_after_start_ms: i
                  latest_missed_ms: int | None = None) -> int | None:
     """The due time to use for a recurring task whose slot may have passed while nothing ran.
 
-    `latest`: one run now, due at the most recent missed slot (`latest_missed_ms`, else the first missed
-    one). `skip`: a slot that passed before this process started (or came back from a pause) is not
-    run; the task waits for its first slot after that."""
+    `latest`: one run, due at the most recent missed slot (`latest_missed_ms`, else the first missed
+    one; it may lie a little ahead when only that slot's jitter is still to come). `skip`: a slot that
+    passed before this process started (or came back from a pause) is not run; the task waits for its
+    first slot after that."""
     if due_ms >= started_ms:
         return due_ms
     if mode == "skip":
         return next_after_start_ms
-    return latest_missed_ms if latest_missed_ms is not None and due_ms <= latest_missed_ms <= started_ms else due_ms
+    return latest_missed_ms if latest_missed_ms is not None and latest_missed_ms >= due_ms else due_ms
 
 
 PROMPT_CACHE_MS = 5 * 60_000  # the API's default cache lifetime

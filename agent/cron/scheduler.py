@@ -33,9 +33,17 @@ from datetime import tzinfo
 from pathlib import Path
 
 from agent.cron.chain_watch import ChainWatch, UpstreamReader
-from agent.cron.expr import CronError
+from agent.cron.expr import CronError, next_fire
 from agent.cron.heartbeat import heartbeat_path, write_heartbeat
-from agent.cron.jitter import JitterConfig, is_aged, jittered_next_fire, load_jitter_config, one_shot_fire
+from agent.cron.jitter import (
+    JitterConfig,
+    datetime_to_ms,
+    is_aged,
+    jittered_next_fire,
+    load_jitter_config,
+    ms_to_datetime,
+    one_shot_fire,
+)
 from agent.cron.lock import SchedulerLock, holder_message
 from agent.cron.missed import find_missed
 from agent.cron.policy import catch_up_due, resolve_policy
@@ -448,8 +456,10 @@ class CronScheduler:
         return catch_up_due(due, back, mode, None, self._latest_due(task, due, back))
 
     def _latest_due(self, task: CronTask, due: int, now: int) -> int:
-        """The most recent (jittered) due time at or before `now`, from `due` on: the last missed slot.
-        Looks back an hour first, then further, so a week of every-minute slots is not walked."""
+        """The due time of the most recent slot whose cron match has passed by `now`: the last missed
+        slot. Usually that due time has passed too (fire now); when only the slot's jitter is still to
+        come, it is a little ahead, and the catch-up run waits for it. Looks back an hour first, then
+        further, so a week of every-minute slots is not walked."""
         last = due
         for window_ms in (3_600_000, 86_400_000, 31 * 86_400_000, 400 * 86_400_000):
             anchor = max(due, now - window_ms)
@@ -458,7 +468,8 @@ class CronScheduler:
                 last, steps = fire, steps + 1
                 fire = jittered_next_fire(task.cron, fire, task.id, self._jitter, self.tz)
             if steps or anchor == due:
-                return last
+                match = next_fire(task.cron, ms_to_datetime(last, self.tz)) if fire is not None else None
+                return fire if match is not None and datetime_to_ms(match) <= now else last
         return last
 
     def _note_time_jump(self, now: int) -> None:
