@@ -227,7 +227,8 @@ def report(opts, tasks, runs, status, downs, started, ended, daemon, cpu_s, exit
           f"+{(downs[0][0] - started) / 1000:.0f} s; SIGSTOP for {(downs[1][1] - downs[1][0]) / 1000:.0f} s "
           f"at +{(downs[1][0] - started) / 1000:.0f} s")
     print(f"  runs recorded: {len(runs)} {dict(statuses)}; pauses {sum(1 for s in states.values() if s.paused)}")
-    print(f"  lost fires: {len(lost)} (of {len(up)} slots that must have a record){' ' + str(lost[:5]) if lost else ''}")
+    print(f"  lost fires: {len(lost)} (of {len(up)} slots that must have a record)"
+          + (f" {lost[:5]}" if lost else ""))
     print(f"  same slot run twice: {duplicates}")
     print(f"  runs left running or queued: {left_open}")
     print(f"  gaps reported: {len(gaps)}, slots really missed: {missed} "
