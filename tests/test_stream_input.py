@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,32 @@ def test_a_transient_failure_of_a_stream_json_fire_is_retried_as_one_run(fake_ap
     assert (run.status, run.attempts, run.result) == ("ok", 2, "fine the second time")
     results = [m for m in lines if m["type"] == "result"]
     assert [r["is_error"] for r in results if "hello" not in r["result"]] == [True, False]
+
+
+def test_a_fire_in_a_live_session_is_stopped_at_its_time_limit_and_recorded_timeout(fake_api, tmp_path):
+    """The wall-clock limit of a run (`cron.runTimeoutS`, `timeoutS`) holds in a live session as in the
+    daemon: a fire whose model call outlives it is stopped, recorded `timeout`, and the session goes on."""
+    project = project_with_task(tmp_path, "5e1f0009", "check the deploy", age_ms=3_600_000,
+                                last_fired_ago_ms=180_000)
+    (project / ".claude" / "settings.json").write_text(json.dumps({"cron": {"runTimeoutS": 1.5}}))
+    fake_api.when(lambda r: "check the deploy" in r.turn_prompt(), text_reply("too late", delay_s=20), times=1)
+    fake_api.set_default(text_reply("still here"))
+    env = child_env(fake_api, home=tmp_path / "home", XDG_STATE_HOME=str(tmp_path / "state"),
+                    AGENT_MAX_RETRIES="0")
+    proc = subprocess.Popen([sys.executable, "-m", "agent", "--cwd", str(project), *STREAM], env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        started, runs = time.monotonic(), []
+        while time.monotonic() - started < 20 and not [r for r in runs if r.status == "timeout"]:
+            time.sleep(0.2)
+            runs = recorded_runs(project, tmp_path)
+        stopped_after = time.monotonic() - started
+        out, _ = proc.communicate(user_line("are you there?"), timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    [run] = runs
+    assert (run.task_id, run.status) == ("5e1f0009", "timeout")
+    assert "time limit of 1.5 s" in (run.error or "")
+    assert stopped_after < 15  # stopped at its limit, not when the model call ended (20 s)
+    assert [json.loads(line).get("result") for line in out.splitlines()][-1] == "still here"

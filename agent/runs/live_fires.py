@@ -61,6 +61,7 @@ class LiveFireRuns:
         self._tracker: RunTracker | None = None
         self._pending: dict[str, _PendingRetry] = {}  # task id -> its run waiting for a retry
         self._queued: dict[tuple[str, int], RunRecord] = {}  # (task id, fired_ms) -> its `queued` record
+        self._deadlines: dict[str, float] = {}  # run id -> when its wall-clock limit passes (loop time)
 
     async def queue(self, fires: list[Any]) -> None:
         """The scheduler's `on_commit`: record the committed fires `queued` before they are delivered, so
@@ -94,13 +95,21 @@ class LiveFireRuns:
         else:
             tracker, attempt = pending.tracker, pending.attempt
         tracker.record.attempts = attempt
+        loop = asyncio.get_running_loop()
+        deadline = self._deadlines.setdefault(tracker.record.run_id, loop.time() + tracker.policy.timeout_s)
+        if loop.time() >= deadline:  # the limit passed while a retry waited: no further attempt
+            self._time_out(task, tracker)
+            return self._finished(task, await self._finish(tracker, None, conversation))
         self._on_start(fired, attempt)
+        timer = loop.call_at(deadline, self._time_out, task, tracker)
         try:
             turn = await self._attempt(tracker, conversation, start_turn)
         except IsolationError as exc:  # the worktree could not be entered: nothing ran
-            return self._finished(task, await self.recorder.finish(tracker, error=str(exc)))
-        if turn is None:  # stopped at the run's token limit
-            return self._finished(task, await self.recorder.finish(tracker, transcript=_transcript_of(conversation)))
+            return self._finished(task, await self._finish(tracker, None, None, error=str(exc)))
+        finally:
+            timer.cancel()
+        if turn is None:  # stopped at the run's token or time limit
+            return self._finished(task, await self._finish(tracker, None, conversation))
         kind = getattr(turn, "error_kind", None)
         delay = retry_delay_s(attempt, tracker.policy.backoff_s, self._rand())
         if is_transient(kind) and should_retry(attempt, kind, tracker.policy, now_ms=self.recorder.now_ms(),
@@ -108,7 +117,20 @@ class LiveFireRuns:
             tracker.add_usage(turn)
             self._schedule_retry(fired, tracker, attempt + 1, delay, turn.error or "transient failure")
             return None
-        return self._finished(task, await self.recorder.finish(tracker, turn, transcript=_transcript_of(conversation)))
+        return self._finished(task, await self._finish(tracker, turn, conversation))
+
+    async def _finish(self, tracker: RunTracker, turn: Any, conversation: Any, error: str | None = None) -> RunRecord:
+        timed_out = self._deadlines.pop(tracker.record.run_id, None) is not None and tracker.timed_out
+        return await self.recorder.finish(tracker, turn, error=error, timed_out=timed_out,
+                                          transcript=_transcript_of(conversation) if conversation is not None else None)
+
+    def _time_out(self, task: Any, tracker: RunTracker) -> None:
+        """The run's wall-clock limit (`timeoutS`, `cron.runTimeoutS`) passed: stop its turn, as the daemon does."""
+        tracker.timed_out = True
+        if tracker.limit_error is None:
+            tracker.limit_error = (f"stopped: the run went past its time limit of {tracker.policy.timeout_s:g} s "
+                                   "(timeoutS of the task, cron.runTimeoutS in settings)")
+        self._stop_turn(task, tracker.limit_error)
 
     def _finished(self, task: Any, record: RunRecord) -> RunRecord:
         self._on_finished(task, record)

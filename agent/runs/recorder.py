@@ -93,6 +93,7 @@ class RunTracker:
         self.record = record
         self.policy = policy
         self.limit_error: str | None = None
+        self.timed_out = False  # the run's wall-clock limit stopped it (a live fire; the daemon keeps its own)
         self.isolated: Any = None  # an IsolatedRun when the task runs in its own worktree (see isolate)
         self._inner = inner
         self._on_limit = on_limit
