@@ -22,9 +22,11 @@ from agent.permissions.policy import PermissionPolicy
 from agent.permissions.sandbox.runner import SandboxRunner
 from agent.settings import Settings, load_settings
 from agent.settings.gate import effective_env
+from agent.tools.background import BackgroundShells
 from agent.tools.base import ToolContext, ToolRegistry
 from agent.tools.cron_tools import CronCreate, CronDelete, CronList, max_durable_per_run
 from agent.tools.registry import default_tools
+from agent.tools.todos import TodoBoard
 
 if TYPE_CHECKING:
     from agent.engine.conversation import Asker, Conversation, Emit
@@ -79,7 +81,7 @@ class AgentSession:
         self.ctx = ToolContext(
             project_dir=project_dir, cron=self.cron, headless=options.headless,
             search_filter=self.policy.search_filter, read_denied=self.policy.read_denied,
-            sandbox=self.sandbox,
+            sandbox=self.sandbox, shells=BackgroundShells(), todos=TodoBoard(),
             max_durable_per_run=max_durable_per_run(self.settings.get("cron")),
             allow_rule_tools=frozenset(rule.tool for rule in self.policy.allow),
         )
@@ -127,6 +129,8 @@ class AgentSession:
         return LLM.from_env(self.env, model=resolve_model(model, {}, None), **options)
 
     async def aclose(self) -> None:
+        if self.ctx.shells is not None:  # background commands end with the session
+            await self.ctx.shells.close()
         self.sandbox.close()
         if self._llm is not None:
             await self._llm.aclose()

@@ -16,7 +16,9 @@ from agent.tools.listing import RealPaths
 
 if TYPE_CHECKING:
     from agent.cron.service import CronService
+    from agent.tools.background import BackgroundShells
     from agent.tools.file_change import FileChange
+    from agent.tools.todos import TodoBoard
 
 
 Verdict = Literal["allow", "deny", "ask"]
@@ -106,6 +108,10 @@ class ToolContext:
     # Set by the permission policy: whether a Read deny rule covers a file (by path or hard link). Edit
     # and Write then return none of its text: no snippet, no diff.
     read_denied: Callable[[Path], bool] | None = None
+    # The session's background shells (Bash run_in_background); None: background commands are refused.
+    shells: BackgroundShells | None = None
+    # The session's todo list (TodoWrite); the chat draws it, a scheduled run records it.
+    todos: TodoBoard | None = None
 
     def hides(self, path: Path) -> bool:
         return self.read_denied is not None and self.read_denied(path)
@@ -146,11 +152,9 @@ class Tool(ABC):
 
     @classmethod
     def input_schema(cls) -> dict[str, Any]:
+        """The Input model's JSON schema made strict: no unknown fields, optional fields typed plainly."""
         schema = cls.Input.model_json_schema()
-        schema.pop("title", None)
-        for prop in schema.get("properties", {}).values():
-            prop.pop("title", None)
-        return schema
+        return strict_schema(schema, schema.pop("$defs", {}))
 
     @classmethod
     def definition(cls) -> dict[str, Any]:
@@ -158,6 +162,12 @@ class Tool(ABC):
         return {"name": cls.name, "description": cls.description, "input_schema": cls.input_schema()}
 
     def parse_input(self, raw: dict[str, Any]) -> BaseModel:
+        known = {name for name, info in self.Input.model_fields.items()} | {
+            info.alias for info in self.Input.model_fields.values() if info.alias}
+        unknown = sorted(set(raw) - known) if isinstance(raw, dict) else []
+        if unknown:
+            raise ToolError(f"Invalid input for {self.name}: unknown field(s) {', '.join(unknown)}; "
+                            f"the fields are {', '.join(sorted(known))}.")
         try:
             return self.Input.model_validate(raw)
         except ValidationError as exc:
@@ -181,6 +191,27 @@ class Tool(ABC):
     @abstractmethod
     async def run(self, args: BaseModel, ctx: ToolContext) -> ToolResult:
         """Do the work. Raise ToolError for failures the model should read and recover from."""
+
+
+def strict_schema(node: Any, defs: dict[str, Any]) -> Any:
+    """A pydantic schema as a model reads it best: `$ref`s inlined, `X | None` written as X (leaving the
+    field out is how a model says "none"), titles dropped, and every object closed to unknown fields."""
+    if isinstance(node, list):
+        return [strict_schema(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        return strict_schema(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
+    options = node.get("anyOf")
+    if options and len(options) == 2 and {"type": "null"} in options:
+        rest = {k: v for k, v in node.items() if k not in ("anyOf", "default")}
+        return strict_schema({**next(o for o in options if o != {"type": "null"}), **rest}, defs)
+    out = {k: strict_schema(v, defs) for k, v in node.items() if k != "title"}
+    if "properties" in node:
+        out["properties"] = {name: strict_schema(p, defs) for name, p in node["properties"].items()}
+    if out.get("type") == "object":
+        out["additionalProperties"] = False
+    return out
 
 
 class ToolRegistry:
