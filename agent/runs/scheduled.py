@@ -90,6 +90,7 @@ class ScheduledRunner:
                 await self.recorder.finish(tracker, None, cancelled=True, error="interrupted while waiting to retry")
                 raise
             attempt += 1
+        await self._end_run_tools(tracker)
         transcript = await self._save_transcript(tracker, conversation)
         record = await self.recorder.finish(tracker, turn, cancelled=cancelled, error=error, transcript=transcript)
         self._report(record)
@@ -133,6 +134,15 @@ class ScheduledRunner:
             return None, conversation, "interrupted: the daemon was stopped mid-run", True
         finally:
             self.current = None
+
+    async def _end_run_tools(self, tracker: RunTracker) -> None:
+        """Background shells the run started end with it; its last todo list goes into its record."""
+        ctx = getattr(self.session, "ctx", None)
+        run_id = tracker.record.run_id
+        if getattr(ctx, "shells", None) is not None:
+            await ctx.shells.close(run_id)
+        if getattr(ctx, "todos", None) is not None:
+            tracker.record.todos = ctx.todos.for_run(run_id)
 
     def _stop_current(self, reason: str) -> None:
         if self.current is not None and not self.current.done():
