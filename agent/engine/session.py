@@ -9,7 +9,7 @@ its prompt) while the SDK still loads.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -84,8 +84,28 @@ class AgentSession:
             sandbox=self.sandbox, shells=BackgroundShells(), todos=TodoBoard(),
             max_durable_per_run=max_durable_per_run(self.settings.get("cron")),
             allow_rule_tools=frozenset(rule.tool for rule in self.policy.allow),
+            allow_rule_specs=frozenset((rule.tool, rule.specifier) for rule in self.policy.allow if rule.specifier),
+            ask_small_model=self._small_model_asker(),
         )
         self._llm: LLM | None = None
+
+    def _small_model_asker(self) -> Callable[[str], Awaitable[str]] | None:
+        """One-shot requests to the small fast model (Claude Code's ANTHROPIC_DEFAULT_HAIKU_MODEL, or the older
+        ANTHROPIC_SMALL_FAST_MODEL): WebFetch answers its prompt with it. None when neither is set."""
+        env = self.env
+        model = (env.get("ANTHROPIC_DEFAULT_HAIKU_MODEL") or env.get("ANTHROPIC_SMALL_FAST_MODEL") or "").strip()
+        if not model:
+            return None
+
+        async def ask(text: str) -> str:
+            llm = self.llm_for(model)
+            try:
+                response = await llm.stream_message(system=None, messages=[{"role": "user", "content": text}],
+                                                    max_tokens=4096)
+            finally:
+                await llm.aclose()
+            return response.text
+        return ask
 
     def warnings(self, *, untrusted_keys: bool = True) -> list[str]:
         """What every face says once at start-up: project settings the trust gate dropped (the untrusted

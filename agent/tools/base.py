@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
@@ -112,6 +112,13 @@ class ToolContext:
     shells: BackgroundShells | None = None
     # The session's todo list (TodoWrite); the chat draws it, a scheduled run records it.
     todos: TodoBoard | None = None
+    # (tool, specifier) of every allow rule: a rule naming a host lets WebFetch reach a private address.
+    allow_rule_specs: frozenset[tuple[str, str]] = frozenset()
+    # One request to a small fast model (WebFetch answers its prompt with it); None: none is configured.
+    ask_small_model: Callable[[str], Awaitable[str]] | None = None
+
+    def rule_names(self, tool: str, specifier: str) -> bool:
+        return (tool, specifier) in self.allow_rule_specs
 
     def hides(self, path: Path) -> bool:
         return self.read_denied is not None and self.read_denied(path)
