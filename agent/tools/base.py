@@ -16,9 +16,7 @@ from agent.tools.listing import RealPaths
 
 if TYPE_CHECKING:
     from agent.cron.service import CronService
-    from agent.tools.background import BackgroundShells
     from agent.tools.file_change import FileChange
-    from agent.tools.todos import TodoBoard
 
 
 Verdict = Literal["allow", "deny", "ask"]
@@ -109,9 +107,9 @@ class ToolContext:
     # and Write then return none of its text: no snippet, no diff.
     read_denied: Callable[[Path], bool] | None = None
     # The session's background shells (Bash run_in_background); None: background commands are refused.
-    shells: BackgroundShells | None = None
+    shells: Any = None  # agent.tools.background.BackgroundShells (not imported: it imports this module)
     # The session's todo list (TodoWrite); the chat draws it, a scheduled run records it.
-    todos: TodoBoard | None = None
+    todos: Any = None  # agent.tools.todos.TodoBoard
     # (tool, specifier) of every allow rule: a rule naming a host lets WebFetch reach a private address.
     allow_rule_specs: frozenset[tuple[str, str]] = frozenset()
     # One request to a small fast model (WebFetch answers its prompt with it); None: none is configured.
