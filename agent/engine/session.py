@@ -26,6 +26,7 @@ from agent.tools.background import BackgroundShells
 from agent.tools.base import ToolContext, ToolRegistry
 from agent.tools.cron_tools import CronCreate, CronDelete, CronList, max_durable_per_run
 from agent.tools.registry import default_tools
+from agent.tools.subagents import TaskTool, load_agent_types
 from agent.tools.todos import TodoBoard
 
 if TYPE_CHECKING:
@@ -75,7 +76,9 @@ class AgentSession:
             project_dir, self.settings, options.permission_mode,
             extra_allow=options.allowed_tools, extra_deny=options.disallowed_tools,
         )
-        self.tools = ToolRegistry([*default_tools(), CronCreate(), CronDelete(), CronList()])
+        self.agent_types = load_agent_types(project_dir, Path(self.env.get("HOME") or Path.home()))
+        self.tools = ToolRegistry([TaskTool(self.agent_types), *default_tools(), CronCreate(), CronDelete(),
+                                   CronList()])
         # The OS sandbox for Bash: on when settings say so, and for scheduled runs unless they say not.
         self.sandbox = SandboxRunner.from_settings(project_dir, self.settings, deny_rules=self.policy.deny)
         self.ctx = ToolContext(
@@ -86,6 +89,7 @@ class AgentSession:
             allow_rule_tools=frozenset(rule.tool for rule in self.policy.allow),
             allow_rule_specs=frozenset((rule.tool, rule.specifier) for rule in self.policy.allow if rule.specifier),
             ask_small_model=self._small_model_asker(),
+            run_subagent=self._run_subagent,
         )
         self._llm: LLM | None = None
 
@@ -106,6 +110,11 @@ class AgentSession:
                 await llm.aclose()
             return response.text
         return ask
+
+    async def _run_subagent(self, kind: Any, prompt: str, ctx: ToolContext) -> str:
+        from agent.engine.subagents import run_subagent
+
+        return await run_subagent(self, kind, prompt, ctx)
 
     def warnings(self, *, untrusted_keys: bool = True) -> list[str]:
         """What every face says once at start-up: project settings the trust gate dropped (the untrusted

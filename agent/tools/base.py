@@ -115,6 +115,11 @@ class ToolContext:
     # One request to a small fast model (WebFetch answers its prompt with it); None: none is configured.
     ask_small_model: Callable[[str], Awaitable[str]] | None = None
 
+    # Runs a subagent (Task): (agent type, prompt, this context) -> its final answer. Set by the session.
+    run_subagent: Callable[[Any, str, ToolContext], Awaitable[str]] | None = None
+    # The conversation running this call (set per turn by the engine): subagents report usage to it.
+    parent: Any = None
+
     def rule_names(self, tool: str, specifier: str) -> bool:
         return (tool, specifier) in self.allow_rule_specs
 
