@@ -34,6 +34,18 @@ async def test_bashes_lists_background_shells_and_kills_one(tmp_path: Path) -> N
         await session.aclose()
 
 
+async def test_agents_lists_the_built_in_and_project_types(tmp_path: Path) -> None:
+    (tmp_path / ".claude" / "agents").mkdir(parents=True)
+    (tmp_path / ".claude" / "agents" / "reviewer.md").write_text(
+        "---\nname: reviewer\ndescription: Reviews code\ntools: Read, Grep\n---\nReview.")
+    session = AgentSession(tmp_path, SessionOptions())
+    try:
+        shown = await Harness(session).run("/agents")
+    finally:
+        await session.aclose()
+    assert "general-purpose" in shown and "reviewer" in shown and "Read, Grep" in shown
+
+
 def _text(fragments) -> str:
     return "".join(text for _, text in fragments)
 

@@ -1,4 +1,5 @@
-"""/bashes: the background shells of this session (Bash run_in_background), and /bashes kill ID."""
+"""/bashes: the background shells of this session (Bash run_in_background), and /bashes kill ID.
+/agents: the subagent types the Task tool offers."""
 
 from __future__ import annotations
 
@@ -33,3 +34,17 @@ async def bashes(ctx: CommandContext, args: str) -> None:
 
 BASHES_COMMAND = Command("bashes", "list the background shells the model started; /bashes kill ID stops one",
                          bashes, usage="[kill ID]")
+
+
+async def agents(ctx: CommandContext, args: str) -> None:
+    rows = []
+    for kind in ctx.session.agent_types.values():
+        tools = ", ".join(kind.tools) if kind.tools else "all"
+        where = str(kind.path) if kind.path else kind.source
+        rows.append((kind.name, kind.description, tools, kind.model or "inherit", where))
+    ctx.renderer.table(("name", "description", "tools", "model", "from"), rows, title="Subagent types")
+    ctx.renderer.info("Add one as .claude/agents/NAME.md (or ~/.claude/agents/) with front matter name, "
+                      "description, tools, model; it is read when the session starts.")
+
+
+AGENTS_COMMAND = Command("agents", "list the subagent types the model can hand work to (Task)", agents)

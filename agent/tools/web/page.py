@@ -9,14 +9,10 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from agent.tools.base import ToolError
-
-try:  # the HTTP client the anthropic SDK brings (newer SDKs ship it as httpx2, with the same API)
-    import httpx2 as httpx
-except ImportError:  # pragma: no cover - older SDKs
-    import httpx  # type: ignore[no-redef]
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_REDIRECTS = 10
@@ -117,8 +113,19 @@ class PageCache:
         self._pages[url] = (now, page)
 
 
+def _httpx() -> Any:
+    """The HTTP client the anthropic SDK brings (newer SDKs ship it as httpx2, same API); imported on first
+    use so that start-up does not pay for it."""
+    try:
+        import httpx2 as httpx
+    except ImportError:  # pragma: no cover - older SDKs
+        import httpx  # type: ignore[no-redef]
+    return httpx
+
+
 async def fetch_page(url: str, allowed_private: Callable[[str], bool]) -> Page | Redirect:
     """GET `url`, following redirects within its host only; each hop's address is checked."""
+    httpx = _httpx()
     start_host = host_of(url)
     async with httpx.AsyncClient(follow_redirects=False, timeout=TIMEOUT_S, trust_env=False,
                                  headers={"User-Agent": USER_AGENT, "Accept": "text/html, text/*;q=0.9, */*;q=0.5"}
@@ -141,7 +148,7 @@ async def fetch_page(url: str, allowed_private: Callable[[str], bool]) -> Page |
     raise ToolError(f"{url} redirected more than {MAX_REDIRECTS} times.")
 
 
-async def _read_capped(response: httpx.Response) -> tuple[bytes, bool]:
+async def _read_capped(response: Any) -> tuple[bytes, bool]:
     body = bytearray()
     async for chunk in response.aiter_bytes():
         body += chunk
