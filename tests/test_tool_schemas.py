@@ -44,12 +44,13 @@ def _type_of(prop: dict[str, Any]) -> str:
 
 def test_the_tools_claude_code_models_use_most_are_all_compared(tmp_path: Path) -> None:
     names = shared_names(tmp_path)
-    for name in ("Bash", "Read", "Edit", "Write", "Glob", "Grep", "TodoWrite", "CronCreate", "CronList"):
+    for name in ("Bash", "Read", "Edit", "Write", "Glob", "Grep", "TodoWrite", "CronCreate", "CronList", "WebFetch",
+                 "WebSearch", "Task"):
         assert name in names
 
 
 @pytest.mark.parametrize("name", ["Bash", "Read", "Edit", "Write", "Glob", "Grep", "TodoWrite", "CronCreate",
-                                  "CronDelete", "CronList"])
+                                  "CronDelete", "CronList", "WebFetch", "WebSearch", "Task"])
 def test_schema_matches_claude_code_field_by_field(tmp_path: Path, name: str) -> None:
     ours = our_tools(tmp_path)[name].input_schema()
     theirs = CLAUDE_CODE[name]
@@ -65,7 +66,8 @@ def test_schema_matches_claude_code_field_by_field(tmp_path: Path, name: str) ->
 
 
 @pytest.mark.parametrize("name", ["Bash", "Read", "Edit", "Write", "Glob", "Grep", "TodoWrite", "CronCreate",
-                                  "CronDelete", "CronList", "BashOutput", "KillShell"])
+                                  "CronDelete", "CronList", "BashOutput", "KillShell", "WebFetch", "WebSearch",
+                                  "Task"])
 def test_every_schema_is_strict(tmp_path: Path, name: str) -> None:
     def walk(node: Any) -> None:
         if isinstance(node, dict):
@@ -96,5 +98,5 @@ def test_an_unknown_field_is_refused_with_the_fields_named(tmp_path: Path) -> No
 
 def test_every_tool_is_on_the_init_line(tmp_path: Path) -> None:
     names = [tool.name for tool in AgentSession(tmp_path, SessionOptions(headless=True)).tools]
-    for name in ("TodoWrite", "BashOutput", "KillShell"):
+    for name in ("Task", "TodoWrite", "BashOutput", "KillShell", "WebFetch", "WebSearch"):
         assert name in names

@@ -89,7 +89,7 @@ class AgentSession:
             allow_rule_tools=frozenset(rule.tool for rule in self.policy.allow),
             allow_rule_specs=frozenset((rule.tool, rule.specifier) for rule in self.policy.allow if rule.specifier),
             ask_small_model=self._small_model_asker(),
-            run_subagent=self._run_subagent,
+            run_subagent=self._run_subagent, web_search=self._web_search,
         )
         self._llm: LLM | None = None
 
@@ -115,6 +115,12 @@ class AgentSession:
         from agent.engine.subagents import run_subagent
 
         return await run_subagent(self, kind, prompt, ctx)
+
+    async def _web_search(self, query: str, allowed: list[str] | None, blocked: list[str] | None,
+                          ctx: ToolContext) -> tuple[str, int]:
+        from agent.engine.web_search import run_web_search
+
+        return await run_web_search(self, query, allowed, blocked, ctx)
 
     def warnings(self, *, untrusted_keys: bool = True) -> list[str]:
         """What every face says once at start-up: project settings the trust gate dropped (the untrusted

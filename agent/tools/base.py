@@ -117,6 +117,9 @@ class ToolContext:
 
     # Runs a subagent (Task): (agent type, prompt, this context) -> its final answer. Set by the session.
     run_subagent: Callable[[Any, str, ToolContext], Awaitable[str]] | None = None
+    # Runs a web search through the API's server tool: (query, allowed, blocked, ctx) -> (text, pages found).
+    web_search: Callable[[str, list[str] | None, list[str] | None, ToolContext], Awaitable[tuple[str, int]]] | None \
+        = None
     # The conversation running this call (set per turn by the engine): subagents report usage to it.
     parent: Any = None
 

@@ -8,10 +8,11 @@ from agent.tools.files import EditTool, ReadTool, WriteTool
 from agent.tools.search import GlobTool, GrepTool
 from agent.tools.shell_tools import BashOutputTool, KillShellTool
 from agent.tools.todos import TodoWriteTool
-from agent.tools.web import WebFetchTool
+from agent.tools.web import WebFetchTool, WebSearchTool
 
 
 def default_tools() -> list[Tool]:
     """Fresh instances of the working tools. The cron tools are added by the caller."""
     return [BashTool(), GlobTool(), GrepTool(), ReadTool(), EditTool(), WriteTool(), TodoWriteTool(),
-            BashOutputTool(), KillShellTool(), WebFetchTool()]
+            BashOutputTool(), KillShellTool(), WebFetchTool(),
+            WebSearchTool()]
