@@ -58,7 +58,7 @@ async def test_an_endpoint_without_server_tools_gets_a_clear_message(fake_api: F
     session = AgentSession(project, SessionOptions(headless=True))
     try:
         tool = WebSearchTool()
-        with pytest.raises(ToolError, match="not offered by this API endpoint.*web_search_20250305"):
+        with pytest.raises(ToolError, match=r"not offered by this API endpoint.*web_search_20250305"):
             await tool.run(tool.parse_input({"query": "anything"}), session.ctx)
     finally:
         await session.aclose()

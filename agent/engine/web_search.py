@@ -35,8 +35,9 @@ async def run_web_search(session: Any, query: str, allowed: list[str] | None, bl
             tools=[search_tool(allowed, blocked)], max_tokens=4096)
     except LLMError as exc:
         if getattr(exc, "status", None) == 400 and (SERVER_TOOL in str(exc) or "web_search" in str(exc)):
-            raise ToolError(f"Web search is not offered by this API endpoint ({display_url(llm.base_url)}): it does not "
-                            f"accept the server tool {SERVER_TOOL}. Use WebFetch on a known URL instead.") from None
+            where = display_url(llm.base_url)
+            raise ToolError(f"Web search is not offered by this API endpoint ({where}): it does not accept the "
+                            f"server tool {SERVER_TOOL}. Use WebFetch on a known URL instead.") from None
         raise ToolError(f"Web search failed: {exc}") from None
     parent = ctx.parent
     if parent is not None:
