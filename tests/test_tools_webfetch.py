@@ -204,3 +204,19 @@ def test_permission_rules_name_the_domain(tmp_path: Path) -> None:
     assert denied.behavior == "deny"
     other = tool.parse_input({"url": "https://example.org/", "prompt": "p"})
     assert PermissionPolicy(tmp_path, allow=["WebFetch(domain:example.com)"]).check(tool, other).behavior == "ask"
+
+
+async def test_headless_without_a_rule_webfetch_is_denied_and_nothing_is_fetched(
+        site: Site, fake_api: FakeAnthropic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in child_env(fake_api, home=tmp_path / "home").items():
+        monkeypatch.setenv(key, value)
+    from fake_api import tool_reply
+
+    fake_api.script(tool_reply(("WebFetch", {"url": base(site) + "/page", "prompt": "status?"})), text_reply("ok"))
+    session = AgentSession(tmp_path, SessionOptions(headless=True))
+    try:
+        await session.new_conversation(record=False).run_turn("check the deploy")
+    finally:
+        await session.aclose()
+    assert "WebFetch(domain:127.0.0.1)" in fake_api.requests[-1].tool_result_texts()[0]
+    assert site.hits == {}
