@@ -127,3 +127,22 @@ async def test_an_unknown_subagent_type_lists_the_types(fake_api: FakeAnthropic,
         await session.aclose()
     assert "Unknown subagent_type 'nope'" in fake_api.requests[-1].tool_result_texts()[0]
     assert "general-purpose" in fake_api.requests[-1].tool_result_texts()[0]
+
+
+def test_the_p_init_line_lists_the_new_tools_and_the_agent_types(fake_api: FakeAnthropic, tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    project = tmp_path / "project"
+    (project / ".claude" / "agents").mkdir(parents=True)
+    (project / ".claude" / "agents" / "reviewer.md").write_text(REVIEWER)
+    fake_api.script(text_reply("hi"))
+    env = child_env(fake_api, home=tmp_path / "home")
+    done = subprocess.run([sys.executable, "-m", "agent", "--cwd", str(project), "-p", "hello", "--output-format",
+                           "stream-json", "--verbose"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    init = json.loads(done.stdout.splitlines()[0])
+    for name in ("Task", "Bash", "TodoWrite", "WebFetch", "WebSearch", "BashOutput", "KillShell"):
+        assert name in init["tools"]
+    assert init["agents"] == ["general-purpose", "reviewer"]
