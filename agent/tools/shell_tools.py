@@ -69,6 +69,7 @@ class KillShellInput(BaseModel):
 
 class KillShellTool(Tool):
     name = "KillShell"
+    read_only = True  # it only stops a shell this session's model started itself: never worth a question
     Input = KillShellInput
     description = (
         "Kills a running background bash shell by its ID, with every process it started. Returns a success "
