@@ -100,3 +100,30 @@ def test_every_tool_is_on_the_init_line(tmp_path: Path) -> None:
     names = [tool.name for tool in AgentSession(tmp_path, SessionOptions(headless=True)).tools]
     for name in ("Task", "TodoWrite", "BashOutput", "KillShell", "WebFetch", "WebSearch"):
         assert name in names
+
+
+RESULTS = json.loads((Path(__file__).parent / "data" / "claude_code_tool_results.json").read_text())
+
+
+@pytest.mark.parametrize("call", RESULTS["bash"], ids=lambda call: call["input"]["command"])
+async def test_bash_results_read_as_claude_codes_did(tmp_path: Path, call: dict[str, Any]) -> None:
+    from agent.tools.base import ToolContext
+    from agent.tools.bash import BashTool
+
+    (tmp_path / "notes.txt").write_text(RESULTS["notes_txt"])
+    tool = BashTool()
+    result = await tool.run(tool.parse_input(call["input"]), ToolContext(project_dir=tmp_path))
+    assert (result.content, result.is_error) == (call["content"], call["is_error"])
+
+
+async def test_read_numbers_lines_as_claude_code_does(tmp_path: Path) -> None:
+    from agent.tools.base import ToolContext
+    from agent.tools.files import ReadTool
+
+    (tmp_path / "notes.txt").write_text(RESULTS["notes_txt"])
+    whole = RESULTS["read"][1]
+    tool = ReadTool()
+    result = await tool.run(tool.parse_input(whole["input"]), ToolContext(project_dir=tmp_path))
+    assert whole["content"].startswith(result.content)  # the same lines and numbers (not its empty 4th line)
+    first_two = await tool.run(tool.parse_input(RESULTS["read"][0]["input"]), ToolContext(project_dir=tmp_path))
+    assert first_two.content.startswith("1\talpha line\n2\tbeta line")
