@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 from test_commands import Harness
 
 from agent.engine.session import AgentSession, SessionOptions
@@ -61,3 +62,24 @@ def test_the_todo_list_is_drawn_while_a_turn_runs_and_hidden_otherwise() -> None
     assert todo_fragments(repl, 80) == []
     repl.turn_running, repl.session = True, None  # the session still loads
     assert todo_fragments(repl, 80) == []
+
+
+async def test_permissions_shows_webfetch_rules_and_sandbox_domains_together(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    home, project = tmp_path / "home", tmp_path / "project"
+    (home / ".claude").mkdir(parents=True)
+    (project / ".claude").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    (project / ".claude" / "settings.json").write_text(json.dumps({
+        "permissions": {"allow": ["WebFetch(domain:docs.python.org)"], "deny": ["WebFetch(domain:evil.example)"]}}))
+    (home / ".claude" / "settings.json").write_text(json.dumps(  # a project's network list needs trust
+        {"sandbox": {"enabled": True, "network": {"allowedDomains": ["pypi.org"]}}}))
+    session = AgentSession(project, SessionOptions())
+    try:
+        shown = await Harness(session).run("/permissions")
+    finally:
+        await session.aclose()
+    assert "WebFetch: allow docs.python.org, deny evil.example" in shown
+    assert "sandbox network (Bash): pypi.org" in shown

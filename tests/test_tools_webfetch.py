@@ -220,3 +220,17 @@ async def test_headless_without_a_rule_webfetch_is_denied_and_nothing_is_fetched
         await session.aclose()
     assert "WebFetch(domain:127.0.0.1)" in fake_api.requests[-1].tool_result_texts()[0]
     assert site.hits == {}
+
+
+async def test_a_rule_allowed_during_the_session_lets_webfetch_reach_that_host(site: Site, tmp_path: Path) -> None:
+    session = AgentSession(tmp_path, SessionOptions())
+    try:
+        tool = session.tools.get("WebFetch")
+        assert tool is not None
+        with pytest.raises(ToolError, match="private, loopback"):
+            await fetch(tool, session.ctx, base(site) + "/plain")  # type: ignore[arg-type]
+        session.policy.allow_for_session("WebFetch(domain:127.0.0.1)")
+        result = await fetch(tool, session.ctx, base(site) + "/plain")  # type: ignore[arg-type]
+    finally:
+        await session.aclose()
+    assert result.content.strip() == "just text"

@@ -87,7 +87,7 @@ class AgentSession:
             sandbox=self.sandbox, shells=BackgroundShells(), todos=TodoBoard(),
             max_durable_per_run=max_durable_per_run(self.settings.get("cron")),
             allow_rule_tools=frozenset(rule.tool for rule in self.policy.allow),
-            allow_rule_specs=frozenset((rule.tool, rule.specifier) for rule in self.policy.allow if rule.specifier),
+            allow_rule_names=self._allow_rule_names,
             ask_small_model=self._small_model_asker(),
             run_subagent=self._run_subagent, web_search=self._web_search,
         )
@@ -110,6 +110,10 @@ class AgentSession:
                 await llm.aclose()
             return response.text
         return ask
+
+    def _allow_rule_names(self, tool: str, specifier: str) -> bool:
+        return any(rule.tool == tool and rule.specifier == specifier
+                   for rule in (*self.policy.allow, *self.policy.session_allow))
 
     async def _run_subagent(self, kind: Any, prompt: str, ctx: ToolContext) -> str:
         from agent.engine.subagents import run_subagent

@@ -112,6 +112,8 @@ class ToolContext:
     todos: Any = None  # agent.tools.todos.TodoBoard
     # (tool, specifier) of every allow rule: a rule naming a host lets WebFetch reach a private address.
     allow_rule_specs: frozenset[tuple[str, str]] = frozenset()
+    # The same asked of the live policy (rules allowed during the session count too); set by the session.
+    allow_rule_names: Callable[[str, str], bool] | None = None
     # One request to a small fast model (WebFetch answers its prompt with it); None: none is configured.
     ask_small_model: Callable[[str], Awaitable[str]] | None = None
 
@@ -124,6 +126,9 @@ class ToolContext:
     parent: Any = None
 
     def rule_names(self, tool: str, specifier: str) -> bool:
+        """Whether an allow rule names exactly `tool(specifier)`."""
+        if self.allow_rule_names is not None:
+            return self.allow_rule_names(tool, specifier)
         return (tool, specifier) in self.allow_rule_specs
 
     def hides(self, path: Path) -> bool:
