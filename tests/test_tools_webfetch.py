@@ -161,7 +161,7 @@ async def test_an_http_error_is_a_tool_error(site: Site, tmp_path: Path) -> None
 async def test_the_prompt_is_answered_by_the_small_model_with_the_page(site: Site, tmp_path: Path) -> None:
     asked: list[str] = []
 
-    async def small_model(text: str) -> str:
+    async def small_model(text: str, ctx: ToolContext) -> str:
         asked.append(text)
         return "The build is green."
 

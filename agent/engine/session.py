@@ -93,7 +93,7 @@ class AgentSession:
         )
         self._llm: LLM | None = None
 
-    def _small_model_asker(self) -> Callable[[str], Awaitable[str]] | None:
+    def _small_model_asker(self) -> Callable[[str, ToolContext], Awaitable[str]] | None:
         """One-shot requests to the small fast model (Claude Code's ANTHROPIC_DEFAULT_HAIKU_MODEL, or the older
         ANTHROPIC_SMALL_FAST_MODEL): WebFetch answers its prompt with it. None when neither is set."""
         env = self.env
@@ -101,13 +101,15 @@ class AgentSession:
         if not model:
             return None
 
-        async def ask(text: str) -> str:
+        async def ask(text: str, ctx: ToolContext) -> str:
             llm = self.llm_for(model)
             try:
                 response = await llm.stream_message(system=None, messages=[{"role": "user", "content": text}],
                                                     max_tokens=4096)
             finally:
                 await llm.aclose()
+            if ctx.parent is not None:  # its tokens and cost count in the turn that asked
+                ctx.parent.account_subagent(response.usage, llm.cost_usd(response.usage))
             return response.text
         return ask
 

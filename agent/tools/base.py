@@ -115,7 +115,7 @@ class ToolContext:
     # The same asked of the live policy (rules allowed during the session count too); set by the session.
     allow_rule_names: Callable[[str, str], bool] | None = None
     # One request to a small fast model (WebFetch answers its prompt with it); None: none is configured.
-    ask_small_model: Callable[[str], Awaitable[str]] | None = None
+    ask_small_model: Callable[[str, ToolContext], Awaitable[str]] | None = None
 
     # Runs a subagent (Task): (agent type, prompt, this context) -> its final answer. Set by the session.
     run_subagent: Callable[[Any, str, ToolContext], Awaitable[str]] | None = None

@@ -81,5 +81,5 @@ class WebFetchTool(Tool):
         summary = f"{len(page.markdown):,} characters from {host_of(page.url)}"
         if ctx.ask_small_model is None:
             return ToolResult(text + more, summary=summary)
-        answer = await ctx.ask_small_model(answer_prompt(text, args.prompt))
+        answer = await ctx.ask_small_model(answer_prompt(text, args.prompt), ctx)
         return ToolResult(answer.strip() + more, summary=summary)
