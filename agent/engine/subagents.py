@@ -26,7 +26,8 @@ async def run_subagent(session: Any, kind: AgentType, prompt: str, ctx: ToolCont
     from agent.engine.prompts import build_system_prompt
 
     parent: Any = ctx.parent
-    names = [n for n in (kind.tools or session.tools.names()) if n != "Task" and session.tools.get(n)]
+    # never Task (no agents of agents) nor TodoWrite (the list on screen and in the run's record is the parent's)
+    names = [n for n in (kind.tools or session.tools.names()) if n not in ("Task", "TodoWrite") and session.tools.get(n)]
     tools = session.tools.restricted(names)
     system = build_system_prompt(session.project_dir, tools.names(), now=datetime.now().astimezone(),
                                  headless=session.options.headless)
