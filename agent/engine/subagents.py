@@ -27,7 +27,8 @@ async def run_subagent(session: Any, kind: AgentType, prompt: str, ctx: ToolCont
 
     parent: Any = ctx.parent
     # never Task (no agents of agents) nor TodoWrite (the list on screen and in the run's record is the parent's)
-    names = [n for n in (kind.tools or session.tools.names()) if n not in ("Task", "TodoWrite") and session.tools.get(n)]
+    wanted = kind.tools or session.tools.names()
+    names = [n for n in wanted if n not in ("Task", "TodoWrite") and session.tools.get(n)]
     tools = session.tools.restricted(names)
     system = build_system_prompt(session.project_dir, tools.names(), now=datetime.now().astimezone(),
                                  headless=session.options.headless)
