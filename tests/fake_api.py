@@ -480,13 +480,16 @@ def sse_events(reply: Reply, request: Any, message_id: str) -> Iterator[tuple[st
     _cut_here(reply, "ping")
     deltas = 0
     for index, block in enumerate(reply.content):
-        if block.get("type") == "tool_use":
-            head = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
+        if block.get("type") in ("tool_use", "server_tool_use"):
+            head = {"type": block["type"], "id": block["id"], "name": block["name"], "input": {}}
             pieces = ["", *_split_text(json.dumps(block["input"]))]
             parts = [("input_json_delta", "partial_json", p) for p in pieces]
-        else:
-            head = {"type": "text", "text": ""}
-            parts = [("text_delta", "text", p) for p in _split_text(block.get("text", ""))]
+        elif block.get("type") == "text":
+            head = {"type": "text", "text": "", **({"citations": None} if "citations" in block else {})}
+            parts = [("citations_delta", "citation", c) for c in block.get("citations") or []]
+            parts += [("text_delta", "text", p) for p in _split_text(block.get("text", ""))]
+        else:  # server tool results (web_search_tool_result, ...) come whole in their start event
+            head, parts = block, []
         yield "content_block_start", {"type": "content_block_start", "index": index, "content_block": head}
         _cut_here(reply, "content_block_start", f"content_block_start:{head['type']}")
         for kind, key, piece in parts:
@@ -509,6 +512,30 @@ def sse_events(reply: Reply, request: Any, message_id: str) -> Iterator[tuple[st
 def _cut_here(reply: Reply, *names: str) -> None:
     if reply.interrupt and reply.cut_after in names:
         raise _Interrupt(reply.interrupt)
+
+
+def _server_tool_types(body: Any) -> list[str]:
+    tools = body.get("tools") if isinstance(body, dict) else None
+    return [t["type"] for t in tools or [] if isinstance(t, dict) and t.get("type") not in (None, "custom")]
+
+
+def web_search_reply(query: str, results: list[tuple[str, str]], answer: str, *,
+                     cited: int | None = 0, error_code: str | None = None, **options: Any) -> Reply:
+    """What the API answers when the model used the server-side web search tool (web_search_20250305): a
+    server_tool_use block, its web_search_tool_result (the results, or an error), then text citing one."""
+    tool_id = "srvtoolu_" + uuid.uuid4().hex[:24]
+    found: Any = {"type": "web_search_tool_result_error", "error_code": error_code} if error_code else [
+        {"type": "web_search_result", "title": title, "url": url, "encrypted_content": "ZW5j", "page_age": None}
+        for title, url in results]
+    text: dict[str, Any] = {"type": "text", "text": answer}
+    if cited is not None and results and not error_code:
+        title, url = results[cited]
+        text["citations"] = [{"type": "web_search_result_location", "url": url, "title": title,
+                              "encrypted_index": "aW5k", "cited_text": answer[:40]}]
+    content = [{"type": "server_tool_use", "id": tool_id, "name": "web_search", "input": {"query": query}},
+               {"type": "web_search_tool_result", "tool_use_id": tool_id, "content": found}, text]
+    options.setdefault("usage", {}).setdefault("server_tool_use", {"web_search_requests": 1})
+    return Reply(content=content, stop_reason="end_turn", **options)
 
 
 def error_body(error_type: str, message: str) -> dict[str, Any]:
@@ -567,6 +594,7 @@ class FakeAnthropic:
         self.validate = validate
         self.api_key = api_key  # when set, other keys get 401
         self.context_window = context_window  # when set, bigger requests get 400 "prompt is too long"
+        self.server_tools = True  # False: a request naming a server tool (web search) gets the API's 400
         self.set_default(default)
         self._server = _Server((host, port), _Handler)
         self._server.fake = self  # type: ignore[attr-defined]
@@ -791,6 +819,10 @@ class _Handler(BaseHTTPRequestHandler):
             request.error = problem
             log.warning("fake API rejected a request: %s", problem)
             return self._error(request, 400, "invalid_request_error", problem)
+        if not self.fake.server_tools and (server := _server_tool_types(request.body)):
+            request.error = (f"tools.0: Input tag '{server[0]}' found using 'type' does not match any of the "
+                             "expected tags")
+            return self._error(request, 400, "invalid_request_error", request.error)
         window = self.fake.context_window
         if window and (size := estimate_tokens({k: request.body.get(k) for k in ("system", "tools", "messages")})) \
                 > window:

@@ -64,12 +64,12 @@ def _run_long_bash(spawn, fake_api):
 def test_bash_output_is_previewed_and_ctrl_o_shows_it_whole(spawn, fake_api):
     term = _run_long_bash(spawn, fake_api)
     term.send("\x0f")  # Ctrl-O
-    term.expect(r"full result, 31 lines")
-    term.expect(r"row-29\n.*row-30\n.*Exit code: 0")
+    term.expect(r"full result, 30 lines")
+    term.expect(r"row-29\n.*row-30")
 
 
 def test_expand_command_shows_the_last_result_whole(spawn, fake_api):
     term = _run_long_bash(spawn, fake_api)
     term.type_line("/expand")
-    term.expect(r"full result, 31 lines")
+    term.expect(r"full result, 30 lines")
     term.expect(r"row-30")

@@ -184,7 +184,7 @@ ESCAPES = [
            lambda w, r: (time.sleep(0.2), bool(w.udp_hits))[1], silent=True),
     Escape("resolve a name (DNS)",
            lambda w: "python3 -c \"import socket; print(socket.getaddrinfo('example.com', 443))\"",
-           lambda w, r: "Exit code: 0" in r.content),
+           lambda w, r: not r.is_error),
     Escape("connect to a unix socket of the host",
            lambda w: f"python3 -c \"import socket; s = socket.socket(socket.AF_UNIX); s.connect('{w.unix_path}')\"",
            lambda w, r: (time.sleep(0.1), bool(w.unix_hits))[1]),

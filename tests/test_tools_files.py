@@ -23,10 +23,10 @@ async def call(tool: Tool, ctx: ToolContext, **raw: Any) -> ToolResult:
 
 # --- Read ---------------------------------------------------------------------------------------
 
-async def test_read_numbers_lines_like_cat_n(ctx: ToolContext, tmp_path: Path) -> None:
+async def test_read_numbers_lines_as_claude_code_does(ctx: ToolContext, tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("alpha\nbeta\n")
     result = await call(ReadTool(), ctx, file_path=str(tmp_path / "a.txt"))
-    assert result.content == "     1\talpha\n     2\tbeta"
+    assert result.content == "1\talpha\n2\tbeta"
     assert result.summary == "read 2 lines"
     assert not result.is_error
 
@@ -35,7 +35,7 @@ async def test_read_relative_path_is_taken_from_the_project(ctx: ToolContext, tm
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "m.py").write_text("x = 1")
     result = await call(ReadTool(), ctx, file_path="src/m.py")
-    assert result.content == "     1\tx = 1"
+    assert result.content == "1\tx = 1"
 
 
 async def test_read_offset_and_limit_select_a_window_and_say_how_to_continue(
@@ -43,7 +43,7 @@ async def test_read_offset_and_limit_select_a_window_and_say_how_to_continue(
 ) -> None:
     (tmp_path / "n.txt").write_text("".join(f"line{i}\n" for i in range(1, 11)))
     result = await call(ReadTool(), ctx, file_path="n.txt", offset=3, limit=2)
-    assert result.content.startswith("     3\tline3\n     4\tline4")
+    assert result.content.startswith("3\tline3\n4\tline4")
     assert "line5" not in result.content
     assert "offset=5" in result.content and "of 10" in result.content
 
@@ -51,16 +51,16 @@ async def test_read_offset_and_limit_select_a_window_and_say_how_to_continue(
 async def test_read_strips_crlf_line_endings(ctx: ToolContext, tmp_path: Path) -> None:
     (tmp_path / "w.txt").write_bytes(b"one\r\ntwo\r\n")
     result = await call(ReadTool(), ctx, file_path="w.txt")
-    assert result.content == "     1\tone\n     2\ttwo"
+    assert result.content == "1\tone\n2\ttwo"
 
 
 async def test_read_cuts_lines_over_2000_characters(ctx: ToolContext, tmp_path: Path) -> None:
     (tmp_path / "long.txt").write_text("x" * 5000 + "\nshort\n")
     result = await call(ReadTool(), ctx, file_path="long.txt")
     first, second = result.content.split("\n")
-    assert first.startswith("     1\t" + "x" * 2000) and "x" * 2001 not in first
+    assert first.startswith("1\t" + "x" * 2000) and "x" * 2001 not in first
     assert "5,000 characters" in first
-    assert second == "     2\tshort"
+    assert second == "2\tshort"
 
 
 async def test_read_refuses_a_binary_file_and_suggests_bash_tools(ctx: ToolContext, tmp_path: Path) -> None:
@@ -101,9 +101,16 @@ async def test_read_offset_beyond_the_end_states_the_line_count(ctx: ToolContext
         await call(ReadTool(), ctx, file_path="three.txt", offset=10)
 
 
-async def test_read_rejects_offset_zero_as_invalid_input(ctx: ToolContext) -> None:
+async def test_read_offset_zero_reads_from_the_first_line(ctx: ToolContext, tmp_path: Path) -> None:
+    # Claude-trained models send offset 0 (recorded in D_toolcalls); it means the start, not an error
+    (tmp_path / "notes.txt").write_text("alpha line\nbeta line\ngamma line\n")
+    result = await call(ReadTool(), ctx, file_path="notes.txt", offset=0, limit=2)
+    assert result.content.startswith("1\talpha line\n2\tbeta line")
+
+
+async def test_read_rejects_a_negative_offset(ctx: ToolContext) -> None:
     with pytest.raises(ToolError, match="offset"):
-        ReadTool().parse_input({"file_path": "x", "offset": 0})
+        ReadTool().parse_input({"file_path": "x", "offset": -1})
 
 
 def test_read_schema_requires_only_file_path_and_has_defaults() -> None:
@@ -177,7 +184,7 @@ async def test_edit_replaces_a_unique_string_and_shows_a_snippet(ctx: ToolContex
     result = await call(EditTool(), ctx, file_path="m.py", old_string="return 1", new_string="return 2")
     assert (tmp_path / "m.py").read_text() == "def f():\n    return 2\n\nprint(f())\n"
     assert result.summary == "edited 1 line"
-    assert "     2\t    return 2" in result.content
+    assert "2\t    return 2" in result.content
 
 
 async def test_edit_counts_changed_lines_in_the_summary(ctx: ToolContext, tmp_path: Path) -> None:

@@ -248,5 +248,5 @@ def test_grep_schema_uses_claude_code_flag_names() -> None:
     assert schema["properties"]["output_mode"]["default"] == "files_with_matches"
 
 
-def test_default_tools_are_the_six_working_tools_in_claude_code_order() -> None:
-    assert [t.name for t in default_tools()] == ["Bash", "Glob", "Grep", "Read", "Edit", "Write"]
+def test_default_tools_are_the_working_tools_in_claude_code_order() -> None:
+    assert [t.name for t in default_tools()][:6] == ["Bash", "Glob", "Grep", "Read", "Edit", "Write"]

@@ -192,6 +192,13 @@ def cmd_show(args: argparse.Namespace, project: Path) -> int:
         print(f"{'error:':<12}{record.error}")
     for denial in record.denials:
         print(f"{'denied:':<12}{denial.get('tool')}: {denial.get('reason')} (allow with {denial.get('rule')})")
+    if record.todos:
+        from agent.tools.todos import render_todos
+
+        done = sum(item.get("status") == "completed" for item in record.todos)
+        print(f"todos:      {done} of {len(record.todos)} done")
+        for line in render_todos(record.todos):
+            print(f"  {line}")
     if record.result:
         print("result:")
         print(record.result)

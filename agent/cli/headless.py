@@ -141,7 +141,8 @@ class HeadlessRun:
                           "none")
         self.writer.init(cwd=str(self.session.project_dir), model=self.session.model,
                          tools=self.session.tools.names(), permission_mode=self.session.policy.mode.value,
-                         slash_commands=self.slash_commands(), api_key_source=key_source, version=__version__)
+                         slash_commands=self.slash_commands(), api_key_source=key_source, version=__version__,
+                         agents=list(getattr(self.session, "agent_types", {})))
 
     def slash_commands(self) -> list[str]:
         return [*builtin_names(), *self.commands().names()]

@@ -69,12 +69,16 @@ _MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE runs ADD COLUMN proc_start TEXT;
     CREATE INDEX runs_open ON runs (status) WHERE status IN ('queued', 'running');
     """,
+    # 5: the run's last todo list (TodoWrite), JSON: the plan and what got done
+    """
+    ALTER TABLE runs ADD COLUMN todos TEXT;
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 _COLUMNS = ("run_id", "task_id", "prompt", "cron", "status", "scheduled_at", "started_at", "ended_at",
             "requests", "input_tokens", "output_tokens", "cost_usd", "result", "error", "denials",
-            "transcript", "pid", "host", "attempts", "source", "branch", "commit_id", "proc_start")
+            "transcript", "pid", "host", "attempts", "source", "branch", "commit_id", "proc_start", "todos")
 
 
 def history_path(project_dir: Path, env: Mapping[str, str]) -> Path:
@@ -113,6 +117,7 @@ class RunRecord:
     branch: str | None = None  # isolation "worktree": the run's branch, kept after the run
     commit_id: str | None = None  # the commit of its changes on that branch (None: nothing committed)
     proc_start: str | None = None  # when the recording process started (with pid: is it still that one?)
+    todos: list[dict[str, Any]] | None = None  # its last TodoWrite list: [{content, status, activeForm}]
 
     def to_json(self) -> dict[str, Any]:
         """The `agent cron history --json` shape (camelCase, as the issue names it)."""
@@ -123,12 +128,13 @@ class RunRecord:
             "outputTokens": self.output_tokens, "costUsd": self.cost_usd, "result": self.result,
             "error": self.error, "denials": self.denials, "transcript": self.transcript, "pid": self.pid,
             "host": self.host, "attempts": self.attempts, "source": self.source, "branch": self.branch,
-            "commit": self.commit_id, "procStart": self.proc_start,
+            "commit": self.commit_id, "procStart": self.proc_start, "todos": self.todos,
         }
 
     def _row(self) -> tuple:
         values = asdict(self)
         values["denials"] = json.dumps(self.denials, ensure_ascii=False)
+        values["todos"] = None if self.todos is None else json.dumps(self.todos, ensure_ascii=False)
         return tuple(values[c] for c in _COLUMNS)
 
     @classmethod
@@ -138,6 +144,10 @@ class RunRecord:
             values["denials"] = json.loads(values["denials"] or "[]")
         except ValueError:
             values["denials"] = []
+        try:
+            values["todos"] = json.loads(values["todos"]) if values["todos"] else None
+        except ValueError:
+            values["todos"] = None
         return cls(**values)
 
 

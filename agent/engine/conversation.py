@@ -18,7 +18,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from agent.engine.events import (
@@ -119,6 +119,7 @@ class Conversation:
         self._done_results: dict[str, dict[str, Any]] = {}
         self._ask_lock = asyncio.Lock()
         self._run_ctx = ctx  # `ctx` for the current run: replaced at the start of every turn
+        self._turn: TurnResult | None = None  # the turn running now (subagents add their usage to it)
 
     def clear(self) -> None:
         self.history = []
@@ -141,6 +142,26 @@ class Conversation:
         if self._emit_cb is not None:
             self._emit_cb(event)
 
+    @property
+    def turn_so_far(self) -> TurnResult | None:
+        return self._turn
+
+    emit_event = _emit  # for a subagent (agent.engine.subagents) to pass its events on
+
+    def share_questions_with(self, parent: Conversation) -> None:
+        """Ask permission questions one at a time together with `parent` (a subagent and its parent)."""
+        self._ask_lock = parent._ask_lock
+
+    def account_subagent(self, usage: Usage | None, cost_usd: float | None) -> None:
+        """A subagent's requests belong to this turn: its tokens and cost are added, and reported."""
+        turn = self._turn
+        if turn is None or usage is None:
+            return
+        turn.usage = turn.usage + usage
+        turn.cost_usd = add_costs(turn.cost_usd, cost_usd)
+        self._emit(UsageReport(usage, turn.usage, cost_usd, turn.cost_usd, self._measured_tokens,
+                               self.llm.context_window))
+
     # ------------------------------------------------------------------------------------ the turn
 
     async def run_turn(
@@ -153,8 +174,8 @@ class Conversation:
         started, before = time.monotonic(), list(self.history)
         source = source or ("cron" if scheduled_task is not None else "user")
         run = RunState(run_id or new_run_id(), scheduled=scheduled_task is not None or source in SCHEDULER_SOURCES)
-        self._run_ctx = self.ctx.for_run(run)
-        turn = TurnResult(run_id=run.run_id)
+        self._run_ctx = replace(self.ctx.for_run(run), parent=self)  # Task's subagents report back here
+        turn = self._turn = TurnResult(run_id=run.run_id)
         task_id = task_attr(scheduled_task, "id") if scheduled_task is not None else None
         self._emit(TurnStarted(prompt, source, task_id))
         text = scheduled_prompt_text(prompt, scheduled_task) if scheduled_task is not None else prompt

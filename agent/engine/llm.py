@@ -486,7 +486,13 @@ def _block_param(block: Any) -> dict[str, Any] | None:
     rejects them)."""
     kind = block.type
     if kind == "text":
-        return {"type": "text", "text": block.text} if block.text else None
+        if not block.text:
+            return None
+        citations = getattr(block, "citations", None)  # web search answers cite their sources: keep them
+        if citations:
+            return {"type": "text", "text": block.text,
+                    "citations": [c.model_dump(mode="json", exclude_none=True) for c in citations]}
+        return {"type": "text", "text": block.text}
     if kind == "tool_use":
         return {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
     if kind == "thinking":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,9 +24,12 @@ from agent.permissions.policy import PermissionPolicy
 from agent.permissions.sandbox.runner import SandboxRunner
 from agent.settings import Settings, load_settings
 from agent.settings.gate import effective_env
+from agent.tools.background import BackgroundShells
 from agent.tools.base import ToolContext, ToolRegistry
 from agent.tools.cron_tools import CronCreate, CronDelete, CronList, max_durable_per_run
 from agent.tools.registry import default_tools
+from agent.tools.subagents import TaskTool, load_agent_types
+from agent.tools.todos import TodoBoard
 
 if TYPE_CHECKING:
     from agent.engine.conversation import Asker, Conversation, Emit
@@ -75,7 +78,9 @@ class AgentSession:
             project_dir, self.settings, options.permission_mode,
             extra_allow=options.allowed_tools, extra_deny=options.disallowed_tools,
         )
-        self.tools = ToolRegistry([*default_tools(), CronCreate(), CronDelete(), CronList()])
+        self.agent_types = load_agent_types(project_dir, Path(self.env.get("HOME") or Path.home()))
+        self.tools = ToolRegistry([TaskTool(self.agent_types), *default_tools(), CronCreate(), CronDelete(),
+                                   CronList()])
         # The OS sandbox for Bash: on when settings say so, and for scheduled runs unless they say not.
         self.sandbox = SandboxRunner.from_settings(project_dir, self.settings, deny_rules=self.policy.deny)
         # Its network: none, or allowed domains through the agent's proxy (started when a command needs it).
@@ -85,9 +90,12 @@ class AgentSession:
         self.ctx = ToolContext(
             project_dir=project_dir, cron=self.cron, headless=options.headless,
             search_filter=self.policy.search_filter, read_denied=self.policy.read_denied,
-            sandbox=self.sandbox,
+            sandbox=self.sandbox, shells=BackgroundShells(), todos=TodoBoard(),
             max_durable_per_run=max_durable_per_run(self.settings.get("cron")),
             allow_rule_tools=frozenset(rule.tool for rule in self.policy.allow),
+            allow_rule_names=self._allow_rule_names,
+            ask_small_model=self._small_model_asker(),
+            run_subagent=self._run_subagent, web_search=self._web_search,
         )
         self._llm: LLM | None = None
         self._cache_ttl: tuple[tuple, str | None] | None = None  # (what it was judged on, the TTL)
@@ -115,6 +123,41 @@ class AgentSession:
             ttl = prompt_cache_ttl(shortest_interval_ms(t.cron, now, tz) for t in tasks if t.recurring)
             self._cache_ttl = (key, ttl)
         return self._cache_ttl[1]
+
+    def _small_model_asker(self) -> Callable[[str, ToolContext], Awaitable[str]] | None:
+        """One-shot requests to the small fast model (Claude Code's ANTHROPIC_DEFAULT_HAIKU_MODEL, or the older
+        ANTHROPIC_SMALL_FAST_MODEL): WebFetch answers its prompt with it. None when neither is set."""
+        env = self.env
+        model = (env.get("ANTHROPIC_DEFAULT_HAIKU_MODEL") or env.get("ANTHROPIC_SMALL_FAST_MODEL") or "").strip()
+        if not model:
+            return None
+
+        async def ask(text: str, ctx: ToolContext) -> str:
+            llm = self.llm_for(model)
+            try:
+                response = await llm.stream_message(system=None, messages=[{"role": "user", "content": text}],
+                                                    max_tokens=4096)
+            finally:
+                await llm.aclose()
+            if ctx.parent is not None:  # its tokens and cost count in the turn that asked
+                ctx.parent.account_subagent(response.usage, llm.cost_usd(response.usage))
+            return response.text
+        return ask
+
+    def _allow_rule_names(self, tool: str, specifier: str) -> bool:
+        return any(rule.tool == tool and rule.specifier == specifier
+                   for rule in (*self.policy.allow, *self.policy.session_allow))
+
+    async def _run_subagent(self, kind: Any, prompt: str, ctx: ToolContext) -> str:
+        from agent.engine.subagents import run_subagent
+
+        return await run_subagent(self, kind, prompt, ctx)
+
+    async def _web_search(self, query: str, allowed: list[str] | None, blocked: list[str] | None,
+                          ctx: ToolContext) -> tuple[str, int]:
+        from agent.engine.web_search import run_web_search
+
+        return await run_web_search(self, query, allowed, blocked, ctx)
 
     def warnings(self, *, untrusted_keys: bool = True) -> list[str]:
         """What every face says once at start-up: project settings the trust gate dropped (the untrusted
@@ -158,6 +201,8 @@ class AgentSession:
         return LLM.from_env(self.env, model=resolve_model(model, {}, None), **options)
 
     async def aclose(self) -> None:
+        if self.ctx.shells is not None:  # background commands end with the session
+            await self.ctx.shells.close()
         self.sandbox.close()
         self.network.close()
         if self._llm is not None:

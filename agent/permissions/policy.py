@@ -431,6 +431,8 @@ class PermissionPolicy:
     def _suggest(self, call: _Call) -> str | None:
         if call.name == "Bash":
             return _bash_policy().suggest_bash_rule(call.subject) if call.subject else None
+        if call.name == "WebFetch" and call.subject:  # one domain, never every site
+            return f"WebFetch({call.subject})"
         group = _rule_group(call.name)
         if call.outside and call.subject is not None:
             path = Path(os.path.realpath(self.project_dir / Path(call.subject).expanduser()))

@@ -36,7 +36,7 @@ from prompt_toolkit.styles import Style
 
 from agent.repl.file_mentions import FileMentionCompleter
 from agent.repl.keys import add_chat_keys, mode_indicator, set_key_timeouts
-from agent.repl.render import format_until
+from agent.repl.render import format_until, shorten
 from agent.settings import state_dir
 from agent.settings.private import private_file
 
@@ -198,8 +198,8 @@ def build_prompt_session(repl: PromptHost, history: History) -> PromptSession:
         if app is not None and app.is_done:  # the accepted line goes to the scrollback without the live area
             return [("class:prompt", "> ")]
         width = app.output.get_size().columns if app is not None else 80
-        return [*repl.renderer.live_fragments(width), *repl.questions.fragments(), *hint_fragments(repl),
-                ("class:prompt", "> ")]
+        return [*todo_fragments(repl, width), *repl.renderer.live_fragments(width), *repl.questions.fragments(),
+                *hint_fragments(repl), ("class:prompt", "> ")]
 
     files = ThreadedCompleter(FileMentionCompleter(repl.project))  # `@path`; walks off the event loop
     session: PromptSession = PromptSession(
@@ -218,6 +218,19 @@ def build_prompt_session(repl: PromptHost, history: History) -> PromptSession:
     )
     set_key_timeouts(session.app)
     return session
+
+
+def todo_fragments(repl: PromptHost, width: int) -> Fragments:
+    """The model's todo list (TodoWrite), drawn above the live area while a turn runs."""
+    session = getattr(repl, "session", None)
+    board = getattr(getattr(session, "ctx", None), "todos", None)
+    if board is None or not board.items or not repl.turn_running:
+        return []
+    from agent.tools.todos import render_todos
+
+    styles = {"completed": "fg:ansibrightblack strike", "in_progress": "bold", "pending": ""}
+    return [(styles.get(item.get("status", ""), ""), "  " + shorten(line, width - 3) + "\n")
+            for item, line in zip(board.items, render_todos(board.items), strict=True)]
 
 
 def hint_fragments(repl: PromptHost) -> Fragments:

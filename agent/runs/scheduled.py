@@ -114,6 +114,7 @@ class ScheduledRunner:
             attempt += 1
         if run.timed_out:
             error, cancelled = self._timeout_error(tracker), False
+        await self._end_run_tools(tracker)
         transcript = await self._save_transcript(tracker, conversation)
         record = await self.recorder.finish(tracker, turn, cancelled=cancelled, error=error, transcript=transcript,
                                             timed_out=run.timed_out)
@@ -170,6 +171,15 @@ class ScheduledRunner:
             return None, conversation, "interrupted: the daemon was stopped mid-run", True
         finally:
             run.current = None
+
+    async def _end_run_tools(self, tracker: RunTracker) -> None:
+        """Background shells the run started end with it; its last todo list goes into its record."""
+        ctx = getattr(self.session, "ctx", None)
+        run_id = tracker.record.run_id
+        if getattr(ctx, "shells", None) is not None:
+            await ctx.shells.close(run_id)
+        if getattr(ctx, "todos", None) is not None:
+            tracker.record.todos = ctx.todos.for_run(run_id)
 
     def _cache_ttl(self, task: Any) -> str | None:
         """"1h" for a task that fires every 5 to 60 minutes: its next run reads the tools, the system

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
@@ -125,6 +125,30 @@ class ToolContext:
     # Set by the permission policy: whether a Read deny rule covers a file (by path or hard link). Edit
     # and Write then return none of its text: no snippet, no diff.
     read_denied: Callable[[Path], bool] | None = None
+    # The session's background shells (Bash run_in_background); None: background commands are refused.
+    shells: Any = None  # agent.tools.background.BackgroundShells (not imported: it imports this module)
+    # The session's todo list (TodoWrite); the chat draws it, a scheduled run records it.
+    todos: Any = None  # agent.tools.todos.TodoBoard
+    # (tool, specifier) of every allow rule: a rule naming a host lets WebFetch reach a private address.
+    allow_rule_specs: frozenset[tuple[str, str]] = frozenset()
+    # The same asked of the live policy (rules allowed during the session count too); set by the session.
+    allow_rule_names: Callable[[str, str], bool] | None = None
+    # One request to a small fast model (WebFetch answers its prompt with it); None: none is configured.
+    ask_small_model: Callable[[str, ToolContext], Awaitable[str]] | None = None
+
+    # Runs a subagent (Task): (agent type, prompt, this context) -> its final answer. Set by the session.
+    run_subagent: Callable[[Any, str, ToolContext], Awaitable[str]] | None = None
+    # Runs a web search through the API's server tool: (query, allowed, blocked, ctx) -> (text, pages found).
+    web_search: Callable[[str, list[str] | None, list[str] | None, ToolContext], Awaitable[tuple[str, int]]] | None \
+        = None
+    # The conversation running this call (set per turn by the engine): subagents report usage to it.
+    parent: Any = None
+
+    def rule_names(self, tool: str, specifier: str) -> bool:
+        """Whether an allow rule names exactly `tool(specifier)`."""
+        if self.allow_rule_names is not None:
+            return self.allow_rule_names(tool, specifier)
+        return (tool, specifier) in self.allow_rule_specs
 
     def hides(self, path: Path) -> bool:
         return self.read_denied is not None and self.read_denied(path)
@@ -165,11 +189,9 @@ class Tool(ABC):
 
     @classmethod
     def input_schema(cls) -> dict[str, Any]:
+        """The Input model's JSON schema made strict: no unknown fields, optional fields typed plainly."""
         schema = cls.Input.model_json_schema()
-        schema.pop("title", None)
-        for prop in schema.get("properties", {}).values():
-            prop.pop("title", None)
-        return schema
+        return strict_schema(schema, schema.pop("$defs", {}))
 
     @classmethod
     def definition(cls) -> dict[str, Any]:
@@ -177,6 +199,12 @@ class Tool(ABC):
         return {"name": cls.name, "description": cls.description, "input_schema": cls.input_schema()}
 
     def parse_input(self, raw: dict[str, Any]) -> BaseModel:
+        known = {name for name, info in self.Input.model_fields.items()} | {
+            info.alias for info in self.Input.model_fields.values() if info.alias}
+        unknown = sorted(set(raw) - known) if isinstance(raw, dict) else []
+        if unknown:
+            raise ToolError(f"Invalid input for {self.name}: unknown field(s) {', '.join(unknown)}; "
+                            f"the fields are {', '.join(sorted(known))}.")
         try:
             return self.Input.model_validate(raw)
         except ValidationError as exc:
@@ -200,6 +228,27 @@ class Tool(ABC):
     @abstractmethod
     async def run(self, args: BaseModel, ctx: ToolContext) -> ToolResult:
         """Do the work. Raise ToolError for failures the model should read and recover from."""
+
+
+def strict_schema(node: Any, defs: dict[str, Any]) -> Any:
+    """A pydantic schema as a model reads it best: `$ref`s inlined, `X | None` written as X (leaving the
+    field out is how a model says "none"), titles dropped, and every object closed to unknown fields."""
+    if isinstance(node, list):
+        return [strict_schema(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        return strict_schema(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
+    options = node.get("anyOf")
+    if options and len(options) == 2 and {"type": "null"} in options:
+        rest = {k: v for k, v in node.items() if k not in ("anyOf", "default")}
+        return strict_schema({**next(o for o in options if o != {"type": "null"}), **rest}, defs)
+    out = {k: strict_schema(v, defs) for k, v in node.items() if k != "title"}
+    if "properties" in node:
+        out["properties"] = {name: strict_schema(p, defs) for name, p in node["properties"].items()}
+    if out.get("type") == "object":
+        out["additionalProperties"] = False
+    return out
 
 
 class ToolRegistry:

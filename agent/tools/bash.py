@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_MS = 120_000
 MAX_TIMEOUT_MS = 600_000
+DEFAULT_BACKGROUND_TIMEOUT_MS = 1_800_000
+MAX_BACKGROUND_TIMEOUT_MS = 7_200_000
 OUTPUT_HEAD_BYTES = 15_000
 OUTPUT_TAIL_BYTES = 15_000
 KILL_GRACE_S = 1.0  # between SIGTERM and SIGKILL
@@ -35,13 +37,20 @@ SYSTEM_BIN = ("/usr/bin", "/bin", "/usr/local/bin")
 
 class BashInput(BaseModel):
     command: str = Field(description="The command to execute")
-    timeout: int = Field(
-        DEFAULT_TIMEOUT_MS, ge=1, le=MAX_TIMEOUT_MS,
-        description=f"Optional timeout in milliseconds (max {MAX_TIMEOUT_MS})",
+    timeout: float | None = Field(
+        None, gt=0, le=MAX_BACKGROUND_TIMEOUT_MS,
+        description=f"Optional timeout in milliseconds (max {MAX_TIMEOUT_MS} for a foreground command)",
     )
     description: str | None = Field(
         None,
         description="Clear, concise description of what this command does in 5-10 words, in active voice",
+    )
+    run_in_background: bool = Field(
+        False,
+        description="Set to true to run this command in the background (a server, a watcher, a long build): the "
+        "call returns at once with a shell id; read its output with BashOutput and stop it with KillShell. With "
+        f"it, `timeout` limits how long it may run (default {DEFAULT_BACKGROUND_TIMEOUT_MS} ms, max "
+        f"{MAX_BACKGROUND_TIMEOUT_MS} ms). Background commands end with the session.",
     )
     dangerouslyDisableSandbox: bool = Field(  # Claude Code's input field name
         False,
@@ -82,7 +91,7 @@ class CappedOutput(asyncio.Protocol):
         return f"{head}\n\n[... {cut:,} bytes of output cut from the middle ...]\n\n{tail}"
 
 
-def _format_seconds(ms: int) -> str:
+def _format_seconds(ms: float) -> str:
     return f"{ms / 1000:g}s"
 
 
@@ -136,12 +145,15 @@ class BashTool(Tool):
         if not args.command.strip():
             raise ToolError("command is empty.")
         wrapped = _sandboxed(args, ctx)
+        if args.run_in_background:
+            return await _start_background(args, ctx, wrapped)
+        timeout_ms = min(args.timeout or DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS)
         try:
-            output, code, timed_out, lingering = await run_command(args.command, ctx.project_dir, args.timeout,
+            output, code, timed_out, lingering = await run_command(args.command, ctx.project_dir, timeout_ms,
                                                                    wrapped=wrapped)
         finally:
             denials = wrapped.denials() if wrapped is not None else []  # this command's, whatever happened
-        result = _result(output, code, timed_out, lingering, args.timeout)
+        result = _result(output, code, timed_out, lingering, timeout_ms)
         if wrapped is not None:
             note = wrapped.explain(output)
             if denials:
@@ -157,6 +169,19 @@ def _denials_note(denials: list[ToolDenial]) -> str:
     lines = [f"- {d.reason}; to allow it: {d.rule}" if d.rule else f"- {d.reason}" for d in dict.fromkeys(denials)]
     return ("The sandbox refused, while the command ran:\n" + "\n".join(lines) + "\nThe user decides what "
             "may be reached: do not try another way around the sandbox; say what you needed instead.")
+
+
+async def _start_background(args: BashInput, ctx: ToolContext, wrapped: WrappedCommand | None) -> ToolResult:
+    if ctx.shells is None:
+        if wrapped is not None:
+            wrapped.close()
+        raise ToolError("Background commands are not available here; run it without run_in_background.")
+    argv = wrapped.argv if wrapped is not None else [system_bash(), "-c", args.command]
+    timeout_ms = args.timeout or DEFAULT_BACKGROUND_TIMEOUT_MS
+    shell = await ctx.shells.start(argv, args.command, ctx.project_dir, run_id=ctx.run.run_id,
+                                   timeout_s=timeout_ms / 1000, wrapped=wrapped)
+    note = " (sandboxed)" if wrapped is not None else ""
+    return ToolResult(f"Command running in background with ID: {shell.id}", summary=f"background {shell.id}{note}")
 
 
 @functools.cache
@@ -182,7 +207,7 @@ def _sandboxed(args: BashInput, ctx: ToolContext) -> WrappedCommand | None:
         raise ToolError(f"Not run: the sandbox could not be set up ({exc}).") from None
 
 
-async def run_command(command: str, cwd: Path, timeout_ms: int, *,
+async def run_command(command: str, cwd: Path, timeout_ms: float, *,
                       wrapped: WrappedCommand | None = None) -> tuple[str, int, bool, bool]:
     """Run `bash -c command` (or its sandboxed form): (output, exit code, timed out, background children
     still hold the pipe)."""
@@ -226,7 +251,7 @@ async def run_command(command: str, cwd: Path, timeout_ms: int, *,
     return capture.text(), code, timed_out, lingering
 
 
-def _result(output: str, code: int, timed_out: bool, lingering: bool, timeout_ms: int) -> ToolResult:
+def _result(output: str, code: int, timed_out: bool, lingering: bool, timeout_ms: float) -> ToolResult:
     body = output.rstrip("\n") or "(no output)"
     if timed_out:
         took = _format_seconds(timeout_ms)
@@ -236,5 +261,6 @@ def _result(output: str, code: int, timed_out: bool, lingering: bool, timeout_ms
         body += "\n\n(Background processes it started are still running; their later output is not shown.)"
     if code < 0:
         body += f"\n\nKilled by signal {-code}."
-    body += f"\nExit code: {code}"
+    if code != 0:  # like Claude Code: a success is its output alone, a failure says its exit code
+        body += f"\nExit code: {code}"
     return ToolResult(body, is_error=code != 0, summary=f"exit {code}")

@@ -107,8 +107,8 @@ def split_lines(text: str) -> list[str]:
 
 
 def number_lines(lines: list[str], first: int) -> str:
-    """`cat -n` style: the line number right-aligned, a tab, then the line."""
-    return "\n".join(f"{first + i:>6}\t{line}" for i, line in enumerate(lines))
+    """Claude Code's `cat -n` form as 2.1.328 sends it (recorded): the line number, a tab, then the line."""
+    return "\n".join(f"{first + i}\t{line}" for i, line in enumerate(lines))
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -150,8 +150,8 @@ class _PathTool(Tool):
 class ReadInput(BaseModel):
     file_path: str = Field(description=f"The absolute path to the file to read{_RELATIVE}")
     offset: int = Field(
-        1, ge=1, description="The line number to start reading from (1-based). Only provide if the file "
-        "is too large to read at once",
+        1, ge=0, description="The line number to start reading from (1-based; 0 also means the first line). "
+        "Only provide if the file is too large to read at once",
     )
     limit: int = Field(
         DEFAULT_READ_LINES, ge=1, description="The number of lines to read. Only provide if the file is "
@@ -180,7 +180,8 @@ class ReadTool(_PathTool):
 
     async def run(self, args: BaseModel, ctx: ToolContext) -> ToolResult:
         assert isinstance(args, ReadInput)
-        return await asyncio.to_thread(self._read, ctx.resolve(args.file_path), args.offset, args.limit)
+        offset = max(args.offset, 1)  # Claude-trained models send offset 0 for "from the start"
+        return await asyncio.to_thread(self._read, ctx.resolve(args.file_path), offset, args.limit)
 
     def _read(self, path: Path, offset: int, limit: int) -> ToolResult:
         text = decode_text(_read_bytes(path, MAX_READ_BYTES), path).text

@@ -128,7 +128,19 @@ async def permissions(ctx: CommandContext, args: str) -> None:
     for label, rules in (("Allow", policy.allow), ("Deny", policy.deny), ("Ask", policy.ask),
                          ("Allowed this session", policy.session_allow)):
         rows.append((label, ", ".join(r.text for r in rules) or "-"))
+    rows.append(("Web", _web_row(ctx)))
     ctx.renderer.table(("", ""), rows, title="Permissions")
+
+
+def _web_row(ctx: CommandContext) -> str:
+    """Where the model may reach: WebFetch's domain rules and the sandbox's network allowedDomains, together."""
+    policy = ctx.session.policy
+    fetch = [f"{word} {r.specifier.removeprefix('domain:')}" for word, rules in
+             (("allow", (*policy.allow, *policy.session_allow)), ("deny", policy.deny)) for r in rules
+             if r.tool == "WebFetch" and r.specifier]
+    sandbox = getattr(getattr(ctx.session.sandbox, "settings", None), "allowed_domains", ())
+    return (f"WebFetch: {', '.join(fetch) or 'asks per domain'} · sandbox network (Bash): "
+            f"{', '.join(sandbox) or 'no domains allowed'}")
     ctx.renderer.info("Change the mode with /permissions <mode>; add a rule for this session with "
                       "/permissions allow <rule>; keep rules in .claude/settings.json.")
 
