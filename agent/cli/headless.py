@@ -166,6 +166,7 @@ class HeadlessRun:
                 if loaded.warning:
                     print(f"agent: warning: {loaded.warning}", file=sys.stderr)
                 resume_into(conversation, loaded)
+                conversation.session_source = "resume"
                 self.writer.totals.restore(loaded.total_cost_usd, loaded.model_usage)
                 restore_session_tasks(self.session.cron, loaded.tasks, int(time.time() * 1000))
             self.conversation = conversation
@@ -183,8 +184,13 @@ class HeadlessRun:
         try:
             outcome = await self.turn(prompt)
         finally:
+            await self.end_session()
             await self.session.aclose()
         return EXIT_FAILURE if outcome.is_error else EXIT_OK
+
+    async def end_session(self, reason: str = "other") -> None:
+        if self.conversation is not None:
+            await self.conversation.end_session(reason)
 
     async def turn(self, prompt: str, *, scheduled_task: Any = None, run_id: str | None = None) -> RunOutcome:
         """Run one prompt and write its result; every failure becomes an error result."""

@@ -102,6 +102,7 @@ async def serve_stream_input(run: HeadlessRun, stdin: TextIO) -> int:
     finally:
         await scheduler.stop()
         await fires.close()
+        await run.end_session()
         await session.aclose()
     return EXIT_FAILURE if state["failed"] else EXIT_OK
 

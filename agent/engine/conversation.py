@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from agent.engine import hook_points
 from agent.engine.events import (
     AssistantMessage,
     Compacted,
@@ -116,6 +117,11 @@ class Conversation:
         self._done_results: dict[str, dict[str, Any]] = {}
         self._ask_lock = asyncio.Lock()
         self._run_ctx = ctx  # `ctx` for the current run: replaced at the start of every turn
+        self.hooks: Any = None  # an agent.hooks.HookRunner (see agent.engine.hook_points)
+        self.session_source = "startup"  # SessionStart's source: startup, resume, scheduled
+        self.session_started = False
+        self.halted: str | None = None  # a hook said `"continue": false`: why
+        self.background: set[asyncio.Task[Any]] = set()  # Notification hooks under way
 
     def clear(self) -> None:
         self.history = []
@@ -154,8 +160,17 @@ class Conversation:
         turn = TurnResult(run_id=run.run_id)
         task_id = task_attr(scheduled_task, "id") if scheduled_task is not None else None
         self._emit(TurnStarted(prompt, source, task_id))
+        self.halted = None
+        context = await hook_points.session_started(self, task_id)
+        gate = await hook_points.prompt_submitted(self, prompt, task_id)
+        if gate.blocked or gate.stop:
+            why = gate.reason if gate.blocked else (gate.stop_reason or "a UserPromptSubmit hook stopped it")
+            self._finish(turn, started, error=f"The prompt was blocked by a UserPromptSubmit hook: {why}",
+                         stop_reason="hook_blocked")
+            return turn
         text = scheduled_prompt_text(prompt, scheduled_task) if scheduled_task is not None else prompt
-        self._append_user([{"type": "text", "text": text}])
+        self._append_user([{"type": "text", "text": text}, *context,
+                           *hook_points.context_block(gate, "UserPromptSubmit")])
         try:
             await self._loop(turn)
         except asyncio.CancelledError:
@@ -176,8 +191,16 @@ class Conversation:
         self._finish(turn, started)
         return turn
 
+    async def end_session(self, reason: str = "other") -> None:
+        """Run the SessionEnd hooks (once, if the session started). Faces call this when they close."""
+        await hook_points.session_ended(self, reason)
+
     async def _loop(self, turn: TurnResult) -> None:
+        stop_hook_active = False
         while True:
+            if self.halted is not None:
+                turn.stop_reason, turn.result_text = "hook_stopped", self.halted
+                return
             if self.max_turns is not None and turn.num_requests >= self.max_turns:
                 turn.stop_reason, turn.is_error = "max_turns", True
                 turn.error = (f"Stopped after {turn.num_requests} model requests (the max-turns limit); "
@@ -194,7 +217,12 @@ class Conversation:
             if response.stop_reason == "pause_turn":
                 continue
             if not response.tool_uses:
-                return
+                reason = await hook_points.stop_requested(self, stop_hook_active)
+                if reason is None or self.halted is not None:
+                    return
+                stop_hook_active = True
+                self._append_user([{"type": "text", "text": f"Stop hook feedback: {reason}"}])
+                continue
             if response.stop_reason != "tool_use":  # e.g. max_tokens cut a call short: never run half a call
                 self._close_open_tool_uses(f"Not run: the response ended ({response.stop_reason}) before "
                                            "this tool call was complete.")
@@ -317,9 +345,18 @@ class Conversation:
                 problem = ToolResult(str(exc), is_error=True, summary="invalid input")
         self._emit(ToolCallStarted(tool_id, name, raw, key))
         if problem is None and tool is not None:
-            problem = await self._check_permission(tool, args, tool_id)
+            pre = await hook_points.before_tool(self, name, raw, tool_id)
+            if pre.stop:
+                self.halted = pre.stop_reason or "stopped by a PreToolUse hook"
+            if pre.blocked or pre.stop:
+                problem = ToolResult(f"Blocked by a PreToolUse hook: {pre.reason or self.halted}", is_error=True,
+                                     summary="blocked by a hook")
+            else:
+                problem = await self._check_permission(tool, args, tool_id, hook_answer=pre.permission)
         result = problem or await self._execute(tool, args)  # type: ignore[arg-type]
         content = _truncate(result.content or "(no output)", self.max_tool_result_chars)
+        if problem is None and not result.is_error:
+            content = await hook_points.after_tool(self, name, raw, tool_id, content)
         self._emit(ToolCallFinished(tool_id, name, result.summary, result.is_error, content, result.change))
         block = _result_block(tool_id, content, result.is_error)
         self._done_results[tool_id] = block
@@ -336,8 +373,10 @@ class Conversation:
             return ToolResult(f"{tool.name} failed: {type(exc).__name__}: {exc}", is_error=True,
                               summary=f"failed: {type(exc).__name__}")
 
-    async def _check_permission(self, tool: Tool, args: Any, tool_id: str) -> ToolResult | None:
-        """None when the call may run, else the error result the model gets instead."""
+    async def _check_permission(self, tool: Tool, args: Any, tool_id: str,
+                                hook_answer: str | None = None) -> ToolResult | None:
+        """None when the call may run, else the error result the model gets instead. A PreToolUse hook's
+        `allow` answers a question (never a deny rule); its `ask` turns an allow into a question."""
         if self.policy is None:
             return None
         try:
@@ -348,6 +387,10 @@ class Conversation:
             log.exception("permission check for %s failed", tool.name)
             return ToolResult(f"Not run: the permission check failed ({exc}).", is_error=True, summary="denied")
         behavior, reason = getattr(decision, "behavior", "allow"), getattr(decision, "reason", "") or ""
+        if hook_answer == "allow" and behavior == "ask":
+            return None
+        if hook_answer == "ask" and behavior == "allow":
+            behavior, reason = "ask", "a PreToolUse hook asks for approval"
         if behavior == "allow":
             return None
         if behavior == "ask" and self.asker is None:
@@ -358,6 +401,7 @@ class Conversation:
             return ToolResult(unattended_denial(tool.name, rule, reason), is_error=True,
                               summary="denied: needs approval, nobody to ask")
         if behavior == "ask" and self.asker is not None:
+            hook_points.notify(self, f"Claude needs your permission to use {tool.name}", "permission_prompt")
             async with self._ask_lock:  # one question at a time, even for concurrent calls
                 answer = PermissionAnswer.of(await self.asker(tool, args, decision))
             if answer.allowed:
@@ -384,6 +428,7 @@ class Conversation:
                                   worth=0.05 * self.llm.context_window if automatic else 0)
         if split is None:
             return None
+        await hook_points.before_compact(self, "auto" if automatic else "manual")
         before = self.context_tokens
         head, tail = self.history[:split], self.history[split:]
         request = summary_request(head, limit_chars=self.llm.context_window * 2)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from agent.cron.jitter import JitterConfig, load_jitter_config
 from agent.cron.service import CronService
 from agent.cron.store import FileTaskStore, SessionTaskStore
+from agent.hooks import HookRunner, parse_hooks
 from agent.permissions.policy import PermissionPolicy
 from agent.permissions.sandbox.runner import SandboxRunner
 from agent.settings import Settings, load_settings
@@ -56,6 +57,12 @@ class SessionOptions:
         )
 
 
+def _to_stderr(text: str) -> None:
+    import sys
+
+    print(f"agent: {text}", file=sys.stderr, flush=True)
+
+
 class AgentSession:
     """Settings, task stores, cron service, tools, permission policy; conversations on demand."""
 
@@ -83,7 +90,15 @@ class AgentSession:
             max_durable_per_run=max_durable_per_run(self.settings.get("cron")),
             allow_rule_tools=frozenset(rule.tool for rule in self.policy.allow),
         )
+        self.hook_config = parse_hooks(self.settings.get("hooks"))
+        # Where hook errors and messages for the user go; a face replaces it (the chat's renderer).
+        self.hook_notify: Callable[[str], None] = _to_stderr
         self._llm: LLM | None = None
+
+    def hooks(self) -> HookRunner:
+        """A HookRunner for one conversation (hooks get os.environ plus settings env, never the API key)."""
+        return HookRunner(self.hook_config, self.project_dir, self.env, notify=lambda text: self.hook_notify(text),
+                          permission_mode=lambda: self.policy.mode.value)
 
     def warnings(self, *, untrusted_keys: bool = True) -> list[str]:
         """What every face says once at start-up: project settings the trust gate dropped (the untrusted
@@ -96,6 +111,7 @@ class AgentSession:
             lines.append(ignored_warning(self.project_dir, self.settings.ignored))
         if self.settings.refused:
             lines.append(refused_warning(self.settings.refused))
+        lines += [f"settings: {problem}" for problem in self.hook_config.problems]
         if outside := instruction_files_outside(self.project_dir):
             lines.append(outside_warning("Memory files", outside, self.project_dir))
         return lines
@@ -152,6 +168,7 @@ class AgentSession:
                                     system_prompt=self.system_prompt(),
                                     asker=None if self.options.headless else asker,
                                     max_turns=self.options.max_turns, emit=emit)
+        conversation.hooks = self.hooks()
         if record:
             sid = session_id or new_session_id()
             conversation.transcript = TranscriptWriter(transcript_path(self.project_dir, self.env, sid), sid,

@@ -206,6 +206,9 @@ class Repl:
             await self.scheduler.stop()  # releases the lock, joins the watcher thread
         if self.runs is not None:
             await self.runs.close()  # a run waiting to retry is recorded as interrupted
+        if self._conversation is not None:
+            with contextlib.suppress(Exception):
+                await self._conversation.end_session("prompt_input_exit")
         if self._conversation is not None and self._conversation.transcript is not None:
             self._conversation.transcript.sync(self._conversation.history)  # session tasks changed since
         if self.session is not None:
@@ -227,6 +230,7 @@ class Repl:
                                                              self.reported_problems)
             if problem:
                 self.renderer.error(problem)
+            self.session.hook_notify = self.renderer.warn
             for warning in self.session.warnings(untrusted_keys=False):  # the question covered the rest
                 self.renderer.warn(warning)
             if self.resume_from is not None and (problem := await asyncio.to_thread(self._load_resumed)):
@@ -263,6 +267,7 @@ class Repl:
         conversation = self.session.new_conversation(emit=self._emit, asker=self._ask, session_id=self.session_id)
         if self._resumed is not None:
             resume_into(conversation, self._resumed)
+            conversation.session_source = "resume"
             self._resumed = None
         return conversation
 

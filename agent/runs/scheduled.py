@@ -90,6 +90,8 @@ class ScheduledRunner:
                 await self.recorder.finish(tracker, None, cancelled=True, error="interrupted while waiting to retry")
                 raise
             attempt += 1
+        if (end_session := getattr(conversation, "end_session", None)) is not None:
+            await end_session("other")  # each fire is its own session: SessionEnd hooks
         transcript = await self._save_transcript(tracker, conversation)
         record = await self.recorder.finish(tracker, turn, cancelled=cancelled, error=error, transcript=transcript)
         self._report(record)

@@ -153,6 +153,15 @@ def _same_file(a: Path, b: Path) -> bool:
     return os.path.realpath(a) == os.path.realpath(b)
 
 
+def _merge_hooks(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Hooks of two files together: an event's matcher groups from both (Claude Code runs them all)."""
+    merged = dict(a)
+    for event, groups in b.items():
+        before = merged.get(event)
+        merged[event] = [*before, *groups] if isinstance(before, list) and isinstance(groups, list) else groups
+    return merged
+
+
 def load_settings(project_dir: Path, paths: list[Path] | None = None, *, trusted: bool | None = None) -> Settings:
     """Merge the settings files for `project_dir`, project files through the trust gate. `trusted`
     None asks the user's trust store (`agent.settings.trust`), which answers "untrusted" when it cannot
@@ -182,7 +191,9 @@ def load_settings(project_dir: Path, paths: list[Path] | None = None, *, trusted
             merged.ignored += [k for k in gated.ignored if k not in merged.ignored]
             merged.refused += [k for k in gated.refused if k not in merged.refused]
         for key, value in data.items():
-            if key in ("permissions", "env") and isinstance(merged.raw.get(key), dict) and isinstance(value, dict):
+            if key == "hooks" and isinstance(merged.raw.get(key), dict) and isinstance(value, dict):
+                merged.raw[key] = _merge_hooks(merged.raw[key], value)  # every file's hooks run
+            elif key in ("permissions", "env") and isinstance(merged.raw.get(key), dict) and isinstance(value, dict):
                 merged.raw[key] = {**merged.raw[key], **value}  # merged key by key, as Claude Code does
             else:
                 merged.raw[key] = value
