@@ -36,6 +36,7 @@ from agent.engine.events import (
     Usage,
     UsageReport,
 )
+from agent.engine.memory import subfolder_note
 from agent.engine.prompts import SUMMARY_SYSTEM, scheduled_prompt_text, summary_request, task_attr, unattended_denial
 from agent.permissions.answers import USER_DECLINED, PermissionAnswer
 from agent.tools.base import RunState, Tool, ToolContext, ToolError, ToolRegistry, ToolResult, new_run_id
@@ -122,6 +123,7 @@ class Conversation:
         self.session_started = False
         self.halted: str | None = None  # a hook said `"continue": false`: why
         self.background: set[asyncio.Task[Any]] = set()  # Notification hooks under way
+        self.memory: Any = None  # an agent.engine.memory.SubfolderMemory: CLAUDE.md of folders tools reach
 
     def clear(self) -> None:
         self.history = []
@@ -357,6 +359,9 @@ class Conversation:
         content = _truncate(result.content or "(no output)", self.max_tool_result_chars)
         if problem is None and not result.is_error:
             content = await hook_points.after_tool(self, name, raw, tool_id, content)
+        if problem is None and self.memory is not None:
+            touched = getattr(args, "file_path", None) or getattr(args, "path", None)
+            content += subfolder_note(self.memory.touched(touched))
         self._emit(ToolCallFinished(tool_id, name, result.summary, result.is_error, content, result.change))
         block = _result_block(tool_id, content, result.is_error)
         self._done_results[tool_id] = block

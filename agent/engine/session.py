@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from agent.cron.jitter import JitterConfig, load_jitter_config
 from agent.cron.service import CronService
 from agent.cron.store import FileTaskStore, SessionTaskStore
+from agent.engine.memory import MemoryFile, MemoryLoader, SubfolderMemory, read_memory_file
 from agent.hooks import HookRunner, parse_hooks
 from agent.permissions.policy import PermissionPolicy
 from agent.permissions.sandbox.runner import SandboxRunner
@@ -41,6 +42,7 @@ class SessionOptions:
     allowed_tools: list[str] = field(default_factory=list)
     disallowed_tools: list[str] = field(default_factory=list)
     append_system_prompt: str | None = None
+    system_prompt: str | None = None  # --system-prompt: replaces the built-in instructions
     max_turns: int | None = None
     headless: bool = False  # nobody to ask: `-p` and the daemon
 
@@ -52,6 +54,7 @@ class SessionOptions:
             allowed_tools=list(getattr(args, "allowed_tools", None) or []),
             disallowed_tools=list(getattr(args, "disallowed_tools", None) or []),
             append_system_prompt=getattr(args, "append_system_prompt", None),
+            system_prompt=getattr(args, "system_prompt", None),
             max_turns=getattr(args, "max_turns", None),
             headless=headless,
         )
@@ -151,11 +154,19 @@ class AgentSession:
         self.options.model = model
         self._llm = None
 
-    def system_prompt(self) -> str:
+    def memory_loader(self) -> MemoryLoader:
+        """Reads the memory files (CLAUDE.md and the rest) of this project and the user."""
+        from agent.settings import user_settings_path
+
+        return MemoryLoader(self.project_dir, Path.home(), read_memory_file, user_dir=user_settings_path().parent)
+
+    def system_prompt(self, memory: list[MemoryFile] | None = None) -> str:
         from agent.engine.prompts import build_system_prompt
 
         return build_system_prompt(self.project_dir, self.tools.names(), now=datetime.now().astimezone(),
-                                   append=self.options.append_system_prompt, headless=self.options.headless)
+                                   append=self.options.append_system_prompt, headless=self.options.headless,
+                                   memory=memory if memory is not None else self.memory_loader().load(),
+                                   system=self.options.system_prompt)
 
     def new_conversation(self, *, emit: Emit | None = None, asker: Asker | None = None,
                          session_id: str | None = None, record: bool = True) -> Conversation:
@@ -164,11 +175,13 @@ class AgentSession:
         from agent.engine.conversation import Conversation
         from agent.engine.transcript import TranscriptWriter, new_session_id, transcript_path
 
+        loader = self.memory_loader()
         conversation = Conversation(self.llm(), self.tools, self.ctx, self.policy,
-                                    system_prompt=self.system_prompt(),
+                                    system_prompt=self.system_prompt(loader.load()),
                                     asker=None if self.options.headless else asker,
                                     max_turns=self.options.max_turns, emit=emit)
         conversation.hooks = self.hooks()
+        conversation.memory = SubfolderMemory(loader)  # subfolders' CLAUDE.md, when a tool first goes there
         if record:
             sid = session_id or new_session_id()
             conversation.transcript = TranscriptWriter(transcript_path(self.project_dir, self.env, sid), sid,
