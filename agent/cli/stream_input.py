@@ -16,6 +16,7 @@ import json
 import logging
 import sys
 import threading
+import uuid
 from typing import Any, TextIO
 
 from agent.cli.common import EXIT_FAILURE, EXIT_OK, resume_gc
@@ -58,6 +59,14 @@ def message_text(line: str) -> str:
     if not text.strip():
         raise BadMessage("the message has no text")
     return text
+
+
+def replayed_user_message(envelope: dict[str, Any], session_id: str) -> dict[str, Any]:
+    """`--replay-user-messages`: the user message back on stdout when its turn starts, as Claude Code does
+    (its `uuid` echoed, `isReplay` set), so a driver knows the message was taken."""
+    return {"type": "user", "message": envelope.get("message"), "session_id": session_id,
+            "parent_tool_use_id": envelope.get("parent_tool_use_id"),
+            "uuid": envelope.get("uuid") or str(uuid.uuid4()), "isReplay": True}
 
 
 def _read_lines(stdin: TextIO, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue) -> None:
@@ -132,7 +141,10 @@ async def _serve(run: HeadlessRun, lines: asyncio.Queue, work: CommandQueue, sta
 
 def _queue_line(run: HeadlessRun, work: CommandQueue, line: str, number: int, state: dict[str, Any]) -> None:
     try:
-        work.put(QueuedPrompt(message_text(line), Priority.NEXT, source="user"))
+        item = QueuedPrompt(message_text(line), Priority.NEXT, source="user")
+        work.put(item)
+        if run.replay_user_messages:
+            state.setdefault("replays", {})[id(item)] = json.loads(line)
     except BadMessage as exc:
         state["failed"] = True
         run.writer.result(RunOutcome.failure(f"stdin line {number}: {exc}"))
@@ -158,6 +170,8 @@ async def _run_item(run: HeadlessRun, item: QueuedPrompt, state: dict[str, Any],
     run.write_init()  # Claude Code starts each turn, typed or fired, with a system/init line
     try:
         if item.source != "cron":
+            if (envelope := state.get("replays", {}).pop(id(item), None)) is not None:
+                run.writer.write(replayed_user_message(envelope, run.writer.session_id))
             outcome = await run.turn(item.text)
             state["failed"] = state["failed"] or outcome.is_error
             return

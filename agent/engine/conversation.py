@@ -124,6 +124,8 @@ class Conversation:
         self.halted: str | None = None  # a hook said `"continue": false`: why
         self.background: set[asyncio.Task[Any]] = set()  # Notification hooks under way
         self.memory: Any = None  # an agent.engine.memory.SubfolderMemory: CLAUDE.md of folders tools reach
+        self.max_budget_usd: float | None = None  # --max-budget-usd: no new request once a turn cost this
+        self.fallback: Callable[[], LLM] | None = None  # --fallback-model: the client to use when overloaded
 
     def clear(self) -> None:
         self.history = []
@@ -208,6 +210,11 @@ class Conversation:
                 turn.error = (f"Stopped after {turn.num_requests} model requests (the max-turns limit); "
                               "the task may be unfinished")
                 return
+            if self.max_budget_usd is not None and (turn.cost_usd or 0.0) >= self.max_budget_usd:
+                turn.stop_reason, turn.is_error = "max_budget", True
+                turn.error = (f"Reached maximum budget (${self.max_budget_usd:g}): the model calls of this turn "
+                              f"cost ${turn.cost_usd:.4f}")
+                return
             if self.context_tokens > self.compact_at * self.llm.context_window:
                 await self._compact(turn)
             response = await self._request(turn)
@@ -235,7 +242,7 @@ class Conversation:
             self._emit(ToolResultsMessage(results))
 
     async def _request(self, turn: TurnResult) -> LLMResponse:
-        from agent.engine.llm import PromptTooLongError
+        from agent.engine.llm import OverloadedError, PromptTooLongError
 
         self._emit(RequestStarted())
         sent = time.monotonic()
@@ -244,6 +251,12 @@ class Conversation:
         except PromptTooLongError:
             if not await self._compact(turn):
                 raise
+            response = await self._send()
+        except OverloadedError:
+            if self.fallback is None:
+                raise
+            log.warning("%s is overloaded; switching to the fallback model", self.llm.model)
+            self.llm, self.fallback = self.fallback(), None  # once: the fallback's own failure is final
             response = await self._send()
         finally:
             turn.duration_api_ms += int((time.monotonic() - sent) * 1000)

@@ -22,7 +22,7 @@ from agent.engine.memory import MemoryFile, MemoryLoader, SubfolderMemory, read_
 from agent.hooks import HookRunner, parse_hooks
 from agent.permissions.policy import PermissionPolicy
 from agent.permissions.sandbox.runner import SandboxRunner
-from agent.settings import Settings, load_settings
+from agent.settings import Settings, SettingsError, load_settings
 from agent.settings.gate import effective_env
 from agent.tools.base import ToolContext, ToolRegistry
 from agent.tools.cron_tools import CronCreate, CronDelete, CronList, max_durable_per_run
@@ -45,10 +45,16 @@ class SessionOptions:
     system_prompt: str | None = None  # --system-prompt: replaces the built-in instructions
     max_turns: int | None = None
     headless: bool = False  # nobody to ask: `-p` and the daemon
+    add_dirs: list[Path] = field(default_factory=list)  # --add-dir: inside the permission boundary too
+    settings_override: dict[str, Any] | None = None  # --settings: merged over the settings files
+    tools: list[str] | None = None  # --tools: the only built-in tools (None: all)
+    max_budget_usd: float | None = None
+    fallback_model: str | None = None
+    persist: bool = True  # --no-session-persistence: False
 
     @classmethod
     def from_args(cls, args: Any, *, headless: bool) -> SessionOptions:
-        return cls(
+        options = cls(
             model=getattr(args, "model", None),
             permission_mode=getattr(args, "permission_mode", None),
             allowed_tools=list(getattr(args, "allowed_tools", None) or []),
@@ -57,7 +63,26 @@ class SessionOptions:
             system_prompt=getattr(args, "system_prompt", None),
             max_turns=getattr(args, "max_turns", None),
             headless=headless,
+            add_dirs=list(getattr(args, "add_dirs", None) or []),
+            settings_override=getattr(args, "settings_override", None),
+            tools=getattr(args, "tools_list", None),
+            max_budget_usd=getattr(args, "max_budget_usd", None),
+            fallback_model=getattr(args, "fallback_model", None),
+            persist=not getattr(args, "no_session_persistence", False),
         )
+        if getattr(args, "dangerously_skip_permissions", False):
+            options.permission_mode = "bypassPermissions"
+        return options
+
+
+def chosen_tools(tools: list[Any], names: list[str] | None) -> list[Any]:
+    """The tools `--tools` keeps (all for None). An unknown name is a mistake worth stopping for."""
+    if names is None:
+        return tools
+    known = {tool.name for tool in tools}
+    if unknown := [n for n in names if n not in known]:
+        raise SettingsError(f"--tools: no tool named {', '.join(unknown)}; the tools are {', '.join(sorted(known))}")
+    return [tool for tool in tools if tool.name in names]
 
 
 def _to_stderr(text: str) -> None:
@@ -73,7 +98,8 @@ class AgentSession:
                  jitter: Callable[[], JitterConfig] | None = None) -> None:
         self.project_dir = project_dir
         self.options = options
-        self.settings = settings if settings is not None else load_settings(project_dir)
+        self.settings = settings if settings is not None else load_settings(project_dir,
+                                                                            extra=options.settings_override)
         # Settings `env` reaches the process (model client, state folders) only through the trust gate.
         self.env: dict[str, str] = effective_env(self.settings.env, os.environ)
         self.file_store = FileTaskStore(project_dir)
@@ -83,9 +109,12 @@ class AgentSession:
             project_dir, self.settings, options.permission_mode,
             extra_allow=options.allowed_tools, extra_deny=options.disallowed_tools,
         )
-        self.tools = ToolRegistry([*default_tools(), CronCreate(), CronDelete(), CronList()])
+        self.policy.additional_dirs = tuple(options.add_dirs)
+        self.tools = ToolRegistry(chosen_tools([*default_tools(), CronCreate(), CronDelete(), CronList()],
+                                               options.tools))
         # The OS sandbox for Bash: on when settings say so, and for scheduled runs unless they say not.
         self.sandbox = SandboxRunner.from_settings(project_dir, self.settings, deny_rules=self.policy.deny)
+        self.sandbox.extra_writable = tuple(options.add_dirs)
         self.ctx = ToolContext(
             project_dir=project_dir, cron=self.cron, headless=options.headless,
             search_filter=self.policy.search_filter, read_denied=self.policy.read_denied,
@@ -180,9 +209,12 @@ class AgentSession:
                                     system_prompt=self.system_prompt(loader.load()),
                                     asker=None if self.options.headless else asker,
                                     max_turns=self.options.max_turns, emit=emit)
+        conversation.max_budget_usd = self.options.max_budget_usd
+        if self.options.fallback_model:
+            conversation.fallback = lambda: self.llm_for(self.options.fallback_model or "")
         conversation.hooks = self.hooks()
         conversation.memory = SubfolderMemory(loader)  # subfolders' CLAUDE.md, when a tool first goes there
-        if record:
+        if record and self.options.persist:
             sid = session_id or new_session_id()
             conversation.transcript = TranscriptWriter(transcript_path(self.project_dir, self.env, sid), sid,
                                                        cwd=self.project_dir, session_store=self.session_store)

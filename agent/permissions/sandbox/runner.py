@@ -25,7 +25,7 @@ from pathlib import Path
 from agent.permissions.sandbox.backends import BACKENDS, Backend, Probe, plan_mounts
 from agent.permissions.sandbox.config import SandboxSettings
 from agent.permissions.sandbox.explain import explain_failure
-from agent.permissions.sandbox.policy import NetworkPolicy, SandboxPolicy, build_policy
+from agent.permissions.sandbox.policy import NetworkPolicy, SandboxPolicy, build_policy, protected_in
 from agent.tools.base import SandboxVerdict, WrappedCommand
 
 __all__ = ["SandboxRunner", "SandboxUnavailable"]
@@ -73,6 +73,7 @@ class SandboxRunner:
         self._candidates = tuple(backends) if backends is not None else tuple(b() for b in BACKENDS)
         self._warn = warn
         self._shared = _shared or _Shared()
+        self.extra_writable: tuple[Path, ...] = ()  # --add-dir folders: writable like the project
 
     @classmethod
     def from_settings(cls, project_dir: Path, settings: object, *, deny_rules: Iterable[object] = (),
@@ -164,7 +165,8 @@ class SandboxRunner:
         """The policy now (`temp_dir`: a stand-in for the private temp folder, which is made on first use)."""
         return build_policy(self.project_dir, self.settings, home=self.home,
                             temp_dir=temp_dir or self._folder() / "tmp", read_deny=self.read_deny,
-                            edit_deny=self.edit_deny, network=self._network(), extra_read_only=SELF_PATHS)
+                            edit_deny=self.edit_deny, network=self._network(), extra_writable=self.extra_writable,
+                            extra_read_only=(*SELF_PATHS, *protected_in(self.extra_writable)))
 
     def _network(self) -> NetworkPolicy | None:
         """The network now: a provider is called for each command, so a proxy may start on first use."""
