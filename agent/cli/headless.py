@@ -79,7 +79,9 @@ def run_headless(args: argparse.Namespace, project: Path) -> int:
     writer = OutputWriter(args.output_format, getattr(args, "session_id", None) or str(uuid.uuid4()),
                           verbose=args.verbose)
     try:
-        session = AgentSession(project, SessionOptions.from_args(args, headless=True))
+        options = SessionOptions.from_args(args, headless=True)
+        options.kept_open = streaming_in  # stdin stays open: session-only tasks fire in this process
+        session = AgentSession(project, options)
         session.sandbox.require(scheduled=False)  # sandbox.failIfUnavailable: no sandbox, no run
         writer.session_id, resume_from = choose_session(
             project, session.env, continue_latest=bool(getattr(args, "continue_session", False)),

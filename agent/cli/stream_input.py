@@ -17,6 +17,7 @@ import logging
 import sys
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from agent.cli.common import EXIT_FAILURE, EXIT_OK, resume_gc
@@ -80,7 +81,8 @@ def _read_lines(stdin: TextIO, loop: asyncio.AbstractEventLoop, queue: asyncio.Q
         loop.call_soon_threadsafe(queue.put_nowait, END)
 
 
-async def serve_stream_input(run: HeadlessRun, stdin: TextIO) -> int:
+async def serve_stream_input(run: HeadlessRun, stdin: TextIO, *, clock: Callable[[], int] | None = None) -> int:
+    """Serve until stdin closes. `clock` (epoch ms) is the scheduler's: tests pass one that runs ahead."""
     from agent.cron.scheduler import CronScheduler
 
     session = run.session
@@ -98,7 +100,7 @@ async def serve_stream_input(run: HeadlessRun, stdin: TextIO) -> int:
 
     scheduler = CronScheduler(session.project_dir, on_fire, lambda: state["busy"] or bool(work),
                               session_store=session.session_store, file_store=session.file_store,
-                              on_missed=on_missed)
+                              on_missed=on_missed, **({"clock": clock} if clock is not None else {}))
     fires = LiveFireRuns(RunRecorder.for_session(session, source="stream-json"), session.cron,
                          retry_later=on_fire, stop_turn=lambda _task, _reason: _stop(state),
                          on_blocked=lambda task, why: log.warning("task %s not run: %s", task.id, why))

@@ -74,6 +74,7 @@ def build_system_prompt(
     recurring_max_age_days: int = 7,
     memory: Sequence[Any] | None = None,
     system: str | None = None,
+    kept_open: bool = False,
 ) -> str:
     """The system prompt for a session in `project_dir` with the given tools, at time `now`. `memory`
     (agent.engine.memory.MemoryFile list) defaults to the memory files read now; `system` replaces the
@@ -86,7 +87,7 @@ def build_system_prompt(
         sections.append(_TOOL_GUIDE)
     if any(name in tool_names for name in CRON_TOOLS) and system is None:
         scheduling = _SCHEDULING.format(tz=tz, max_age_days=recurring_max_age_days)
-        sections.append(scheduling + ("\n" + _HEADLESS_SCHEDULING if headless else ""))
+        sections.append(scheduling + ("\n" + _HEADLESS_SCHEDULING if headless and not kept_open else ""))
     if instructions := project_instructions(project_dir, memory):
         sections.append(instructions)
     if append and append.strip():

@@ -51,6 +51,7 @@ class SessionOptions:
     max_budget_usd: float | None = None
     fallback_model: str | None = None
     persist: bool = True  # --no-session-persistence: False
+    kept_open: bool = False  # headless but long-lived (stream-json input): session tasks fire in it
 
     @classmethod
     def from_args(cls, args: Any, *, headless: bool) -> SessionOptions:
@@ -121,6 +122,7 @@ class AgentSession:
             sandbox=self.sandbox,
             max_durable_per_run=max_durable_per_run(self.settings.get("cron")),
             allow_rule_tools=frozenset(rule.tool for rule in self.policy.allow),
+            extra={"session_tasks_fire": True} if options.kept_open else {},
         )
         self.hook_config = parse_hooks(self.settings.get("hooks"))
         # Where hook errors and messages for the user go; a face replaces it (the chat's renderer).
@@ -194,6 +196,7 @@ class AgentSession:
 
         return build_system_prompt(self.project_dir, self.tools.names(), now=datetime.now().astimezone(),
                                    append=self.options.append_system_prompt, headless=self.options.headless,
+                                   kept_open=self.options.kept_open,
                                    memory=memory if memory is not None else self.memory_loader().load(),
                                    system=self.options.system_prompt)
 
