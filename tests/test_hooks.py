@@ -342,3 +342,25 @@ async def test_session_end_runs_once_when_the_face_closes(conversation_with_hook
 
 def test_an_empty_config_runs_nothing():
     assert not HookRunner(HookConfig(), Path("/"), {}) and not parse_hooks(None)
+
+
+def test_a_daemon_fire_runs_the_hooks_as_its_own_scheduled_session(fake_api, tmp_path):
+    from test_daemon_e2e import project_with_task, read_until, start_daemon, stop
+
+    project = project_with_task(tmp_path, "da3e0042", "check the deploy", age_ms=3_600_000,
+                                last_fired_ago_ms=180_000)
+    command = make_hook_project(project)
+    home = project.parent / "home"
+    (home / ".claude").mkdir(parents=True)
+    (home / ".claude" / "settings.json").write_text(json.dumps({"hooks": hooks_block(command)}))
+    fake_api.set_default(text_reply("deploy fine"))
+    proc = start_daemon(fake_api, project)
+    try:
+        read_until(proc, "task da3e0042 done")
+    finally:
+        stop(proc)
+    assert events_of(project) == ["SessionStart", "UserPromptSubmit", "Stop", "SessionEnd"]
+    log = {e["hook_event_name"]: e for e in hook_log(project)}
+    assert (log["SessionStart"]["source"], log["SessionStart"]["task_id"]) == ("scheduled", "da3e0042")
+    assert log["UserPromptSubmit"]["task_id"] == "da3e0042" and log["UserPromptSubmit"]["prompt"] == "check the deploy"
+    assert not log["Stop"]["_env"]["has_api_key"]
