@@ -166,3 +166,26 @@ def test_debug_logs_on_stderr(fake_api, fake_api_env, project):
     loud = agent(fake_api_env, project, "-p", "hi", "-d")
     assert quiet.returncode == loud.returncode == 0 and quiet.stderr == ""
     assert loud.stderr.count("\n") >= 3 and "agent:" in loud.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+def test_fork_session_in_the_chat_leaves_the_continued_session_as_it_was(fake_api, fake_api_env, project, tmp_path):
+    from test_transcript import spawn_chat
+
+    first, _ = run_p(fake_api_env, project, prompt="remember 42")
+    old = transcript_path(project, {"XDG_STATE_HOME": fake_api_env["XDG_STATE_HOME"]}, first["session_id"])
+    size = old.stat().st_size
+    fake_api.set_default(lambda r: text_reply(f"noted: {r.turn_prompt()[:40]}"))
+    term = spawn_chat(fake_api, project, Path(fake_api_env["HOME"]), "-c", "--fork-session")
+    try:
+        term.expect(r"Resumed session")
+        term.type_line("which number")
+        term.expect(r"noted: which number")
+        term.send("\x04")
+        assert term.wait_exit() == 0
+    finally:
+        if term.child.isalive():
+            term.child.terminate(force=True)
+    assert "remember 42" in json.dumps(fake_api.requests[-1].body["messages"]) and old.stat().st_size == size
+    [forked] = [p for p in old.parent.glob("*.jsonl") if p != old]
+    assert "which number" in forked.read_text() and "remember 42" in forked.read_text()

@@ -266,7 +266,7 @@ class Repl:
         self.session_id = self.session_id or new_session_id()
         conversation = self.session.new_conversation(emit=self._emit, asker=self._ask, session_id=self.session_id)
         if self._resumed is not None:
-            resume_into(conversation, self._resumed)
+            resume_into(conversation, self._resumed, fork=bool(getattr(self.args, "fork_session", False)))
             conversation.session_source = "resume"
             self._resumed = None
         return conversation
@@ -600,6 +600,10 @@ def run_repl(args: argparse.Namespace, project: Path) -> int:
 
     try:
         session_id, resume_from = resolve_chat_session(args, project, os.environ, out)
+        if resume_from is not None and getattr(args, "fork_session", False):
+            from agent.engine.transcript import new_session_id
+
+            session_id = new_session_id()  # --fork-session: the resumed history goes on under a new id
     except SessionChoiceError as exc:
         print(f"agent: {exc}", file=sys.stderr)
         return 1
@@ -608,7 +612,7 @@ def run_repl(args: argparse.Namespace, project: Path) -> int:
         repl = Repl(args, project, out=out, session_id=session_id, resume_from=resume_from,
                     unattended_answer_s=unattended_answer_s(os.environ))
         handlers = route_logging(repl.renderer, state_dir(repl.env), repl.reported_problems,
-                                 verbose=bool(getattr(args, "verbose", False)))
+                                 verbose=bool(getattr(args, "verbose", False) or getattr(args, "debug", False)))
         try:
             return await repl.run()
         finally:
