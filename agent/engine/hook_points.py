@@ -25,6 +25,7 @@ def _runner(conversation: Conversation, event: str) -> Any:
 def _sync_ids(conversation: Conversation) -> None:
     hooks = conversation.hooks
     transcript = conversation.transcript
+    hooks.cwd = conversation.ctx.project_dir
     if transcript is not None:
         hooks.session_id = str(getattr(transcript, "session_id", "") or "")
         hooks.transcript_path = str(getattr(transcript, "path", "") or "")

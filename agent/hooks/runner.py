@@ -48,6 +48,7 @@ class HookRunner:
         self.permission_mode = permission_mode or (lambda: "default")
         self.session_id = ""
         self.transcript_path = ""
+        self.cwd = project_dir  # where the conversation works (a worktree-isolated run: its worktree)
         self._shell = shutil.which("bash", path=self.env.get("PATH")) or "/bin/sh"
 
     def __bool__(self) -> bool:
@@ -58,7 +59,7 @@ class HookRunner:
 
     def input_for(self, event: str, fields: Mapping[str, Any]) -> dict[str, Any]:
         return {"session_id": self.session_id, "transcript_path": self.transcript_path,
-                "cwd": str(self.project_dir), "permission_mode": self.permission_mode(),
+                "cwd": str(self.cwd), "permission_mode": self.permission_mode(),
                 "hook_event_name": event, **fields}
 
     async def run(self, event: str, fields: Mapping[str, Any], *, subject: str | None = None) -> HookOutcome:
@@ -78,7 +79,7 @@ class HookRunner:
     async def _run_one(self, event: str, hook: HookCommand, payload: bytes) -> HookOutcome:
         try:
             process = await asyncio.create_subprocess_exec(
-                self._shell, "-c", hook.command, cwd=self.project_dir, env=self.env,
+                self._shell, "-c", hook.command, cwd=self.cwd, env=self.env,
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
                 start_new_session=True)
         except OSError as exc:
