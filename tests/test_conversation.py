@@ -493,11 +493,12 @@ def test_headless_system_prompt_warns_that_session_tasks_never_fire(tmp_path):
 
 def test_system_prompt_carries_claude_md_and_names_it(tmp_path):
     (tmp_path / "AGENTS.md").write_text("Agents file")
-    assert "# Project instructions (from AGENTS.md)\nAgents file" in build_system_prompt(tmp_path, [], now=NOW)
+    assert f"Contents of {tmp_path / 'AGENTS.md'} (project instructions, checked into the codebase):\n\nAgents file" \
+        in build_system_prompt(tmp_path, [], now=NOW)
     (tmp_path / "CLAUDE.md").write_text("Use tabs.\n" + "x" * 30_000)
     prompt = build_system_prompt(tmp_path, [], now=NOW, append="Answer in French.")
-    assert "# Project instructions (from CLAUDE.md)\nUse tabs." in prompt and "Agents file" not in prompt
-    assert "more characters of CLAUDE.md were cut" in prompt and len(prompt) < 25_000
+    assert f"Contents of {tmp_path / 'CLAUDE.md'} (project" in prompt and "Agents file" not in prompt
+    assert "more characters were cut" in prompt and len(prompt) < 25_000
     assert prompt.endswith("# Additional instructions\nAnswer in French.")
 
 

@@ -30,6 +30,7 @@ from agent.engine.session import AgentSession, SessionOptions
 from agent.engine.transcript import (
     SessionChoiceError,
     choose_session,
+    new_session_id,
     read_transcript,
     restore_session_tasks,
     resume_into,
@@ -68,7 +69,7 @@ def check_flags(args: argparse.Namespace) -> None:
 
 def run_headless(args: argparse.Namespace, project: Path) -> int:
     # Claude Code requires --verbose for stream-json; there it means "the full stream", not debug logs.
-    debug = args.verbose and args.output_format != "stream-json"
+    debug = (args.verbose and args.output_format != "stream-json") or getattr(args, "debug", False)
     logging.basicConfig(level=logging.DEBUG if debug else logging.ERROR,
                         format="agent: %(message)s", stream=sys.stderr)
     for stream in (sys.stdout, sys.stderr):  # a stray surrogate prints as "?", never a traceback
@@ -83,11 +84,15 @@ def run_headless(args: argparse.Namespace, project: Path) -> int:
     writer = OutputWriter(args.output_format, getattr(args, "session_id", None) or str(uuid.uuid4()),
                           verbose=args.verbose)
     try:
-        session = AgentSession(project, SessionOptions.from_args(args, headless=True))
+        options = SessionOptions.from_args(args, headless=True)
+        options.kept_open = streaming_in  # stdin stays open: session-only tasks fire in this process
+        session = AgentSession(project, options)
         session.sandbox.require(scheduled=False)  # sandbox.failIfUnavailable: no sandbox, no run
         writer.session_id, resume_from = choose_session(
             project, session.env, continue_latest=bool(getattr(args, "continue_session", False)),
             resume=getattr(args, "resume", None), session_id=getattr(args, "session_id", None))
+        if getattr(args, "fork_session", False):  # the resumed history goes on under a new id
+            writer.session_id = new_session_id()
     except (SettingsError, SessionChoiceError, PermissionConfigError, SandboxUnavailable) as exc:
         writer.result(RunOutcome.failure(str(exc), _ms_since(started)))
         bad_rule = isinstance(exc, (PermissionConfigError, SettingsRuleError))  # a typo: exit 2, as bad flags
@@ -95,6 +100,8 @@ def run_headless(args: argparse.Namespace, project: Path) -> int:
     print_warnings(session.warnings())
     run = HeadlessRun(session, writer, include_partial=bool(getattr(args, "include_partial_messages", False)),
                       resume_from=resume_from)
+    run.replay_user_messages = bool(getattr(args, "replay_user_messages", False))
+    run.fork = bool(getattr(args, "fork_session", False))
     if streaming_in:
         from agent.cli.stream_input import serve_stream_input
 
@@ -132,6 +139,8 @@ class HeadlessRun:
         self.session, self.writer, self.include_partial = session, writer, include_partial
         self.resume_from = resume_from
         self.conversation: Any = None
+        self.replay_user_messages = False  # --replay-user-messages (stream-json input)
+        self.fork = False  # --fork-session: the resumed history is saved under a new session id
         self.listeners: list[Any] = []  # also told every event (the run history of scheduled fires)
         self._warned: set[str] = set()  # warnings about command files already on stderr
 
@@ -172,7 +181,8 @@ class HeadlessRun:
                     raise SessionChoiceError(f"cannot read {self.resume_from}: {exc.strerror or exc}") from None
                 if loaded.warning:
                     print(f"agent: warning: {loaded.warning}", file=sys.stderr)
-                resume_into(conversation, loaded)
+                resume_into(conversation, loaded, fork=self.fork)
+                conversation.session_source = "resume"
                 self.writer.totals.restore(loaded.total_cost_usd, loaded.model_usage)
                 restore_session_tasks(self.session.cron, loaded.tasks, int(time.time() * 1000))
             self.conversation = conversation
@@ -190,8 +200,13 @@ class HeadlessRun:
         try:
             outcome = await self.turn(prompt)
         finally:
+            await self.end_session()
             await self.session.aclose()
         return EXIT_FAILURE if outcome.is_error else EXIT_OK
+
+    async def end_session(self, reason: str = "other") -> None:
+        if self.conversation is not None:
+            await self.conversation.end_session(reason)
 
     async def turn(self, prompt: str, *, scheduled_task: Any = None, run_id: str | None = None) -> RunOutcome:
         """Run one prompt and write its result; every failure becomes an error result."""

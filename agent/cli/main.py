@@ -27,6 +27,7 @@ from agent.cli.common import (
     project_dir,
     resume_gc,
 )
+from agent.cli.flags import add_claude_code_flags, check_claude_code_flags
 
 DESCRIPTION = """\
 A terminal coding agent for Claude with a cron scheduler built in.
@@ -93,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --output-format stream-json: add the raw stream events (token streaming)")
     parser.add_argument("--input-format", choices=("text", "stream-json"), default="text",
                         help="with -p: text (default), or stream-json (user messages as JSON lines on stdin)")
+    add_claude_code_flags(parser)
     return parser
 
 
@@ -148,6 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         clean_args(args)
         project = project_dir(args.cwd, "agent")
         check_rule_flags("agent", args.allowed_tools, args.disallowed_tools)
+        check_claude_code_flags(args, project)
         if args.print_mode:
             from agent.cli.headless import run_headless
 

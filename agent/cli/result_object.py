@@ -18,6 +18,7 @@ from typing import Any
 from agent.engine.events import Usage
 
 SUCCESS, MAX_TURNS, DURING_EXECUTION = "success", "error_max_turns", "error_during_execution"
+MAX_BUDGET = "error_max_budget_usd"  # --max-budget-usd reached (Claude Code's subtype)
 # The API's error types by HTTP status (as its error bodies name them).
 API_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
                    404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
@@ -81,6 +82,8 @@ class RunOutcome:
             return cls(True, "", MAX_TURNS, **{**base, "num_turns": turn.num_requests + 1},
                        terminal_reason="max_turns",
                        errors=[f"Reached maximum number of turns ({turn.num_requests})"])
+        if turn.stop_reason == "max_budget":
+            return cls(True, "", MAX_BUDGET, **base, terminal_reason="max_budget", errors=[turn.error or ""])
         if turn.is_error and getattr(turn, "error_kind", None):  # the model call failed
             return cls.api_failure(turn.error or turn.result_text, status=turn.error_status,
                                    unreachable=turn.error_kind == "ConnectionFailedError",

@@ -16,6 +16,8 @@ import json
 import logging
 import sys
 import threading
+import uuid
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from agent.cli.common import EXIT_FAILURE, EXIT_OK, resume_gc
@@ -64,6 +66,14 @@ def message_text(line: str) -> str:
     return clean_text(text)  # a "\ud800" escape is not text: carried through as U+FFFD
 
 
+def replayed_user_message(envelope: dict[str, Any], session_id: str) -> dict[str, Any]:
+    """`--replay-user-messages`: the user message back on stdout when its turn starts, as Claude Code does
+    (its `uuid` echoed, `isReplay` set), so a driver knows the message was taken."""
+    return {"type": "user", "message": envelope.get("message"), "session_id": session_id,
+            "parent_tool_use_id": envelope.get("parent_tool_use_id"),
+            "uuid": envelope.get("uuid") or str(uuid.uuid4()), "isReplay": True}
+
+
 def _read_lines(stdin: TextIO, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue) -> None:
     """In a daemon thread (a blocked read must never keep the process alive): post each line."""
     try:
@@ -75,7 +85,8 @@ def _read_lines(stdin: TextIO, loop: asyncio.AbstractEventLoop, queue: asyncio.Q
         loop.call_soon_threadsafe(queue.put_nowait, END)
 
 
-async def serve_stream_input(run: HeadlessRun, stdin: TextIO) -> int:
+async def serve_stream_input(run: HeadlessRun, stdin: TextIO, *, clock: Callable[[], int] | None = None) -> int:
+    """Serve until stdin closes. `clock` (epoch ms) is the scheduler's: tests pass one that runs ahead."""
     from agent.cron.scheduler import CronScheduler
 
     session = run.session
@@ -93,7 +104,8 @@ async def serve_stream_input(run: HeadlessRun, stdin: TextIO) -> int:
 
     scheduler = CronScheduler(session.project_dir, on_fire, lambda: state["busy"] or bool(work),
                               session_store=session.session_store, file_store=session.file_store,
-                              on_missed=on_missed, on_commit=lambda fired: fires.queue(fired))
+                              on_missed=on_missed, on_commit=lambda fired: fires.queue(fired),
+                              **({"clock": clock} if clock is not None else {}))
     fires = LiveFireRuns(RunRecorder.for_session(session, source="stream-json"), session.cron,
                          retry_later=on_fire, stop_turn=lambda _task, _reason: _stop(state),
                          on_blocked=lambda task, why: log.warning("task %s not run: %s", task.id, why))
@@ -106,6 +118,7 @@ async def serve_stream_input(run: HeadlessRun, stdin: TextIO) -> int:
     finally:
         await scheduler.stop()
         await fires.close()
+        await run.end_session()
         await session.aclose()
     return EXIT_FAILURE if state["failed"] else EXIT_OK
 
@@ -135,7 +148,10 @@ async def _serve(run: HeadlessRun, lines: asyncio.Queue, work: CommandQueue, sta
 
 def _queue_line(run: HeadlessRun, work: CommandQueue, line: str, number: int, state: dict[str, Any]) -> None:
     try:
-        work.put(QueuedPrompt(message_text(line), Priority.NEXT, source="user"))
+        item = QueuedPrompt(message_text(line), Priority.NEXT, source="user")
+        work.put(item)
+        if run.replay_user_messages:
+            state.setdefault("replays", {})[id(item)] = json.loads(line)
     except BadMessage as exc:
         state["failed"] = True
         run.writer.result(RunOutcome.failure(f"stdin line {number}: {exc}"))
@@ -161,6 +177,8 @@ async def _run_item(run: HeadlessRun, item: QueuedPrompt, state: dict[str, Any],
     run.write_init()  # Claude Code starts each turn, typed or fired, with a system/init line
     try:
         if item.source != "cron":
+            if (envelope := state.get("replays", {}).pop(id(item), None)) is not None:
+                run.writer.write(replayed_user_message(envelope, run.writer.session_id))
             outcome = await run.turn(item.text)
             state["failed"] = state["failed"] or outcome.is_error
             return

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from agent.engine import hook_points
 from agent.engine.events import (
     AssistantMessage,
     Compacted,
@@ -35,6 +36,7 @@ from agent.engine.events import (
     Usage,
     UsageReport,
 )
+from agent.engine.memory import subfolder_note
 from agent.engine.prompts import SUMMARY_SYSTEM, scheduled_prompt_text, summary_request, task_attr, unattended_denial
 from agent.permissions.answers import USER_DECLINED, PermissionAnswer
 from agent.tools.base import RunState, Tool, ToolContext, ToolError, ToolRegistry, ToolResult, new_run_id
@@ -120,6 +122,14 @@ class Conversation:
         self._ask_lock = asyncio.Lock()
         self._run_ctx = ctx  # `ctx` for the current run: replaced at the start of every turn
         self._turn: TurnResult | None = None  # the turn running now (subagents add their usage to it)
+        self.hooks: Any = None  # an agent.hooks.HookRunner (see agent.engine.hook_points)
+        self.session_source = "startup"  # SessionStart's source: startup, resume, scheduled
+        self.session_started = False
+        self.halted: str | None = None  # a hook said `"continue": false`: why
+        self.background: set[asyncio.Task[Any]] = set()  # Notification hooks under way
+        self.memory: Any = None  # an agent.engine.memory.SubfolderMemory: CLAUDE.md of folders tools reach
+        self.max_budget_usd: float | None = None  # --max-budget-usd: no new request once a turn cost this
+        self.fallback: Callable[[], LLM] | None = None  # --fallback-model: the client to use when overloaded
 
     def clear(self) -> None:
         self.history = []
@@ -178,8 +188,17 @@ class Conversation:
         turn = self._turn = TurnResult(run_id=run.run_id)
         task_id = task_attr(scheduled_task, "id") if scheduled_task is not None else None
         self._emit(TurnStarted(prompt, source, task_id))
+        self.halted = None
+        context = await hook_points.session_started(self, task_id)
+        gate = await hook_points.prompt_submitted(self, prompt, task_id)
+        if gate.blocked or gate.stop:
+            why = gate.reason if gate.blocked else (gate.stop_reason or "a UserPromptSubmit hook stopped it")
+            self._finish(turn, started, error=f"The prompt was blocked by a UserPromptSubmit hook: {why}",
+                         stop_reason="hook_blocked")
+            return turn
         text = scheduled_prompt_text(prompt, scheduled_task) if scheduled_task is not None else prompt
-        self._append_user([{"type": "text", "text": text}])
+        self._append_user([{"type": "text", "text": text}, *context,
+                           *hook_points.context_block(gate, "UserPromptSubmit")])
         try:
             await self._loop(turn)
         except asyncio.CancelledError:
@@ -200,12 +219,25 @@ class Conversation:
         self._finish(turn, started)
         return turn
 
+    async def end_session(self, reason: str = "other") -> None:
+        """Run the SessionEnd hooks (once, if the session started). Faces call this when they close."""
+        await hook_points.session_ended(self, reason)
+
     async def _loop(self, turn: TurnResult) -> None:
+        stop_hook_active = False
         while True:
+            if self.halted is not None:
+                turn.stop_reason, turn.result_text = "hook_stopped", self.halted
+                return
             if self.max_turns is not None and turn.num_requests >= self.max_turns:
                 turn.stop_reason, turn.is_error = "max_turns", True
                 turn.error = (f"Stopped after {turn.num_requests} model requests (the max-turns limit); "
                               "the task may be unfinished")
+                return
+            if self.max_budget_usd is not None and (turn.cost_usd or 0.0) >= self.max_budget_usd:
+                turn.stop_reason, turn.is_error = "max_budget", True
+                turn.error = (f"Reached maximum budget (${self.max_budget_usd:g}): the model calls of this turn "
+                              f"cost ${turn.cost_usd:.4f}")
                 return
             if self.context_tokens > self.compact_at * self.llm.context_window:
                 await self._compact(turn)
@@ -218,7 +250,12 @@ class Conversation:
             if response.stop_reason == "pause_turn":
                 continue
             if not response.tool_uses:
-                return
+                reason = await hook_points.stop_requested(self, stop_hook_active)
+                if reason is None or self.halted is not None:
+                    return
+                stop_hook_active = True
+                self._append_user([{"type": "text", "text": f"Stop hook feedback: {reason}"}])
+                continue
             if response.stop_reason != "tool_use":  # e.g. max_tokens cut a call short: never run half a call
                 self._close_open_tool_uses(f"Not run: the response ended ({response.stop_reason}) before "
                                            "this tool call was complete.")
@@ -229,7 +266,7 @@ class Conversation:
             self._emit(ToolResultsMessage(results))
 
     async def _request(self, turn: TurnResult) -> LLMResponse:
-        from agent.engine.llm import PromptTooLongError
+        from agent.engine.llm import OverloadedError, PromptTooLongError
 
         self._emit(RequestStarted())
         sent = time.monotonic()
@@ -238,6 +275,12 @@ class Conversation:
         except PromptTooLongError:
             if not await self._compact(turn):
                 raise
+            response = await self._send()
+        except OverloadedError:
+            if self.fallback is None:
+                raise
+            log.warning("%s is overloaded; switching to the fallback model", self.llm.model)
+            self.llm, self.fallback = self.fallback(), None  # once: the fallback's own failure is final
             response = await self._send()
         finally:
             turn.duration_api_ms += int((time.monotonic() - sent) * 1000)
@@ -342,12 +385,24 @@ class Conversation:
                 problem = ToolResult(str(exc), is_error=True, summary="invalid input")
         self._emit(ToolCallStarted(tool_id, name, raw, key))
         if problem is None and tool is not None:
-            problem = await self._check_permission(tool, args, tool_id)
+            pre = await hook_points.before_tool(self, name, raw, tool_id)
+            if pre.stop:
+                self.halted = pre.stop_reason or "stopped by a PreToolUse hook"
+            if pre.blocked or pre.stop:
+                problem = ToolResult(f"Blocked by a PreToolUse hook: {pre.reason or self.halted}", is_error=True,
+                                     summary="blocked by a hook")
+            else:
+                problem = await self._check_permission(tool, args, tool_id, hook_answer=pre.permission)
         result = problem or await self._execute(tool, args)  # type: ignore[arg-type]
         for denial in result.denials:  # refused while it ran (a sandboxed command's network)
             self._emit(PermissionDenied(tool_id, name, denial.reason, unattended=self.asker is None,
                                         rule=denial.rule, domain=denial.domain))
         content = _truncate(result.content or "(no output)", self.max_tool_result_chars)
+        if problem is None and not result.is_error:
+            content = await hook_points.after_tool(self, name, raw, tool_id, content)
+        if problem is None and self.memory is not None:
+            touched = getattr(args, "file_path", None) or getattr(args, "path", None)
+            content += subfolder_note(self.memory.touched(touched))
         self._emit(ToolCallFinished(tool_id, name, result.summary, result.is_error, content, result.change))
         block = _result_block(tool_id, content, result.is_error)
         self._done_results[tool_id] = block
@@ -364,8 +419,10 @@ class Conversation:
             return ToolResult(f"{tool.name} failed: {type(exc).__name__}: {exc}", is_error=True,
                               summary=f"failed: {type(exc).__name__}")
 
-    async def _check_permission(self, tool: Tool, args: Any, tool_id: str) -> ToolResult | None:
-        """None when the call may run, else the error result the model gets instead."""
+    async def _check_permission(self, tool: Tool, args: Any, tool_id: str,
+                                hook_answer: str | None = None) -> ToolResult | None:
+        """None when the call may run, else the error result the model gets instead. A PreToolUse hook's
+        `allow` answers a question (never a deny rule); its `ask` turns an allow into a question."""
         if self.policy is None:
             return None
         try:
@@ -376,6 +433,10 @@ class Conversation:
             log.exception("permission check for %s failed", tool.name)
             return ToolResult(f"Not run: the permission check failed ({exc}).", is_error=True, summary="denied")
         behavior, reason = getattr(decision, "behavior", "allow"), getattr(decision, "reason", "") or ""
+        if hook_answer == "allow" and behavior == "ask":
+            return None
+        if hook_answer == "ask" and behavior == "allow":
+            behavior, reason = "ask", "a PreToolUse hook asks for approval"
         if behavior == "allow":
             return None
         if behavior == "ask" and self.asker is None:
@@ -386,6 +447,7 @@ class Conversation:
             return ToolResult(unattended_denial(tool.name, rule, reason), is_error=True,
                               summary="denied: needs approval, nobody to ask")
         if behavior == "ask" and self.asker is not None:
+            hook_points.notify(self, f"Claude needs your permission to use {tool.name}", "permission_prompt")
             async with self._ask_lock:  # one question at a time, even for concurrent calls
                 answer = PermissionAnswer.of(await self.asker(tool, args, decision))
             if answer.allowed:
@@ -412,6 +474,7 @@ class Conversation:
                                   worth=0.05 * self.llm.context_window if automatic else 0)
         if split is None:
             return None
+        await hook_points.before_compact(self, "auto" if automatic else "manual")
         before = self.context_tokens
         head, tail = self.history[:split], self.history[split:]
         request = summary_request(head, limit_chars=self.llm.context_window * 2)

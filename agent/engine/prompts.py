@@ -20,7 +20,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-INSTRUCTION_FILES = ("CLAUDE.md", ".claude/CLAUDE.md", "AGENTS.md")
+INSTRUCTION_FILES = ("CLAUDE.md", ".claude/CLAUDE.md", "AGENTS.md", "CLAUDE.local.md")
 MAX_INSTRUCTIONS_CHARS = 20_000
 CRON_TOOLS = ("CronCreate", "CronDelete", "CronList")
 
@@ -72,17 +72,23 @@ def build_system_prompt(
     append: str | None = None,
     headless: bool = False,
     recurring_max_age_days: int = 7,
+    memory: Sequence[Any] | None = None,
+    system: str | None = None,
+    kept_open: bool = False,
 ) -> str:
-    """The system prompt for a session in `project_dir` with the given tools, at time `now`."""
+    """The system prompt for a session in `project_dir` with the given tools, at time `now`. `memory`
+    (agent.engine.memory.MemoryFile list) defaults to the memory files read now; `system` replaces the
+    built-in text (`--system-prompt`), the environment, memory and `append` still following it."""
     local = now if now.tzinfo is not None else now.astimezone()
     tz = _tz_label(local)
-    sections = [_INTRO, _environment(project_dir, tool_names, local, tz, headless)]
-    if tool_names:
+    sections = [system.strip() if system and system.strip() else _INTRO,
+                _environment(project_dir, tool_names, local, tz, headless)]
+    if tool_names and system is None:
         sections.append(_TOOL_GUIDE)
-    if any(name in tool_names for name in CRON_TOOLS):
+    if any(name in tool_names for name in CRON_TOOLS) and system is None:
         scheduling = _SCHEDULING.format(tz=tz, max_age_days=recurring_max_age_days)
-        sections.append(scheduling + ("\n" + _HEADLESS_SCHEDULING if headless else ""))
-    if instructions := project_instructions(project_dir):
+        sections.append(scheduling + ("\n" + _HEADLESS_SCHEDULING if headless and not kept_open else ""))
+    if instructions := project_instructions(project_dir, memory):
         sections.append(instructions)
     if append and append.strip():
         sections.append("# Additional instructions\n" + append.strip())
@@ -122,30 +128,21 @@ def instruction_files_outside(project_dir: Path) -> list[Path]:
     return [p for p in paths if os.path.lexists(p) and not resolves_inside(p, project_dir)]
 
 
-def project_instructions(project_dir: Path, max_chars: int = MAX_INSTRUCTIONS_CHARS) -> str | None:
-    """The first of CLAUDE.md, .claude/CLAUDE.md, AGENTS.md, as a section naming its file; capped. A file
-    that resolves outside the project (a committed link to ~/.ssh/id_rsa, say) is skipped."""
-    from agent.settings.gate import resolves_inside
+def project_instructions(project_dir: Path, memory: Sequence[Any] | None = None) -> str | None:
+    """The memory section (agent.engine.memory): every memory file, each named; None when there are none."""
+    from agent.engine.memory import memory_section
 
-    for name in INSTRUCTION_FILES:
-        path = project_dir / name
-        if not resolves_inside(path, project_dir):
-            continue
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            continue
-        except OSError as exc:
-            log.warning("cannot read %s: %s", path, exc)
-            continue
-        text = text.strip()
-        if not text:
-            continue
-        if len(text) > max_chars:
-            cut = len(text) - max_chars
-            text = text[:max_chars] + f"\n[... {cut:,} more characters of {name} were cut ...]"
-        return f"# Project instructions (from {name})\n{text}"
-    return None
+    return memory_section(list(memory if memory is not None else load_memory(project_dir)))
+
+
+def load_memory(project_dir: Path) -> list[Any]:
+    """The memory files of `project_dir` as they are on disk now (the user's from ~/.claude, or
+    $CLAUDE_CONFIG_DIR)."""
+    from agent.engine.memory import MemoryLoader, read_memory_file
+
+    config = os.environ.get("CLAUDE_CONFIG_DIR")
+    return MemoryLoader(project_dir, Path.home(), read_memory_file,
+                        user_dir=Path(config) if config else None).load()
 
 
 # ------------------------------------------------------------------------- texts inside a turn

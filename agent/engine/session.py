@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING, Any
 from agent.cron.jitter import JitterConfig, load_jitter_config
 from agent.cron.service import CronService
 from agent.cron.store import FileTaskStore, SessionTaskStore
+from agent.engine.memory import MemoryFile, MemoryLoader, SubfolderMemory, read_memory_file
+from agent.hooks import HookRunner, parse_hooks
 from agent.permissions.network.gate import NetworkGate
 from agent.permissions.policy import PermissionPolicy
 from agent.permissions.sandbox.runner import SandboxRunner
-from agent.settings import Settings, load_settings
+from agent.settings import Settings, SettingsError, load_settings
 from agent.settings.gate import effective_env
 from agent.tools.background import BackgroundShells
 from agent.tools.base import ToolContext, ToolRegistry
@@ -45,20 +47,54 @@ class SessionOptions:
     allowed_tools: list[str] = field(default_factory=list)
     disallowed_tools: list[str] = field(default_factory=list)
     append_system_prompt: str | None = None
+    system_prompt: str | None = None  # --system-prompt: replaces the built-in instructions
     max_turns: int | None = None
     headless: bool = False  # nobody to ask: `-p` and the daemon
+    add_dirs: list[Path] = field(default_factory=list)  # --add-dir: inside the permission boundary too
+    settings_override: dict[str, Any] | None = None  # --settings: merged over the settings files
+    tools: list[str] | None = None  # --tools: the only built-in tools (None: all)
+    max_budget_usd: float | None = None
+    fallback_model: str | None = None
+    persist: bool = True  # --no-session-persistence: False
+    kept_open: bool = False  # headless but long-lived (stream-json input): session tasks fire in it
 
     @classmethod
     def from_args(cls, args: Any, *, headless: bool) -> SessionOptions:
-        return cls(
+        options = cls(
             model=getattr(args, "model", None),
             permission_mode=getattr(args, "permission_mode", None),
             allowed_tools=list(getattr(args, "allowed_tools", None) or []),
             disallowed_tools=list(getattr(args, "disallowed_tools", None) or []),
             append_system_prompt=getattr(args, "append_system_prompt", None),
+            system_prompt=getattr(args, "system_prompt", None),
             max_turns=getattr(args, "max_turns", None),
             headless=headless,
+            add_dirs=list(getattr(args, "add_dirs", None) or []),
+            settings_override=getattr(args, "settings_override", None),
+            tools=getattr(args, "tools_list", None),
+            max_budget_usd=getattr(args, "max_budget_usd", None),
+            fallback_model=getattr(args, "fallback_model", None),
+            persist=not getattr(args, "no_session_persistence", False),
         )
+        if getattr(args, "dangerously_skip_permissions", False):
+            options.permission_mode = "bypassPermissions"
+        return options
+
+
+def chosen_tools(tools: list[Any], names: list[str] | None) -> list[Any]:
+    """The tools `--tools` keeps (all for None). An unknown name is a mistake worth stopping for."""
+    if names is None:
+        return tools
+    known = {tool.name for tool in tools}
+    if unknown := [n for n in names if n not in known]:
+        raise SettingsError(f"--tools: no tool named {', '.join(unknown)}; the tools are {', '.join(sorted(known))}")
+    return [tool for tool in tools if tool.name in names]
+
+
+def _to_stderr(text: str) -> None:
+    import sys
+
+    print(f"agent: {text}", file=sys.stderr, flush=True)
 
 
 class AgentSession:
@@ -68,7 +104,8 @@ class AgentSession:
                  jitter: Callable[[], JitterConfig] | None = None) -> None:
         self.project_dir = project_dir
         self.options = options
-        self.settings = settings if settings is not None else load_settings(project_dir)
+        self.settings = settings if settings is not None else load_settings(project_dir,
+                                                                            extra=options.settings_override)
         # Settings `env` reaches the process (model client, state folders) only through the trust gate.
         self.env: dict[str, str] = effective_env(self.settings.env, os.environ)
         self.file_store = FileTaskStore(project_dir)
@@ -78,11 +115,13 @@ class AgentSession:
             project_dir, self.settings, options.permission_mode,
             extra_allow=options.allowed_tools, extra_deny=options.disallowed_tools,
         )
+        self.policy.additional_dirs = tuple(options.add_dirs)
         self.agent_types = load_agent_types(project_dir, Path(self.env.get("HOME") or Path.home()))
-        self.tools = ToolRegistry([TaskTool(self.agent_types), *default_tools(), CronCreate(), CronDelete(),
-                                   CronList()])
+        self.tools = ToolRegistry(chosen_tools([TaskTool(self.agent_types), *default_tools(), CronCreate(),
+                                                CronDelete(), CronList()], options.tools))
         # The OS sandbox for Bash: on when settings say so, and for scheduled runs unless they say not.
         self.sandbox = SandboxRunner.from_settings(project_dir, self.settings, deny_rules=self.policy.deny)
+        self.sandbox.extra_writable = tuple(options.add_dirs)
         # Its network: none, or allowed domains through the agent's proxy (started when a command needs it).
         self.network = NetworkGate(self.sandbox.settings.allowed_domains, project_dir,
                                    socket_path=lambda: self.sandbox.private_path("proxy.sock"))
@@ -96,7 +135,11 @@ class AgentSession:
             allow_rule_names=self._allow_rule_names,
             ask_small_model=self._small_model_asker(),
             run_subagent=self._run_subagent, web_search=self._web_search,
+            extra={"session_tasks_fire": True} if options.kept_open else {},
         )
+        self.hook_config = parse_hooks(self.settings.get("hooks"))
+        # Where hook errors and messages for the user go; a face replaces it (the chat's renderer).
+        self.hook_notify: Callable[[str], None] = _to_stderr
         self._llm: LLM | None = None
         self._cache_ttl: tuple[tuple, str | None] | None = None  # (what it was judged on, the TTL)
 
@@ -159,6 +202,11 @@ class AgentSession:
 
         return await run_web_search(self, query, allowed, blocked, ctx)
 
+    def hooks(self) -> HookRunner:
+        """A HookRunner for one conversation (hooks get os.environ plus settings env, never the API key)."""
+        return HookRunner(self.hook_config, self.project_dir, self.env, notify=lambda text: self.hook_notify(text),
+                          permission_mode=lambda: self.policy.mode.value)
+
     def warnings(self, *, untrusted_keys: bool = True) -> list[str]:
         """What every face says once at start-up: project settings the trust gate dropped (the untrusted
         ones only with `untrusted_keys`: the chat asks about those instead) and memory files not read."""
@@ -170,6 +218,7 @@ class AgentSession:
             lines.append(ignored_warning(self.project_dir, self.settings.ignored))
         if self.settings.refused:
             lines.append(refused_warning(self.settings.refused))
+        lines += [f"settings: {problem}" for problem in self.hook_config.problems]
         if outside := instruction_files_outside(self.project_dir):
             lines.append(outside_warning("Memory files", outside, self.project_dir))
         return lines
@@ -212,11 +261,20 @@ class AgentSession:
         self.options.model = model
         self._llm = None
 
-    def system_prompt(self) -> str:
+    def memory_loader(self) -> MemoryLoader:
+        """Reads the memory files (CLAUDE.md and the rest) of this project and the user."""
+        from agent.settings import user_settings_path
+
+        return MemoryLoader(self.project_dir, Path.home(), read_memory_file, user_dir=user_settings_path().parent)
+
+    def system_prompt(self, memory: list[MemoryFile] | None = None) -> str:
         from agent.engine.prompts import build_system_prompt
 
         return build_system_prompt(self.project_dir, self.tools.names(), now=datetime.now().astimezone(),
-                                   append=self.options.append_system_prompt, headless=self.options.headless)
+                                   append=self.options.append_system_prompt, headless=self.options.headless,
+                                   kept_open=self.options.kept_open,
+                                   memory=memory if memory is not None else self.memory_loader().load(),
+                                   system=self.options.system_prompt)
 
     def new_conversation(self, *, emit: Emit | None = None, asker: Asker | None = None,
                          session_id: str | None = None, record: bool = True) -> Conversation:
@@ -225,11 +283,17 @@ class AgentSession:
         from agent.engine.conversation import Conversation
         from agent.engine.transcript import TranscriptWriter, new_session_id, transcript_path
 
+        loader = self.memory_loader()
         conversation = Conversation(self.llm(), self.tools, self.ctx, self.policy,
-                                    system_prompt=self.system_prompt(),
+                                    system_prompt=self.system_prompt(loader.load()),
                                     asker=None if self.options.headless else asker,
                                     max_turns=self.options.max_turns, emit=emit)
-        if record:
+        conversation.max_budget_usd = self.options.max_budget_usd
+        if self.options.fallback_model:
+            conversation.fallback = lambda: self.llm_for(self.options.fallback_model or "")
+        conversation.hooks = self.hooks()
+        conversation.memory = SubfolderMemory(loader)  # subfolders' CLAUDE.md, when a tool first goes there
+        if record and self.options.persist:
             sid = session_id or new_session_id()
             conversation.transcript = TranscriptWriter(transcript_path(self.project_dir, self.env, sid), sid,
                                                        cwd=self.project_dir, session_store=self.session_store)

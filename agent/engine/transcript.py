@@ -237,11 +237,13 @@ def repaired_history(messages: list[Message]) -> list[Message]:
     return out
 
 
-def resume_into(conversation: Any, loaded: LoadedTranscript) -> None:
-    """Give a fresh conversation the history of a saved session; its writer continues that file."""
+def resume_into(conversation: Any, loaded: LoadedTranscript, *, fork: bool = False) -> None:
+    """Give a fresh conversation the history of a saved session; its writer continues that file (with
+    `fork`, the writer's own new file gets the whole history and the saved session stays as it was)."""
     history = repaired_history(loaded.messages)
     if conversation.transcript is not None:
-        conversation.transcript.adopt(loaded.messages, loaded.uuids)
+        if not fork:
+            conversation.transcript.adopt(loaded.messages, loaded.uuids)
         conversation.transcript.sync(history)
     conversation.history = history
 

@@ -162,6 +162,15 @@ class PermissionPolicy:
         self._real_project = Path(os.path.realpath(self.project_dir))
         self._real_home = Path(os.path.realpath(self._home))
         self._user_settings = Path(os.path.realpath(user_settings_path()))
+        self.additional_dirs: tuple[Path, ...] = ()  # --add-dir: folders treated like the project
+
+    @property
+    def additional_dirs(self) -> tuple[Path, ...]:
+        return self._additional_dirs
+
+    @additional_dirs.setter
+    def additional_dirs(self, folders: Iterable[Path]) -> None:
+        self._additional_dirs = tuple(Path(os.path.realpath(f)) for f in folders)
 
     @classmethod
     def from_settings(
@@ -262,7 +271,8 @@ class PermissionPolicy:
             except ToolError:  # the tool will report the bad input; decide on the name alone
                 return _Call(tool.name, None, [], tool.name in EDIT_TOOLS | READ_TOOLS)
         touched = [Path(os.path.realpath(p)) for p in tool.touched_paths(args, ctx)]
-        outside = [p for p in touched if not p.is_relative_to(self._real_project)]
+        roots = (self._real_project, *self._additional_dirs)
+        outside = [p for p in touched if not any(p.is_relative_to(root) for root in roots)]
         subject, is_path_tool = tool.permission_subject(args), tool.name in EDIT_TOOLS | READ_TOOLS
         protected: tuple[Path, ...] = ()
         if not tool.read_only and tool.name != "Bash":  # Bash writes are judged by its command rules

@@ -206,6 +206,9 @@ class Repl:
             await self.scheduler.stop()  # releases the lock, joins the watcher thread
         if self.runs is not None:
             await self.runs.close()  # a run waiting to retry is recorded as interrupted
+        if self._conversation is not None:
+            with contextlib.suppress(Exception):
+                await self._conversation.end_session("prompt_input_exit")
         if self._conversation is not None and self._conversation.transcript is not None:
             self._conversation.transcript.sync(self._conversation.history)  # session tasks changed since
         if self.session is not None:
@@ -229,6 +232,7 @@ class Repl:
                 self.session.network.set_asker(self._network_question(), asyncio.get_running_loop())
             if problem:
                 self.renderer.error(problem)
+            self.session.hook_notify = self.renderer.warn
             for warning in self.session.warnings(untrusted_keys=False):  # the question covered the rest
                 self.renderer.warn(warning)
             if self.resume_from is not None and (problem := await asyncio.to_thread(self._load_resumed)):
@@ -267,7 +271,8 @@ class Repl:
         conversation.cache_ttl = lambda: session.prompt_cache_ttl(
             durable=self.scheduler is not None and self.scheduler.is_owner)  # /loop 10m: a 1-hour cache
         if self._resumed is not None:
-            resume_into(conversation, self._resumed)
+            resume_into(conversation, self._resumed, fork=bool(getattr(self.args, "fork_session", False)))
+            conversation.session_source = "resume"
             self._resumed = None
         return conversation
 
@@ -613,6 +618,10 @@ def run_repl(args: argparse.Namespace, project: Path) -> int:
 
     try:
         session_id, resume_from = resolve_chat_session(args, project, os.environ, out)
+        if resume_from is not None and getattr(args, "fork_session", False):
+            from agent.engine.transcript import new_session_id
+
+            session_id = new_session_id()  # --fork-session: the resumed history goes on under a new id
     except SessionChoiceError as exc:
         print(f"agent: {exc}", file=sys.stderr)
         return 1
@@ -621,7 +630,7 @@ def run_repl(args: argparse.Namespace, project: Path) -> int:
         repl = Repl(args, project, out=out, session_id=session_id, resume_from=resume_from,
                     unattended_answer_s=unattended_answer_s(os.environ))
         handlers = route_logging(repl.renderer, state_dir(repl.env), repl.reported_problems,
-                                 verbose=bool(getattr(args, "verbose", False)))
+                                 verbose=bool(getattr(args, "verbose", False) or getattr(args, "debug", False)))
         try:
             return await repl.run()
         finally:

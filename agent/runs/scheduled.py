@@ -115,6 +115,8 @@ class ScheduledRunner:
         if run.timed_out:
             error, cancelled = self._timeout_error(tracker), False
         await self._end_run_tools(tracker)
+        if (end_session := getattr(conversation, "end_session", None)) is not None:
+            await end_session("other")  # each fire is its own session: SessionEnd hooks
         transcript = await self._save_transcript(tracker, conversation)
         record = await self.recorder.finish(tracker, turn, cancelled=cancelled, error=error, transcript=transcript,
                                             timed_out=run.timed_out)

@@ -169,7 +169,29 @@ def _same_file(a: Path, b: Path) -> bool:
     return os.path.realpath(a) == os.path.realpath(b)
 
 
-def load_settings(project_dir: Path, paths: list[Path] | None = None, *, trusted: bool | None = None) -> Settings:
+def _merge_keys(merged: Settings, data: dict[str, Any]) -> None:
+    for key, value in data.items():
+        if key == "hooks" and isinstance(merged.raw.get(key), dict) and isinstance(value, dict):
+            merged.raw[key] = _merge_hooks(merged.raw[key], value)  # every file's hooks run
+        elif key == "sandbox" and isinstance(merged.raw.get(key), dict) and isinstance(value, dict):
+            merged.raw[key] = _deep_merge(merged.raw[key], value)
+        elif key in ("permissions", "env") and isinstance(merged.raw.get(key), dict) and isinstance(value, dict):
+            merged.raw[key] = {**merged.raw[key], **value}  # merged key by key, as Claude Code does
+        else:
+            merged.raw[key] = value
+
+
+def _merge_hooks(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Hooks of two files together: an event's matcher groups from both (Claude Code runs them all)."""
+    merged = dict(a)
+    for event, groups in b.items():
+        before = merged.get(event)
+        merged[event] = [*before, *groups] if isinstance(before, list) and isinstance(groups, list) else groups
+    return merged
+
+
+def load_settings(project_dir: Path, paths: list[Path] | None = None, *, trusted: bool | None = None,
+                  extra: dict[str, Any] | None = None) -> Settings:
     """Merge the settings files for `project_dir`, project files through the trust gate. `trusted`
     None asks the user's trust store (`agent.settings.trust`), which answers "untrusted" when it cannot
     be read. Raises SettingsError naming the bad file."""
@@ -197,11 +219,11 @@ def load_settings(project_dir: Path, paths: list[Path] | None = None, *, trusted
             data = gated.data
             merged.ignored += [k for k in gated.ignored if k not in merged.ignored]
             merged.refused += [k for k in gated.refused if k not in merged.refused]
-        for key, value in data.items():
-            if key == "sandbox" and isinstance(merged.raw.get(key), dict) and isinstance(value, dict):
-                merged.raw[key] = _deep_merge(merged.raw[key], value)
-            elif key in ("permissions", "env") and isinstance(merged.raw.get(key), dict) and isinstance(value, dict):
-                merged.raw[key] = {**merged.raw[key], **value}  # merged key by key, as Claude Code does
-            else:
-                merged.raw[key] = value
+        _merge_keys(merged, data)
+    if extra:  # --settings: the user's own, on the command line; merged last, never gated
+        merged.allow += _rules(extra, "allow", Path("--settings"))
+        merged.deny += _rules(extra, "deny", Path("--settings"))
+        merged.ask += _rules(extra, "ask", Path("--settings"))
+        _check_mode(extra, Path("--settings"))
+        _merge_keys(merged, extra)
     return merged

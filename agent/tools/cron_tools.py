@@ -120,7 +120,9 @@ def max_durable_per_run(cron_settings: object) -> int:
 def _check_may_create(args: CronCreateInput, ctx: ToolContext) -> None:
     """Raise ToolError when this run may not create this task; the text tells the model why."""
     scheduled_blocked = ctx.run.scheduled and "CronCreate" not in ctx.allow_rule_tools
-    if scheduled_blocked and (args.durable or ctx.headless):
+    # A headless run ends with its turn, unless it is kept open (stream-json input): its session tasks fire.
+    one_shot = ctx.headless and not ctx.extra.get("session_tasks_fire")
+    if scheduled_blocked and (args.durable or one_shot):
         kind = "durable tasks" if args.durable else "tasks (a session-only task would end with this run)"
         raise ToolError(
             f"Not created: this run was started by the scheduler (a scheduled task firing), not by the user, "
@@ -128,7 +130,7 @@ def _check_may_create(args: CronCreateInput, ctx: ToolContext) -> None:
             f"schedules. The user can allow it ({ALLOW_HINT}); otherwise tell the user what you wanted to "
             "schedule and let them add it."
         )
-    if ctx.headless and not args.durable:
+    if one_shot and not args.durable:
         raise ToolError(
             "This is a one-shot headless run (agent -p): the process exits when the turn ends, so a "
             "session-only task would never fire. Call CronCreate again with durable: true to store it "

@@ -158,5 +158,10 @@ def build_policy(project_dir: Path, settings: SandboxSettings, *, home: Path, te
                          read_only_patterns=tuple(nested_git + edit_patterns), deny_read_patterns=tuple(read_patterns))
 
 
+def protected_in(folders: Iterable[Path]) -> list[Path]:
+    """The read-only carve-outs of added folders (--add-dir): as in the project, .git and .claude stay shut."""
+    return [Path(folder) / name for folder in folders for name in PROTECTED_IN_PROJECT]
+
+
 def _unique(paths: Iterable[Path]) -> tuple[Path, ...]:
     return tuple(dict.fromkeys(paths))

@@ -26,7 +26,7 @@ from typing import Protocol, runtime_checkable
 from agent.permissions.sandbox.backends import BACKENDS, Backend, Probe, plan_mounts
 from agent.permissions.sandbox.config import SandboxSettings
 from agent.permissions.sandbox.explain import explain_failure
-from agent.permissions.sandbox.policy import NetworkPolicy, SandboxPolicy, build_policy
+from agent.permissions.sandbox.policy import NetworkPolicy, SandboxPolicy, build_policy, protected_in
 from agent.tools.base import SandboxVerdict, ToolDenial, WrappedCommand
 
 __all__ = ["SandboxRunner", "SandboxUnavailable"]
@@ -89,6 +89,7 @@ class SandboxRunner:
         self._candidates = tuple(backends) if backends is not None else tuple(b() for b in BACKENDS)
         self._warn = warn
         self._shared = _shared or _Shared()
+        self.extra_writable: tuple[Path, ...] = ()  # --add-dir folders: writable like the project
 
     @classmethod
     def from_settings(cls, project_dir: Path, settings: object, *, deny_rules: Iterable[object] = (),
@@ -182,7 +183,8 @@ class SandboxRunner:
         return build_policy(self.project_dir, self.settings, home=self.home,
                             temp_dir=temp_dir or self._folder() / "tmp", read_deny=self.read_deny,
                             edit_deny=self.edit_deny, network=self._network(preview=temp_dir is not None),
-                            extra_read_only=SELF_PATHS)
+                            extra_writable=self.extra_writable,
+                            extra_read_only=(*SELF_PATHS, *protected_in(self.extra_writable)))
 
     def _network(self, *, preview: bool = False) -> NetworkPolicy | None:
         """NETWORK HOOK: the network now. A CommandNetwork (the session's agent.permissions.network.NetworkGate)
