@@ -93,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --output-format stream-json: add the raw stream events (token streaming)")
     parser.add_argument("--input-format", choices=("text", "stream-json"), default="text",
                         help="with -p: text (default), or stream-json (user messages as JSON lines on stdin)")
+    parser.add_argument("--mcp-config", action="append", default=[], metavar="FILE_OR_JSON",
+                        help='MCP servers from a file or JSON string ({"mcpServers": {...}}); repeatable')
+    parser.add_argument("--strict-mcp-config", action="store_true",
+                        help="use only the MCP servers of --mcp-config, none from .mcp.json or your config")
     return parser
 
 

@@ -322,6 +322,8 @@ class Conversation:
         content = _truncate(result.content or "(no output)", self.max_tool_result_chars)
         self._emit(ToolCallFinished(tool_id, name, result.summary, result.is_error, content, result.change))
         block = _result_block(tool_id, content, result.is_error)
+        if result.blocks:  # an MCP tool's images travel with its text
+            block["content"] = [*([{"type": "text", "text": content}] if result.content else []), *result.blocks]
         self._done_results[tool_id] = block
         return block
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from agent.cron.jitter import JitterConfig, load_jitter_config
 from agent.cron.service import CronService
 from agent.cron.store import FileTaskStore, SessionTaskStore
+from agent.mcp import McpManager, open_mcp
 from agent.permissions.policy import PermissionPolicy
 from agent.permissions.sandbox.runner import SandboxRunner
 from agent.settings import Settings, load_settings
@@ -42,6 +43,8 @@ class SessionOptions:
     append_system_prompt: str | None = None
     max_turns: int | None = None
     headless: bool = False  # nobody to ask: `-p` and the daemon
+    mcp_config: list[str] = field(default_factory=list)  # --mcp-config FILE_OR_JSON (repeatable)
+    strict_mcp_config: bool = False  # --strict-mcp-config: only the servers of --mcp-config
 
     @classmethod
     def from_args(cls, args: Any, *, headless: bool) -> SessionOptions:
@@ -53,6 +56,8 @@ class SessionOptions:
             append_system_prompt=getattr(args, "append_system_prompt", None),
             max_turns=getattr(args, "max_turns", None),
             headless=headless,
+            mcp_config=list(getattr(args, "mcp_config", None) or []),
+            strict_mcp_config=bool(getattr(args, "strict_mcp_config", False)),
         )
 
 
@@ -74,6 +79,11 @@ class AgentSession:
             extra_allow=options.allowed_tools, extra_deny=options.disallowed_tools,
         )
         self.tools = ToolRegistry([*default_tools(), CronCreate(), CronDelete(), CronList()])
+        # MCP servers (gated by trust and approval) connect in the background; their tools join as they do.
+        self.mcp: McpManager = open_mcp(project_dir, self.settings, self.env, extra=options.mcp_config,
+                                        strict=options.strict_mcp_config)
+        self.tools.add_provider(self.mcp.tools)
+        self.mcp.start()
         # The OS sandbox for Bash: on when settings say so, and for scheduled runs unless they say not.
         self.sandbox = SandboxRunner.from_settings(project_dir, self.settings, deny_rules=self.policy.deny)
         self.ctx = ToolContext(
@@ -128,6 +138,10 @@ class AgentSession:
 
     async def aclose(self) -> None:
         self.sandbox.close()
+        if self.mcp.states:
+            import asyncio
+
+            await asyncio.to_thread(self.mcp.close)
         if self._llm is not None:
             await self._llm.aclose()
 
