@@ -15,7 +15,8 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,7 +192,7 @@ class McpManager:
         # One cancel scope around the whole connection (anyio scopes must nest): its deadline bounds the
         # start-up, then is lifted once connected.
         with anyio.CancelScope(deadline=anyio.current_time() + self.start_timeout_s) as scope:
-            async with Client(_transport(state.spec, self.cwd, errlog)) as client:
+            async with Client(_transport(state.spec, self.cwd, errlog), cache=None) as client:
                 await self._serve(state, client, scope)
         if scope.cancelled_caught:
             raise TimeoutError(f"no answer within {self.start_timeout_s:g}s (MCP_TIMEOUT)")
@@ -214,9 +215,9 @@ class McpManager:
             while not self._stop.is_set():
                 with anyio.move_on_after(self.ping_interval_s):
                     await self._stop.wait()
-                if not self._stop.is_set():
-                    with anyio.fail_after(self.ping_interval_s * 2):
-                        await client.send_ping()
+                if not self._stop.is_set():  # the health check (ping is gone from the 2026 protocol)
+                    with anyio.fail_after(max(self.ping_interval_s * 2, 10.0)):
+                        await client.list_tools()
         finally:
             state.client = None
 
@@ -312,7 +313,15 @@ def _transport(spec: ServerSpec, cwd: Path, errlog: Any) -> Any:
         from mcp.client.sse import sse_client
 
         return sse_client(spec.url, headers=spec.headers or None)
-    import httpx2  # the SDK's HTTP client
-    from mcp.client.streamable_http import streamable_http_client
+    return _http_transport(spec)
 
-    return streamable_http_client(spec.url, http_client=httpx2.AsyncClient(headers=spec.headers or None))
+
+@asynccontextmanager
+async def _http_transport(spec: ServerSpec) -> AsyncIterator[Any]:
+    """Streamable HTTP with the configured headers, on a client of the SDK's defaults that is closed after."""
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
+    async with create_mcp_http_client(headers=spec.headers or None) as http, \
+            streamable_http_client(spec.url, http_client=http) as streams:
+        yield streams
