@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,7 @@ def test_each_transport_lists_the_tools_with_schemas_and_calls_one(transport, tm
         url_ctx = served(transport, tmp_path)
         url = url_ctx.__enter__()
         spec = parse_server("t", {"type": transport, "url": url}, "dynamic", "test", {})
-    manager, reports = _manager(spec, tmp_path)
+    manager, _reports = _manager(spec, tmp_path)
     try:
         manager.start()
         assert manager.wait_ready(60)
@@ -79,7 +80,7 @@ def test_a_call_longer_than_mcp_tool_timeout_is_an_error(tmp_path):
     try:
         manager.start()
         assert manager.wait_ready(60)
-        with pytest.raises(ToolError, match="timed out after 0.5s"):
+        with pytest.raises(ToolError, match=r"timed out after 0\.5s"):
             _call(manager, "slow", {"seconds": 30})
         assert convert_result(_call(manager, "echo", {"text": "still here"})).content == "echo: still here"
     finally:

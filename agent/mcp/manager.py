@@ -172,17 +172,18 @@ class McpManager:
                 state.status, state.error, state.client = "failed", describe_error(exc) + _stderr_tail(errlog), None
                 with self._lock:
                     state.tools = []
-                state.ready.set()
             finally:
                 errlog.close()
             if state.restarts >= MAX_RESTARTS:
                 self.report(f"MCP server {state.name} failed: {state.error}; gave up after {state.restarts} "
                             "restarts (/mcp shows it)")
+                state.ready.set()
                 return
             delay = BACKOFF_S[min(state.restarts, len(BACKOFF_S) - 1)]
             state.restarts += 1
             what = "stopped" if was_connected else "failed to start"
             self.report(f"MCP server {state.name} {what}: {state.error}; restarting in {delay:g}s")
+            state.ready.set()  # after the report: whoever waited sees it
             await asyncio.sleep(delay)
 
     async def _connect_and_watch(self, state: ServerState, errlog: Any) -> None:
