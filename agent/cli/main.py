@@ -42,6 +42,7 @@ subcommands:
   agent daemon                            run durable scheduled tasks with no terminal
   agent trust [DIR] | --revoke [DIR]      trust a folder's own settings (env, hooks, cron.notify ...)
   agent sandbox                           what the OS sandbox for Bash commands does here
+  agent mcp add|add-json|list|get|remove  configure MCP servers (agent mcp --help)
 
 environment:
   ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN   credentials
@@ -141,6 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from agent.cli.daemon import run_daemon_cli
 
             return run_daemon_cli(args_list[1:])
+        if args_list and args_list[0] == "mcp":
+            from agent.cli.mcp import run_mcp_cli
+
+            return run_mcp_cli(args_list[1:])
         if args_list and args_list[0] == "sandbox":
             from agent.cli.sandbox import run_sandbox_cli
 
