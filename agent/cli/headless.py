@@ -157,7 +157,10 @@ class HeadlessRun:
                          mcp_servers=self.session.mcp.init_entries())
 
     def slash_commands(self) -> list[str]:
-        return [*builtin_names(), *self.commands().names()]
+        from agent.mcp.prompts import prompt_command
+
+        mcp_prompts = [prompt_command(server, prompt.name) for server, prompt in self.session.mcp.prompts()]
+        return [*builtin_names(), *self.commands().names(), *mcp_prompts]
 
     def commands(self) -> CommandSet:
         """The custom commands as the files are now (re-read for each prompt, as they may change)."""
