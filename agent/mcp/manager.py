@@ -84,10 +84,10 @@ class McpManager:
         self.states: dict[str, ServerState] = {}
         for spec in specs:
             state = ServerState(spec)
-            if spec.problem:
-                state.status, state.error = "failed", spec.problem
-            elif disabled and spec.name in disabled:
+            if disabled and spec.name in disabled:  # off whatever its form: say why it is off
                 state.status, state.error = "disabled", disabled[spec.name]
+            elif spec.problem:
+                state.status, state.error = "failed", spec.problem
             if state.status != "pending":
                 state.ready.set()
             self.states[spec.name] = state
@@ -113,6 +113,9 @@ class McpManager:
         state = self.states[name]
         self.awaiting.discard(name)
         if state.status != "disabled":
+            return
+        if state.spec.problem:
+            state.status, state.error = "failed", state.spec.problem
             return
         state.status, state.error = "pending", ""
         state.ready.clear()
