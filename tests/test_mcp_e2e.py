@@ -136,3 +136,36 @@ def test_trusted_and_approved_project_server_starts_and_serves(fake_api, project
     assert done.returncode == 0, done.stderr
     assert marker.exists()
     assert json.loads(fake_api.requests[1].tool_result_texts()[0]) == {"total": 42}
+
+
+def test_an_mcp_prompt_is_a_slash_command(fake_api, project, tmp_path):
+    config = _config(tmp_path, t=stdio_entry())
+    fake_api.script(text_reply("hello Bob"))
+    done = run_agent(fake_api, project, "-p", "/mcp__t__greet Bob", "--mcp-config", config,
+                     "--output-format", "stream-json", "--verbose")
+    assert done.returncode == 0, done.stderr
+    assert "mcp__t__greet" in json.loads(done.stdout.splitlines()[0])["slash_commands"]
+    assert "Please greet Bob warmly." in fake_api.requests[0].turn_prompt()
+
+
+def test_a_daemon_fire_gets_the_users_mcp_servers(fake_api, tmp_path):
+    import time
+
+    from test_daemon_e2e import project_with_task, read_until, start_daemon, stop
+
+    project = project_with_task(tmp_path, "da3e00cc", "summarise issues", age_ms=3_600_000,
+                                last_fired_ago_ms=180_000)
+    user_dir = tmp_path / "home" / ".claude"
+    user_dir.mkdir(parents=True)
+    (user_dir / "agent-mcp.json").write_text(json.dumps({"mcpServers": {"gh": stdio_entry()}}))
+    (user_dir / "settings.json").write_text(json.dumps({"permissions": {"allow": ["mcp__gh"]}}))
+    fake_api.script(tool_reply(("mcp__gh__echo", {"text": "issue 7"})), text_reply("one new issue"))
+    started = time.monotonic()
+    proc = start_daemon(fake_api, project)
+    try:
+        read_until(proc, "task da3e00cc done", timeout=90)
+    finally:
+        stop(proc)
+    assert time.monotonic() - started < 90
+    result = fake_api.requests[1].tool_results()[0]
+    assert "echo: issue 7" in json.dumps(result) and not result.get("is_error")
