@@ -59,4 +59,5 @@ async def ask_mcp_approvals(session: AgentSession, questions: QuestionBox, rende
         except OSError as exc:
             renderer.warn(f"Could not remember the answer: {exc}")
         session.mcp.awaiting.discard(name)
+        session.mcp.states[name].error = "turned off by your answer (/mcp approve NAME starts it)"
         renderer.info(f"MCP server {name} will not start (/mcp approve {name} changes that).")
