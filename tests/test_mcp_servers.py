@@ -124,3 +124,19 @@ async def _wait_for(check, seconds: float) -> bool:
             return True
         await asyncio.sleep(0.05)
     return False
+
+
+def test_the_model_credential_never_reaches_a_server(tmp_path):
+    spec = _stdio()
+    spec.env = {"FROM_CONFIG": "c"}
+    manager, _ = _manager(spec, tmp_path, ANTHROPIC_API_KEY="sk-secret", ANTHROPIC_AUTH_TOKEN="tok",
+                          SETTINGS_VAR="s")
+    try:
+        manager.start()
+        assert manager.wait_ready(60)
+        seen = {name: convert_result(_call(manager, "getenv", {"name": name})).content
+                for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "SETTINGS_VAR", "FROM_CONFIG")}
+        assert seen == {"ANTHROPIC_API_KEY": "(unset)", "ANTHROPIC_AUTH_TOKEN": "(unset)", "SETTINGS_VAR": "s",
+                        "FROM_CONFIG": "c"}
+    finally:
+        manager.close()

@@ -34,6 +34,9 @@ TRANSPORTS = ("stdio", "http", "sse")
 _NAME = re.compile(r"[A-Za-z0-9_-]+")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 MAX_CONFIG_BYTES = 16 * MIB  # ~/.claude.json grows with Claude Code's caches
+# The model credential never reaches a server: not in a stdio server's environment (unless its own
+# config sets it) and never through `${VAR}` in a committed `.mcp.json` (a header to a remote URL, say).
+CREDENTIAL_VARS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
 
 
 class McpConfigError(SettingsRuleError):
@@ -172,6 +175,8 @@ def scope_servers(scope: str, project_dir: Path, env: Mapping[str, str]) -> tupl
     found: list[ServerSpec] = []
     problems: list[str] = []
     files = [(project_dir / PROJECT_FILE, None)] if scope == "project" else [(p, scope) for p in _user_files(env)]
+    if scope == "project":
+        env = {k: v for k, v in env.items() if k not in CREDENTIAL_VARS}
     for path, kind in files:
         try:
             data = read_json_file(path)

@@ -76,7 +76,7 @@ class McpManager:
     def __init__(self, specs: list[ServerSpec], *, cwd: Path, env: Mapping[str, str] | None = None,
                  report: Callable[[str], None] | None = None, disabled: Mapping[str, str] | None = None) -> None:
         env = os.environ if env is None else env
-        self.cwd = cwd
+        self.cwd, self.env = cwd, dict(env)
         self.tool_timeout_s = _ms_env(env, "MCP_TOOL_TIMEOUT", DEFAULT_TOOL_TIMEOUT_S)
         self.start_timeout_s = _ms_env(env, "MCP_TIMEOUT", DEFAULT_START_TIMEOUT_S)
         self.ping_interval_s = PING_INTERVAL_S
@@ -196,7 +196,7 @@ class McpManager:
         # One cancel scope around the whole connection (anyio scopes must nest): its deadline bounds the
         # start-up, then is lifted once connected.
         with anyio.CancelScope(deadline=anyio.current_time() + self.start_timeout_s) as scope:
-            async with Client(_transport(state.spec, self.cwd, errlog), cache=None) as client:
+            async with Client(_transport(state.spec, self.cwd, errlog, self.env), cache=None) as client:
                 await self._serve(state, client, scope)
         if scope.cancelled_caught:
             raise TimeoutError(f"no answer within {self.start_timeout_s:g}s (MCP_TIMEOUT)")
@@ -306,11 +306,14 @@ async def _list_all(lister: Callable[..., Any]) -> list[Any]:
     return found
 
 
-def _transport(spec: ServerSpec, cwd: Path, errlog: Any) -> Any:
+def _transport(spec: ServerSpec, cwd: Path, errlog: Any, env: Mapping[str, str]) -> Any:
     if spec.transport == "stdio":
         from mcp.client.stdio import StdioServerParameters, stdio_client
 
-        params = StdioServerParameters(command=spec.command, args=spec.args, env={**os.environ, **spec.env},
+        from agent.mcp.config import CREDENTIAL_VARS
+
+        inherited = {k: v for k, v in env.items() if k not in CREDENTIAL_VARS}  # the session's (settings env)
+        params = StdioServerParameters(command=spec.command, args=spec.args, env={**inherited, **spec.env},
                                        cwd=str(cwd))
         return stdio_client(params, errlog=errlog)
     if spec.transport == "sse":

@@ -54,6 +54,11 @@ async def slow(seconds: float) -> str:
     return "done"
 
 
+@server.tool(description="One environment variable of the server")
+def getenv(name: str) -> str:
+    return os.environ.get(name, "(unset)")
+
+
 @server.tool(description="Exit the server process")
 def die() -> str:
     os._exit(3)
