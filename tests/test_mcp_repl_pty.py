@@ -59,3 +59,18 @@ def test_denying_a_project_server_keeps_it_off(spawn, fake_api, project, tmp_pat
     term.type_line("/mcp")
     term.expect(r"proj .*disabled", timeout=START_S)
     assert not marker.exists()
+
+
+def test_a_chat_fire_right_at_start_up_gets_the_users_mcp_server(spawn, fake_api, project, tmp_path):
+    from pty_support import write_due_task
+
+    user_dir = tmp_path / "home" / ".claude"
+    user_dir.mkdir(parents=True)
+    (user_dir / "agent-mcp.json").write_text(json.dumps({"mcpServers": {"gh": stdio_entry()}}))
+    (user_dir / "settings.json").write_text(json.dumps({"permissions": {"allow": ["mcp__gh"]}}))
+    write_due_task(project, "cafe0001", "summarise new issues")
+    fake_api.script(tool_reply(("mcp__gh__echo", {"text": "issue 9"})), text_reply("one issue"))
+    term = spawn()
+    term.expect(r"one issue", timeout=START_S)
+    assert "echo: issue 9" in fake_api.requests[1].tool_result_texts()[0]
+    assert "mcp__gh__echo" in fake_api.requests[0].tool_names

@@ -389,6 +389,8 @@ class Repl:
                                   scheduled_task=fired.task if fired is not None else None, source=source,
                                   run_id=run_id)
 
+            if fired is not None:  # a fire gets the MCP servers too: wait for those still connecting (bounded)
+                await asyncio.to_thread(self.session.mcp.wait_ready)
             if fired is not None and self.runs is not None:
                 await self.runs.run(conversation, item.text, fired, turn)
             else:
