@@ -36,6 +36,7 @@ __all__ = [
     "has_lone_surrogate",
     "load_json",
     "read_regular_file",
+    "replace_lone_surrogates",
 ]
 
 MIB = 1024 * 1024
@@ -151,6 +152,18 @@ def _depth_exceeds(value: Any, limit: int) -> bool:
 def has_lone_surrogate(value: Any) -> bool:
     """Whether any string (key or value) holds an unpaired surrogate, as a "\\ud800" escape makes."""
     return any(isinstance(item, str) and _LONE_SURROGATE.search(item) for item, _ in _walk(value))
+
+
+def replace_lone_surrogates(value: Any) -> Any:
+    """`value` with every unpaired surrogate in its strings (keys too) replaced by U+FFFD: such a string
+    cannot be encoded as UTF-8, so it would fail every later write (transcript, request, stdout)."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {replace_lone_surrogates(k): replace_lone_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [replace_lone_surrogates(item) for item in value]
+    return value
 
 
 def dump_json(value: Any, *, indent: int | None = 2) -> str:

@@ -2,8 +2,10 @@
 
 Run: python bench/scheduler_bench.py [--quick]
 
-  tick CPU    CronScheduler.tick() in this process with a fake clock, on 50 and on 10,000 durable tasks
-              (the 10,000 are written to the file directly: the 50-task limit applies to adds). Process
+  tick CPU    CronScheduler.tick() in this process with a fake clock, on 50 durable tasks and on as many as
+              the tasks file can hold (about 3,800 of these: the file is refused over 1 MiB, Claude Code's
+              limit, so 10,000 cannot be loaded; written to the file directly, as the 50-task limit
+              applies to adds). Process
               CPU time (all threads) per tick: steady state (nothing changed, nothing due), a reload after
               a change notice, the first tick (lock, load, every due time), and a tick that fires one task
               plus the tick after it (commit to the file, then the re-read of our own write).
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import sys
 import tempfile
@@ -48,7 +51,9 @@ from cron_procs import (
 
 from agent.cron.jitter import JitterConfig
 from agent.cron.scheduler import CronScheduler, FiredTask
+from agent.cron.store import MAX_TASKS_FILE_BYTES
 from agent.cron.task import CronTask
+from agent.jsonfile import MIB
 
 UTC = timezone.utc
 T0 = int(datetime(2026, 11, 23, 9, 0, tzinfo=UTC).timestamp() * 1000)
@@ -72,6 +77,27 @@ def daily_tasks(count: int, created: int, first_hour: int) -> list[CronTask]:
 
 
 # --- tick CPU -------------------------------------------------------------------------------------------
+
+WANTED_TASKS = 10_000
+HEADROOM = 0.99  # the scheduler rewrites the file on each fire: stay a little below the limit
+
+
+def tasks_file_bytes(tasks: list[CronTask]) -> int:
+    """The size of the tasks file holding `tasks`, written as tests/cron_procs.write_tasks writes it."""
+    return len((json.dumps({"tasks": [t.to_json_dict() for t in tasks]}, indent=2) + "\n").encode())
+
+
+def largest_task_count(wanted: int) -> int:
+    """`wanted`, or the largest count below it whose tasks file the scheduler accepts (bisection)."""
+    limit = MAX_TASKS_FILE_BYTES * HEADROOM
+    if tasks_file_bytes(daily_tasks(wanted, T0, 12)) <= limit:
+        return wanted
+    low, high = 1, wanted  # fits, does not fit
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if tasks_file_bytes(daily_tasks(middle, T0, 12)) <= limit else (low, middle)
+    return low
+
 
 
 async def tick_costs(count: int, quick: bool) -> dict[str, float]:
@@ -218,7 +244,13 @@ def main() -> None:
     quick = args.quick
     rows: list[tuple[str, str, str]] = []
 
-    for count in (50, 10_000):
+    most = largest_task_count(WANTED_TASKS)
+    if most < WANTED_TASKS:
+        wanted_mib = tasks_file_bytes(daily_tasks(WANTED_TASKS, T0, 12)) / MAX_TASKS_FILE_BYTES
+        print(f"note: tick CPU measured at {most:,} tasks, the most the tasks file holds: {WANTED_TASKS:,} tasks "
+              f"would make a {wanted_mib:.2f} MiB file, and the scheduler refuses one over "
+              f"{MAX_TASKS_FILE_BYTES // MIB} MiB (Claude Code's limit)")
+    for count in (50, most):
         cost = asyncio.run(tick_costs(count, quick))
         rows.append((f"tick CPU, {count:,} tasks: steady / reload", f"{cost['steady']:.3f} / {cost['reload']:.1f} ms",
                      ""))

@@ -116,7 +116,7 @@ HEREDOCS = [
     ("echo <<EOF\nhi\nEOF\ntouch x", ASK),
     ("echo <<EOF; touch x\nhi\nEOF", ASK),
     ("echo <<EOF > out\nhi\nEOF", ASK),
-    ("cat <<EOF\nhi\nEOF", ASK),
+    ("sort <<EOF\nhi\nEOF", ASK),
     ("echo <<EOF\nhi", ASK),
     ("echo <<EOF\nEO\\\nF\ntouch x\nEOF", ASK),  # bash joins the lines into the end line
     ("echo <<'EOF'\nhi\nEOF\n$(touch x)", ASK),
@@ -128,7 +128,7 @@ HERESTRINGS = [
     ('echo <<< "hi there"', ALLOW),
     ('echo <<< "$(touch x)"', ASK),
     ("echo <<< $HOME", ASK),
-    ("cat <<< hi", ASK),
+    ("sort <<< hi", ASK),
 ]
 
 SUBSTITUTIONS = [

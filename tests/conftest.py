@@ -19,6 +19,8 @@ def _state_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
     the user's real ~/.local/state."""
     folder = tmp_path_factory.mktemp("state")
     monkeypatch.setenv("XDG_STATE_HOME", str(folder))
+    for size in ("COLUMNS", "LINES"):  # set to 80x24 in xdist workers: a child's terminal must tell its own size
+        monkeypatch.delenv(size, raising=False)
     return folder
 
 

@@ -16,7 +16,8 @@ so a broken history fails a test instead of passing silently.
 Replies are chosen per request: the first matching `when` rule, else the next scripted reply (FIFO),
 else the default responder (a function of the request; "OK" unless given). Builders: `text_reply`,
 `tool_reply`, `error_reply` (`overloaded_reply`, `rate_limit_reply`, with `retry_after`),
-`stream_error_reply` (`event: error` mid-stream), `stalled_reply`, `dropped_reply`; all take `usage=`,
+`stream_error_reply` (`event: error` mid-stream), `stalled_reply`, `dropped_reply`, `dropped_after` (the
+connection closed right after a given event); all take `usage=`,
 `stop_reason=`, `delay_s=` (before the first byte) and `chunk_delay_s=`. `context_window=N` makes larger
 requests fail with "prompt is too long". Each `RecordedRequest` has helpers (`turn_prompt()`,
 `last_user_text()`, `tool_results()`, ...) and an `outcome` ("client_gone" when the client left early).
@@ -28,6 +29,7 @@ prints the base URL and serves until interrupted (default reply: an echo of the 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import logging
@@ -100,8 +102,10 @@ class Reply:
 
     `usage` overrides the reported token counts (input_tokens, output_tokens, cache_read_input_tokens,
     cache_creation_input_tokens); by default input is estimated from the request's size. `interrupt`
-    cuts a stream after `after_deltas` content deltas: "error" sends `event: error` (`error_type`),
-    "stall" stops sending until the client disconnects or the server closes, "drop" closes the socket.
+    cuts a stream after `after_deltas` content deltas, or right after the event named by `cut_after`
+    ("message_start", "content_block_start:tool_use" for the start of a block of that type, ...): "error"
+    sends `event: error` (`error_type`), "stall" stops sending until the client disconnects or the server
+    closes, "drop" closes the socket, "end" ends the HTTP body cleanly (no `message_stop`).
     """
 
     content: list[dict[str, Any]] = field(default_factory=list)
@@ -113,8 +117,9 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0  # before the first byte of the response
     chunk_delay_s: float = 0.0  # between the HTTP chunks of a stream
-    interrupt: str | None = None  # "error" | "stall" | "drop"
+    interrupt: str | None = None  # "error" | "stall" | "drop" | "end"
     after_deltas: int = 1
+    cut_after: str | None = None  # an event name, "name:block type" for content_block_start
     model: str | None = None
 
     @property
@@ -195,6 +200,16 @@ def dropped_reply(text: str = "This answer is cut off", *, after_deltas: int = 1
     return text_reply(text, interrupt="drop", after_deltas=after_deltas, **options)
 
 
+def dropped_after(event: str, reply: Reply | None = None, *, clean_end: bool = False) -> Reply:
+    """`reply` (a text reply by default) with its connection closed without warning right after `event`:
+    "message_start", "content_block_start:tool_use" (the start of the first tool_use block), ...
+    `clean_end`: the HTTP body ends properly there instead (as a proxy that gives up may end it), so only
+    the missing `message_stop` tells that the answer is incomplete."""
+    base = reply or text_reply("This answer is cut off")
+    return dataclasses.replace(base, interrupt="end" if clean_end else "drop", cut_after=event,
+                               after_deltas=1 << 30)
+
+
 # --------------------------------------------------------------------------------------------------
 # Recorded requests
 
@@ -220,7 +235,7 @@ class RecordedRequest:
     time: float
     status: int | None = None  # of the answer sent
     error: str | None = None  # the validation error, when the request was rejected
-    outcome: str | None = None  # "complete", "client_gone" (stopped early: client left or server closed), "dropped"
+    outcome: str | None = None  # "complete", "client_gone" (client left or server closed), "dropped", "ended_early"
 
     @property
     def is_message(self) -> bool:
@@ -454,7 +469,9 @@ def sse_events(reply: Reply, request: Any, message_id: str) -> Iterator[tuple[st
     usage = message["usage"]
     start = {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
     yield "message_start", {"type": "message_start", "message": start}
+    _cut_here(reply, "message_start")
     yield "ping", {"type": "ping"}
+    _cut_here(reply, "ping")
     deltas = 0
     for index, block in enumerate(reply.content):
         if block.get("type") == "tool_use":
@@ -465,6 +482,7 @@ def sse_events(reply: Reply, request: Any, message_id: str) -> Iterator[tuple[st
             head = {"type": "text", "text": ""}
             parts = [("text_delta", "text", p) for p in _split_text(block.get("text", ""))]
         yield "content_block_start", {"type": "content_block_start", "index": index, "content_block": head}
+        _cut_here(reply, "content_block_start", f"content_block_start:{head['type']}")
         for kind, key, piece in parts:
             if reply.interrupt and deltas >= reply.after_deltas:
                 raise _Interrupt(reply.interrupt)
@@ -472,12 +490,19 @@ def sse_events(reply: Reply, request: Any, message_id: str) -> Iterator[tuple[st
                                           "delta": {"type": kind, key: piece}}
             deltas += 1
         yield "content_block_stop", {"type": "content_block_stop", "index": index}
-    if reply.interrupt:
+        _cut_here(reply, "content_block_stop")
+    if reply.interrupt and reply.cut_after != "message_delta":
         raise _Interrupt(reply.interrupt)
     yield "message_delta", {"type": "message_delta",
                             "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
                             "usage": usage}
+    _cut_here(reply, "message_delta")
     yield "message_stop", {"type": "message_stop"}
+
+
+def _cut_here(reply: Reply, *names: str) -> None:
+    if reply.interrupt and reply.cut_after in names:
+        raise _Interrupt(reply.interrupt)
 
 
 def error_body(error_type: str, message: str) -> dict[str, Any]:
@@ -799,6 +824,10 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if cut.kind == "stall":
                 self._pause(math.inf)  # ends only by raising _ClientGone
+            if cut.kind == "end":
+                request.outcome = "ended_early"
+                self.wfile.write(b"0\r\n\r\n")
+                return
             body = error_body(reply.error_type or "overloaded_error",
                               reply.error_message or ERROR_MESSAGES.get(reply.error_type or "", "Overloaded"))
             self._send_event("error", body, reply.chunk_delay_s)

@@ -94,9 +94,14 @@ def make_huge(path: Path) -> None:
 
 
 def make_socket(path: Path) -> None:
-    sock = socket.socket(socket.AF_UNIX)
-    sock.bind(str(path))
-    sock.close()
+    cwd = os.getcwd()
+    os.chdir(path.parent)  # a relative bind: socket paths are limited to ~108 bytes (a worker's tmp path is long)
+    try:
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(path.name)
+        sock.close()
+    finally:
+        os.chdir(cwd)
 
 
 def make_deep_json(path: Path) -> None:

@@ -8,7 +8,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from fake_api import FakeAnthropic, child_env, error_reply, overloaded_reply, text_reply, tool_reply
+from fake_api import (
+    FakeAnthropic,
+    child_env,
+    dropped_after,
+    error_reply,
+    overloaded_reply,
+    text_reply,
+    tool_reply,
+)
 
 
 def run_agent(api: FakeAnthropic, project: Path, *args: str, stdin: str | None = None,
@@ -91,6 +99,17 @@ def test_meets_one_529_and_still_succeeds(fake_api, project):
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "after the storm"
     assert [r.status for r in fake_api.all_requests] == [529, 200]
+
+
+@pytest.mark.parametrize("clean_end", [False, True], ids=["connection-dropped", "body-ended"])
+def test_json_answer_cut_right_after_message_start_is_retried_not_taken_as_empty(fake_api, project, clean_end):
+    fake_api.script(dropped_after("message_start", text_reply("the real answer"), clean_end=clean_end),
+                    text_reply("the real answer"))
+    done = run_agent(fake_api, project, "-p", "hello", "--output-format", "json")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["result"] == "the real answer" and out["is_error"] is False and out["stop_reason"] == "end_turn"
+    assert [r.outcome for r in fake_api.requests] == ["ended_early" if clean_end else "dropped", "complete"]
 
 
 def test_401_exits_1_with_a_message_naming_the_key_variable_and_no_traceback(fake_api, project):

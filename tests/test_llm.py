@@ -10,6 +10,7 @@ import pytest
 from anthropic.resources.messages.messages import DEPRECATED_MODELS
 from fake_api import (
     FakeAnthropic,
+    dropped_after,
     dropped_reply,
     error_reply,
     overloaded_reply,
@@ -105,15 +106,26 @@ async def test_huge_retry_after_is_capped_and_announced_instead_of_freezing(fake
     assert notice.wait_s == 60.0 and "asked to wait 86400 s" in notice.reason
 
 
-async def test_overloaded_mid_stream_retries_the_whole_request_and_flags_discarded_text(fake_api, llm, sleep):
-    fake_api.script(stream_error_reply("half an answer that", after_deltas=2), text_reply("the whole answer"))
+async def test_overloaded_mid_stream_retries_the_whole_request_and_shows_the_text_once(fake_api, llm, sleep):
+    fake_api.script(stream_error_reply("the whole answer", after_deltas=2), text_reply("the whole answer"))
     response, events = await stream(llm)
     assert response.text == "the whole answer" and response.attempts == 2
     assert len(fake_api.requests) == 2
     [notice] = [e for e in events if isinstance(e, RetryNotice)]
-    assert notice.discarded_output and "overloaded_error" in notice.reason and notice.wait_s == sleep.calls[0]
-    streamed = "".join(e.text for e in events if isinstance(e, TextDelta))
-    assert streamed.endswith("the whole answer") and streamed != "the whole answer"  # partial text came first
+    assert "overloaded_error" in notice.reason and notice.wait_s == sleep.calls[0] and not notice.discarded_output
+    assert shown_text(events) == "the whole answer"
+    assert [e.text for e in events if isinstance(e, TextBlockDone)] == ["the whole answer"]
+
+
+def shown_text(events: list) -> str:
+    """The text a face shows: deltas, minus what a discarding notice took back."""
+    text = ""
+    for event in events:
+        if isinstance(event, RetryNotice) and event.discarded_output:
+            text = ""
+        elif isinstance(event, TextDelta):
+            text += event.text
+    return text
 
 
 async def test_dropped_connection_mid_stream_is_retried(fake_api, llm):
@@ -121,6 +133,68 @@ async def test_dropped_connection_mid_stream_is_retried(fake_api, llm):
     response, events = await stream(llm)
     assert response.text == "second try"
     assert any(isinstance(e, RetryNotice) and "connection lost" in e.reason for e in events)
+
+
+async def test_connection_dropped_after_message_start_is_retried_before_any_text(fake_api, llm):
+    fake_api.script(dropped_after("message_start", text_reply("the answer")), text_reply("the answer"))
+    response, events = await stream(llm)
+    assert response.text == "the answer" and response.attempts == 2 and len(fake_api.requests) == 2
+    assert fake_api.requests[0].outcome == "dropped"
+    assert [type(e) for e in events] == [RetryNotice, *[TextDelta] * (len(events) - 2), TextBlockDone]
+    assert "connection lost" in events[0].reason and shown_text(events) == "the answer"
+
+
+async def test_connection_dropped_after_some_text_does_not_show_that_text_twice(fake_api, llm):
+    answer = "The tests pass now: the off-by-one was in the loop bound."
+    fake_api.script(dropped_reply(answer, after_deltas=2), text_reply(answer))
+    response, events = await stream(llm)
+    assert response.text == answer and len(fake_api.requests) == 2
+    before_retry = events[:next(i for i, e in enumerate(events) if isinstance(e, RetryNotice))]
+    assert "".join(e.text for e in before_retry if isinstance(e, TextDelta))  # some text was shown first
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == answer
+    assert [e.text for e in events if isinstance(e, TextBlockDone)] == [answer]
+
+
+async def test_connection_dropped_after_a_tool_use_started_returns_the_whole_call_on_retry(fake_api, llm):
+    call = ("Edit", {"file_path": "a.py", "old_string": "x = 1", "new_string": "x = 2"})
+    fake_api.script(dropped_after("content_block_start:tool_use", tool_reply(call, text="Fixing it.")),
+                    tool_reply(call, text="Fixing it."))
+    response, events = await stream(llm)
+    assert len(fake_api.requests) == 2 and response.stop_reason == "tool_use"
+    assert [u["input"] for u in response.tool_uses] == [call[1]]
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Fixing it."
+    assert [e.text for e in events if isinstance(e, TextBlockDone)] == ["Fixing it."]
+
+
+@pytest.mark.parametrize("cut", ["message_start", "content_block_start:tool_use", "message_delta"])
+async def test_a_stream_that_ends_without_message_stop_is_never_the_answer(fake_api, llm, cut):
+    call = ("Read", {"file_path": "a.py"})
+    fake_api.script(dropped_after(cut, tool_reply(call), clean_end=True), tool_reply(call))
+    response, events = await stream(llm)
+    assert fake_api.requests[0].outcome == "ended_early" and len(fake_api.requests) == 2
+    assert response.stop_reason == "tool_use" and [u["input"] for u in response.tool_uses] == [call[1]]
+    [notice] = [e for e in events if isinstance(e, RetryNotice)]
+    assert "ended before message_stop" in notice.reason
+
+
+async def test_a_retry_that_says_something_else_replaces_the_text_shown(fake_api, llm):
+    fake_api.script(dropped_reply("Version one of the answer", after_deltas=2), text_reply("Another answer"))
+    response, events = await stream(llm)
+    assert response.text == "Another answer"
+    discard = [e for e in events if isinstance(e, RetryNotice) and e.discarded_output]
+    assert len(discard) == 1 and discard[0].wait_s == 0
+    assert shown_text(events) == "Another answer"
+
+
+async def test_a_transport_error_the_sdk_does_not_wrap_is_retried_too(fake_api, llm, monkeypatch):
+    """SDKs that pass the transport's own exception through mid-stream (no APIConnectionError)."""
+    import anthropic._streaming as sdk_streaming
+
+    monkeypatch.setattr(sdk_streaming, "async_iter_response_bytes", lambda response, client: response.aiter_bytes())
+    fake_api.script(dropped_reply("cut off here"), text_reply("second try"))
+    response, events = await stream(llm)
+    assert response.text == "second try"
+    assert any(isinstance(e, RetryNotice) and "connection lost (RemoteProtocolError)" in e.reason for e in events)
 
 
 async def test_mid_stream_failures_give_up_after_the_bounded_retries(fake_api, sleep):

@@ -16,6 +16,8 @@ pytestmark = PTY_ONLY
 
 DOWN, LEFT, ESC = "\x1b[B", "\x1b[D", "\x1b"
 BASH = ("Bash", {"command": "echo hi-from-bash"})
+# Scheduled runs are sandboxed with auto-allow by default: a call that asks to leave the sandbox still asks.
+OUTSIDE = ("Bash", {"command": "echo hi-from-bash", "dangerouslyDisableSandbox": True})
 QUESTION = r"\? Allow Bash: echo hi-from-bash\?"
 PAST_GRACE_S = 0.8  # longer than the 0.5 s in which keys are ignored
 START_S = 30.0  # start-up and the first request can be slow on a loaded machine
@@ -103,13 +105,13 @@ def test_write_question_offers_to_allow_write_not_edit(spawn, fake_api, project)
 
 def test_scheduled_question_counts_down_then_tells_the_model_nobody_was_there(spawn, fake_api, project, tmp_path):
     write_due_task(project, "a1b2c3d4", "check the deploy")
-    fake_api.script(tool_reply(BASH), text_reply("could not check: nobody answered"))
+    fake_api.script(tool_reply(OUTSIDE), text_reply("could not check: nobody answered"))
     state = str(tmp_path / "state")
     term = spawn(AGENT_UNATTENDED_ANSWER_S="5", XDG_STATE_HOME=state)
     term.expect(QUESTION, timeout=START_S)
     term.expect(r"Scheduled task a1b2c3d4 asks \(check the deploy\)")
     term.expect(r"[345]s left to answer; then the model is told nobody was at the terminal")
-    term.expect(r"4\. No, and delete scheduled task a1b2c3d4")
+    term.expect(r"3\. No, and delete scheduled task a1b2c3d4")
     # Redrawn each second: prompt_toolkit rewrites only the changed digit, alone where the 3 was.
     term.expect(r"(?m)^2$")
     term.expect(r"(?m)^1$")
@@ -128,11 +130,11 @@ def test_scheduled_question_counts_down_then_tells_the_model_nobody_was_there(sp
 
 def test_scheduled_question_can_delete_its_schedule(spawn, fake_api, project: Path):
     write_due_task(project, "a1b2c3d4", "check the deploy")
-    fake_api.script(tool_reply(BASH), text_reply("stopping"))
+    fake_api.script(tool_reply(OUTSIDE), text_reply("stopping"))
     term = spawn()
-    term.expect(r"4\. No, and delete scheduled task a1b2c3d4", timeout=START_S)
+    term.expect(r"3\. No, and delete scheduled task a1b2c3d4", timeout=START_S)
     term.settle(PAST_GRACE_S)
-    term.send("4")
+    term.send("3")  # no "don't ask again" for a call that leaves the sandbox
     term.expect(r"Deleted a1b2c3d4")
     term.expect(r"stopping")
     tasks = json.loads((project / ".claude" / "scheduled_tasks.json").read_text())["tasks"]

@@ -219,6 +219,17 @@ def test_retry_that_discards_output_clears_the_streamed_text():
     assert "retrying in 2s" in screen.text
 
 
+def test_a_retry_that_answers_differently_replaces_the_live_text_and_says_so_once():
+    renderer, screen, _ = make_renderer()
+    renderer.handle(TurnStarted("hi"))
+    renderer.handle(TextDelta("first version"))
+    renderer.handle(RetryNotice("the retried response differs from the text shown; showing it anew", 0.0, 2,
+                                discarded_output=True))
+    renderer.handle(TextDelta("second version"))
+    assert "first version" not in live_text(renderer) and "second version" in live_text(renderer)
+    assert "showing it anew" in screen.text and "retrying in" not in screen.text
+
+
 def test_denied_calls_and_compaction_are_reported_in_one_line_each():
     renderer, screen, _ = make_renderer()
     renderer.handle(PermissionDenied("t1", "Bash", "declined by the user"))

@@ -21,7 +21,6 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 from agent.cli.common import (
@@ -89,8 +88,9 @@ def _setup_logging(verbose: bool, log_file: Path | None) -> None:
     events.setLevel(logging.INFO)
     events.propagate = False
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        rotating = RotatingFileHandler(log_file, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS,
+        from agent.settings.private import PrivateRotatingFileHandler
+
+        rotating = PrivateRotatingFileHandler(log_file, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS,
                                        encoding="utf-8")
         rotating.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         events.addHandler(rotating)
@@ -102,6 +102,9 @@ def run_daemon_cli(argv: Sequence[str]) -> int:
 
     try:
         args = build_daemon_parser().parse_args(list(argv))
+        from agent.cli.text_input import clean_args
+
+        clean_args(args, "agent daemon")  # undecodable bytes as U+FFFD; a --model that is no name: exit 2
         project = project_dir(args.cwd, "agent daemon")
         check_rule_flags("agent daemon", args.allowed_tools, args.disallowed_tools)
         if args.grace < 0:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 import time
@@ -23,6 +24,7 @@ from agent import __version__
 from agent.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, builtin_names, resume_gc
 from agent.cli.result_object import ModelLimits
 from agent.cli.stream_json import OutputWriter, RunOutcome
+from agent.cli.text_input import read_text
 from agent.engine.custom_commands import CommandNotFound, CommandSet, load_commands, parse_command_line, run_prompt
 from agent.engine.session import AgentSession, SessionOptions
 from agent.engine.transcript import (
@@ -43,7 +45,7 @@ def read_prompt(args: argparse.Namespace, stdin: TextIO) -> str:
     """The prompt argument, with piped stdin appended (as `git diff | agent -p "review"` expects)."""
     parts = [args.prompt] if args.prompt else []
     if not stdin.isatty():
-        piped = stdin.read()
+        piped = read_text(stdin)
         if piped.strip():
             parts.append(piped)
     prompt = "\n\n".join(parts).strip()
@@ -69,6 +71,9 @@ def run_headless(args: argparse.Namespace, project: Path) -> int:
     debug = args.verbose and args.output_format != "stream-json"
     logging.basicConfig(level=logging.DEBUG if debug else logging.ERROR,
                         format="agent: %(message)s", stream=sys.stderr)
+    for stream in (sys.stdout, sys.stderr):  # a stray surrogate prints as "?", never a traceback
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="replace")  # type: ignore[union-attr]
     check_flags(args)
     streaming_in = getattr(args, "input_format", "text") == "stream-json"
     prompt = None if streaming_in else read_prompt(args, sys.stdin)

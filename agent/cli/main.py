@@ -129,6 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from agent.engine.tls import prepare
 
         prepare()  # the CA certificates load while the SDK is imported
+    args: argparse.Namespace | None = None
     try:
         if args_list and args_list[0] == "cron":
             from agent.cli.cron import run_cron_cli
@@ -151,6 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_sandbox_cli(args_list[1:])
         args = build_parser().parse_args(args_list)
+        from agent.cli.text_input import clean_args
+
+        clean_args(args)
         project = project_dir(args.cwd, "agent")
         check_rule_flags("agent", args.allowed_tools, args.disallowed_tools)
         if args.print_mode:
@@ -165,6 +169,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_repl(args, project)
     except UsageError as exc:
         print(exc, file=sys.stderr)
+        if args is not None and args.print_mode and args.output_format != "text":  # scripts read stdout
+            from agent.cli.stream_json import usage_failure
+
+            usage_failure(args, str(exc))
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

@@ -34,5 +34,8 @@ def run_sandbox_cli(argv: Sequence[str]) -> int:
         print(f"agent sandbox: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     runner = SandboxRunner.from_settings(project, settings, deny_rules=policy.deny)
+    from agent.permissions.network.gate import NetworkGate
+
+    runner.network = NetworkGate(runner.settings.allowed_domains, project)  # as a session has it (headless)
     print(describe_sandbox(runner))
     return EXIT_OK

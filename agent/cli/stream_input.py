@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 from agent.cli.common import EXIT_FAILURE, EXIT_OK, resume_gc
 from agent.cli.stream_json import RunOutcome
+from agent.cli.text_input import clean_text, text_lines
 from agent.engine.queue import CommandQueue, Priority, QueuedPrompt
 from agent.runs.live_fires import LiveFireRuns
 from agent.runs.recorder import RunRecorder
@@ -44,6 +45,8 @@ def message_text(line: str) -> str:
         data = json.loads(line)
     except json.JSONDecodeError as exc:
         raise BadMessage(f"not JSON ({exc.msg})") from None
+    except RecursionError:
+        raise BadMessage("JSON nested too deeply to read") from None
     message = data.get("message") if isinstance(data, dict) else None
     if not isinstance(data, dict) or data.get("type") != "user" or not isinstance(message, dict) \
             or message.get("role", "user") != "user":
@@ -52,18 +55,19 @@ def message_text(line: str) -> str:
     if isinstance(content, str):
         text = content
     elif isinstance(content, list):
-        text = "\n\n".join(b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text")
+        text = "\n\n".join(b["text"] for b in content
+                             if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str))
     else:
         raise BadMessage("message.content must be a string or a list of content blocks")
     if not text.strip():
         raise BadMessage("the message has no text")
-    return text
+    return clean_text(text)  # a "\ud800" escape is not text: carried through as U+FFFD
 
 
 def _read_lines(stdin: TextIO, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue) -> None:
     """In a daemon thread (a blocked read must never keep the process alive): post each line."""
     try:
-        for line in stdin:
+        for line in text_lines(stdin):
             loop.call_soon_threadsafe(queue.put_nowait, line)
     except (OSError, ValueError) as exc:  # stdin closed under us
         log.debug("stdin read stopped: %s", exc)

@@ -194,8 +194,9 @@ class OutputWriter:
         if isinstance(event, ToolCallStarted):
             self._inputs[event.tool_use_id] = event.input
         elif isinstance(event, PermissionDenied):
-            self.denials.append({"tool_name": event.name, "tool_use_id": event.tool_use_id,
-                                 "tool_input": self._inputs.get(event.tool_use_id, {})})
+            denial = {"tool_name": event.name, "tool_use_id": event.tool_use_id,
+                      "tool_input": self._inputs.get(event.tool_use_id, {})}
+            self.denials.append({**denial, "domain": event.domain} if event.domain else denial)
         if self.streaming:
             self._stream(event)
         elif self.verbose:
@@ -254,6 +255,15 @@ def _failure_line(outcome: RunOutcome) -> str:
     return outcome.result
 
 
+def usage_failure(args: Any, message: str) -> None:
+    """The result object of a `-p` run refused before it started (bad flags, a model name that is not
+    one): a script reading stdout gets `is_error: true` and the reason, as for any other failure."""
+    writer = OutputWriter(args.output_format, getattr(args, "session_id", None) or new_uuid())
+    writer.totals.results += 1
+    writer.write(result_message(writer.session_id, RunOutcome.failure(message.removeprefix("agent: ")), [],
+                                totals=writer.totals, turn_model_usage={}, streaming=writer.streaming))
+
+
 QUIET_EVENTS = ("text_delta", "stream_event", "assistant_message", "tool_results_message", "turn_finished")
 
 
@@ -265,4 +275,4 @@ def _describe(event: Event, err: TextIO) -> None:
 
 
 __all__ = ["DURING_EXECUTION", "MAX_TURNS", "SUCCESS", "OutputWriter", "RunOutcome", "assistant_message",
-           "block_messages", "init_message", "result_message", "stream_event", "user_message"]
+           "block_messages", "init_message", "result_message", "stream_event", "usage_failure", "user_message"]

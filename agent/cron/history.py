@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.settings import project_state_dir
+from agent.settings.private import private_file, tighten
 
 __all__ = ["HISTORY_FILE", "SCHEMA_VERSION", "RunHistory", "RunRecord", "TaskState", "history_path", "new_run_id"]
 
@@ -149,7 +150,9 @@ class RunHistory:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)  # SQLite gives its -wal and -shm files the database's mode
+        for suffix in ("-wal", "-shm", "-journal"):
+            tighten(f"{self.path}{suffix}")
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, timeout=10, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")

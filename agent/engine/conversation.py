@@ -328,6 +328,9 @@ class Conversation:
         if problem is None and tool is not None:
             problem = await self._check_permission(tool, args, tool_id)
         result = problem or await self._execute(tool, args)  # type: ignore[arg-type]
+        for denial in result.denials:  # refused while it ran (a sandboxed command's network)
+            self._emit(PermissionDenied(tool_id, name, denial.reason, unattended=self.asker is None,
+                                        rule=denial.rule, domain=denial.domain))
         content = _truncate(result.content or "(no output)", self.max_tool_result_chars)
         self._emit(ToolCallFinished(tool_id, name, result.summary, result.is_error, content, result.change))
         block = _result_block(tool_id, content, result.is_error)

@@ -244,7 +244,8 @@ def _read(folder: Path, path: Path, scope: str, warnings: list[str]) -> CustomCo
         if not path.is_file() or path.stat().st_size > MAX_FILE_BYTES:
             warnings.append(f"{path}: not a regular file under {MAX_FILE_BYTES // 1024} KB; skipped")
             return None
-        return parse_command_file(name, path.read_text(encoding="utf-8"), path, scope)
+        text = path.read_bytes().decode("utf-8", "replace")  # a stray Latin-1 byte: U+FFFD, not a lost command
+        return parse_command_file(name, text, path, scope)
     except (OSError, UnicodeDecodeError) as exc:
         warnings.append(f"{path}: cannot be read ({exc}); skipped")
         return None

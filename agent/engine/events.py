@@ -152,12 +152,15 @@ class PermissionDenied(Event):
     rule: str | None = None  # the allow rule that would let this call run
     note: str = ""  # what the user told the model to do instead
     no_answer: bool = False  # a question nobody answered in time (nobody was at the terminal)
+    domain: str | None = None  # a sandboxed command's connection refused: the host
 
 
 @dataclass
 class RetryNotice(Event):
-    """The client waits `wait_s` seconds before attempt `attempt`; `discarded_output` means text that
-    already streamed belongs to an abandoned response and will be sent again."""
+    """The client waits `wait_s` seconds before attempt `attempt`. A retried stream does not repeat text
+    already streamed; when the retry says something else instead, a notice with `discarded_output` (and
+    `wait_s` 0) comes first: the text streamed so far belongs to an abandoned response, drop what of it
+    can be dropped, the retry's text follows from its start."""
 
     type: ClassVar[str] = "retry"
     reason: str

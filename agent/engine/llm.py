@@ -5,9 +5,11 @@ they arrive, and returns the finished message as history-ready content blocks wi
 
 Retries. The SDK retries 408/409/429/5xx/529 and connection errors itself (`max_retries`), honouring
 `retry-after`. Two cases it leaves to us:
-  1. an `event: error` (e.g. overloaded_error) or a dropped connection inside a stream that already
-     started: the SDK raises; we retry the whole request a bounded number of times and say that the
-     partial output was discarded (`RetryNotice.discarded_output`);
+  1. a failure inside a stream that already started: an `event: error` (e.g. overloaded_error), a
+     dropped or stalled connection (whichever exception the SDK version raises for it: `APIConnectionError`,
+     `APITimeoutError` or a bare transport error), or a stream that ends without `message_stop` (never taken
+     as a complete answer). We retry the whole request a bounded number of times; text the failed attempt
+     already showed is not shown again (`ShownText`);
   2. a huge `retry-after`: SDK 2.x sleeps for whatever the server asks (`_calculate_retry_timeout` caps
      it only at ~50 days), silently. We route the SDK's retry sleep through `_sdk_retry_wait`, which caps
      the wait at `max_retry_wait_s` and announces it with a `RetryNotice`.
@@ -32,7 +34,10 @@ from urllib.parse import urlsplit, urlunsplit
 import anthropic
 import httpx2
 
-from agent.engine.events import Event, RetryNotice, StreamEvent, TextBlockDone, TextDelta, Usage
+from agent.engine.credentials import credential_problem
+from agent.engine.events import Event, RetryNotice, StreamEvent, Usage
+from agent.engine.shown_text import ShownText
+from agent.jsonfile import replace_lone_surrogates
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +74,10 @@ class LLMError(Exception):
 
 class MissingCredentialsError(LLMError):
     """No API key or auth token: found before any request is made."""
+
+
+class MalformedCredentialsError(MissingCredentialsError):
+    """The key or token cannot be a credential (a trailing `\\r` or space, a control character)."""
 
 
 class InvalidCredentialsError(LLMError):
@@ -199,10 +208,11 @@ class LLMResponse:
 
 
 class _MidStreamFailure(Exception):
-    def __init__(self, reason: str, discarded_output: bool) -> None:
+    """A stream that started failed before its end: worth sending the request again."""
+
+    def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.discarded_output = discarded_output
 
 
 # Where the SDK's retry hook finds the current request's emit callback (per asyncio task).
@@ -261,6 +271,9 @@ class LLM:
     ) -> None:
         if not api_key and not auth_token:
             raise MissingCredentialsError(f"No API key: {AUTH_HINT}")
+        for name, secret in (("ANTHROPIC_API_KEY", api_key), ("ANTHROPIC_AUTH_TOKEN", auth_token)):
+            if secret and (problem := credential_problem(name, secret)):
+                raise MalformedCredentialsError(problem)
         self.model = model
         self.max_tokens = max_tokens
         self.context_window = context_window_for(model, context_window)
@@ -309,11 +322,13 @@ class LLM:
         Raises an LLMError subclass when the request cannot succeed (after the retries)."""
         params = self.request_params(system, messages, tools, max_tokens)
         token = _current_emit.set(emit)
+        shown = ShownText(emit)
         try:
             attempt = 1
             while True:
+                shown.new_attempt(attempt)
                 try:
-                    response = await self._stream_once(params, emit)
+                    response = await self._stream_once(params, emit, shown)
                     response.attempts = attempt
                     return response
                 except _MidStreamFailure as failure:
@@ -324,7 +339,6 @@ class LLM:
                     wait = min(2.0 ** (attempt - 1), self.max_retry_wait_s)
                     log.info("response failed mid-stream (%s); retrying in %.1f s", failure.reason, wait)
                     self._announce(RetryNotice(f"{failure.reason} mid-response", wait, attempt,
-                                               discarded_output=failure.discarded_output,
                                                max_retries=self._max_retries))
                     await self._sleep(wait)
                     attempt += 1
@@ -349,39 +363,48 @@ class LLM:
             params["system"] = blocks
         if tools:
             params["tools"] = [*tools[:-1], {**tools[-1], "cache_control": EPHEMERAL}]
-        return params
+        return replace_lone_surrogates(params)  # a non-UTF-8 file name or folder: U+FFFD, not a crash
 
-    async def _stream_once(self, params: dict[str, Any], emit: Emit | None) -> LLMResponse:
-        streamed_text = False
+    async def _stream_once(self, params: dict[str, Any], emit: Emit | None, shown: ShownText) -> LLMResponse:
+        started = False  # the API answered 200 and the events began: a failure from here on is mid-stream
         try:
             async with self._client.messages.stream(**params) as stream:
+                started = True
+                complete = False
                 async for event in stream:
                     if self.raw_events and emit and event.type in RAW_STREAM_EVENTS:
                         emit(StreamEvent(_raw_event(event)))
                     if event.type == "text" and event.text:
-                        streamed_text = True
-                        if emit:
-                            emit(TextDelta(event.text))
-                    elif event.type == "content_block_stop" and event.content_block.type == "text" and emit:
-                        emit(TextBlockDone(event.content_block.text))
+                        shown.delta(event.text)
+                    elif event.type == "content_block_stop" and event.content_block.type == "text":
+                        shown.block_done(event.content_block.text)
+                    elif event.type == "message_stop":
+                        complete = True
+                if not complete:  # the body ended cleanly but the answer did not: never a final answer
+                    raise _MidStreamFailure("the stream ended before message_stop")
                 message = await stream.get_final_message()
         except anthropic.APIStatusError as exc:
             if exc.status_code < 300 and (exc.type or "overloaded_error") in RETRYABLE_STREAM_ERRORS:
-                raise _MidStreamFailure(exc.type or "stream error", streamed_text) from exc
+                raise _MidStreamFailure(exc.type or "stream error") from exc
             raise self._translate(exc) from None
-        except anthropic.APITimeoutError:
-            raise ConnectionFailedError(
-                f"The API at {display_url(self.base_url)} did not answer in time; check your network "
-                "and ANTHROPIC_BASE_URL, or try again") from None
-        except anthropic.APIConnectionError:
-            raise ConnectionFailedError(
-                f"Cannot connect to the API at {display_url(self.base_url)}: check ANTHROPIC_BASE_URL "
-                "and your network") from None
-        except httpx2.TransportError as exc:  # the SDK wraps these only before the stream starts
-            raise _MidStreamFailure(f"connection lost ({type(exc).__name__})", streamed_text) from exc
+        except (anthropic.APIConnectionError, httpx2.TransportError) as exc:
+            if started:  # the SDK retried the connection, not the stream: that is ours
+                raise _MidStreamFailure(_connection_lost(exc)) from exc
+            raise self._unreachable(exc) from None
         content = [p for p in (_block_param(b) for b in message.content) if p is not None]
+        content = replace_lone_surrogates(content)  # an unpaired surrogate escape from the API fails every write
         return LLMResponse(content, message.stop_reason, Usage.from_api(message.usage), message.model,
                            id=message.id)
+
+    def _unreachable(self, exc: Exception) -> ConnectionFailedError:
+        """The request never got a stream, after the SDK's own retries."""
+        if isinstance(exc, (anthropic.APITimeoutError, httpx2.TimeoutException)):
+            return ConnectionFailedError(
+                f"The API at {display_url(self.base_url)} did not answer in time; check your network "
+                "and ANTHROPIC_BASE_URL, or try again")
+        return ConnectionFailedError(
+            f"Cannot connect to the API at {display_url(self.base_url)}: check ANTHROPIC_BASE_URL "
+            "and your network")
 
     async def _sdk_retry_wait(self, wait_s: float, attempt: int, response: Any) -> None:
         """Called by the SDK before each of its retries: cap the wait, announce it, sleep."""
@@ -432,6 +455,14 @@ class LLM:
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text
+
+
+def _connection_lost(exc: Exception) -> str:
+    """"connection lost (ReadError)": named after the transport's error, which the SDK may have wrapped."""
+    cause = exc.__cause__ if isinstance(exc, anthropic.APIConnectionError) and exc.__cause__ else exc
+    if isinstance(exc, anthropic.APITimeoutError) or isinstance(cause, httpx2.TimeoutException):
+        return f"connection stalled ({type(cause).__name__})"
+    return f"connection lost ({type(cause).__name__})"
 
 
 def _block_param(block: Any) -> dict[str, Any] | None:

@@ -19,6 +19,7 @@ from agent.cron.jitter import JitterConfig, load_jitter_config
 from agent.cron.service import CronService
 from agent.cron.store import FileTaskStore, SessionTaskStore
 from agent.mcp import McpManager, open_mcp
+from agent.permissions.network.gate import NetworkGate
 from agent.permissions.policy import PermissionPolicy
 from agent.permissions.sandbox.runner import SandboxRunner
 from agent.settings import Settings, load_settings
@@ -86,6 +87,10 @@ class AgentSession:
         self.mcp.start()
         # The OS sandbox for Bash: on when settings say so, and for scheduled runs unless they say not.
         self.sandbox = SandboxRunner.from_settings(project_dir, self.settings, deny_rules=self.policy.deny)
+        # Its network: none, or allowed domains through the agent's proxy (started when a command needs it).
+        self.network = NetworkGate(self.sandbox.settings.allowed_domains, project_dir,
+                                   socket_path=lambda: self.sandbox.private_path("proxy.sock"))
+        self.sandbox.network = self.network
         self.ctx = ToolContext(
             project_dir=project_dir, cron=self.cron, headless=options.headless,
             search_filter=self.policy.search_filter, read_denied=self.policy.read_denied,
@@ -138,6 +143,7 @@ class AgentSession:
 
     async def aclose(self) -> None:
         self.sandbox.close()
+        self.network.close()
         if self.mcp.states:
             import asyncio
 

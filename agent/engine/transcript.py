@@ -30,7 +30,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from agent.jsonfile import replace_lone_surrogates
 from agent.settings import project_state_dir
+from agent.settings.private import open_private
 
 log = logging.getLogger(__name__)
 
@@ -138,13 +140,13 @@ class TranscriptWriter:
         conversation per fire never piles up open descriptors."""
         lines = [record]
         if not self.path.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             lines.insert(0, {"type": "session", "sessionId": self.session_id, "cwd": self.cwd,
                              "timestamp": _now_iso()})
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = open_private(self.path)  # 0600 in a 0700 folder, an old file tightened
         try:
             for line in lines:
-                os.write(fd, (json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8"))
+                text = replace_lone_surrogates(json.dumps(line, ensure_ascii=False))  # a non-UTF-8 cwd, say
+                os.write(fd, (text + "\n").encode("utf-8"))
         finally:
             os.close(fd)
 
@@ -186,7 +188,7 @@ def read_transcript(path: Path) -> LoadedTranscript:
 def _parse_line(raw: bytes) -> dict[str, Any] | None:
     try:
         record = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):  # damaged: the replay stops there
         return None
     if not isinstance(record, dict) or not isinstance(record.get("type"), str):
         return None

@@ -10,11 +10,11 @@ the policy turns into asking, never into allowing.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Literal
 
+from agent.permissions import rule_suggestion
 from agent.permissions.git_commands import AliasLookup, expand_aliases
 from agent.permissions.option_families import never_covered
 from agent.permissions.program_files import ProgramFiles
@@ -22,8 +22,6 @@ from agent.permissions.shell_parse import parse_shell
 from agent.permissions.shell_wrappers import Words, executed
 
 Match = Literal["yes", "maybe", "no"]
-_SUGGESTABLE_WORD = re.compile(r"[A-Za-z0-9_./+@%=,-]+")
-_SUBCOMMAND = re.compile(r"[a-z][a-z0-9_-]*")
 
 
 @lru_cache(maxsize=256)
@@ -123,15 +121,6 @@ def not_plain_note(command: str) -> str:
     return f" No prefix rule such as Bash(cmd:*) can cover it ({problems[0]})." if problems else ""
 
 
-def suggest_bash_rule(command: str) -> str:
-    """A prefix rule such as `Bash(npm test:*)` for a plain command, else the exact command."""
-    script = parse_shell(command)
-    if len(script.commands) == 1 and not script.problems:
-        words = script.commands[0].words
-        if words and words[0] is not None and _SUGGESTABLE_WORD.fullmatch(words[0]):
-            prefix = words[0]
-            if len(words) > 1 and words[1] is not None and _SUBCOMMAND.fullmatch(words[1]):
-                prefix += " " + words[1]
-            if covering_spec([f"{prefix}:*"], command):
-                return f"Bash({prefix}:*)"
-    return f"Bash({command.strip()})"
+def suggest_bash_rule(command: str) -> str | None:
+    """The narrowest useful rule for "don't ask again" (see rule_suggestion); None: offer none."""
+    return rule_suggestion.suggest_bash_rule(command, covers=lambda spec, text: covering_spec([spec], text) is not None)

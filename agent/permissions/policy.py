@@ -87,6 +87,8 @@ def parse_rule(text: str) -> Rule:
             "e.g. Bash(npm test:*), Edit(src/**) or Read"
         )
     spec = match.group(2)
+    if match.group(1) == "Bash" and spec and spec.endswith(" *") and spec.strip() != "*":
+        spec = spec[:-2].rstrip() + ":*"  # Claude Code's newer `Bash(npm test *)` is `Bash(npm test:*)`
     return Rule(match.group(1), None if spec is None or spec.strip() in ("", "*") else spec, text.strip())
 
 
@@ -227,6 +229,8 @@ class PermissionPolicy:
             return Decision("allow", "All tools are allowed in bypassPermissions mode.")
         if rule := self._allowed_by(call):
             return Decision("allow", f"Allowed by the rule `{rule.text}`.", rule=rule.text)
+        if name == "Bash" and call.subject and (read_only := self._read_only_bash(call)):
+            return read_only
         suggestion = self._suggest(call)
         if call.outside:
             return Decision(
@@ -281,6 +285,29 @@ class PermissionPolicy:
         if call.name != "Bash" or call.subject is None or self._allowed_by(call, named_only=True) is None:
             return False
         return bool(_bash_policy().only_code_doubt(call.subject, call.git_aliases))
+
+    def _read_only_bash(self, call: _Call) -> Decision | None:
+        """`ls`, `cat`, `git log` ... run without a rule, each file they name judged as a Read (readonly)."""
+        from agent.permissions import readonly
+
+        found = readonly.judge(call.subject or "", home=self._home, project=self.project_dir,
+                               read_verdict=self._read_verdict,
+                               read_rules_exist=readonly.read_rules_exist(self.deny, self.ask))
+        if found is None:
+            return None
+        return Decision(found[0], found[1], self._suggest(call) if found[0] == "ask" else None)
+
+    def _read_verdict(self, path: str) -> tuple[Behavior, str]:
+        """What a Read of `path` (relative to the project) would get, and why, in a few words."""
+        real = Path(os.path.realpath(self.project_dir / Path(path)))
+        read = _Call("Read", path, [] if real.is_relative_to(self._real_project) else [real], True)
+        if rule := self._first_match(self.deny, read):
+            return "deny", f"reading it is denied by the rule `{rule.text}`."
+        if rule := self._first_match(self.ask, read, maybe=True):
+            return "ask", f"the rule `{rule.text}` asks before reading it."
+        if read.outside and not self._allowed_by(read):
+            return "ask", f"{real} is outside the project folder."
+        return "allow", ""
 
     def _first_match(self, rules: Iterable[Rule], call: _Call, maybe: bool = False) -> Rule | None:
         """The first deny/ask rule that matches (or, with `maybe`, may match a Bash command it runs)."""

@@ -225,6 +225,8 @@ class Repl:
             await ask_workspace_trust(self.project, self.questions, self.renderer)  # before anything is honoured
             self.session, problem = await asyncio.to_thread(build_session, self.args, self.project,
                                                              self.reported_problems)
+            if self.session is not None:  # a sandboxed command's new host is asked about here
+                self.session.network.set_asker(self._network_question(), asyncio.get_running_loop())
             if problem:
                 self.renderer.error(problem)
             self._route_mcp_reports()
@@ -460,6 +462,17 @@ class Repl:
             self.renderer.info(f"  {tool.name}: " + ("allowed once" if choice.answer == "yes"
                                                       else f"allowed for this session ({rule})"))
         return PermissionAnswer(allowed, note=choice.note)
+
+    def _network_question(self) -> Any:
+        from agent.repl.network_question import NetworkQuestion
+
+        def scheduled() -> tuple[str, float] | None:
+            item = self._current if self._current is not None and self._current.source == "cron" else None
+            if item is None:
+                return None
+            return f"Scheduled task {task_id_of(item) or '?'} asks ({shorten(item.text, 60)})", self.unattended_answer_s
+
+        return NetworkQuestion(self.questions, self.renderer, scheduled=scheduled)
 
     async def _delete_scheduled_task(self, task_id: str) -> bool:
         """What `/cron delete <id>` does: the schedule goes, with any of its runs still waiting."""

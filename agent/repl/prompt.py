@@ -38,6 +38,7 @@ from agent.repl.file_mentions import FileMentionCompleter
 from agent.repl.keys import add_chat_keys, mode_indicator, set_key_timeouts
 from agent.repl.render import format_until
 from agent.settings import state_dir
+from agent.settings.private import private_file
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -108,8 +109,8 @@ def make_history(env: Mapping[str, str]) -> History:
     """Persistent history in the state folder; in memory when that folder cannot be made."""
     folder = state_dir(env)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        return ThreadedHistory(FileHistory(str(folder / "history")))  # read off the event loop
+        path = private_file(folder / "history")  # what you typed: yours alone
+        return ThreadedHistory(FileHistory(str(path)))  # read off the event loop
     except OSError:
         return InMemoryHistory()
 

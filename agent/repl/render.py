@@ -277,13 +277,17 @@ class Renderer:
                 self._turn.tokens = usage.context_tokens + usage.output_tokens
                 self._turn.streamed_chars = 0
         elif isinstance(event, PermissionDenied):
-            self.line(f"  {event.name} not run: {shorten(event.reason, 160)}", "yellow")
+            what = "" if event.domain else " not run"  # a network refusal: the command itself did run
+            self.line(f"  {event.name}{what}: {shorten(event.reason, 160)}", "yellow")
         elif isinstance(event, RetryNotice):
             if event.discarded_output and self._md is not None:
                 self._md.discard_tail()  # the printed parts stay; the retry streams the block again
                 self._md = None
                 self._prune_live()
-            self.warn(f"{event.reason}: retrying in {event.wait_s:.0f}s (attempt {event.attempt})")
+            if event.wait_s > 0:
+                self.warn(f"{event.reason}: retrying in {event.wait_s:.0f}s (attempt {event.attempt})")
+            else:  # said while the retry already streams (its text differs from what was shown)
+                self.warn(event.reason)
         elif isinstance(event, Compacted):
             self.info(f"Compacted the conversation: {format_tokens(event.before_tokens)} → "
                       f"{format_tokens(event.after_tokens)} tokens ({event.messages_summarized} messages "

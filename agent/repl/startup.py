@@ -15,6 +15,8 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agent.settings.private import PrivateFileHandler
+
 if TYPE_CHECKING:
     from agent.engine.session import AgentSession
     from agent.repl.render import Renderer
@@ -86,8 +88,7 @@ def route_logging(renderer: Renderer, folder: Path, shown: set[str], *, verbose:
     handlers: list[logging.Handler] = [RendererLogHandler(renderer, asyncio.get_running_loop(), shown)]
     if verbose:  # details, tracebacks included, go to a file: never to the screen
         with contextlib.suppress(OSError):
-            folder.mkdir(parents=True, exist_ok=True)
-            debug = logging.FileHandler(folder / "debug.log")
+            debug = PrivateFileHandler(folder / "debug.log")
             debug.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
             handlers.append(debug)
     root = logging.getLogger()

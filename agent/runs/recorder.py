@@ -89,6 +89,8 @@ class RunTracker:
     def emit(self, event: Event) -> None:
         if isinstance(event, PermissionDenied):
             denial = {"tool": event.name, "reason": event.reason, "rule": event.rule}
+            if event.domain:  # a sandboxed command's connection refused: which host
+                denial["domain"] = event.domain
             self.record.denials.append({**denial, "noAnswer": True} if event.no_answer else denial)
         elif isinstance(event, UsageReport):
             used = event.turn_usage.input_tokens + event.turn_usage.output_tokens

@@ -24,6 +24,7 @@ from agent.engine.events import Event, PermissionDenied
 from agent.runs.isolation import IsolationError
 from agent.runs.recorder import RunRecorder, RunTracker, slot_end_ms
 from agent.settings import project_state_dir
+from agent.settings.private import write_private_text
 
 __all__ = ["ScheduledRunner", "write_transcript"]
 
@@ -34,9 +35,8 @@ TRANSCRIPTS = "transcripts"
 
 def write_transcript(folder: Path, run_id: str, messages: list[dict[str, Any]]) -> str:
     """The conversation of one run, one JSON message per line: the evidence behind its status."""
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{run_id}.jsonl"
-    path.write_text("".join(json.dumps(m, ensure_ascii=False) + "\n" for m in messages), encoding="utf-8")
+    write_private_text(path, "".join(json.dumps(m, ensure_ascii=False) + "\n" for m in messages))
     return str(path)
 
 

@@ -149,6 +149,22 @@ def _check_mode(data: dict[str, Any], path: Path) -> None:
         )
 
 
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """`sandbox` blocks merged as Claude Code merges them: objects key by key, lists joined without
+    repeats, other values replaced. A local file that only adds an allowed domain must not switch
+    off `sandbox.enabled` set in the shared one."""
+    out = dict(base)
+    for key, value in extra.items():
+        old = out.get(key)
+        if isinstance(old, dict) and isinstance(value, dict):
+            out[key] = _deep_merge(old, value)
+        elif isinstance(old, list) and isinstance(value, list):
+            out[key] = old + [item for item in value if item not in old]
+        else:
+            out[key] = value
+    return out
+
+
 def _same_file(a: Path, b: Path) -> bool:
     return os.path.realpath(a) == os.path.realpath(b)
 
@@ -182,7 +198,9 @@ def load_settings(project_dir: Path, paths: list[Path] | None = None, *, trusted
             merged.ignored += [k for k in gated.ignored if k not in merged.ignored]
             merged.refused += [k for k in gated.refused if k not in merged.refused]
         for key, value in data.items():
-            if key in ("permissions", "env") and isinstance(merged.raw.get(key), dict) and isinstance(value, dict):
+            if key == "sandbox" and isinstance(merged.raw.get(key), dict) and isinstance(value, dict):
+                merged.raw[key] = _deep_merge(merged.raw[key], value)
+            elif key in ("permissions", "env") and isinstance(merged.raw.get(key), dict) and isinstance(value, dict):
                 merged.raw[key] = {**merged.raw[key], **value}  # merged key by key, as Claude Code does
             else:
                 merged.raw[key] = value

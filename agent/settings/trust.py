@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.settings.private import private_dir, tighten
+
 TRUST_FILE_NAME = "trust.json"
 _MAX_BYTES = 1 << 20
 
@@ -47,7 +49,7 @@ class TrustStore:
             with open(self.path, "rb") as fh:
                 raw = fh.read(_MAX_BYTES + 1)
             data = json.loads(raw) if len(raw) <= _MAX_BYTES else {}
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return []
         entries = data.get("trusted") if isinstance(data, dict) else None
         if not isinstance(entries, list):
@@ -84,7 +86,7 @@ class TrustStore:
         return removed
 
     def _write(self, folders: list[Path]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.path.parent)
         body = json.dumps({"trusted": sorted({str(f) for f in folders})}, indent=2) + "\n"
         fd, tmp = tempfile.mkstemp(prefix=".trust-", dir=self.path.parent)  # mkstemp creates 0600
         try:
@@ -101,7 +103,9 @@ class TrustStore:
 def trust_store(env: Mapping[str, str] | None = None) -> TrustStore:
     from agent.settings import state_dir
 
-    return TrustStore(state_dir(os.environ if env is None else env) / TRUST_FILE_NAME)
+    store = TrustStore(state_dir(os.environ if env is None else env) / TRUST_FILE_NAME)
+    tighten(store.path)  # a store written by an older version, or copied in: private from now on
+    return store
 
 
 def is_trusted(project_dir: Path, env: Mapping[str, str] | None = None) -> bool:

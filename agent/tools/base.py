@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ValidationError
 
+from agent.jsonfile import replace_lone_surrogates
 from agent.tools.listing import RealPaths
 
 if TYPE_CHECKING:
@@ -27,6 +28,16 @@ class ToolError(Exception):
     """A failure the model should see as an `is_error` tool result; the message says what to do."""
 
 
+@dataclass(frozen=True)
+class ToolDenial:
+    """Something refused while a tool call ran (a sandboxed command's connection to a host not allowed):
+    the conversation reports each as a PermissionDenied event, so runs record it and `-p` lists it."""
+
+    reason: str
+    rule: str | None = None  # what would allow it
+    domain: str | None = None  # the host a network refusal was for
+
+
 @dataclass
 class ToolResult:
     """What a tool returns: `content` goes to the model, `summary` is the short line a person sees."""
@@ -35,7 +46,14 @@ class ToolResult:
     is_error: bool = False
     summary: str = ""
     change: FileChange | None = None  # Edit and Write: what the file changed, for the transcript
+    denials: list[ToolDenial] = field(default_factory=list)  # refused while it ran
     blocks: list[dict[str, Any]] | None = None  # more content blocks for the model (an MCP tool's images)
+
+    def __post_init__(self) -> None:
+        # A file name that is not UTF-8 reaches Python as lone surrogates, which no screen, transcript
+        # or request can encode: each becomes U+FFFD here, once, for every face.
+        self.content = replace_lone_surrogates(self.content)
+        self.summary = replace_lone_surrogates(self.summary)
 
 
 def new_run_id() -> str:
@@ -71,6 +89,7 @@ class WrappedCommand:
     pass_fds: tuple[int, ...] = ()
     close: Callable[[], None] = lambda: None
     explain: Callable[[str], str | None] = lambda output: None
+    denials: Callable[[], list[ToolDenial]] = lambda: []  # after it ended: what it was refused (the network)
 
 
 class CommandWrapper(Protocol):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from agent.tools.base import Tool, ToolContext, ToolError, ToolResult, WrappedCommand
+from agent.tools.base import Tool, ToolContext, ToolDenial, ToolError, ToolResult, WrappedCommand
 
 logger = logging.getLogger(__name__)
 
@@ -136,15 +136,27 @@ class BashTool(Tool):
         if not args.command.strip():
             raise ToolError("command is empty.")
         wrapped = _sandboxed(args, ctx)
-        output, code, timed_out, lingering = await run_command(args.command, ctx.project_dir, args.timeout,
-                                                               wrapped=wrapped)
+        try:
+            output, code, timed_out, lingering = await run_command(args.command, ctx.project_dir, args.timeout,
+                                                                   wrapped=wrapped)
+        finally:
+            denials = wrapped.denials() if wrapped is not None else []  # this command's, whatever happened
         result = _result(output, code, timed_out, lingering, args.timeout)
         if wrapped is not None:
             note = wrapped.explain(output)
+            if denials:
+                note = _denials_note(denials)  # says exactly what was refused: better than a guess
             if note:
                 result.content += f"\n\n{note}"
             result.summary += " (sandboxed)"
+            result.denials = denials
         return result
+
+
+def _denials_note(denials: list[ToolDenial]) -> str:
+    lines = [f"- {d.reason}; to allow it: {d.rule}" if d.rule else f"- {d.reason}" for d in dict.fromkeys(denials)]
+    return ("The sandbox refused, while the command ran:\n" + "\n".join(lines) + "\nThe user decides what "
+            "may be reached: do not try another way around the sandbox; say what you needed instead.")
 
 
 @functools.cache

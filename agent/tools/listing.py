@@ -13,6 +13,7 @@ import re
 import subprocess
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import re2
 
@@ -23,6 +24,7 @@ SKIPPED_DIRS = frozenset({
     ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox",
 })
 GIT_TIMEOUT_S = 30
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class GlobError(ValueError):
@@ -86,7 +88,7 @@ def _split_top_level(body: str) -> list[str]:
 
 
 @lru_cache(maxsize=256)
-def glob_to_regex(pattern: str) -> re2._Regexp:
+def glob_to_regex(pattern: str) -> SurrogateSafeRegex:
     """Compile a glob for `fullmatch` against a `/`-separated relative path.
 
     Supports `*`, `?`, `[abc]`, `[!abc]`, `{a,b}` and `**` as a whole segment (`**/x`, `a/**/x`, `a/**`).
@@ -96,19 +98,35 @@ def glob_to_regex(pattern: str) -> re2._Regexp:
 
 
 @lru_cache(maxsize=256)
-def glob_or_parent_regex(*patterns: str) -> re2._Regexp:
+def glob_or_parent_regex(*patterns: str) -> SurrogateSafeRegex:
     """A regex whose `fullmatch` says: one of the globs matches the path or one of its parent folders
     (gitignore's rule: a pattern matching a folder covers everything below it)."""
     body = "|".join(_translate(pattern) for pattern in patterns)
     return _compile(f"(?:{body})(?:/.*)?", " or ".join(patterns))
 
 
-def _compile(regex: str, pattern: str) -> re2._Regexp:
+class SurrogateSafeRegex:
+    """An RE2 regex that also matches paths holding lone surrogates (a file name that is not UTF-8, as
+    Python decodes it), which RE2 cannot encode: each such character is matched as U+FFFD."""
+
+    __slots__ = ("regex",)
+
+    def __init__(self, regex: re2._Regexp) -> None:
+        self.regex = regex
+
+    def fullmatch(self, text: str) -> Any:
+        try:
+            return self.regex.fullmatch(text)
+        except UnicodeEncodeError:
+            return self.regex.fullmatch(_SURROGATE.sub("\ufffd", text))
+
+
+def _compile(regex: str, pattern: str) -> SurrogateSafeRegex:
     options = re2.Options()
     options.log_errors = False
     options.dot_nl = True
     try:
-        return re2.compile(regex, options=options)
+        return SurrogateSafeRegex(re2.compile(regex, options=options))
     except re2.error:
         raise GlobError(f"Invalid glob pattern {pattern!r}: check its brackets and braces.") from None
 

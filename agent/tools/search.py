@@ -17,13 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import re2
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.tools.base import FileVerdict, Tool, ToolContext, ToolError, ToolResult
 from agent.tools.files import BINARY_SNIFF_BYTES, plural
 from agent.tools.grep_engine import Matcher, compile_matcher, scan
-from agent.tools.listing import SKIPPED_DIRS, GlobError, glob_to_regex, list_files
+from agent.tools.listing import SKIPPED_DIRS, GlobError, SurrogateSafeRegex, glob_to_regex, list_files
 from agent.tools.safe_open import UnsafeFileError, kind_of, open_regular
 
 __all__ = ["GLOB_MAX_RESULTS", "SKIPPED_DIRS", "GlobTool", "GrepTool", "glob_to_regex", "list_files"]
@@ -44,7 +43,7 @@ FILE_TYPES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _compile_glob(pattern: str) -> re2._Regexp:
+def _compile_glob(pattern: str) -> SurrogateSafeRegex:
     try:
         return glob_to_regex(pattern)
     except GlobError as exc:

@@ -24,6 +24,7 @@ import marshal
 import os
 import sys
 import time
+import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -93,6 +94,12 @@ def start_relay(spec: dict) -> None:
     relay = spec.get("relay") or []
     if not relay:
         return
+    if _is_python_relay(relay):  # run in a fork of this interpreter: no second start, no wait
+        try:
+            _load_relay(relay[3]).start_in_background(relay[4:])
+            return
+        except (OSError, ImportError, AttributeError, KeyError, ValueError) as exc:
+            fail(f"the network relay could not start: {exc}")
     pid = os.fork()
     if pid == 0:
         try:
@@ -106,6 +113,21 @@ def start_relay(spec: dict) -> None:
             return
         time.sleep(0.01)
     fail(f"the network relay did not listen on 127.0.0.1:{spec['relay_port']} within {RELAY_READY_S:g}s")
+
+
+def _is_python_relay(relay: list) -> bool:
+    """The agent's own relay (agent.permissions.network.relay_template): this interpreter, -I -S, a file."""
+    return len(relay) >= 4 and relay[0] == sys.executable and relay[1:3] == ["-I", "-S"] and relay[3].endswith(".py")
+
+
+def _load_relay(path: str) -> types.ModuleType:
+    """relay.py imported by its folder, as `native` is (importlib.util would cost more than the relay)."""
+    folder, name = os.path.split(path)
+    sys.path.insert(0, folder)
+    try:
+        return __import__(name[: -len(".py")])
+    finally:
+        sys.path.remove(folder)
 
 
 def run_command(spec: dict) -> None:

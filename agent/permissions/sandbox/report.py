@@ -58,7 +58,8 @@ def sandbox_rows(runner: SandboxRunner) -> list[tuple[str, str]]:
     if net.enabled and chosen is not None and chosen.name == "landlock-only":
         network = "none: the landlock-only backend has no network namespace to run the proxy's relay in"
     elif net.enabled:
-        network = f"only {', '.join(net.allowed_domains) or 'no domains yet'}, through the agent's proxy"
+        network = (f"only {', '.join(net.allowed_domains)}, through the agent's proxy" if net.allowed_domains
+                   else "no domain listed yet: each new one is asked about in the chat (through the agent's proxy)")
     elif net.allowed_domains:
         network = (f"none: sandbox.network.allowedDomains ({', '.join(net.allowed_domains)}) needs the agent's "
                    "proxy, which is not running")

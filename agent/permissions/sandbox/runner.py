@@ -21,12 +21,13 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from agent.permissions.sandbox.backends import BACKENDS, Backend, Probe, plan_mounts
 from agent.permissions.sandbox.config import SandboxSettings
 from agent.permissions.sandbox.explain import explain_failure
 from agent.permissions.sandbox.policy import NetworkPolicy, SandboxPolicy, build_policy
-from agent.tools.base import SandboxVerdict, WrappedCommand
+from agent.tools.base import SandboxVerdict, ToolDenial, WrappedCommand
 
 __all__ = ["SandboxRunner", "SandboxUnavailable"]
 
@@ -38,7 +39,22 @@ log = logging.getLogger(__name__)
 # or a sandboxed command could rewrite what starts the next one.
 SELF_PATHS = tuple(dict.fromkeys(Path(p) for p in (sys.prefix, sys.exec_prefix, sys.base_prefix,
                                                    os.path.dirname(os.path.realpath(sys.executable)),
-                                                   os.path.dirname(os.path.abspath(__file__)))))
+                                                   os.path.dirname(os.path.abspath(__file__)),
+                                                   # the network relay, loaded by the launcher before its filter
+                                                   os.path.join(os.path.dirname(os.path.dirname(
+                                                       os.path.abspath(__file__))), "network"))))
+
+
+@runtime_checkable
+class CommandNetwork(Protocol):
+    """The session's network (agent.permissions.network.NetworkGate): the NetworkPolicy for the next
+    command (or a preview that starts nothing), and after it what that command was refused."""
+
+    def policy(self) -> NetworkPolicy: ...
+
+    def preview(self) -> NetworkPolicy: ...
+
+    def finished(self) -> list[ToolDenial]: ...
 
 
 NetworkSource = NetworkPolicy | Callable[[], NetworkPolicy | None] | None
@@ -63,7 +79,7 @@ class _Shared:
 class SandboxRunner:
     def __init__(self, project_dir: Path, settings: SandboxSettings, *, home: Path | None = None,
                  read_deny: Iterable[str] = (), edit_deny: Iterable[str] = (),
-                 network: NetworkSource = None, backends: Iterable[Backend] | None = None,
+                 network: NetworkSource | CommandNetwork = None, backends: Iterable[Backend] | None = None,
                  warn: Callable[[str], None] = log.warning, _shared: _Shared | None = None) -> None:
         self.project_dir = Path(os.path.abspath(project_dir))
         self.settings = settings
@@ -161,14 +177,21 @@ class SandboxRunner:
         return tuple(done.get(b.name) or b.probe() for b in self._candidates)
 
     def policy(self, temp_dir: Path | None = None) -> SandboxPolicy:
-        """The policy now (`temp_dir`: a stand-in for the private temp folder, which is made on first use)."""
+        """The policy now (`temp_dir`: a stand-in for the private temp folder, which is made on first use;
+        given, this is a preview for `agent sandbox` and starts nothing, the network proxy included)."""
         return build_policy(self.project_dir, self.settings, home=self.home,
                             temp_dir=temp_dir or self._folder() / "tmp", read_deny=self.read_deny,
-                            edit_deny=self.edit_deny, network=self._network(), extra_read_only=SELF_PATHS)
+                            edit_deny=self.edit_deny, network=self._network(preview=temp_dir is not None),
+                            extra_read_only=SELF_PATHS)
 
-    def _network(self) -> NetworkPolicy | None:
-        """The network now: a provider is called for each command, so a proxy may start on first use."""
-        return self.network() if callable(self.network) else self.network
+    def _network(self, *, preview: bool = False) -> NetworkPolicy | None:
+        """NETWORK HOOK: the network now. A CommandNetwork (the session's agent.permissions.network.NetworkGate)
+        or a provider function is asked for each command, so a proxy may start on first use; a preview
+        (`agent sandbox`) starts nothing."""
+        source = self.network
+        if isinstance(source, CommandNetwork):
+            return source.preview() if preview else source.policy()
+        return source() if callable(source) else source
 
     def private_path(self, name: str) -> Path:
         """A path in the session's folder that sandboxed commands can read but not change or replace:
@@ -197,8 +220,10 @@ class SandboxRunner:
             for fd in fds:
                 with contextlib.suppress(OSError):
                     os.close(fd)
+        source = self.network
+        denials = source.finished if isinstance(source, CommandNetwork) else list
         return WrappedCommand(wrapped, policy.environment(env), fds, close,
-                              lambda output: explain_failure(output, policy, self.settings))
+                              lambda output: explain_failure(output, policy, self.settings), denials)
 
     def rooted(self, project_dir: Path) -> SandboxRunner:
         """The same sandbox for a run that works in `project_dir` alone (an isolated run's worktree)."""
