@@ -140,3 +140,18 @@ def test_the_model_credential_never_reaches_a_server(tmp_path):
                         "FROM_CONFIG": "c"}
     finally:
         manager.close()
+
+
+@pytest.mark.parametrize("transport", ["http", "sse"])
+def test_configured_headers_with_variables_reach_an_http_server(transport, tmp_path):
+    with served(transport, tmp_path) as url:
+        spec = parse_server("t", {"type": transport, "url": url, "headers": {"X-Token": "Bearer ${TOKEN}"}},
+                            "user", "test", {"TOKEN": "abc123"})
+        manager, _ = _manager(spec, tmp_path)
+        try:
+            manager.start()
+            assert manager.wait_ready(60), manager.states["t"].error
+            got = convert_result(_call(manager, "header", {"name": "x-token"})).content
+            assert got == "Bearer abc123"
+        finally:
+            manager.close()

@@ -13,7 +13,7 @@ import socket
 import sys
 from pathlib import Path
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.utilities.types import Image
 from pydantic import BaseModel
 
@@ -57,6 +57,12 @@ async def slow(seconds: float) -> str:
 @server.tool(description="One environment variable of the server")
 def getenv(name: str) -> str:
     return os.environ.get(name, "(unset)")
+
+
+@server.tool(description="One HTTP header of the request that called this tool")
+def header(name: str, ctx: Context) -> str:
+    request = ctx.request_context.request
+    return request.headers.get(name, "(none)") if request is not None else "(not http)"
 
 
 @server.tool(description="Exit the server process")
