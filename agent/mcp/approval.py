@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from agent.mcp.config import our_config_path, project_key, read_json_file
+from agent.mcp.config import claude_json_path, our_config_path, project_key, read_json_file
 from agent.mcp.store import update_our_config
 
 APPROVED, DENIED, ASK, UNTRUSTED = "approved", "denied", "ask", "untrusted"
@@ -25,14 +25,26 @@ def _names(value: Any) -> set[str]:
     return {v for v in value if isinstance(v, str)} if isinstance(value, list) else set()
 
 
-def remembered(project_dir: Path, env: Mapping[str, str]) -> dict[str, Any]:
+def _project_entry(path: Path, project_dir: Path) -> dict[str, Any]:
     try:
-        data = read_json_file(our_config_path(env))
+        data = read_json_file(path)
     except ValueError:
         return {}
     projects = data.get("projects")
     entry = projects.get(project_key(project_dir)) if isinstance(projects, dict) else None
     return entry if isinstance(entry, dict) else {}
+
+
+def remembered(project_dir: Path, env: Mapping[str, str]) -> dict[str, Any]:
+    """The user's answers for this project: ours, and those Claude Code keeps in `~/.claude.json`."""
+    ours = _project_entry(our_config_path(env), project_dir)
+    theirs = _project_entry(claude_json_path(env), project_dir)
+    merged: dict[str, Any] = dict(ours)
+    for key in ("enabledMcpjsonServers", "disabledMcpjsonServers"):
+        names = _names(ours.get(key)) | _names(theirs.get(key))
+        if names:
+            merged[key] = sorted(names)
+    return merged
 
 
 def project_verdict(name: str, *, trusted: bool, settings: Mapping[str, Any], memory: Mapping[str, Any]) -> str:
