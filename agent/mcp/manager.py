@@ -162,6 +162,12 @@ class McpManager:
 
     # --- one server ---------------------------------------------------------------------------------
 
+    def _report(self, line: str) -> None:
+        try:
+            self.report(line)
+        except Exception:  # a face that has gone (its loop closed) must not stop the supervisor
+            log.warning("%s", line)
+
     async def _supervise(self, state: ServerState) -> None:
         while True:
             errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115 - closed below
@@ -178,14 +184,14 @@ class McpManager:
             finally:
                 errlog.close()
             if state.restarts >= MAX_RESTARTS:
-                self.report(f"MCP server {state.name} failed: {state.error}; gave up after {state.restarts} "
+                self._report(f"MCP server {state.name} failed: {state.error}; gave up after {state.restarts} "
                             "restarts (/mcp shows it)")
                 state.ready.set()
                 return
             delay = BACKOFF_S[min(state.restarts, len(BACKOFF_S) - 1)]
             state.restarts += 1
             what = "stopped" if was_connected else "failed to start"
-            self.report(f"MCP server {state.name} {what}: {state.error}; restarting in {delay:g}s")
+            self._report(f"MCP server {state.name} {what}: {state.error}; restarting in {delay:g}s")
             state.ready.set()  # after the report: whoever waited sees it
             await asyncio.sleep(delay)
 
@@ -212,7 +218,7 @@ class McpManager:
                 state.prompts = prompts
             state.client, state.status, state.error = client, "connected", ""
             if state.restarts:
-                self.report(f"MCP server {state.name} reconnected")
+                self._report(f"MCP server {state.name} reconnected")
             state.ready.set()
             scope.deadline = math.inf
             assert self._stop is not None
