@@ -354,10 +354,16 @@ def _validate_cache_breakpoints(body: dict[str, Any]) -> str | None:
     for message in body["messages"]:
         if isinstance(message, dict):
             blocks += _blocks(message.get("content"))
-    count = sum(1 for b in blocks if isinstance(b, dict) and b.get("cache_control"))
+    controls = [b["cache_control"] for b in blocks if isinstance(b, dict) and b.get("cache_control")]
+    count = len(controls)
     if count > MAX_CACHE_BREAKPOINTS:
         limit = MAX_CACHE_BREAKPOINTS
         return f"A maximum of {limit} blocks with cache_control may be provided. Found {count}."
+    ttls = [c.get("ttl", "5m") if isinstance(c, dict) else "5m" for c in controls]
+    if any(t not in ("5m", "1h") for t in ttls):
+        return f"cache_control.ttl: Input should be '5m' or '1h' (got {ttls})"
+    if "1h" in ttls and "5m" in ttls[:len(ttls) - ttls[::-1].index("1h")]:  # tools, system, messages order
+        return "a ttl='1h' cache_control block must not come after a ttl='5m' cache_control block"
     return None
 
 

@@ -29,7 +29,7 @@ def test_every_recurring_task_is_exported_and_a_one_shot_is_skipped_with_a_note(
     assert export(tmp_path, "--format", "crontab", "-o", str(tmp_path / "out")) == 0
     text = (tmp_path / "out" / "crontab").read_text()
     assert "CRON_TZ=Europe/Berlin" in text
-    assert "30 9 * * 1-5 cd " in text and "-p --max-turns 4 -- check" in text
+    assert "30 9 * * 1-5 cd " in text and "agent cron run aaaaaaaa;" in text
     assert "0 12 * * * cd " in text and "cccccccc" not in text
     assert "task cccccccc not exported: it is a one-shot task" in capsys.readouterr().err
 
@@ -55,14 +55,14 @@ def test_a_task_systemd_cannot_express_is_refused_and_the_others_are_still_writt
     assert "task bbbbbbbb not exported: systemd cannot express '30 2 * * *' exactly" in capsys.readouterr().err
 
 
-def test_an_isolated_task_goes_to_github_actions_with_a_pull_request_but_not_to_systemd(tmp_path: Path,
-                                                                                       capsys) -> None:
+def test_an_isolated_task_goes_to_github_actions_with_a_pull_request_but_not_to_kubernetes(tmp_path: Path,
+                                                                                          capsys) -> None:
     write_tasks(tmp_path, {"id": "aaaaaaaa", "isolation": "worktree"})
     assert export(tmp_path, "--format", "github-actions", "-o", str(tmp_path / "wf")) == 0
     workflow = yaml.safe_load((tmp_path / "wf" / "agent-task-aaaaaaaa.yml").read_text())
     assert workflow["permissions"] == {"contents": "write", "pull-requests": "write"}
     capsys.readouterr()
-    assert export(tmp_path, "--format", "systemd") == 1
+    assert export(tmp_path, "--format", "kubernetes", "--image", "img:1") == 1
     assert "own git worktree" in capsys.readouterr().err
 
 
@@ -87,7 +87,7 @@ def test_chained_tasks_and_token_limits_are_reported(tmp_path: Path, capsys) -> 
     documents = list(yaml.safe_load_all(out))
     assert [d["metadata"]["name"] for d in documents] == ["agent-task-aaaaaaaa"]
     assert "task bbbbbbbb not exported: it follows other tasks (after:)" in err
-    assert "maxTokensPerRun is not enforced by agent -p" in err
+    assert "maxTokensPerRun" not in err  # agent cron run enforces it
 
 
 @pytest.mark.parametrize("fmt", ["crontab", "systemd", "kubernetes", "github-actions"])
@@ -115,11 +115,11 @@ def test_exporting_twice_writes_the_same_bytes(tmp_path: Path, fmt: str) -> None
 
 
 def test_limits_and_catch_up_come_from_the_task_and_settings(tmp_path: Path, capsys) -> None:
-    write_tasks(tmp_path, {"id": "aaaaaaaa", "maxTurns": 6, "catchUp": "skip"})
+    write_tasks(tmp_path, {"id": "aaaaaaaa", "maxTurns": 6, "catchUp": "skip", "timeoutS": 300})
     (tmp_path / ".claude" / "settings.json").write_text(json.dumps({"cronJitter": {"recurringCapMs": 120_000}}))
     assert export(tmp_path, "--format", "systemd") == 0
     out = capsys.readouterr().out
-    assert '"--max-turns" "6" "--" "check"' in out
+    assert '"cron" "run" "aaaaaaaa"' in out and "RuntimeMaxSec=420\n" in out
     assert "Persistent=false" in out and "RandomizedDelaySec=120\n" in out
 
 

@@ -3,7 +3,6 @@ arriving intact through each target's own unquoting (cron's %, sh, systemd, Kube
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
@@ -19,7 +18,7 @@ import yaml
 
 from agent.export.calendar import ExportError
 from agent.export.formats import agent_args, render, render_crontab
-from tests.export_support import HOSTILE, ISOLATED, TASKS, context, cron_command, k8s_expand, systemd_words
+from tests.export_support import ISOLATED, TASKS, context, cron_command, k8s_expand, systemd_words
 
 GOLDEN = Path(__file__).parent / "data" / "export"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
@@ -75,17 +74,26 @@ def test_a_hostile_prompt_survives_cron_and_the_shell(tmp_path: Path) -> None:
         assert json.loads(log.read_text().splitlines()[-1]) == agent_args(task)
 
 
-def test_a_prompt_ending_in_newlines_loses_only_what_agent_p_strips(tmp_path: Path) -> None:
+def test_every_job_runs_agent_cron_run_and_never_puts_the_prompt_on_a_command_line() -> None:
+    for fmt in ("crontab", "systemd", "kubernetes", "github-actions"):
+        for name, text in all_files(fmt):
+            commands = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+            assert "second line" not in "\n".join(commands), f"{fmt}/{name} carries the prompt"
+    assert agent_args(TASKS[0]) == ["cron", "run", "1a2b3c4d"]
+
+
+def test_each_target_carries_the_run_time_limit() -> None:
     from dataclasses import replace
 
-    task = replace(TASKS[0], prompt="\nfirst\n\nlast\n\n")
-    (tmp_path / "env").write_text("")
-    ctx = context(project=str(tmp_path), agent_argv=(str(fake_agent(tmp_path)),), env_file=str(tmp_path / "env"),
-                  log_dir=str(tmp_path / "logs"))
-    line = render_crontab([task], ctx)[0][1].splitlines()[-1]
-    subprocess.run(["/bin/sh", "-c", cron_command(line)], check=True, timeout=30)
-    sent = json.loads((tmp_path / "logs" / "agent-task-1a2b3c4d.log").read_text())[-1]
-    assert sent.strip() == task.prompt.strip() and sent.startswith("\nfirst\n\nlast")
+    task = replace(TASKS[1], timeout_s=600, retry_attempts=4)
+    service = dict(render("systemd", task, context())[0])["agent-task-5e6f7a8b.service"]
+    assert "Type=exec\n" in service and "RuntimeMaxSec=720\n" in service  # the run's 600 s plus 120 s
+    job = yaml.safe_load(render("kubernetes", task, context())[0][0][1])["spec"]["jobTemplate"]["spec"]
+    assert job["activeDeadlineSeconds"] == 720 and job["backoffLimit"] == 4
+    rule = job["podFailurePolicy"]["rules"][0]
+    assert rule["action"] == "FailJob" and rule["onExitCodes"]["values"] == [1, 2, 3]
+    workflow = yaml.safe_load(render("github-actions", task, context())[0][0][1])
+    assert workflow["jobs"]["run"]["timeout-minutes"] == 17  # 720 s of run and 300 s of setting up
 
 
 def exec_start(unit: str) -> str:
@@ -133,7 +141,7 @@ def test_the_cronjob_has_the_fields_kubernetes_needs() -> None:
                                  "valueFrom": {"secretKeyRef": {"name": "agent-anthropic", "key": "api-key"}}}]
     assert container["resources"]["limits"]["memory"] and container["resources"]["requests"]["cpu"]
     latest = yaml.safe_load(render("kubernetes", TASKS[0], context())[0][0][1])
-    assert latest["spec"]["startingDeadlineSeconds"] == 86400  # catchUp latest: until the next slot
+    assert latest["spec"]["startingDeadlineSeconds"] == 3600  # catchUp latest: the interval, at most an hour
 
 
 _DISCOVERY = {  # just enough API discovery for kubectl to map the CronJob kind, as a cluster would
@@ -200,12 +208,11 @@ def workflow(task) -> dict:
     return yaml.safe_load(render("github-actions", task, context(image=None))[0][0][1])
 
 
-def test_the_workflow_run_step_passes_a_hostile_prompt_intact(tmp_path: Path) -> None:
+def test_the_workflow_run_step_runs_the_task_from_the_checkout(tmp_path: Path) -> None:
     steps = workflow(TASKS[0])["jobs"]["run"]["steps"]
     run = next(step for step in steps if step.get("name") == "Run the task")
-    assert run["env"]["ANTHROPIC_API_KEY"] == "${{ secrets.ANTHROPIC_API_KEY }}"
-    assert "${{" not in run["env"]["AGENT_PROMPT_B64"] and "${{" not in run["run"]
-    assert base64.b64decode(run["env"]["AGENT_PROMPT_B64"]).decode() == HOSTILE
+    assert run["env"] == {"ANTHROPIC_API_KEY": "${{ secrets.ANTHROPIC_API_KEY }}"}
+    assert "${{" not in run["run"]
     fake_agent(tmp_path)
     env = {**os.environ, **run["env"], "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"}
     done = subprocess.run(["bash", "-e", "-c", run["run"]], env=env, capture_output=True, text=True, timeout=30)
@@ -236,15 +243,15 @@ def test_the_workflow_uses_the_image_as_its_container_when_given() -> None:
     assert not any("setup-python" in str(step.get("uses")) for step in document["jobs"]["run"]["steps"])
 
 
-@pytest.mark.parametrize("fmt", ["systemd", "kubernetes"])
-def test_isolation_is_refused_where_agent_p_would_edit_the_checkout_in_place(fmt: str) -> None:
+def test_isolation_is_refused_in_kubernetes_whose_pod_would_lose_the_branch() -> None:
     with pytest.raises(ExportError, match="own git worktree"):
-        render(fmt, ISOLATED, context())
+        render("kubernetes", ISOLATED, context())
 
 
-def test_isolation_is_refused_in_a_crontab() -> None:
-    with pytest.raises(ExportError, match="own git worktree"):
-        render_crontab([ISOLATED], context())
+def test_isolation_runs_on_this_machine_in_crontab_and_systemd_as_in_the_daemon() -> None:
+    assert "agent cron run 9c0d1e2f" in render_crontab([ISOLATED], context())[0][1]
+    service = dict(render("systemd", ISOLATED, context())[0])["agent-task-9c0d1e2f.service"]
+    assert '"cron" "run" "9c0d1e2f"' in service
 
 
 def test_the_timer_keeps_catch_up_and_puts_systemd_jitter_in_place_of_ours() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from test_commands import Harness
 
-from agent.cron.gaps import DIED, NO_PROCESS, UNRECORDED, expected_slots, find_gaps
+from agent.cron.gaps import DIED, NO_HISTORY, NO_PROCESS, UNRECORDED, expected_slots, find_gaps
 from agent.cron.history import RunHistory, RunRecord, history_path
 from agent.cron.status import find_project_gaps
 from agent.cron.task import CronTask
@@ -114,7 +114,7 @@ def test_agent_cron_status_json_lists_the_gaps_lock_holder_and_next_fires(tmp_pa
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["lockHolder"] is None and report["next"][0]["id"] == "9a900001"
-    assert report["gaps"][0] == {"taskId": "9a900001", "expectedAt": hour, "reason": NO_PROCESS}
+    assert report["gaps"][0] == {"taskId": "9a900001", "expectedAt": hour, "reason": NO_HISTORY}
     text = subprocess.run([sys.executable, "-m", "agent", "cron", "status", "--cwd", str(project)], env=env,
                           capture_output=True, text=True, timeout=60).stdout
     assert "nobody holds the project lock" in text and "left no record" in text

@@ -65,6 +65,8 @@ def test_three_watchers_fire_each_of_twenty_due_durable_tasks_exactly_once(proje
     recurring = [overdue_recurring(f"a000000{n:x}", now) for n in range(10)]
     one_shots = [overdue_one_shot(f"b000000{n:x}", now) for n in range(10)]
     write_tasks(project, recurring + one_shots)
+    # 20 due at once would be paced at 10 starts a minute (tests/test_cron_pacing.py); this test is the race
+    (project / ".claude" / "settings.json").write_text(json.dumps({"cron": {"maxStartsPerMinute": 100}}))
     ids = [t.id for t in recurring + one_shots]
     with WatcherGroup(project, env) as group:
         group.start(3)  # all three race for the lock on their first tick

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from fake_api import child_env, text_reply, tool_reply
+from trust_support import trust_folder
 
 
 def write_tasks(project: Path, tasks: list[dict]) -> None:
@@ -90,6 +91,7 @@ def test_daemon_denies_tools_that_settings_do_not_allow(fake_api, tmp_path):
     project = project_with_task(tmp_path, "da3e0002", "clean up", age_ms=120_000, last_fired_ago_ms=90_000)
     # without the sandbox (on by default for scheduled runs: tests/test_sandbox_runs.py), only rules allow
     (project / ".claude" / "settings.json").write_text('{"sandbox": {"enabled": false}}')
+    trust_folder(project)  # a project may switch the sandbox off only once trusted (tests/test_trust_gate.py)
     fake_api.script(tool_reply(("Bash", {"command": "touch cleaned"})), text_reply("could not"))
     proc = start_daemon(fake_api, project)
     try:

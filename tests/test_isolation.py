@@ -431,7 +431,7 @@ def runner_for(repo: Path, tmp_path: Path, *, hang: bool):
 
     made: list[WritingConversation] = []
 
-    def new_conversation(*, emit=None):
+    def new_conversation(*, emit=None, record=True):
         made.append(WritingConversation(repo, emit, hang))
         return made[-1]
 

@@ -312,3 +312,31 @@ def test_prune_removes_the_worktree_a_killed_run_left_and_then_its_old_branch(fa
     assert f"Deleted {killed.branch}" in done.stdout
     assert not killed.path.exists() and running.path.exists()
     assert git(repo, "branch", "--list", "task/*", "--format=%(refname:short)").split() == [running.branch]
+
+
+def test_kill_9_mid_run_leaves_no_worktree_after_restart_and_keeps_the_marked_branch(fake_api, tmp_path):
+    from fake_api import stalled_reply
+
+    project = isolated_project(tmp_path)
+    fake_api.script(tool_reply(("Write", {"file_path": "half.txt", "content": "half done\n"})), stalled_reply())
+    proc = subprocess.Popen([sys.executable, "-m", "agent", "daemon", "--cwd", str(project)],
+                            env=env_for(fake_api, tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        fake_api.wait_for_requests(2, timeout=30)  # the Write ran; the second model call hangs
+        assert len(worktrees_left(tmp_path)) == 1
+        proc.kill()
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    fake_api.set_default(text_reply("done"))
+    out = run_daemon(fake_api, tmp_path, project, "removed its worktree")
+    assert "recorded interrupted" in out
+    runs = json.loads(cron(fake_api, tmp_path, project, "history", "--json").stdout)
+    [killed] = [r for r in runs if r["status"] == "interrupted"]
+    branch = killed["branch"]
+    assert worktrees_left(tmp_path) == [] or all(branch not in str(p) for p in worktrees_left(tmp_path))
+    assert git(project, "show", f"{branch}:half.txt") == "half done\n"  # what it did is on its branch
+    assert "interrupted run" in git(project, "config", f"branch.{branch}.description")
+    assert f"branch {branch} kept" in killed["error"]

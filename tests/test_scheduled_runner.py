@@ -38,7 +38,7 @@ class Session:
         self.cron = SimpleNamespace(next_fire_ms=lambda task, now: self.next_slot)
         self.next_slot: int | None = None
 
-    def new_conversation(self, *, emit=None):
+    def new_conversation(self, *, emit=None, record=True):
         turn = self.turns[min(self.made, len(self.turns) - 1)]
         self.made += 1
         return ScriptedConversation(turn, emit)
@@ -162,3 +162,72 @@ async def test_cancelling_during_the_backoff_wait_records_the_run_interrupted(se
         await job
     [run] = db.runs()
     assert run.status == "interrupted" and run.requests == 1
+
+
+async def test_a_run_past_its_time_limit_is_stopped_and_recorded_timeout(setup):
+    make, _, db = setup
+
+    async def endless(conversation) -> TurnResult:
+        await asyncio.sleep(60)
+        return OK
+
+    _, runner = make([endless])
+    record = await asyncio.wait_for(runner.run(fired(timeoutS=0.2)), 10)
+    assert record.status == "timeout" and "time limit of 0.2 s" in record.error
+    assert db.runs()[0].status == "timeout"
+
+
+async def test_cron_run_timeout_applies_when_the_task_sets_none(setup):
+    make, _, _ = setup
+
+    async def endless(conversation) -> TurnResult:
+        await asyncio.sleep(60)
+        return OK
+
+    _, runner = make([endless], {"runTimeoutS": 0.2})
+    record = await asyncio.wait_for(runner.run(fired()), 10)
+    assert record.status == "timeout"
+
+
+async def test_a_retry_wait_gives_the_concurrency_slot_back(setup):
+    from agent.runs.slots import RunSlots
+
+    make, _, _ = setup
+    _, runner = make([failure("OverloadedError"), OK])
+    slots = RunSlots(1)
+    others_ran = []
+
+    async def sleep(seconds: float) -> None:  # while this run waits, another takes the only slot
+        async with slots.held():
+            others_ran.append(seconds)
+
+    runner._sleep = sleep
+    async with slots.held() as slot:
+        record = await asyncio.wait_for(runner.run(fired(), slot=slot), 10)
+        assert slot.held
+    assert record.status == "ok" and others_ran and slots.in_use == 0
+
+
+async def test_a_queued_record_is_carried_on_by_its_run(setup):
+    make, _, db = setup
+    _, runner = make([OK])
+    [queued] = (await runner.recorder.queue([fired()])).values()
+    assert db.get(queued.run_id).status == "queued"
+    record = await runner.run(fired(), record=queued)
+    assert record.run_id == queued.run_id and [r.status for r in db.runs()] == ["ok"]
+
+
+async def test_a_scheduled_run_writes_one_transcript_file_and_no_session_file(setup, tmp_path):
+    make, _, _ = setup
+    made = []
+    session, runner = make([OK])
+    original = session.new_conversation
+
+    def new_conversation(**kwargs):
+        made.append(kwargs)
+        return original(**kwargs)
+
+    session.new_conversation = new_conversation
+    await runner.run(fired())
+    assert made == [{"emit": made[0]["emit"], "record": False}]
+    assert len(list((tmp_path / "state").rglob("*.jsonl"))) == 1

@@ -27,6 +27,7 @@ from agent.cli.cron_history import (
     cmd_status,
     run_states,
 )
+from agent.cli.cron_run import add_run_parser
 
 CRON_EPILOG = """\
 examples:
@@ -43,6 +44,7 @@ examples:
   agent cron branches [ID]         run branches (task/ID/STAMP) with their run's status
   agent cron prune --older-than 14d   delete old run branches
   agent cron export --format systemd -o DIR   tasks as systemd timers (or crontab, kubernetes, github-actions)
+  agent cron run ID                one run of a task as the daemon does it (what exported jobs call)
 """
 
 
@@ -81,7 +83,7 @@ def build_cron_parser() -> argparse.ArgumentParser:
 
     p_watch = sub.add_parser("watch", help="run the scheduler here with no model and print each fire")
     p_watch.add_argument("--json", action="store_true", help="one JSON object per fire")
-    extra = [*add_history_parsers(sub), *add_branch_parsers(sub), add_export_parser(sub)]
+    extra = [*add_history_parsers(sub), *add_branch_parsers(sub), add_export_parser(sub), add_run_parser(sub)]
     for p_sub in (p_list, p_add, p_delete, p_next, p_watch, *extra):
         # `agent cron watch --cwd DIR` as well as `agent cron --cwd DIR watch`; SUPPRESS keeps the
         # subcommand from overwriting a --cwd given before it with its own default.
@@ -100,6 +102,10 @@ def run_cron_cli(argv: Sequence[str]) -> int:
         return _run_history_command(args, project)
     if args.command in BRANCH_COMMANDS:  # git and the run history
         return run_branch_command(args, project)
+    if args.command == "run":  # the model: the engine, the SDK
+        from agent.cli.cron_run import cmd_run
+
+        return cmd_run(args, project)
     return _run_task_command(args, project)
 
 

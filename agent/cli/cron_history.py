@@ -19,6 +19,7 @@ from agent.cli.common import EXIT_FAILURE, EXIT_OK, UsageError
 
 __all__ = ["add_history_parsers", "cmd_history", "cmd_resume", "cmd_show", "cmd_status", "parse_since", "run_states"]
 
+GAP_SLOTS_SHOWN = 5
 _UNITS_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
 
 
@@ -32,6 +33,9 @@ def add_history_parsers(sub: argparse._SubParsersAction) -> list[argparse.Argume
     p_history.add_argument("--status", choices=[s for s in RUN_STATUSES], help="only runs with this status")
     p_history.add_argument("--limit", type=int, default=50, metavar="N", help="at most N runs (default 50; 0: all)")
     p_history.add_argument("--json", action="store_true", help="one JSON array of runs")
+    p_history.add_argument("--prune", action="store_true", help="apply the retention now (cron.history.keepDays, "
+                           "default 30; keepRunsPerTask, default 1000): delete older runs and their transcripts")
+    p_history.add_argument("--dry-run", action="store_true", help="with --prune: say what would go, delete nothing")
 
     p_show = sub.add_parser("show", help="one recorded run in full")
     p_show.add_argument("run", help="the run id (see agent cron history), or a unique start of it")
@@ -42,7 +46,9 @@ def add_history_parsers(sub: argparse._SubParsersAction) -> list[argparse.Argume
 
     p_status = sub.add_parser("status", help="who fires the tasks, what fires next, and expected fires that "
                               "left no record (the last 7 days)")
-    p_status.add_argument("--json", action="store_true", help="one JSON object")
+    p_status.add_argument("--all", action="store_true", help="list every missed slot (default: the last "
+                          f"{GAP_SLOTS_SHOWN} of each task)")
+    p_status.add_argument("--json", action="store_true", help="one JSON object, every missed slot included")
     return [p_history, p_show, p_resume, p_status]
 
 
@@ -62,10 +68,16 @@ def parse_since(text: str | None, now_ms: int) -> int | None:
 
 
 def _history(project: Path):
+    """The project's run history, its records of dead processes settled first; None before any run."""
     from agent.cron.history import RunHistory, history_path
+    from agent.cron.orphans import settle_orphans
 
     path = history_path(project, os.environ)
-    return RunHistory(path) if path.exists() else None
+    if not path.exists():
+        return None
+    db = RunHistory(path)
+    settle_orphans(db, time.time_ns() // 1_000_000)
+    return db
 
 
 def run_states(project: Path) -> dict:
@@ -97,7 +109,34 @@ def _one_line(text: str | None, width: int) -> str:
     return flat[:width] + ("…" if len(flat) > width else "")
 
 
+def cmd_prune(args: argparse.Namespace, project: Path) -> int:
+    from agent.runs.retention import TRANSCRIPTS, prune, retention_of
+    from agent.settings import SettingsError, load_settings, project_state_dir
+
+    try:
+        keep_days, keep_runs = retention_of(load_settings(project).get("cron"))
+    except SettingsError as exc:
+        print(f"agent cron history: settings unreadable ({exc}); fix them before pruning", file=sys.stderr)
+        return EXIT_FAILURE
+    db = _history(project)
+    if db is None:
+        print("No recorded runs yet: nothing to prune.")
+        return EXIT_OK
+    pruned = prune(db, project_state_dir(project, os.environ) / TRANSCRIPTS, time.time_ns() // 1_000_000,
+                   keep_days, keep_runs, dry_run=args.dry_run)
+    if args.json:
+        print(json.dumps({"dryRun": args.dry_run, "keepDays": keep_days, "keepRunsPerTask": keep_runs,
+                          "runs": pruned.runs, "transcripts": pruned.files, "bytes": pruned.bytes_freed}))
+        return EXIT_OK
+    print(pruned.summary()[0].upper() + pruned.summary()[1:] + ".")
+    return EXIT_OK
+
+
 def cmd_history(args: argparse.Namespace, project: Path) -> int:
+    if args.dry_run and not args.prune:
+        raise UsageError("agent cron history: --dry-run goes with --prune")
+    if args.prune:
+        return cmd_prune(args, project)
     if args.limit < 0:
         raise UsageError("agent cron history: --limit must be 0 or more")
     now = time.time_ns() // 1_000_000
@@ -188,27 +227,45 @@ def cmd_resume(args: argparse.Namespace, project: Path) -> int:
     return EXIT_OK
 
 
-def cmd_status(args: argparse.Namespace, project: Path) -> int:
+def _holder_report(project: Path, now: int) -> dict | None:
+    """The lock holder, whether its process lives, and whether its scheduler still ticks (heartbeat)."""
+    from agent.cron.heartbeat import STALE_AFTER_MS, heartbeat_path, read_heartbeat
     from agent.cron.lock import SchedulerLock, owner_is_alive
+
+    holder = SchedulerLock(project, "agent-cron-status").holder()
+    if holder is None:
+        return None
+    report = {"pid": holder.pid, "sessionId": holder.session_id, "alive": owner_is_alive(holder),
+              "acquiredAt": holder.acquired_at_ms, "lastTickAt": None, "notTickingS": None}
+    beat = read_heartbeat(heartbeat_path(project, os.environ))
+    if beat is not None and beat.pid == holder.pid:
+        report["lastTickAt"] = beat.at_ms
+        if report["alive"] and now - beat.at_ms > STALE_AFTER_MS:
+            report["notTickingS"] = (now - beat.at_ms) // 1000
+    return report
+
+
+def cmd_status(args: argparse.Namespace, project: Path) -> int:
     from agent.cron.service import CronService
-    from agent.cron.status import find_project_gaps
+    from agent.cron.status import find_project_gaps, gaps_by_task
     from agent.cron.store import FileTaskStore, SessionTaskStore
     from agent.cron.zone import local_zone
 
     now = time.time_ns() // 1_000_000
     scheduled, problems = CronService(FileTaskStore(project), SessionTaskStore()).list_with_problems()
-    holder = SchedulerLock(project, "agent-cron-status").holder()
-    alive = holder is not None and owner_is_alive(holder)
+    holder = _holder_report(project, now)
     db = _history(project)
-    gaps = [] if db is None else find_project_gaps([s.task for s in scheduled], db, now, local_zone())
+    gaps = find_project_gaps([s.task for s in scheduled], db, now, local_zone())
+    grouped = gaps_by_task(gaps)
     states = {} if db is None else db.states()
     report = {
-        "lockHolder": None if holder is None else {"pid": holder.pid, "sessionId": holder.session_id,
-                                                   "alive": alive, "acquiredAt": holder.acquired_at_ms},
+        "lockHolder": holder,
         "next": [{"id": s.id, "nextFireAt": None if s.over_limit else s.next_fire_ms, "schedule": s.human_schedule,
                   "paused": bool(states.get(s.id) and states[s.id].paused), "overLimit": s.over_limit}
                  for s in scheduled],
         "gaps": [{"taskId": g.task_id, "expectedAt": g.slot_ms, "reason": g.reason} for g in gaps],
+        "gapsByTask": [{"taskId": task_id, "count": len(found), "first": found[0].slot_ms,
+                        "last": found[-1].slot_ms, "reason": found[-1].reason} for task_id, found in grouped.items()],
         "problems": problems,
     }
     if args.json:
@@ -216,12 +273,7 @@ def cmd_status(args: argparse.Namespace, project: Path) -> int:
         return EXIT_OK
     for problem in problems:
         print(f"agent cron: warning: {problem}", file=sys.stderr)
-    if holder is None:
-        print("Lock: nobody holds the project lock: durable tasks fire only while a chat or agent daemon runs.")
-    else:
-        state = "alive" if alive else "DEAD (the next session takes over)"
-        print(f"Lock: held by pid {holder.pid} (session {holder.session_id}), {state}, since "
-              f"{_when(holder.acquired_at_ms)}")
+    print(_lock_line(holder))
     for item in report["next"]:
         paused = "  PAUSED (agent cron resume " + item["id"] + ")" if item["paused"] else ""
         when = _when(item["nextFireAt"]) if item["nextFireAt"] is not None else item["schedule"]
@@ -230,7 +282,27 @@ def cmd_status(args: argparse.Namespace, project: Path) -> int:
     if not gaps:
         print("Gaps: none: every expected fire in the last 7 days has a record.")
         return EXIT_OK
-    print(f"Gaps: {len(gaps)} expected fire(s) left no record:")
-    for gap in gaps:
-        print(f"  {gap.task_id}  {_when(gap.slot_ms)}  {gap.reason}")
+    print(f"Gaps: {len(gaps)} expected fire(s) in the last 7 days left no record:")
+    for task_id, found in grouped.items():
+        print(f"  {task_id}  {len(found)} missed, {_when(found[0].slot_ms)} to {_when(found[-1].slot_ms)}: "
+              f"{found[-1].reason}")
+        shown = found if args.all else found[-GAP_SLOTS_SHOWN:]
+        if len(shown) < len(found):
+            print(f"    ... {len(found) - len(shown)} earlier (agent cron status --all lists every slot)")
+        for gap in shown:
+            print(f"    {_when(gap.slot_ms)}" + (f"  {gap.reason}" if gap.reason != found[-1].reason else ""))
     return EXIT_OK
+
+
+def _lock_line(holder: dict | None) -> str:
+    if holder is None:
+        return "Lock: nobody holds the project lock: durable tasks fire only while a chat or agent daemon runs."
+    if not holder["alive"]:
+        state = "DEAD (the next session takes over)"
+    elif holder["notTickingS"] is not None:
+        state = (f"holder alive but not ticking for {holder['notTickingS']} s (stopped, frozen or asleep: "
+                 "nothing fires until it runs again)")
+    else:
+        state = "alive"
+    return (f"Lock: held by pid {holder['pid']} (session {holder['sessionId']}), {state}, since "
+            f"{_when(holder['acquiredAt'])}")

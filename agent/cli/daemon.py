@@ -5,7 +5,11 @@ and runs each fire as one headless turn in a fresh conversation: a scheduled pro
 and a fresh context keeps a week of fires from piling up in one history. Nobody can answer permission
 questions, so tools run only as far as settings allow (`permissions.allow`, `--allowedTools`).
 
-Each fire goes through `ScheduledRunner` (gate, retries, limits) and is recorded in the run history.
+Each fire is recorded `queued` as it is committed, then goes through `ScheduledRunner` (gate, retries,
+limits, time limit) and is recorded in the run history. Different tasks run side by side, up to
+`cron.maxConcurrentRuns` (default 4); a task whose previous run still goes is recorded `skipped`, and
+so is a fire that cannot start within its starting deadline. At start-up, records left open by a
+process that died are closed `interrupted`, and the history is pruned (start-up and daily).
 Output is one line per event on stdout (and `--log-file`, rotated), for a log file or journald.
 Exit status: 0 after a clean stop, 2 for bad usage, 1 when it cannot serve (no credentials, bad
 settings). SIGTERM lets the running turn finish for `--grace` seconds, then stops it (`interrupted`);
@@ -16,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import signal
 import sys
@@ -42,6 +45,7 @@ LOG_FILE_BYTES = 5_000_000
 LOG_FILE_BACKUPS = 3
 DEFAULT_GRACE_S = 30.0
 GAP_CHECK_S = 3600.0
+PRUNE_EVERY_S = 86400.0
 
 
 def build_daemon_parser() -> argparse.ArgumentParser:
@@ -146,31 +150,93 @@ def run_daemon_cli(argv: Sequence[str]) -> int:
 
 
 class Daemon:
-    """The scheduler wired to a queue of headless turns, one at a time."""
+    """The scheduler wired to headless runs: different tasks in parallel up to `cron.maxConcurrentRuns`,
+    one task never beside itself, each fire recorded `queued` as it is committed."""
 
     def __init__(self, session, *, grace_s: float = DEFAULT_GRACE_S) -> None:
+        from agent.cron.policy import max_concurrent_runs
         from agent.cron.scheduler import CronScheduler
         from agent.runs.recorder import RunRecorder
         from agent.runs.scheduled import ScheduledRunner
+        from agent.runs.slots import RunSlots
 
         self.session = session
         self.grace_s = grace_s
-        self.queue: asyncio.Queue = asyncio.Queue()
-        self.running = False
         self.recorder = RunRecorder.for_session(session, source="daemon")
         self.notifier = self.recorder.notifier
         self.runner = ScheduledRunner(session, self.recorder, say=say, builtin_commands=builtin_names())
+        self.slots = RunSlots(max_concurrent_runs(session.settings.get("cron")))
         self.scheduler = CronScheduler(
-            session.project_dir, self.queue.put_nowait, self.is_busy,
+            session.project_dir, self.on_fire, self.is_busy,
             session_store=session.session_store, file_store=session.file_store,
             on_missed=self.report_missed, on_owner_change=self.report_owner, on_lock_wait=say,
+            on_commit=self.on_commit,
         )
         self._pending: set[asyncio.Task] = set()
+        self._queued: dict[tuple[str, int], object] = {}  # (task id, fired_ms) -> its `queued` record
+        self._active: dict[str, asyncio.Task] = {}  # task id -> its run (one per task at a time)
         self._draining = False
         self.gap_check_s = GAP_CHECK_S
+        self.prune_every_s = PRUNE_EVERY_S
+
+    @property
+    def running(self) -> bool:
+        return any(not run.done() for run in self._active.values())
 
     def is_busy(self) -> bool:
-        return self.running or not self.queue.empty()
+        return False  # runs go side by side; RunSlots bounds them and on_fire keeps a task from overlapping
+
+    async def on_commit(self, fires) -> None:
+        self._queued.update(await self.recorder.queue(fires))
+
+    def on_fire(self, fired) -> None:
+        task = fired.task
+        record = self._queued.pop((task.id, fired.fired_ms), None)
+        if self._draining:  # already committed to the file: say so rather than leave a silent gap
+            self._background(self.recorder.record_blocked(
+                task, fired.due_ms, "interrupted", "the daemon was stopping before this fire could run", record))
+            return
+        previous = self._active.get(task.id)
+        if previous is not None and not previous.done():
+            reason = "its previous run is still going (a task never runs beside itself)"
+            say(f"task {task.id} not run (skipped): {reason}")
+            self._background(self.recorder.record_blocked(task, fired.due_ms, "skipped", reason, record))
+            return
+        run = asyncio.get_running_loop().create_task(self._run(fired, record))
+        self._active[task.id] = run
+        run.add_done_callback(lambda done: self._active.pop(task.id, None) if self._active.get(task.id) is done
+                              else None)
+
+    async def _run(self, fired, record) -> None:
+        from agent.cron.policy import start_deadline_ms
+        from agent.runs.recorder import slot_end_ms
+
+        task = fired.task
+        started = False
+        try:
+            async with self.slots.held() as slot:
+                late_ms = self.recorder.now_ms() - fired.fired_ms
+                next_ms = slot_end_ms(self.session.cron, fired)
+                deadline = start_deadline_ms(self.recorder.policy(task),
+                                             None if next_ms is None else next_ms - fired.fired_ms)
+                if late_ms > deadline:
+                    reason = (f"late: it could not start within {deadline / 1000:g} s of its fire (waited "
+                              f"{late_ms / 1000:.0f} s for one of {self.slots.limit} run slots; "
+                              "cron.maxConcurrentRuns, cron.startingDeadlineS)")
+                    say(f"task {task.id} not run (skipped): {reason}")
+                    await self.recorder.record_blocked(task, fired.due_ms, "skipped", reason, record)
+                    return
+                started = True
+                await self.runner.run(fired, record=record, slot=slot)
+        except asyncio.CancelledError:
+            if not started:
+                await self.recorder.record_blocked(task, fired.due_ms, "interrupted",
+                                                   "the daemon was stopping before this fire could run", record)
+            raise
+        except Exception:  # one broken run must not end the service
+            log.exception("scheduled task %s failed unexpectedly", task.id)
+        finally:
+            self.scheduler.wake()
 
     def report_owner(self, owner: bool) -> None:
         if owner:
@@ -214,19 +280,20 @@ class Daemon:
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGHUP, self.reload_settings)
         say(f"agent daemon serving {self.session.file_store.path} (model {self.session.model})")
+        await self.recover()
         try:
             await self.scheduler.start()
         except Exception as exc:  # cannot serve: one line, exit 1
             print(f"agent daemon: cannot start the scheduler: {exc}", file=sys.stderr)
             return EXIT_FAILURE
-        worker = asyncio.create_task(self.work())
-        gap_watch = asyncio.create_task(self.watch_gaps())
+        watchers = [asyncio.create_task(self.watch_gaps()), asyncio.create_task(self.prune_daily())]
         try:
             await stop.wait()
         finally:
-            gap_watch.cancel()
-            await asyncio.gather(gap_watch, return_exceptions=True)
-            await self._stop_worker(worker)
+            for watcher in watchers:
+                watcher.cancel()
+            await asyncio.gather(*watchers, return_exceptions=True)
+            await self._stop_runs()
             await self.scheduler.stop()
             await asyncio.gather(*self._pending, return_exceptions=True)
             await self.notifier.drain()
@@ -234,8 +301,26 @@ class Daemon:
             say("stopped")
         return EXIT_OK
 
+    async def recover(self) -> None:
+        """Before serving: close the records of runs whose process died (`interrupted`), and keep the
+        branches of their worktrees while removing the folders."""
+        from agent.runs.recovery import recover_orphans
+
+        for line in await recover_orphans(self.recorder):
+            say(line)
+
+    async def prune_daily(self) -> None:
+        """Retention (`cron.history.keepDays`, `keepRunsPerTask`): at start-up and once a day."""
+        from agent.runs.retention import prune_history
+
+        while True:
+            pruned = await asyncio.to_thread(prune_history, self.recorder)
+            if pruned is not None and pruned.runs:
+                say(pruned.summary())
+            await asyncio.sleep(self.prune_every_s)
+
     async def watch_gaps(self) -> None:
-        """At start-up and every hour: expected fires that left no record, each reported once."""
+        """At start-up and every hour: expected fires that left no record, one line per task."""
         from agent.cron.store import TaskFileError
         from agent.cron.zone import local_zone
 
@@ -244,38 +329,24 @@ class Daemon:
                 tasks = (await asyncio.to_thread(self.session.file_store.load)).tasks
             except TaskFileError:
                 tasks = []
-            for gap in await self.recorder.check_gaps(tasks, local_zone()):
-                say(f"gap: task {gap.task_id} was due at {_local(gap.slot_ms)} and has no record: {gap.reason}")
+            gaps = await self.recorder.check_gaps(tasks, local_zone())
+            by_task: dict[str, list] = {}
+            for gap in gaps:
+                by_task.setdefault(gap.task_id, []).append(gap)
+            for task_id, found in by_task.items():
+                first, last = found[0], found[-1]
+                span = "" if len(found) == 1 else f" to {_local(last.slot_ms)}"
+                say(f"gap: task {task_id} has {len(found)} expected fire(s) with no record, "
+                    f"{_local(first.slot_ms)}{span}: {last.reason} (agent cron status --all lists them)")
             await asyncio.sleep(self.gap_check_s)
 
-    async def _stop_worker(self, worker: asyncio.Task) -> None:
-        """Let a running turn finish within the grace period, then cancel it (recorded `interrupted`)."""
-        if self.running and self.grace_s > 0:
+    async def _stop_runs(self) -> None:
+        """Let running turns finish within the grace period, then cancel them (recorded `interrupted`)."""
+        self._draining = True
+        runs = [run for run in self._active.values() if not run.done()]
+        if runs and self.grace_s > 0:
             say(f"stopping: letting the running task finish (up to {self.grace_s:.0f}s)")
-            self._draining = True
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._idle()), self.grace_s)
-        worker.cancel()
-        await asyncio.gather(worker, return_exceptions=True)
-
-    async def _idle(self) -> None:
-        while self.running:
-            await asyncio.sleep(0.05)
-
-    async def work(self) -> None:
-        while True:
-            fired = await self.queue.get()
-            if self._draining:  # already committed to the file: say so rather than leave a silent gap
-                await self.recorder.record_blocked(fired.task, fired.due_ms, "interrupted",
-                                                   "the daemon was stopping before this fire could run")
-                continue
-            self.running = True
-            try:
-                await self.runner.run(fired)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # one broken run must not end the service
-                log.exception("scheduled task %s failed unexpectedly", fired.task.id)
-            finally:
-                self.running = False
-                self.scheduler.wake()
+            await asyncio.wait(runs, timeout=self.grace_s)
+        for run in runs:
+            run.cancel()
+        await asyncio.gather(*runs, return_exceptions=True)

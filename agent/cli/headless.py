@@ -179,6 +179,7 @@ class HeadlessRun:
         """The conversation, made on first use; raises LLMError (no key, say)."""
         if self.conversation is None:
             conversation = self.session.new_conversation(emit=self._emit, session_id=self.writer.session_id)
+            conversation.cache_ttl = self.session.prompt_cache_ttl  # session tasks (stream-json /loop) decide
             if self.include_partial:
                 conversation.llm.raw_events = True
             self.writer.partial = self.include_partial

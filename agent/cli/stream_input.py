@@ -93,7 +93,7 @@ async def serve_stream_input(run: HeadlessRun, stdin: TextIO) -> int:
 
     scheduler = CronScheduler(session.project_dir, on_fire, lambda: state["busy"] or bool(work),
                               session_store=session.session_store, file_store=session.file_store,
-                              on_missed=on_missed)
+                              on_missed=on_missed, on_commit=lambda fired: fires.queue(fired))
     fires = LiveFireRuns(RunRecorder.for_session(session, source="stream-json"), session.cron,
                          retry_later=on_fire, stop_turn=lambda _task, _reason: _stop(state),
                          on_blocked=lambda task, why: log.warning("task %s not run: %s", task.id, why))

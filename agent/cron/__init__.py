@@ -7,8 +7,9 @@ does not start threads or pull in watchdog: `from agent.cron.scheduler import Cr
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from agent.lazy import lazy_exports
 
 # name -> module: loaded on first use (PEP 562), so that `agent cron history`, which needs only the
 # run history, does not pay for pydantic and the whole core at start-up.
@@ -90,9 +91,4 @@ if TYPE_CHECKING:
     from agent.cron.store import MAX_TASKS, FileTaskStore, LoadedTasks, SessionTaskStore, TaskFileError, TaskLimitError
     from agent.cron.task import CronTask, new_task_id
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'agent.cron' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"agent.cron.{module}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -1,10 +1,12 @@
 """Silent gaps: expected fires of a durable task that left no record, and their likely reason (pure).
 
 A recurring task's slots are the cron matches since it was created (or a look-back window). A slot
-counts as served when some run of the task is recorded between it and the next slot (a fire is jittered
-late and a busy session fires once afterwards, so the whole interval is allowed; a little before the
-slot is allowed too, for one-shots fired early). Only intervals that have fully passed are judged. The
-reason is inferred from the other evidence: the task's `lastFiredAt` and the runs of other tasks.
+counts as served when a run of the task was due in its interval, from the slot up to the next slot (a
+fire is jittered late, and a busy session fires once afterwards with the slot's due time). Each run
+serves one slot only, so three missed slots in a row are three gaps, whatever ran just before them; a
+catch-up run after a pause is recorded with the latest missed slot, and the earlier ones are gaps.
+Only intervals that have fully passed are judged. The reason is inferred from the other evidence: the
+task's `lastFiredAt` and the runs of other tasks.
 """
 
 from __future__ import annotations
@@ -13,18 +15,20 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
+from itertools import pairwise
 
 from agent.cron.expr import CronError, next_fire, parse_cron
 from agent.cron.jitter import datetime_to_ms, ms_to_datetime
 
-__all__ = ["EARLY_MS", "MAX_SLOTS", "Gap", "expected_slots", "find_gaps"]
+__all__ = ["EARLY_MS", "MAX_SLOTS", "NO_HISTORY", "Gap", "expected_slots", "find_gaps", "shortest_interval_ms"]
 
-EARLY_MS = 120_000  # one-shots may fire up to 90 s early
+EARLY_MS = 1_000  # a recurring fire is jittered late, never early: only clock rounding comes before its slot
 MAX_SLOTS = 20_000  # a week of every-minute fires is 10,080
 
 NO_PROCESS = "no process held the project lock then (no run of any task was recorded around it)"
 DIED = ("the scheduler was running (other tasks ran) but this fire has no record: the lock holder died, "
         "or crashed between committing the fire and recording its run")
+NO_HISTORY = "no agent process has recorded runs in this project"
 UNRECORDED = ("the task fired (lastFiredAt) but no run was recorded: the crash window between the fire and "
               "its record, or another tool (e.g. Claude Code) ran it")
 
@@ -56,6 +60,13 @@ def expected_slots(cron: str, start_ms: int, end_ms: int, tz: tzinfo, limit: int
     return slots
 
 
+def shortest_interval_ms(cron: str, start_ms: int, tz: tzinfo, sample: int = 4) -> int | None:
+    """The shortest time between the next few matches of `cron` after `start_ms`; None if it has fewer
+    than two."""
+    slots = expected_slots(cron, start_ms, start_ms + 400 * 86_400_000, tz, limit=sample)
+    return min((b - a for a, b in pairwise(slots)), default=None)
+
+
 def _any_between(times: Sequence[int], low: int, high: int) -> bool:
     i = bisect_left(times, low)
     return i < len(times) and times[i] < high
@@ -71,7 +82,7 @@ def find_gaps(task_id: str, slots: Sequence[int], now_ms: int, run_times: Sequen
         end = slots[i + 1] if i + 1 < len(slots) else None
         if end is None or end > now_ms:
             break  # this slot may still fire (late by jitter, or after a running turn)
-        if _any_between(run_times, slot - EARLY_MS, end):
+        if _any_between(run_times, slot - EARLY_MS, end - EARLY_MS):
             continue
         if last_fired_at is not None and slot - EARLY_MS <= last_fired_at < end:
             reason = UNRECORDED

@@ -64,12 +64,17 @@ _MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE runs ADD COLUMN commit_id TEXT;
     CREATE INDEX runs_by_branch ON runs (branch) WHERE branch IS NOT NULL;
     """,
+    # 4: the start time of the recording process (a pid alone is reused), and the open records
+    """
+    ALTER TABLE runs ADD COLUMN proc_start TEXT;
+    CREATE INDEX runs_open ON runs (status) WHERE status IN ('queued', 'running');
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 _COLUMNS = ("run_id", "task_id", "prompt", "cron", "status", "scheduled_at", "started_at", "ended_at",
             "requests", "input_tokens", "output_tokens", "cost_usd", "result", "error", "denials",
-            "transcript", "pid", "host", "attempts", "source", "branch", "commit_id")
+            "transcript", "pid", "host", "attempts", "source", "branch", "commit_id", "proc_start")
 
 
 def history_path(project_dir: Path, env: Mapping[str, str]) -> Path:
@@ -107,6 +112,7 @@ class RunRecord:
     source: str = "daemon"
     branch: str | None = None  # isolation "worktree": the run's branch, kept after the run
     commit_id: str | None = None  # the commit of its changes on that branch (None: nothing committed)
+    proc_start: str | None = None  # when the recording process started (with pid: is it still that one?)
 
     def to_json(self) -> dict[str, Any]:
         """The `agent cron history --json` shape (camelCase, as the issue names it)."""
@@ -117,7 +123,7 @@ class RunRecord:
             "outputTokens": self.output_tokens, "costUsd": self.cost_usd, "result": self.result,
             "error": self.error, "denials": self.denials, "transcript": self.transcript, "pid": self.pid,
             "host": self.host, "attempts": self.attempts, "source": self.source, "branch": self.branch,
-            "commit": self.commit_id,
+            "commit": self.commit_id, "procStart": self.proc_start,
         }
 
     def _row(self) -> tuple:
@@ -269,7 +275,7 @@ class RunHistory:
             times.setdefault(task_id, []).append(when)
         return times
 
-    def usage_since(self, since_ms: int, *, sources: tuple[str, ...] = ("daemon", "chat", "headless")
+    def usage_since(self, since_ms: int, *, sources: tuple[str, ...] = ("daemon", "chat", "headless", "cron-run")
                     ) -> tuple[int, float]:
         """Tokens (input + output) and cost of the scheduled runs started since `since_ms`."""
         marks = ", ".join("?" for _ in sources)
@@ -278,6 +284,81 @@ class RunHistory:
                 f"SELECT COALESCE(SUM(input_tokens + output_tokens), 0), COALESCE(SUM(cost_usd), 0) FROM runs "
                 f"WHERE started_at >= ? AND source IN ({marks})", (since_ms, *sources)).fetchone()
         return int(row[0]), float(row[1])
+
+    def open_runs(self) -> list[RunRecord]:
+        """Runs still `queued` or `running` (or left so by a process that died)."""
+        with self._lock:
+            rows = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM runs "
+                                    "WHERE status IN ('queued', 'running')").fetchall()
+        return [RunRecord._from_row(r) for r in rows]
+
+    def close_open(self, records: Iterable[RunRecord]) -> int:
+        """Save these records only where they are still open (another process may have closed one)."""
+        marks = ", ".join(f"{c} = ?" for c in _COLUMNS)
+        changed = 0
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for record in records:
+                    changed += self._db.execute(f"UPDATE runs SET {marks} WHERE run_id = ? AND status IN "
+                                                "('queued', 'running')", (*record._row(), record.run_id)).rowcount
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return changed
+
+    def retention_candidates(self, before_ms: int, keep_per_task: int) -> list[tuple[str, str | None]]:
+        """(run id, transcript) of closed runs started before `before_ms` or beyond the newest
+        `keep_per_task` runs of their task."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT run_id, transcript FROM (SELECT run_id, transcript, status, started_at, ROW_NUMBER() OVER "
+                "(PARTITION BY task_id ORDER BY started_at DESC, rowid DESC) AS n FROM runs) "
+                "WHERE status NOT IN ('queued', 'running') AND (started_at < ? OR n > ?)",
+                (before_ms, keep_per_task)).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def delete_runs(self, run_ids: list[str], gaps_before_ms: int | None = None) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for start in range(0, len(run_ids), 500):
+                    chunk = run_ids[start:start + 500]
+                    self._db.execute(f"DELETE FROM runs WHERE run_id IN ({', '.join('?' for _ in chunk)})", chunk)
+                if gaps_before_ms is not None:
+                    self._db.execute("DELETE FROM gaps WHERE slot_ms < ?", (gaps_before_ms,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def vacuum(self) -> None:
+        """Give freed pages back to the file system (after a large prune)."""
+        with self._lock:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._db.execute("VACUUM")
+
+    # -- small facts between processes (alert de-duplication, heartbeats of prunes) -------------------
+
+    def meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def delete_meta(self, key: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM meta WHERE key = ?", (key,))
+
+    def claim_meta(self, key: str, value: str) -> bool:
+        """Set `key` only if it is not set yet; True when this call set it (once across processes)."""
+        with self._lock:
+            return self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                                    (key, value)).rowcount == 1
 
     # -- breaker state --------------------------------------------------------------------------------
 

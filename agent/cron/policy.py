@@ -8,13 +8,14 @@ included, so the shell (the daemon, the chat) decides nothing on its own and tes
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
     "CATCH_UP_MODES",
     "FAILED_STATUSES",
+    "OPEN_STATUSES",
     "RUN_STATUSES",
     "TRANSIENT_ERRORS",
     "Budget",
@@ -24,16 +25,21 @@ __all__ = [
     "catch_up_due",
     "failures_after_run",
     "is_transient",
+    "max_concurrent_runs",
+    "prompt_cache_ttl",
     "resolve_policy",
     "retry_delay_s",
     "run_status",
     "should_retry",
+    "start_deadline_ms",
 ]
 
-RUN_STATUSES = ("running", "ok", "error", "denied", "skipped", "interrupted", "no-answer", "paused")
+RUN_STATUSES = ("queued", "running", "ok", "error", "timeout", "denied", "skipped", "interrupted", "no-answer",
+                "paused")
 # What counts towards the breaker: a run that could not do its job. Skipped, paused and interrupted
-# runs are not the task's fault.
-FAILED_STATUSES = frozenset({"error", "denied", "no-answer"})
+# runs are not the task's fault; a run stopped at its time limit is.
+FAILED_STATUSES = frozenset({"error", "timeout", "denied", "no-answer"})
+OPEN_STATUSES = frozenset({"queued", "running"})  # a record not closed yet (or left open by a crash)
 # Failures worth another try in the same slot (names of agent.engine.llm errors, after the SDK's own
 # retries): the endpoint was busy or unreachable, not wrong.
 TRANSIENT_ERRORS = frozenset({"RateLimitedError", "OverloadedError", "ServerError", "ConnectionFailedError"})
@@ -43,6 +49,9 @@ DEFAULT_ATTEMPTS = 2
 DEFAULT_BACKOFF_S = 10.0
 DEFAULT_BREAKER_FAILURES = 3
 MAX_BACKOFF_S = 3600.0
+DEFAULT_RUN_TIMEOUT_S = 1800.0
+DEFAULT_MAX_CONCURRENT_RUNS = 4
+MAX_START_DEADLINE_MS = 3_600_000  # the default starting deadline (the task's interval) is capped at an hour
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,8 @@ class RunPolicy:
     max_tokens_per_run: int | None = None
     catch_up: str = "latest"
     budget: Budget = Budget()
+    timeout_s: float = DEFAULT_RUN_TIMEOUT_S  # wall clock of one run, all attempts and waits included
+    starting_deadline_s: float | None = None  # None: the task's interval, at most an hour
 
 
 def _int(value: Any, default: int | None, *, minimum: int = 0) -> int | None:
@@ -100,7 +111,26 @@ def resolve_policy(cron_settings: Any, task_fields: Mapping[str, Any] | None = N
         catch_up=catch_up if catch_up in CATCH_UP_MODES else "latest",
         budget=Budget(_int(cfg.get("dailyTokenBudget"), None, minimum=1),
                       _num(cfg.get("dailyCostBudgetUsd"), None, minimum=0.0)),
+        timeout_s=_num(task.get("timeoutS"), None, minimum=0.001)
+        or _num(cfg.get("runTimeoutS"), DEFAULT_RUN_TIMEOUT_S, minimum=0.001) or DEFAULT_RUN_TIMEOUT_S,
+        starting_deadline_s=_num(task.get("startingDeadlineS", cfg.get("startingDeadlineS")), None, minimum=0.0),
     )
+
+
+def max_concurrent_runs(cron_settings: Any) -> int:
+    """`cron.maxConcurrentRuns`: how many different tasks the daemon runs at once (default 4)."""
+    cfg = cron_settings if isinstance(cron_settings, Mapping) else {}
+    return _int(cfg.get("maxConcurrentRuns"), DEFAULT_MAX_CONCURRENT_RUNS, minimum=1) or DEFAULT_MAX_CONCURRENT_RUNS
+
+
+def start_deadline_ms(policy: RunPolicy, interval_ms: int | None) -> int:
+    """How late after its fire a run may still start: `startingDeadlineS` when set, else the task's
+    interval capped at an hour (a one-shot, with no interval, gets the hour)."""
+    if policy.starting_deadline_s is not None:
+        return int(policy.starting_deadline_s * 1000)
+    if interval_ms is None or interval_ms <= 0:
+        return MAX_START_DEADLINE_MS
+    return min(interval_ms, MAX_START_DEADLINE_MS)
 
 
 def is_transient(error_kind: str | None) -> bool:
@@ -136,14 +166,31 @@ def budget_block_reason(tokens_today: int, cost_today: float, budget: Budget) ->
     return None
 
 
-def catch_up_due(due_ms: int, started_ms: int, mode: str, next_after_start_ms: int | None) -> int | None:
+def catch_up_due(due_ms: int, started_ms: int, mode: str, next_after_start_ms: int | None,
+                 latest_missed_ms: int | None = None) -> int | None:
     """The due time to use for a recurring task whose slot may have passed while nothing ran.
 
-    `latest`: one run now for the most recent missed slot (the due time stands). `skip`: a slot that
-    passed before this process started is not run; the task waits for its first slot after start."""
-    if mode == "skip" and due_ms < started_ms:
+    `latest`: one run, due at the most recent missed slot (`latest_missed_ms`, else the first missed
+    one; it may lie a little ahead when only that slot's jitter is still to come). `skip`: a slot that
+    passed before this process started (or came back from a pause) is not run; the task waits for its
+    first slot after that."""
+    if due_ms >= started_ms:
+        return due_ms
+    if mode == "skip":
         return next_after_start_ms
-    return due_ms
+    return latest_missed_ms if latest_missed_ms is not None and latest_missed_ms >= due_ms else due_ms
+
+
+PROMPT_CACHE_MS = 5 * 60_000  # the API's default cache lifetime
+LONG_PROMPT_CACHE_MS = 60 * 60_000  # the "1h" breakpoint lifetime
+
+
+def prompt_cache_ttl(intervals_ms: Iterable[int | None]) -> str | None:
+    """"1h" when a recurring task fires more often than hourly but less often than the 5-minute cache
+    lives: each fire would otherwise find the cache gone and write the whole conversation again (1.25x),
+    where a 1-hour breakpoint is written once (2x) and then read (0.1x). A task every 5 minutes or
+    faster keeps the 5-minute cache warm by itself; None then (the default lifetime)."""
+    return "1h" if any(i is not None and PROMPT_CACHE_MS < i < LONG_PROMPT_CACHE_MS for i in intervals_ms) else None
 
 
 def run_status(*, is_error: bool, cancelled: bool, denials: int, result_text: str, unanswered: int = 0) -> str:

@@ -33,8 +33,17 @@ from datetime import tzinfo
 from pathlib import Path
 
 from agent.cron.chain_watch import ChainWatch, UpstreamReader
-from agent.cron.expr import CronError
-from agent.cron.jitter import JitterConfig, is_aged, jittered_next_fire, load_jitter_config, one_shot_fire
+from agent.cron.expr import CronError, next_fire
+from agent.cron.heartbeat import heartbeat_path, write_heartbeat
+from agent.cron.jitter import (
+    JitterConfig,
+    datetime_to_ms,
+    is_aged,
+    jittered_next_fire,
+    load_jitter_config,
+    ms_to_datetime,
+    one_shot_fire,
+)
 from agent.cron.lock import SchedulerLock, holder_message
 from agent.cron.missed import find_missed
 from agent.cron.pacing import (
@@ -59,6 +68,8 @@ __all__ = ["KILL_SWITCHES", "CronScheduler", "FiredTask", "cron_disabled"]
 log = logging.getLogger(__name__)
 
 KILL_SWITCHES = ("AGENT_DISABLE_CRON", "CLAUDE_CODE_DISABLE_CRON")
+TIME_JUMP_MS = 30_000  # ticks come every second: a gap this long means the process did not run
+MAX_CATCH_UP_STEPS = 20_000
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -115,6 +126,7 @@ class CronScheduler:
         probe_s: float = 5.0,
         use_watchdog: bool = True,
         upstreams: UpstreamReader | None = None,
+        on_commit: Callable[[list[FiredTask]], Awaitable[None]] | None = None,
     ) -> None:
         self.project_dir = Path(project_dir)
         self.session_store = session_store if session_store is not None else SessionTaskStore()
@@ -126,6 +138,7 @@ class CronScheduler:
         self._on_missed = on_missed
         self._on_owner_change = on_owner_change
         self._on_lock_wait = on_lock_wait
+        self._on_commit = on_commit  # the fires just committed, before any is delivered (records them queued)
         self._lock_wait_key: tuple | None = None  # what the last lock-wait line was about
         self._clock = clock
         self._env = env if env is not None else os.environ
@@ -148,6 +161,8 @@ class CronScheduler:
         self._owner = False
         self._owner_known = False
         self._started_ms: int | None = None
+        self._resumed_ms: int | None = None  # start-up, or the end of a pause: slots before it are caught up
+        self._last_tick_ms: int | None = None
         self._last_probe_ms: int | None = None
         self._missed_checked = False
         self._warned: set[str] = set()
@@ -157,6 +172,7 @@ class CronScheduler:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._watcher: TaskFileWatcher | None = None
+        self._heartbeat = heartbeat_path(self.project_dir, self._env)
         self._chains = ChainWatch(upstreams or UpstreamReader.for_project(self.project_dir), self._warn_once)
 
     # -- public -------------------------------------------------------------------------------------
@@ -241,10 +257,12 @@ class CronScheduler:
         """One pass: settings, lock, reload, then fire what is due. Tests call it with a fake clock."""
         now = self._clock()
         if self._started_ms is None:
-            self._started_ms = now
+            self._started_ms = self._resumed_ms = now
+        self._note_time_jump(now)
         self._refresh_settings()
         await self._refresh_ownership(now)
         if self._owner:
+            await self._beat(now)
             await self._refresh_file_tasks()
         self._refresh_entries(now)
         await self._refresh_chains()
@@ -305,6 +323,13 @@ class CronScheduler:
             self._set_owner(owner)
             if not owner:
                 await self._report_lock_wait()
+
+    async def _beat(self, now: int) -> None:
+        """The holder's heartbeat (agent.cron.heartbeat): `agent cron status` tells a frozen holder by it."""
+        try:
+            await asyncio.to_thread(write_heartbeat, self._heartbeat, os.getpid(), self.session_id, now)
+        except OSError as exc:
+            self._warn_once(f"scheduler heartbeat not written ({exc})")
 
     async def _report_lock_wait(self) -> None:
         """Say once who holds the lock (or what is wrong with it), and again only when that changes."""
@@ -443,17 +468,49 @@ class CronScheduler:
         return due
 
     def _caught_up(self, task: CronTask, due: int | None) -> int | None:
-        """`catchUp: "skip"`: a slot missed before this process started is not run (pure rule in
-        `catch_up_due`); the default, `latest`, runs once for it on the first tick."""
-        started = self._started_ms
-        if due is None or started is None or due >= started:
+        """A slot missed before this process started, or while it was paused (a time jump), is caught up
+        by the task's `catchUp` (pure rule in `catch_up_due`): `latest` (the default) runs once, due at
+        the most recent missed slot; `skip` runs nothing until the first slot after the process came back."""
+        back = self._resumed_ms
+        if due is None or back is None or due >= back:
             return due
         mode = resolve_policy(self._cron_settings, task.model_extra or {}).catch_up
-        after = jittered_next_fire(task.cron, started, task.id, self._jitter, self.tz) if mode == "skip" else None
-        caught = catch_up_due(due, started, mode, after)
-        if caught != due:
-            log.info("task %s: skipping the slot missed at %d (catchUp: skip); next at %s", task.id, due, caught)
-        return caught
+        if mode == "skip":
+            # a slot exactly at `back` is not missed: it is due now
+            after = jittered_next_fire(task.cron, back - 1, task.id, self._jitter, self.tz)
+            log.info("task %s: skipping the slot missed at %d (catchUp: skip); next at %s", task.id, due, after)
+            return catch_up_due(due, back, mode, after)
+        return catch_up_due(due, back, mode, None, self._latest_due(task, due, back))
+
+    def _latest_due(self, task: CronTask, due: int, now: int) -> int:
+        """The due time of the most recent slot whose cron match has passed by `now`: the last missed
+        slot. Usually that due time has passed too (fire now); when only the slot's jitter is still to
+        come, it is a little ahead, and the catch-up run waits for it. Looks back an hour first, then
+        further, so a week of every-minute slots is not walked."""
+        last = due
+        for window_ms in (3_600_000, 86_400_000, 31 * 86_400_000, 400 * 86_400_000):
+            anchor = max(due, now - window_ms)
+            fire, steps = jittered_next_fire(task.cron, anchor, task.id, self._jitter, self.tz), 0
+            while fire is not None and fire <= now and steps < MAX_CATCH_UP_STEPS:
+                last, steps = fire, steps + 1
+                fire = jittered_next_fire(task.cron, fire, task.id, self._jitter, self.tz)
+            if steps or anchor == due:
+                match = next_fire(task.cron, ms_to_datetime(last, self.tz)) if fire is not None else None
+                return fire if match is not None and datetime_to_ms(match) <= now else last
+        return last
+
+    def _note_time_jump(self, now: int) -> None:
+        """A tick far later than the last one: the process was paused (SIGSTOP, a machine asleep) or the
+        clock moved. Slots missed meanwhile are caught up as after a restart (`catchUp`)."""
+        last, self._last_tick_ms = self._last_tick_ms, now
+        if last is None or now - last < TIME_JUMP_MS:
+            return
+        log.info("the clock jumped %d s since the last tick (the process was paused or the machine slept); "
+                    "missed slots are caught up by each task's catchUp", (now - last) // 1000)
+        self._resumed_ms = now
+        for entry in self._entries.values():
+            entry.due_ms = self._due_ms(entry.task)
+        self._earliest_stale = True
 
     # -- firing -----------------------------------------------------------------------------------------
 
@@ -471,6 +528,11 @@ class CronScheduler:
             self.session_store.mark_fired([e.task.id for e in session if e.task.id not in final_ids], now)
             committed |= {(False, e.task.id) for e in session}
         delivered = [e for e in due if (e.durable, e.task.id) in committed]
+        if delivered and self._on_commit is not None:
+            try:
+                await self._on_commit([self._fired(e, e.task, now, e.task.id in final_ids) for e in delivered])
+            except Exception:  # a record that could not be written must not stop the fires
+                log.exception("recording the committed fires failed")
         for entry in due:
             gone = entry.task.id in final_ids or (entry.durable, entry.task.id) not in committed
             self._settle(entry, now, gone)
@@ -516,13 +578,16 @@ class CronScheduler:
         except Exception:  # the answers are a courtesy; the fire itself must still happen
             log.exception("upstream answers of task %s not read", entry.task.id)
             task = entry.task
-        fired = FiredTask(task, entry.durable, entry.due_ms or now, now, self._owner, final)
+        fired = self._fired(entry, task, now, final)
         try:
             result = self._on_fire(fired)
             if asyncio.iscoroutine(result):
                 await result
         except Exception:  # one bad handler must not stop the other fires or the loop
             log.exception("handler for scheduled task %s failed", entry.task.id)
+
+    def _fired(self, entry: _Entry, task: CronTask, now: int, final: bool) -> FiredTask:
+        return FiredTask(task, entry.durable, entry.due_ms or now, now, self._owner, final)
 
     async def _store_write(self, method: Callable, *args):
         result = await asyncio.to_thread(method, *args)

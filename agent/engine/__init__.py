@@ -13,8 +13,9 @@ chat loads in the background while the prompt is already on screen.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from agent.lazy import lazy_exports
 
 _EXPORTS = {
     "AgentSession": "session",
@@ -52,9 +53,4 @@ if TYPE_CHECKING:
     from agent.engine.queue import CommandQueue, Priority, QueuedPrompt
     from agent.engine.session import AgentSession, SessionOptions
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'agent.engine' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"agent.engine.{module}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

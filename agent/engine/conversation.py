@@ -105,6 +105,9 @@ class Conversation:
         self.system_prompt = system_prompt
         self.asker = asker
         self.max_turns = max_turns
+        # the prompt cache's lifetime for the next request ("1h" or None for 5 min): asked before each one,
+        # as tasks come and go (AgentSession.prompt_cache_ttl)
+        self.cache_ttl: Callable[[], str | None] | None = None
         self.compact_at = compact_at
         self.max_tool_result_chars = min(max_tool_result_chars, llm.context_window)  # ~1/4 of the window
         self.history: list[Message] = []
@@ -234,8 +237,9 @@ class Conversation:
         return response
 
     def _send(self) -> Awaitable[LLMResponse]:
+        ttl = self.cache_ttl() if self.cache_ttl is not None else None
         return self.llm.stream_message(system=self.system_prompt, messages=self.history,
-                                       tools=self._tool_defs, emit=self._emit)
+                                       tools=self._tool_defs, emit=self._emit, cache_ttl=ttl)
 
     def _account(self, turn: TurnResult, usage: Usage) -> None:
         turn.usage = turn.usage + usage

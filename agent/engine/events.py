@@ -22,6 +22,7 @@ class Usage:
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0  # the part of cache_write_tokens written with the 1-hour lifetime (2x, not 1.25x)
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -29,6 +30,7 @@ class Usage:
             self.output_tokens + other.output_tokens,
             self.cache_read_tokens + other.cache_read_tokens,
             self.cache_write_tokens + other.cache_write_tokens,
+            self.cache_write_1h_tokens + other.cache_write_1h_tokens,
         )
 
     @property
@@ -43,11 +45,15 @@ class Usage:
             value = usage.get(name) if isinstance(usage, dict) else getattr(usage, name, None)
             return int(value or 0)
 
+        creation = usage.get("cache_creation") if isinstance(usage, dict) else getattr(usage, "cache_creation", None)
+        one_hour = creation.get("ephemeral_1h_input_tokens") if isinstance(creation, dict) \
+            else getattr(creation, "ephemeral_1h_input_tokens", None)
         return cls(
             get("input_tokens"),
             get("output_tokens"),
             get("cache_read_input_tokens"),
             get("cache_creation_input_tokens"),
+            int(one_hour or 0) if isinstance(one_hour, int | float) else 0,
         )
 
     def to_dict(self) -> dict[str, int]:

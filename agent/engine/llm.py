@@ -49,6 +49,12 @@ DEFAULT_STREAM_RETRIES = 3  # ours, for failures inside a stream that already st
 MAX_RETRY_WAIT_S = 60.0
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 EPHEMERAL = {"type": "ephemeral"}
+CACHE_TTLS = ("5m", "1h")  # the API's breakpoint lifetimes; 1h needs no beta header with this SDK (GA `ttl`)
+
+
+def cache_control(ttl: str | None) -> dict[str, str]:
+    """A breakpoint: the default 5 minutes, or `{"type": "ephemeral", "ttl": "1h"}`."""
+    return {**EPHEMERAL, "ttl": ttl} if ttl == "1h" else EPHEMERAL
 AUTH_HINT = "set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN) to a valid key"
 MODEL_ALIASES = {"sonnet": "claude-sonnet-4-6", "opus": "claude-opus-4-6", "haiku": "claude-haiku-4-5"}
 RETRYABLE_STREAM_ERRORS = frozenset({"overloaded_error", "api_error", "rate_limit_error", "timeout_error"})
@@ -129,8 +135,11 @@ class Price:
     cache_read: float
 
     def cost(self, usage: Usage) -> float:
+        """1-hour cache writes cost twice the input price, the others `cache_write` (1.25x)."""
+        one_hour = min(usage.cache_write_1h_tokens, usage.cache_write_tokens)
         total = (usage.input_tokens * self.input + usage.output_tokens * self.output
-                 + usage.cache_write_tokens * self.cache_write + usage.cache_read_tokens * self.cache_read)
+                 + (usage.cache_write_tokens - one_hour) * self.cache_write + one_hour * self.input * 2
+                 + usage.cache_read_tokens * self.cache_read)
         return total / 1e6
 
 
@@ -316,11 +325,13 @@ class LLM:
         tools: Sequence[dict[str, Any]] = (),
         emit: Emit | None = None,
         max_tokens: int | None = None,
+        cache_ttl: str | None = None,
     ) -> LLMResponse:
         """Send one request, stream its text out through `emit`, return the finished message.
+        `cache_ttl="1h"` gives every breakpoint the one-hour lifetime (see `request_params`).
 
         Raises an LLMError subclass when the request cannot succeed (after the retries)."""
-        params = self.request_params(system, messages, tools, max_tokens)
+        params = self.request_params(system, messages, tools, max_tokens, cache_ttl)
         token = _current_emit.set(emit)
         shown = ShownText(emit)
         try:
@@ -351,18 +362,23 @@ class LLM:
         messages: Sequence[dict[str, Any]],
         tools: Sequence[dict[str, Any]] = (),
         max_tokens: int | None = None,
+        cache_ttl: str | None = None,
     ) -> dict[str, Any]:
-        """The request body (without `stream`), with the cache breakpoints placed."""
+        """The request body (without `stream`), with the cache breakpoints placed. With `cache_ttl="1h"`
+        (a conversation with a recurring task every 5 to 60 minutes) all of them, the stable prefix and
+        the conversation alike, live an hour; the API wants no 1h breakpoint after a 5m one, so they
+        never mix in one request."""
+        control = cache_control(cache_ttl)
         params: dict[str, Any] = {"model": self.model, "max_tokens": max_tokens or self.max_tokens,
-                                  "messages": _with_message_breakpoint(messages) if self.cache_messages
+                                  "messages": _with_message_breakpoint(messages, control) if self.cache_messages
                                   else list(messages)}
         blocks = [{"type": "text", "text": system}] if isinstance(system, str) else list(system or [])
         blocks = [dict(b) for b in blocks if b.get("text")]
         if blocks:
-            blocks[-1]["cache_control"] = EPHEMERAL
+            blocks[-1]["cache_control"] = control
             params["system"] = blocks
         if tools:
-            params["tools"] = [*tools[:-1], {**tools[-1], "cache_control": EPHEMERAL}]
+            params["tools"] = [*tools[:-1], {**tools[-1], "cache_control": control}]
         return replace_lone_surrogates(params)  # a non-UTF-8 file name or folder: U+FFFD, not a crash
 
     async def _stream_once(self, params: dict[str, Any], emit: Emit | None, shown: ShownText) -> LLMResponse:
@@ -491,7 +507,8 @@ def _raw_event(event: Any) -> dict[str, Any]:
     return data
 
 
-def _with_message_breakpoint(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def _with_message_breakpoint(messages: Sequence[dict[str, Any]],
+                             control: dict[str, str] = EPHEMERAL) -> list[dict[str, Any]]:
     """A copy of `messages` whose last user block carries a cache breakpoint (the history is untouched)."""
     out = list(messages)
     if not out or out[-1].get("role") != "user":
@@ -500,7 +517,7 @@ def _with_message_breakpoint(messages: Sequence[dict[str, Any]]) -> list[dict[st
     blocks = [{"type": "text", "text": content}] if isinstance(content, str) else [dict(b) for b in content]
     if blocks and blocks[-1].get("type") in ("text", "tool_result", "image", "document") \
             and (blocks[-1].get("type") != "text" or blocks[-1].get("text")):
-        blocks[-1]["cache_control"] = EPHEMERAL
+        blocks[-1]["cache_control"] = control
     out[-1] = {**out[-1], "content": blocks}
     return out
 

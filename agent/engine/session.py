@@ -8,6 +8,7 @@ its prompt) while the SDK still loads.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -99,6 +100,31 @@ class AgentSession:
             allow_rule_tools=frozenset(rule.tool for rule in self.policy.allow),
         )
         self._llm: LLM | None = None
+        self._cache_ttl: tuple[tuple, str | None] | None = None  # (what it was judged on, the TTL)
+
+    def prompt_cache_ttl(self, *, durable: bool = False) -> str | None:
+        """"1h" while this session has a recurring task that fires every 5 to 60 minutes (session tasks,
+        and with `durable` the tasks file's too: a face that fires them); None for the default 5 minutes.
+        Judged again only when the tasks change."""
+        from agent.cron.gaps import shortest_interval_ms
+        from agent.cron.policy import prompt_cache_ttl
+        from agent.cron.store import TaskFileError
+        from agent.cron.zone import local_zone
+
+        try:
+            stat = self.file_store.path.stat() if durable else None
+        except OSError:
+            stat = None
+        key = (self.session_store.revision, durable, stat and (stat.st_mtime_ns, stat.st_size, stat.st_ino))
+        if self._cache_ttl is None or self._cache_ttl[0] != key:
+            tasks = list(self.session_store.load().tasks)
+            if stat is not None:
+                with contextlib.suppress(TaskFileError):  # an unreadable file fires nothing
+                    tasks += self.file_store.load().tasks
+            now, tz = int(datetime.now().timestamp() * 1000), local_zone()
+            ttl = prompt_cache_ttl(shortest_interval_ms(t.cron, now, tz) for t in tasks if t.recurring)
+            self._cache_ttl = (key, ttl)
+        return self._cache_ttl[1]
 
     def warnings(self, *, untrusted_keys: bool = True) -> list[str]:
         """What every face says once at start-up: project settings the trust gate dropped (the untrusted

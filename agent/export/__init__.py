@@ -8,8 +8,9 @@ costs no YAML import.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from agent.lazy import lazy_exports
 
 FORMATS = ("crontab", "systemd", "kubernetes", "github-actions")
 
@@ -46,9 +47,4 @@ if TYPE_CHECKING:
     from agent.export.jobs import ExportRefused, ExportResult, export_jobs, zone_name_here
     from agent.export.utc import utc_schedule
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'agent.export' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"agent.export.{module}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -1,10 +1,12 @@
 """`agent cron export`: one scheduled task as files for crontab, systemd, Kubernetes or GitHub Actions.
 
 Each renderer is a function of an `ExportTask` and an `ExportContext` (paths, zone, time, image) and
-returns `(file name, text)` pairs: same input, same bytes. Every job runs `agent -p` in the project
-folder, so the permission rules of the project's `.claude/settings.json` (which travels with the
-repository) apply, with the task's `maxTurns` as `--max-turns`. The prompt is always the last argument,
-after `--`, so a prompt starting with `-` is not read as an option.
+returns `(file name, text)` pairs: same input, same bytes. Every job runs `agent cron run ID` in the
+project folder: one run exactly as `agent daemon` makes it (the prompt from the tasks file wrapped as
+scheduled data, retry, maxTurns, maxTokensPerRun, the time limit, budgets, breaker, alerts, history),
+so the permission rules of the project's `.claude/settings.json` (which travels with the repository)
+apply. Each job also carries the limits its target has: Kubernetes `activeDeadlineSeconds`,
+`startingDeadlineSeconds` and `backoffLimit`, systemd `RuntimeMaxSec=`, GitHub Actions `timeout-minutes`.
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ K8S_PROJECT_DIR = "/project"  # where the image holds the project checkout
 K8S_SECRET = ("agent-anthropic", "api-key")  # Secret name and key holding ANTHROPIC_API_KEY
 K8S_RESOURCES = {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
 K8S_SKIP_DEADLINE_S = 60  # catchUp "skip": a start later than this after the slot is dropped
-GHA_TIMEOUT_MINUTES = 60
+MAX_START_DEADLINE_S = 3600  # as the daemon: a run may start at most the task's interval, at most 1 h, late
+START_MARGIN_S = 120  # start-up, the record, alerts: the target's limit is the run's own plus this
+GHA_SETUP_S = 300  # checkout and installing agent, before the run starts
+EXIT_RECORDED = (1, 2, 3)  # `agent cron run` ended and recorded the run: the target must not run it again
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,14 @@ class ExportTask:
     isolation: bool = False
     jitter_s: int = 0  # the most a fire is delayed here; targets with jitter get it as their own
     min_interval_s: int = 60  # the shortest time between two fires
+    timeout_s: int = 1800  # the run's own time limit (timeoutS, cron.runTimeoutS)
+    retry_attempts: int = 2  # retries of a transient failure (cron.retry.attempts)
+    starting_deadline_s: int | None = None  # startingDeadlineS, when set
+
+    @property
+    def limit_s(self) -> int:
+        """The target's wall-clock limit: the run's own, plus the margin for start-up and recording."""
+        return self.timeout_s + START_MARGIN_S
 
 
 @dataclass(frozen=True)
@@ -59,9 +72,8 @@ class ExportContext:
 
 
 def agent_args(task: ExportTask) -> list[str]:
-    """`agent` arguments after the executable: -p, the limits, `--`, the prompt."""
-    limits = ["--max-turns", str(task.max_turns)] if task.max_turns else []
-    return ["-p", *limits, "--", task.prompt]
+    """`agent` arguments after the executable: `cron run ID` (the limits and the prompt are the task's own)."""
+    return ["cron", "run", task.id]
 
 
 def _unit_name(task: ExportTask) -> str:
@@ -86,7 +98,6 @@ def render_crontab(tasks: list[ExportTask], ctx: ExportContext) -> list[tuple[st
              "# No jitter: cron starts every job on the minute.",
              f"CRON_TZ={ctx.zone_name}"]
     for task in tasks:
-        _refuse_isolation(task, "crontab")
         _, schedule, prompt = _header(task, ctx, "")
         lines += ["", f"# task {task.id}: {schedule}", f"# {prompt}"]
         log = f"{ctx.log_dir}/{_unit_name(task)}.log"
@@ -101,9 +112,9 @@ def render_crontab(tasks: list[ExportTask], ctx: ExportContext) -> list[tuple[st
 
 def _refuse_isolation(task: ExportTask, target: str) -> None:
     if task.isolation:
-        raise ExportError(f"it runs in its own git worktree (isolation), which a {target} job of `agent -p` "
-                          "does not do: export it to github-actions (a pull request per run), or keep it in "
-                          "agent daemon")
+        raise ExportError(f"it runs in its own git worktree (isolation), whose branch a {target} pod would lose "
+                          "when it ends: export it to github-actions (a pull request per run), to systemd or "
+                          "crontab (the branch stays in this repository), or keep it in agent daemon")
 
 
 # -- systemd ----------------------------------------------------------------------------------------------
@@ -116,14 +127,14 @@ def _systemd_value(text: str) -> str:
 
 
 def render_systemd(task: ExportTask, ctx: ExportContext) -> list[tuple[str, str]]:
-    _refuse_isolation(task, "systemd")
     calendars = systemd_calendar(task.expr, ctx.zone, ctx.zone_name, ctx.now)
     name = _unit_name(task)
     head = "".join(f"# {line}\n" for line in _header(task, ctx, "Scheduled"))
     exec_start = " ".join(systemd_quote(word) for word in (*ctx.agent_argv, *agent_args(task)))
     service = (f"{head}[Unit]\nDescription=agent scheduled task {task.id} ({describe_cron(task.expr)})\n\n"
-               f"[Service]\nType=oneshot\nWorkingDirectory={_systemd_value(ctx.project)}\n"
-               f"EnvironmentFile={_systemd_value(ctx.env_file)}\nExecStart={exec_start}\n")
+               f"[Service]\nType=exec\nWorkingDirectory={_systemd_value(ctx.project)}\n"
+               f"EnvironmentFile={_systemd_value(ctx.env_file)}\nExecStart={exec_start}\n"
+               f"RuntimeMaxSec={task.limit_s}\n")
     timer_lines = [f"OnCalendar={calendar}" for calendar in calendars]
     timer_lines.append(f"Persistent={'true' if task.catch_up == 'latest' else 'false'}")
     timer_lines.append("AccuracySec=1s")
@@ -171,7 +182,10 @@ def render_kubernetes(task: ExportTask, ctx: ExportContext) -> list[tuple[str, s
     if not ctx.image:
         raise ExportError(f"--format kubernetes needs --image IMAGE: an image with agent and the project in "
                           f"{K8S_PROJECT_DIR}")
-    deadline = max(K8S_SKIP_DEADLINE_S, task.min_interval_s) if task.catch_up == "latest" else K8S_SKIP_DEADLINE_S
+    deadline = K8S_SKIP_DEADLINE_S if task.catch_up == "skip" else min(
+        max(K8S_SKIP_DEADLINE_S, task.min_interval_s), MAX_START_DEADLINE_S)
+    if task.starting_deadline_s is not None:
+        deadline = max(1, task.starting_deadline_s)
     name = _unit_name(task)
     container = {
         "name": "agent", "image": ctx.image, "workingDir": K8S_PROJECT_DIR,
@@ -187,9 +201,16 @@ def render_kubernetes(task: ExportTask, ctx: ExportContext) -> list[tuple[str, s
             "schedule": normalized_cron(task.expr), "timeZone": ctx.zone_name,
             "concurrencyPolicy": "Forbid", "startingDeadlineSeconds": deadline,
             "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 3,
-            "jobTemplate": {"spec": {"backoffLimit": 0, "template": {
-                "metadata": {"labels": {"app.kubernetes.io/name": "agent", "agent-task-id": task.id}},
-                "spec": {"restartPolicy": "Never", "containers": [container]}}}},
+            "jobTemplate": {"spec": {
+                "activeDeadlineSeconds": task.limit_s,
+                # A pod that died (evicted, OOM-killed) is tried again, as often as the task retries; a run
+                # that `agent cron run` ended was recorded and already retried as the daemon would.
+                "backoffLimit": task.retry_attempts,
+                "podFailurePolicy": {"rules": [{"action": "FailJob", "onExitCodes": {
+                    "containerName": "agent", "operator": "In", "values": list(EXIT_RECORDED)}}]},
+                "template": {
+                    "metadata": {"labels": {"app.kubernetes.io/name": "agent", "agent-task-id": task.id}},
+                    "spec": {"restartPolicy": "Never", "containers": [container]}}}},
         },
     }
     header = [*_header(task, ctx, "Kubernetes CronJob for", here=False),
@@ -206,8 +227,7 @@ def _prompt_env(task: ExportTask) -> dict[str, str]:
 
 
 def _run_command(task: ExportTask) -> str:
-    limits = " ".join(sh_quote(arg) for arg in agent_args(task)[:-1])
-    return f'agent {limits} "$(printf \'%s\' "$AGENT_PROMPT_B64" | base64 -d)"'
+    return "agent " + " ".join(sh_quote(arg) for arg in agent_args(task))
 
 
 def _pr_steps(task: ExportTask) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -240,11 +260,11 @@ def render_github_actions(task: ExportTask, ctx: ExportContext) -> tuple[list[tu
     branch, pull_request = _pr_steps(task)
     if task.isolation:
         steps.append(branch)
-    steps.append({"name": "Run the task", "env": {"ANTHROPIC_API_KEY": "${{ secrets.ANTHROPIC_API_KEY }}",
-                                                  **_prompt_env(task)}, "run": _run_command(task)})
+    steps.append({"name": "Run the task", "env": {"ANTHROPIC_API_KEY": "${{ secrets.ANTHROPIC_API_KEY }}"},
+                  "run": _run_command(task)})
     if task.isolation:
         steps.append(pull_request)
-    job: dict[str, Any] = {"runs-on": "ubuntu-latest", "timeout-minutes": GHA_TIMEOUT_MINUTES}
+    job: dict[str, Any] = {"runs-on": "ubuntu-latest", "timeout-minutes": -(-(task.limit_s + GHA_SETUP_S) // 60)}
     if ctx.image:
         job["container"] = {"image": ctx.image}
     job["steps"] = steps

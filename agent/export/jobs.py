@@ -10,6 +10,7 @@ the others are still rendered.
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import shutil
 import sys
@@ -85,9 +86,12 @@ def _export_task(task: Any, settings: dict[str, Any]) -> ExportTask:
     expr = parse_cron(task.cron)
     interval = _min_interval_s(expr)
     jitter_s = int(min(jitter.recurringFrac * interval, jitter.recurringCapMs / 1000))
+    deadline = policy.starting_deadline_s
     return ExportTask(id=task.id, expr=expr, prompt=task.prompt, max_turns=policy.max_turns,
                       catch_up=policy.catch_up, isolation=extra.get("isolation") == "worktree",
-                      jitter_s=jitter_s, min_interval_s=interval)
+                      jitter_s=jitter_s, min_interval_s=interval, timeout_s=math.ceil(policy.timeout_s),
+                      retry_attempts=policy.retry_attempts,
+                      starting_deadline_s=None if deadline is None else math.ceil(deadline))
 
 
 def _not_exportable(task: Any) -> str | None:
@@ -156,9 +160,6 @@ def export_jobs(project: Path, fmt: str, ids: list[str], *, zone: tzinfo, zone_n
                                 "job files cannot carry")
     settings = _settings(project, warn)
     tasks = [_export_task(task, settings) for task in chosen]
-    for task in chosen:
-        if (task.model_extra or {}).get("maxTokensPerRun") is not None:
-            warn(f"task {task.id}: maxTokensPerRun is not enforced by agent -p; the exported job runs without it")
     files: list[tuple[str, str]] = []
     if fmt == "crontab":
         files, tasks = _crontab(tasks, ctx, warn)

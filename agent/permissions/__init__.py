@@ -13,8 +13,9 @@ and the tools receive its verdicts through the context they are handed. The re-e
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from agent.lazy import lazy_exports
 
 _EXPORTS = {
     "PermissionPolicy": "policy",
@@ -65,9 +66,4 @@ if TYPE_CHECKING:
     from agent.permissions.protected import is_protected
     from agent.permissions.shell_parse import parse_shell
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'agent.permissions' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"agent.permissions.{module}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -283,6 +283,9 @@ class Repl:
         assert self.session is not None
         self.session_id = self.session_id or new_session_id()
         conversation = self.session.new_conversation(emit=self._emit, asker=self._ask, session_id=self.session_id)
+        session = self.session
+        conversation.cache_ttl = lambda: session.prompt_cache_ttl(
+            durable=self.scheduler is not None and self.scheduler.is_owner)  # /loop 10m: a 1-hour cache
         if self._resumed is not None:
             resume_into(conversation, self._resumed)
             self._resumed = None
@@ -303,8 +306,11 @@ class Repl:
 
         session = self.session
         assert session is not None
+        recorder = RunRecorder.for_session(session, source="chat")
+        runs = ChatScheduledRuns(recorder, self.renderer, self._stop_turn, session.cron, retry_later=self._on_fire)
         scheduler = CronScheduler(self.project, self._on_fire, self.is_busy, session_store=session.session_store,
-                                  file_store=session.file_store, on_missed=self._on_missed)
+                                  file_store=session.file_store, on_missed=self._on_missed,
+                                  on_commit=runs.live.queue)  # each fire recorded `queued` as it is committed
         try:
             await scheduler.start()
         except Exception as exc:
@@ -312,9 +318,8 @@ class Repl:
             self.renderer.error(f"The scheduler could not start ({exc}); scheduled tasks will not run.")
             return
         self.scheduler = scheduler
-        self.recorder = RunRecorder.for_session(session, source="chat")
-        self.runs = ChatScheduledRuns(self.recorder, self.renderer, self._stop_turn, session.cron,
-                                      retry_later=self._on_fire)
+        self.recorder = recorder
+        self.runs = runs
 
     # -- scheduler callbacks ------------------------------------------------------------------------
 

@@ -8,8 +8,9 @@ drives conversations) and below the faces (which wire it).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from agent.lazy import lazy_exports
 
 _EXPORTS = {
     "RunRecorder": "recorder",
@@ -38,9 +39,4 @@ if TYPE_CHECKING:
     from agent.runs.recorder import RunRecorder, RunTracker
     from agent.runs.scheduled import ScheduledRunner
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'agent.runs' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"agent.runs.{module}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -60,6 +60,12 @@ class LiveFireRuns:
         self._rand = rand
         self._tracker: RunTracker | None = None
         self._pending: dict[str, _PendingRetry] = {}  # task id -> its run waiting for a retry
+        self._queued: dict[tuple[str, int], RunRecord] = {}  # (task id, fired_ms) -> its `queued` record
+
+    async def queue(self, fires: list[Any]) -> None:
+        """The scheduler's `on_commit`: record the committed fires `queued` before they are delivered, so
+        a fire still in the session's queue when it crashes or ends leaves a record, not a hole."""
+        self._queued.update(await self.recorder.queue(fires))
 
     def emit(self, event: Event) -> None:
         """Every event of the conversation passes here; only those of a scheduled run are collected."""
@@ -72,12 +78,13 @@ class LiveFireRuns:
         task = fired.task
         pending = self._pending.pop(task.id, None)
         if pending is None:
+            queued = self._queued.pop((task.id, fired.fired_ms), None)
             blocked = await self.recorder.gate(task)
             if blocked is not None:
                 status, reason = blocked
                 self._on_blocked(task, reason)
-                return await self.recorder.record_blocked(task, fired.due_ms, status, reason)
-            tracker = await self.recorder.start(task, scheduled_ms=fired.due_ms,
+                return await self.recorder.record_blocked(task, fired.due_ms, status, reason, queued)
+            tracker = await self.recorder.start(task, scheduled_ms=fired.due_ms, record=queued,
                                                 on_limit=lambda reason: self._stop_turn(task, reason))
             try:
                 await self.recorder.isolate(tracker, task)
@@ -143,7 +150,12 @@ class LiveFireRuns:
         pending.timer = asyncio.get_running_loop().call_later(delay_s, self._retry_later, fired)
 
     async def close(self) -> None:
-        """The session ends: runs waiting for a retry are recorded as interrupted."""
+        """The session ends: runs waiting for a retry, and fires still queued, are recorded interrupted."""
+        queued, self._queued = self._queued, {}
+        for record in queued.values():
+            record.status, record.error = "interrupted", "the session ended before this fire could run"
+            record.ended_at = self.recorder.now_ms()
+            await self.recorder.query("save", record)
         pending, self._pending = self._pending, {}
         for waiting in pending.values():
             if waiting.timer is not None:

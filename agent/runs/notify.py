@@ -1,7 +1,11 @@
-"""Alerts for unattended runs: `cron.notify` {"webhook": URL, "command": "..."} in settings.
+"""Alerts for unattended runs: `cron.notify` {"webhook": URL, "command": "...", "secret": "...",
+"repeatMinutes": 60} in settings.
 
-Called on a failed run, a pause, a resume and a gap. The body is JSON that Slack's incoming webhooks and
-generic receivers accept: `text` (one line for a human) plus structured fields. Delivery runs in a
+Called on a failed run (the recorder de-duplicates repeats), a pause, a resume, a recovery, a stall of a
+follower, a spent daily budget and a gap. With `secret`, each webhook POST carries the header
+`X-Agent-Signature-256: sha256=<hex HMAC-SHA256 of the exact body bytes>` (GitHub's scheme), so a
+receiver can check that the alert came from whoever holds the secret. The body is JSON that Slack's
+incoming webhooks and generic receivers accept: `text` (one line for a human) plus structured fields. Delivery runs in a
 worker thread with a short timeout and one retry, and never delays firing: `send()` returns at once.
 A receiver that keeps failing is logged once, not on every run.
 """
@@ -9,6 +13,8 @@ A receiver that keeps failing is logged once, not on every run.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import logging
 import shlex
@@ -20,7 +26,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["Notifier", "alert_body"]
+__all__ = ["SIGNATURE_HEADER", "Notifier", "alert_body", "repeat_minutes", "signature"]
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +43,28 @@ def alert_body(kind: str, fields: Mapping[str, Any], *, project: str, now_ms: in
         "paused": f"agent: scheduled task {task} paused after repeated failures: {fields.get('error')}",
         "resumed": f"agent: scheduled task {task} resumed",
         "gap": f"agent: scheduled task {task} did not run when due ({fields.get('reason')})",
+        "recovered": f"agent: scheduled task {task} recovered: a run succeeded after "
+                     f"{fields.get('failures')} failed run(s)",
+        "stalled": f"agent: scheduled task {task} is stalled: it follows {fields.get('upstream')}, which is "
+                   f"{fields.get('upstreamState')}",
+        "budget": f"agent: the daily budget of scheduled runs is spent ({fields.get('reason')}); "
+                  "fires are skipped until midnight",
     }
+    if kind == "failed" and (fields.get("failures") or 0) > 1:
+        texts["failed"] += f" ({fields['failures']} failures in a row; repeats alerted at most every " \
+                           f"{fields.get('repeatMinutes')} min)"
     return {"text": texts.get(kind, f"agent: {kind} for task {task}"), "event": kind, **fields,
             "host": socket.gethostname(), "project": project, "time": now_ms}
+
+
+DEFAULT_REPEAT_MINUTES = 60
+
+
+def repeat_minutes(config: Any) -> float:
+    """`cron.notify.repeatMinutes`: the least time between two alerts of one task's repeated failures."""
+    value = config.get("repeatMinutes") if isinstance(config, Mapping) else None
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+    return float(value) if ok else DEFAULT_REPEAT_MINUTES
 
 
 class Notifier:
@@ -52,6 +77,9 @@ class Notifier:
         self._clock = clock
         self._failing: set[str] = set()
         self._pending: set[asyncio.Task] = set()
+
+    def config(self) -> Any:
+        return self._config()
 
     def send(self, kind: str, fields: Mapping[str, Any]) -> None:
         """Queue one alert in the background; nothing to do when nothing is configured."""
@@ -76,7 +104,8 @@ class Notifier:
         """In a worker thread: POST to the webhook (one retry), run the command. Never raises."""
         url = config.get("webhook")
         if isinstance(url, str) and url:
-            self._report("webhook", _post_with_retry(url, body))
+            secret = config.get("secret")
+            self._report("webhook", _post_with_retry(url, body, secret if isinstance(secret, str) else None))
         command = config.get("command")
         if isinstance(command, str) and command.strip():
             self._report("command", _run_command(command, body))
@@ -90,16 +119,26 @@ class Notifier:
                         channel, problem)
 
 
-def _post_with_retry(url: str, body: dict[str, Any]) -> str | None:
+SIGNATURE_HEADER = "X-Agent-Signature-256"
+
+
+def signature(secret: str, data: bytes) -> str:
+    """`sha256=<hex>`: HMAC-SHA256 of the body bytes with the shared secret."""
+    return "sha256=" + hmac.new(secret.encode(), data, hashlib.sha256).hexdigest()
+
+
+def _post_with_retry(url: str, body: dict[str, Any], secret: str | None = None) -> str | None:
     if not url.startswith(("https://", "http://")):
         return f"{url!r} is not an http(s) URL"
     data = json.dumps(body, ensure_ascii=False).encode()
+    headers = {"Content-Type": "application/json", "User-Agent": "agent"}
+    if secret:
+        headers[SIGNATURE_HEADER] = signature(secret, data)
     problem: str | None = None
     for attempt in range(2):
         if attempt:
             time.sleep(RETRY_AFTER_S)
-        request = urllib.request.Request(url, data=data, method="POST",
-                                         headers={"Content-Type": "application/json", "User-Agent": "agent"})
+        request = urllib.request.Request(url, data=data, method="POST", headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # scheme checked above
                 response.read(4096)

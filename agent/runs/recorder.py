@@ -25,6 +25,7 @@ from typing import Any
 
 from agent.cron.gaps import Gap
 from agent.cron.history import RunHistory, RunRecord, TaskState, new_run_id
+from agent.cron.orphans import settle_orphans, this_process_start
 from agent.cron.policy import (
     RunPolicy,
     breaker_should_open,
@@ -36,6 +37,7 @@ from agent.cron.policy import (
 from agent.cron.service import wall_clock_ms
 from agent.cron.status import find_project_gaps
 from agent.engine.events import Event, PermissionDenied, UsageReport
+from agent.runs.alerts import AlertPolicy
 from agent.runs.notify import Notifier
 
 __all__ = ["RESULT_LINES", "RunRecorder", "RunTracker", "first_lines"]
@@ -47,6 +49,20 @@ RESULT_CHARS = 4000
 GAP_ALERTS = 20  # per check, so a week of downtime is not a thousand messages
 
 
+def followers_of(tasks: list[Any], task_id: str) -> list[str]:
+    """The ids of the tasks that follow `task_id` (`after`); malformed `after` fields are left out."""
+    from agent.cron.chains import ChainError, after_of
+
+    found = []
+    for task in tasks:
+        try:
+            if task_id in after_of(task):
+                found.append(task.id)
+        except ChainError:
+            continue
+    return found
+
+
 def first_lines(text: str, lines: int = RESULT_LINES, chars: int = RESULT_CHARS) -> str:
     kept = "\n".join(text.strip().splitlines()[:lines])[:chars]
     return kept + ("\n…" if len(kept) < len(text.strip()) else "")
@@ -55,6 +71,10 @@ def first_lines(text: str, lines: int = RESULT_LINES, chars: int = RESULT_CHARS)
 def local_midnight_ms(now_ms: int) -> int:
     now = datetime.fromtimestamp(now_ms / 1000).astimezone()
     return int(now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp() * 1000)
+
+
+def local_day(now_ms: int) -> str:
+    return datetime.fromtimestamp(now_ms / 1000).astimezone().strftime("%Y-%m-%d")
 
 
 def slot_end_ms(cron: Any, fired: Any) -> int | None:
@@ -106,16 +126,19 @@ class RunTracker:
 class RunRecorder:
     def __init__(self, project_dir: Path, env: Mapping[str, str], *, source: str,
                  cron_settings: Callable[[], Any] = dict, notifier: Notifier | None = None,
-                 clock: Callable[[], int] = wall_clock_ms, history: RunHistory | None = None) -> None:
+                 clock: Callable[[], int] = wall_clock_ms, history: RunHistory | None = None,
+                 followers: Callable[[str], list[str]] | None = None) -> None:
         self.project_dir = project_dir
         self.env = dict(env)
         self.source = source
         self.notifier = notifier
+        self.alerts = AlertPolicy(notifier, followers)
         self._cron_settings = cron_settings
         self._clock = clock
         self._history = history
         self._open_failed = False
         self.sandbox: Any = None  # the session's SandboxRunner (for_session), checked before each run
+        self._proc_start: str | None = None  # this process's start token, read once
 
     @classmethod
     def for_session(cls, session: Any, *, source: str) -> RunRecorder:
@@ -127,8 +150,11 @@ class RunRecorder:
         def notify() -> Any:
             return cron_settings().get("notify")
 
+        def followers(task_id: str) -> list[str]:
+            return followers_of(session.file_store.load().tasks, task_id)
+
         recorder = cls(session.project_dir, session.env, source=source, cron_settings=cron_settings,
-                       notifier=Notifier(notify, str(session.project_dir)))
+                       notifier=Notifier(notify, str(session.project_dir)), followers=followers)
         recorder.sandbox = getattr(session, "sandbox", None)
         return recorder
 
@@ -154,8 +180,22 @@ class RunRecorder:
             log.warning("run history: %s failed: %s", method, exc)
             return default
 
+    async def settle_orphans(self) -> list[RunRecord]:
+        """Close records left open by processes that are gone (`interrupted`): before any history view."""
+        def settle() -> list[RunRecord]:
+            db = self.history()
+            return [] if db is None else settle_orphans(db, self._clock())
+        try:
+            return await asyncio.to_thread(settle)
+        except Exception as exc:  # a view must still show what it can
+            log.warning("settling interrupted runs failed: %s", exc)
+            return []
+
     def now_ms(self) -> int:
         return self._clock()
+
+    def cron_settings(self) -> Any:
+        return self._cron_settings()
 
     def policy(self, task: Any) -> RunPolicy:
         return resolve_policy(self._cron_settings(), getattr(task, "model_extra", None) or {})
@@ -174,16 +214,35 @@ class RunRecorder:
             return None
         tokens, cost = await self.query("usage_since", local_midnight_ms(self._clock()), default=(0, 0.0))
         reason = budget_block_reason(tokens, cost, budget)
-        return None if reason is None else ("skipped", reason)
+        if reason is None:
+            return None
+        if await self.query("claim_meta", f"alert:budget:{local_day(self._clock())}", str(self._clock()),
+                            default=False):
+            self._send("budget", {"taskId": task.id, "reason": reason, "status": "skipped"})
+        return "skipped", reason
 
-    def new_record(self, task: Any, scheduled_ms: int | None) -> RunRecord:
-        return RunRecord(run_id=new_run_id(), task_id=task.id, prompt=task.prompt, cron=task.cron,
+    def new_record(self, task: Any, scheduled_ms: int | None, status: str = "running") -> RunRecord:
+        if self._proc_start is None:
+            self._proc_start = this_process_start() or ""
+        return RunRecord(run_id=new_run_id(), task_id=task.id, prompt=task.prompt, cron=task.cron, status=status,
                          scheduled_at=scheduled_ms, started_at=self._clock(), pid=os.getpid(),
-                         host=socket.gethostname(), source=self.source)
+                         host=socket.gethostname(), source=self.source, proc_start=self._proc_start or None)
+
+    async def queue(self, fires: list[Any]) -> dict[tuple[str, int], RunRecord]:
+        """Record committed fires as `queued`, all in one write, before any is delivered: a crash after
+        this leaves a record that the next reader closes as `interrupted`, never a silent hole.
+        Keyed by (task id, fired_ms); `start` and `record_blocked` carry the record on."""
+        records = {(f.task.id, f.fired_ms): self.new_record(f.task, f.due_ms, "queued") for f in fires}
+        await self.query("save_many", list(records.values()))
+        return records
 
     async def start(self, task: Any, *, scheduled_ms: int | None, emit: Callable[[Event], None] | None = None,
-                    on_limit: Callable[[str], None] | None = None) -> RunTracker:
-        tracker = RunTracker(self.new_record(task, scheduled_ms), self.policy(task), emit, on_limit)
+                    on_limit: Callable[[str], None] | None = None, record: RunRecord | None = None) -> RunTracker:
+        if record is None:
+            record = self.new_record(task, scheduled_ms)
+        else:  # the queued record of this fire starts now
+            record.status, record.started_at = "running", self._clock()
+        tracker = RunTracker(record, self.policy(task), emit, on_limit)
         await self.query("save", tracker.record)
         return tracker
 
@@ -204,9 +263,12 @@ class RunRecorder:
             await self.query("save", tracker.record)
         return run
 
-    async def record_blocked(self, task: Any, scheduled_ms: int | None, status: str, reason: str) -> RunRecord:
-        """A fire that did not run (paused, over budget, missed one-shot): recorded with its reason."""
-        record = self.new_record(task, scheduled_ms)
+    async def record_blocked(self, task: Any, scheduled_ms: int | None, status: str, reason: str,
+                             record: RunRecord | None = None) -> RunRecord:
+        """A fire that did not run (paused, over budget, overlapping, late, missed one-shot): recorded
+        with its reason (closing its queued record when it has one)."""
+        record = record or self.new_record(task, scheduled_ms)
+        record.started_at = self._clock()
         record.status, record.error, record.ended_at, record.attempts = status, reason, record.started_at, 0
         await self.query("save", record)
         return record
@@ -214,7 +276,7 @@ class RunRecorder:
     # -- after a run ----------------------------------------------------------------------------------
 
     async def finish(self, tracker: RunTracker, turn: Any = None, *, cancelled: bool = False,
-                     error: str | None = None, transcript: str | None = None) -> RunRecord:
+                     error: str | None = None, transcript: str | None = None, timed_out: bool = False) -> RunRecord:
         """Record the end of a run, count it for the breaker, alert on failure and on a pause."""
         record = tracker.record
         record.ended_at = self._clock()
@@ -228,6 +290,8 @@ class RunRecorder:
                                    denials=len(record.denials),
                                    result_text=(turn.result_text or "") if turn is not None else "",
                                    unanswered=sum(1 for d in record.denials if d.get("noAnswer")))
+        if timed_out:
+            record.status = "timeout"
         if record.status in ("denied", "no-answer") and record.denials and record.error is None:
             rules = ", ".join(sorted({d["rule"] or d["tool"] for d in record.denials}))
             what = ("permission denied" if record.status == "denied"
@@ -251,11 +315,17 @@ class RunRecorder:
                         record.error if failed else state.last_error, failures)
         if new != state:
             await self.query("set_state", new, self._clock())
-        if failed:
-            self._alert("failed", record)
         if opened:
             log.warning("task %s paused after %d failed runs in a row", record.task_id, failures)
-            self._alert("paused", record)
+        if failed or opened or (record.status == "ok" and state.consecutive_failures):
+            def decide() -> list:
+                return self.alerts.after_run(self.history(), record, failures_before=state.consecutive_failures,
+                                             failures=failures, opened=opened, now_ms=self._clock())
+            try:
+                for kind, fields in await asyncio.to_thread(decide):
+                    self._send(kind, fields)
+            except Exception as exc:  # alerts are advice: the record stands
+                log.warning("alerts for run %s not decided: %s", record.run_id, exc)
 
     async def resume(self, task_id: str) -> bool:
         """Close the circuit; False when the task was not paused."""
@@ -289,7 +359,6 @@ class RunRecorder:
             log.warning("%d more gaps not alerted; see agent cron status", len(gaps) - max_alerts)
         return gaps
 
-    def _alert(self, kind: str, record: RunRecord) -> None:
+    def _send(self, kind: str, fields: dict[str, Any]) -> None:
         if self.notifier is not None:
-            self.notifier.send(kind, {"taskId": record.task_id, "prompt": record.prompt, "status": record.status,
-                                      "error": record.error, "runId": record.run_id})
+            self.notifier.send(kind, fields)

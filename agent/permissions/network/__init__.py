@@ -13,8 +13,9 @@ refusals (`NetworkDenial`); `service` hosts one session's proxy on its own threa
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from agent.lazy import lazy_exports
 
 _EXPORTS = {
     "AllowList": "domains",
@@ -60,9 +61,4 @@ if TYPE_CHECKING:
     from agent.permissions.network.remember import RememberError, remember_domain
     from agent.permissions.network.service import NetworkService
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'agent.permissions.network' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"agent.permissions.network.{module}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -11,8 +11,9 @@ lazy (PEP 562), so importing the package costs nothing until a sandbox is used.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from agent.lazy import lazy_exports
 
 _EXPORTS = {
     "SandboxSettings": "config",
@@ -51,9 +52,4 @@ if TYPE_CHECKING:
     from agent.permissions.sandbox.report import describe_sandbox
     from agent.permissions.sandbox.runner import SandboxRunner, SandboxUnavailable
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'agent.permissions.sandbox' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"agent.permissions.sandbox.{module}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -32,6 +32,7 @@ async def run_states(ctx: CommandContext) -> dict[str, Any]:
 
 async def show_history(ctx: CommandContext, args: str) -> None:
     task_id = args.strip().lower() or None
+    await _recorder(ctx).settle_orphans()
     runs = await _recorder(ctx).query("runs", task_id=task_id, limit=HISTORY_ROWS, default=[])
     if not runs:
         ctx.renderer.info("No recorded runs" + (f" of {task_id}." if task_id else " yet."))
@@ -67,13 +68,13 @@ async def show_status(ctx: CommandContext) -> None:
     from agent.cron.zone import local_zone
 
     recorder = _recorder(ctx)
+    await recorder.settle_orphans()
 
     def gather() -> tuple[Any, bool, list]:
         holder = SchedulerLock(ctx.session.project_dir, "chat-status").holder()
         tasks, _ = ctx.session.cron.list_with_problems()
         db = recorder.history()
-        gaps = [] if db is None else find_project_gaps([s.task for s in tasks if s.durable], db,
-                                                        recorder.now_ms(), local_zone())
+        gaps = find_project_gaps([s.task for s in tasks if s.durable], db, recorder.now_ms(), local_zone())
         return holder, holder is not None and owner_is_alive(holder), gaps
 
     holder, alive, gaps = await asyncio.to_thread(gather)
