@@ -169,3 +169,20 @@ def test_a_daemon_fire_gets_the_users_mcp_servers(fake_api, tmp_path):
     assert time.monotonic() - started < 90
     result = fake_api.requests[1].tool_results()[0]
     assert "echo: issue 7" in json.dumps(result) and not result.get("is_error")
+
+
+def test_agent_cron_run_gets_the_users_mcp_servers(fake_api, tmp_path):
+    from test_cron_run import cron_run
+    from test_daemon_e2e import project_with_task
+
+    project = project_with_task(tmp_path, "c7a000cc", "summarise issues", age_ms=3_600_000,
+                                last_fired_ago_ms=600_000)
+    user_dir = tmp_path / "home" / ".claude"
+    user_dir.mkdir(parents=True)
+    (user_dir / "agent-mcp.json").write_text(json.dumps({"mcpServers": {"gh": stdio_entry()}}))
+    (user_dir / "settings.json").write_text(json.dumps({"permissions": {"allow": ["mcp__gh"]}}))
+    fake_api.script(tool_reply(("mcp__gh__echo", {"text": "issue 3"})), text_reply("one issue"))
+    done = cron_run(fake_api, project, "c7a000cc", timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1])["result"] == "one issue"
+    assert "echo: issue 3" in fake_api.requests[1].tool_result_texts()[0]
