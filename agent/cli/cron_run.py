@@ -76,6 +76,11 @@ def cmd_run(args: argparse.Namespace, project: Path) -> int:
     except LLMError as exc:
         print(f"agent cron run: cannot run: {exc.message}", file=sys.stderr)
         return EXIT_FAILURE
+    from agent.cli.headless import wait_for_mcp
+
+    session.mcp.report = lambda line: print(f"agent cron run: {line}", file=sys.stderr, flush=True)
+    for line in wait_for_mcp(session):  # the run gets the MCP servers a fire gets (bounded: MCP_TIMEOUT)
+        print(f"agent cron run: warning: {line}", file=sys.stderr)
     import asyncio
 
     record = asyncio.run(_run(session, task, verbose=args.verbose))

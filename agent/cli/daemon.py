@@ -132,6 +132,11 @@ def run_daemon_cli(argv: Sequence[str]) -> int:
             print(f"agent daemon: warning: {line}", file=sys.stderr)
         session.sandbox.require(scheduled=True)  # sandbox.failIfUnavailable: fires run sandboxed or not at all
         session.llm()  # no credentials: say so before taking the lock, so a chat with a key keeps firing
+        session.mcp.report = lambda line: print(f"agent daemon: {line}", file=sys.stderr, flush=True)
+        from agent.cli.headless import wait_for_mcp
+
+        for line in wait_for_mcp(session):  # fires due now get the servers too (bounded: MCP_TIMEOUT)
+            print(f"agent daemon: warning: {line}", file=sys.stderr)
     except (SettingsError, PermissionConfigError) as exc:
         print(f"agent daemon: {exc}", file=sys.stderr)
         return EXIT_FAILURE if type(exc) is SettingsError else EXIT_USAGE

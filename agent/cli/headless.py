@@ -98,6 +98,8 @@ def run_headless(args: argparse.Namespace, project: Path) -> int:
         bad_rule = isinstance(exc, (PermissionConfigError, SettingsRuleError))  # a typo: exit 2, as bad flags
         return EXIT_USAGE if bad_rule else EXIT_FAILURE
     print_warnings(session.warnings())
+    session.mcp.report = lambda line: print_warnings([line])
+    print_warnings(wait_for_mcp(session))
     run = HeadlessRun(session, writer, include_partial=bool(getattr(args, "include_partial_messages", False)),
                       resume_from=resume_from)
     run.replay_user_messages = bool(getattr(args, "replay_user_messages", False))
@@ -131,6 +133,21 @@ def _ms_since(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
+def wait_for_mcp(session: AgentSession) -> list[str]:
+    """-p waits (bounded by MCP_TIMEOUT) for its MCP servers before the first request; what to warn about."""
+    mcp = session.mcp
+    mcp.wait_ready()
+    lines = list(mcp.problems)
+    for state in mcp.states.values():
+        if state.status == "failed":
+            lines.append(f"MCP server {state.name} failed to connect: {state.error}")
+        elif state.status == "pending":
+            lines.append(f"MCP server {state.name} is still connecting (MCP_TIMEOUT); its tools are not offered")
+        elif state.status == "disabled":
+            lines.append(f"MCP server {state.name} of .mcp.json was not started: {state.error}")
+    return lines
+
+
 class HeadlessRun:
     """One `-p` session: its conversation (made on first use) and its output."""
 
@@ -151,10 +168,14 @@ class HeadlessRun:
         self.writer.init(cwd=str(self.session.project_dir), model=self.session.model,
                          tools=self.session.tools.names(), permission_mode=self.session.policy.mode.value,
                          slash_commands=self.slash_commands(), api_key_source=key_source, version=__version__,
-                         agents=list(getattr(self.session, "agent_types", {})))
+                         agents=list(getattr(self.session, "agent_types", {})),
+                         mcp_servers=self.session.mcp.init_entries())
 
     def slash_commands(self) -> list[str]:
-        return [*builtin_names(), *self.commands().names()]
+        from agent.mcp.prompts import prompt_command
+
+        mcp_prompts = [prompt_command(server, prompt.name) for server, prompt in self.session.mcp.prompts()]
+        return [*builtin_names(), *self.commands().names(), *mcp_prompts]
 
     def commands(self) -> CommandSet:
         """The custom commands as the files are now (re-read for each prompt, as they may change)."""

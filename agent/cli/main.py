@@ -43,6 +43,7 @@ subcommands:
   agent daemon                            run durable scheduled tasks with no terminal
   agent trust [DIR] | --revoke [DIR]      trust a folder's own settings (env, hooks, cron.notify ...)
   agent sandbox                           what the OS sandbox for Bash commands does here
+  agent mcp add|add-json|list|get|remove  configure MCP servers (agent mcp --help)
 
 environment:
   ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN   credentials
@@ -94,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --output-format stream-json: add the raw stream events (token streaming)")
     parser.add_argument("--input-format", choices=("text", "stream-json"), default="text",
                         help="with -p: text (default), or stream-json (user messages as JSON lines on stdin)")
+    parser.add_argument("--mcp-config", action="append", default=[], metavar="FILE_OR_JSON",
+                        help='MCP servers from a file or JSON string ({"mcpServers": {...}}); repeatable')
+    parser.add_argument("--strict-mcp-config", action="store_true",
+                        help="use only the MCP servers of --mcp-config, none from .mcp.json or your config")
     add_claude_code_flags(parser)
     return parser
 
@@ -140,6 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from agent.cli.daemon import run_daemon_cli
 
             return run_daemon_cli(args_list[1:])
+        if args_list and args_list[0] == "mcp":
+            from agent.cli.mcp import run_mcp_cli
+
+            return run_mcp_cli(args_list[1:])
         if args_list and args_list[0] == "sandbox":
             from agent.cli.sandbox import run_sandbox_cli
 

@@ -55,10 +55,11 @@ def _timestamp() -> str:
 
 def init_message(session_id: str, *, cwd: str, model: str, tools: list[str], permission_mode: str,
                  slash_commands: list[str], api_key_source: str, version: str = "",
-                 additional_directories: list[str] | None = None, agents: list[str] | None = None) -> dict[str, Any]:
+                 additional_directories: list[str] | None = None, agents: list[str] | None = None,
+                 mcp_servers: list[dict[str, str]] | None = None) -> dict[str, Any]:
     """Claude Code's init line. Its own features we lack (skills, plugins, fast mode) are empty."""
     return {"type": "system", "subtype": "init", "cwd": cwd, "session_id": session_id, "tools": tools,
-            "mcp_servers": [], "model": model, "permissionMode": permission_mode,
+            "mcp_servers": mcp_servers or [], "model": model, "permissionMode": permission_mode,
             "slash_commands": slash_commands, "terminal_slash_commands": [], "apiKeySource": api_key_source,
             "agent_version": version, "output_style": "default", "agents": agents or [], "skills": [], "plugins": [],
             "analytics_disabled": True, "product_feedback_disabled": True, "per_turn_effort_active": False,

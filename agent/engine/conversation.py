@@ -115,7 +115,8 @@ class Conversation:
         self.history: list[Message] = []
         self.transcript: Any = None  # a TranscriptWriter: told of every change to the history
         self._emit_cb = emit
-        self._tool_defs = tools.definitions()
+        self._defs_for: tuple[str, ...] = tuple(tools.names())
+        self._defs = tools.definitions()
         self._measured_tokens = 0  # context size the API reported, for history[:_measured_len]
         self._measured_len = 0
         self._done_results: dict[str, dict[str, Any]] = {}
@@ -147,6 +148,14 @@ class Conversation:
         base = self._measured_tokens or estimate_tokens([self.system_prompt, self._tool_defs])
         unmeasured = self.history[self._measured_len:]
         return base + (estimate_tokens(unmeasured) if unmeasured else 0)
+
+    @property
+    def _tool_defs(self) -> list[dict[str, Any]]:
+        """The tools as the API wants them, remade when the set changes (an MCP server connected or left)."""
+        names = tuple(self.tools.names())
+        if names != self._defs_for:
+            self._defs_for, self._defs = names, self.tools.definitions()
+        return self._defs
 
     def _emit(self, event: Event) -> None:
         if self._emit_cb is not None:
@@ -405,6 +414,8 @@ class Conversation:
             content += subfolder_note(self.memory.touched(touched))
         self._emit(ToolCallFinished(tool_id, name, result.summary, result.is_error, content, result.change))
         block = _result_block(tool_id, content, result.is_error)
+        if result.blocks:  # an MCP tool's images travel with its text
+            block["content"] = [*([{"type": "text", "text": content}] if result.content else []), *result.blocks]
         self._done_results[tool_id] = block
         return block
 

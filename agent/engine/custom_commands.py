@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agent.mcp.prompts import PromptNotFound, expand_prompt, is_mcp_prompt_line
 from agent.settings.gate import outside_warning, resolves_inside
 
 if TYPE_CHECKING:
@@ -292,6 +293,11 @@ async def run_prompt(conversation: Conversation, session: AgentSession, text: st
                      commands: CommandSet | None = None, scheduled_task: Any = None,
                      source: str | None = None, run_id: str | None = None) -> TurnResult:
     """Run one prompt as a turn, expanding a `/name` custom command first (CommandNotFound if missing)."""
+    if is_mcp_prompt_line(text):  # `/mcp__server__prompt args`: the server's prompt is the turn's prompt
+        try:
+            text = await expand_prompt(session.mcp, text)
+        except PromptNotFound as exc:
+            raise CommandNotFound(str(exc)) from None
     commands = commands if commands is not None else load_commands(session.project_dir, session.env)
     expansion = commands.expand(text)
     if expansion is None:

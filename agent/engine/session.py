@@ -21,6 +21,7 @@ from agent.cron.service import CronService
 from agent.cron.store import FileTaskStore, SessionTaskStore
 from agent.engine.memory import MemoryFile, MemoryLoader, SubfolderMemory, read_memory_file
 from agent.hooks import HookRunner, parse_hooks
+from agent.mcp import McpManager, open_mcp
 from agent.permissions.network.gate import NetworkGate
 from agent.permissions.policy import PermissionPolicy
 from agent.permissions.sandbox.runner import SandboxRunner
@@ -57,6 +58,8 @@ class SessionOptions:
     fallback_model: str | None = None
     persist: bool = True  # --no-session-persistence: False
     kept_open: bool = False  # headless but long-lived (stream-json input): session tasks fire in it
+    mcp_config: list[str] = field(default_factory=list)  # --mcp-config FILE_OR_JSON (repeatable)
+    strict_mcp_config: bool = False  # --strict-mcp-config: only the servers of --mcp-config
 
     @classmethod
     def from_args(cls, args: Any, *, headless: bool) -> SessionOptions:
@@ -75,6 +78,8 @@ class SessionOptions:
             max_budget_usd=getattr(args, "max_budget_usd", None),
             fallback_model=getattr(args, "fallback_model", None),
             persist=not getattr(args, "no_session_persistence", False),
+            mcp_config=list(getattr(args, "mcp_config", None) or []),
+            strict_mcp_config=bool(getattr(args, "strict_mcp_config", False)),
         )
         if getattr(args, "dangerously_skip_permissions", False):
             options.permission_mode = "bypassPermissions"
@@ -119,6 +124,11 @@ class AgentSession:
         self.agent_types = load_agent_types(project_dir, Path(self.env.get("HOME") or Path.home()))
         self.tools = ToolRegistry(chosen_tools([TaskTool(self.agent_types), *default_tools(), CronCreate(),
                                                 CronDelete(), CronList()], options.tools))
+        # MCP servers (gated by trust and approval) connect in the background; their tools join as they do.
+        self.mcp: McpManager = open_mcp(project_dir, self.settings, self.env, extra=options.mcp_config,
+                                        strict=options.strict_mcp_config)
+        self.tools.add_provider(self.mcp.tools)
+        self.mcp.start()
         # The OS sandbox for Bash: on when settings say so, and for scheduled runs unless they say not.
         self.sandbox = SandboxRunner.from_settings(project_dir, self.settings, deny_rules=self.policy.deny)
         self.sandbox.extra_writable = tuple(options.add_dirs)
@@ -254,6 +264,10 @@ class AgentSession:
             await self.ctx.shells.close()
         self.sandbox.close()
         self.network.close()
+        if self.mcp.states:
+            import asyncio
+
+            await asyncio.to_thread(self.mcp.close)
         if self._llm is not None:
             await self._llm.aclose()
 

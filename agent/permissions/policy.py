@@ -69,6 +69,9 @@ class Rule:
             self.tool == tool_name
             or (self.tool == "Edit" and tool_name in EDIT_TOOLS)
             or (self.tool == "Read" and tool_name in READ_TOOLS)
+            # `mcp__server` covers every tool of that server (`mcp__server__tool`), as in Claude Code
+            or (self.tool.startswith("mcp__") and self.tool.count("__") == 1
+                and tool_name.startswith(self.tool + "__"))
         )
 
 

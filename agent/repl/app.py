@@ -177,7 +177,7 @@ class Repl:
     async def _run_command(self, line: str) -> None:
         command, name, args = self.registry.resolve(line)
         custom = self.custom_commands()  # also shows, once, a file that a built-in shadows
-        if command is None and custom.get(name) is not None:
+        if command is None and (custom.get(name) is not None or name.startswith("mcp__")):
             self._queue_prompt(line)  # expanded when it runs, as scheduled ones are
             return
         if command is None:
@@ -233,6 +233,7 @@ class Repl:
             if problem:
                 self.renderer.error(problem)
             self.session.hook_notify = self.renderer.warn
+            self._route_mcp_reports()
             for warning in self.session.warnings(untrusted_keys=False):  # the question covered the rest
                 self.renderer.warn(warning)
             if self.resume_from is not None and (problem := await asyncio.to_thread(self._load_resumed)):
@@ -242,12 +243,31 @@ class Repl:
             problem = await asyncio.to_thread(self._load_model_client)
             if problem:
                 self.renderer.error(problem)
+            if self.session.mcp.awaiting:  # after start-up: the prompt does not wait for the answers
+                from agent.repl.mcp_question import ask_mcp_approvals
+
+                self._tasks.append(asyncio.create_task(
+                    ask_mcp_approvals(self.session, self.questions, self.renderer), name="mcp-approval"))
         except Exception as exc:  # unexpected: say it in one line and keep what did start
             log.debug("start-up failed", exc_info=True)
             self.renderer.error(f"Start-up failed: {type(exc).__name__}: {exc}")
         finally:
             self._ready.set()
             self._invalidate()
+
+    def _route_mcp_reports(self) -> None:
+        """MCP servers report (died, restarting, reconnected) from their own thread: drawn on this loop."""
+        assert self.session is not None
+        loop = asyncio.get_running_loop()
+
+        def report(line: str) -> None:
+            loop.call_soon_threadsafe(self.renderer.warn, line)
+        self.session.mcp.report = report
+        for state in self.session.mcp.states.values():
+            if state.status == "failed" and state.spec.problem:
+                self.renderer.warn(state.spec.problem)
+        for line in self.session.mcp.problems:
+            self.renderer.warn(line)
 
     def _load_model_client(self) -> str | None:
         """In a worker thread: import the SDK and make the conversation. The error text, if any."""
@@ -381,6 +401,8 @@ class Repl:
                                   scheduled_task=fired.task if fired is not None else None, source=source,
                                   run_id=run_id)
 
+            if fired is not None:  # a fire gets the MCP servers too: wait for those still connecting (bounded)
+                await asyncio.to_thread(self.session.mcp.wait_ready)
             if fired is not None and self.runs is not None:
                 await self.runs.run(conversation, item.text, fired, turn)
             else:

@@ -47,6 +47,7 @@ class ToolResult:
     summary: str = ""
     change: FileChange | None = None  # Edit and Write: what the file changed, for the transcript
     denials: list[ToolDenial] = field(default_factory=list)  # refused while it ran
+    blocks: list[dict[str, Any]] | None = None  # more content blocks for the model (an MCP tool's images)
 
     def __post_init__(self) -> None:
         # A file name that is not UTF-8 reaches Python as lone surrogates, which no screen, transcript
@@ -256,26 +257,40 @@ class ToolRegistry:
 
     def __init__(self, tools: Iterable[Tool] = ()) -> None:
         self._tools: dict[str, Tool] = {}
+        # Tools that come and go (an MCP server's, once it connects): each call gives a fresh snapshot.
+        self._providers: list[Callable[[], list[Tool]]] = []
         for tool in tools:
             self.register(tool)
 
     def register(self, tool: Tool) -> None:
         self._tools[tool.name] = tool
 
+    def add_provider(self, provider: Callable[[], list[Tool]]) -> None:
+        self._providers.append(provider)
+
+    def _all(self) -> dict[str, Tool]:
+        if not self._providers:
+            return self._tools
+        found = dict(self._tools)
+        for provider in self._providers:
+            for tool in provider():
+                found.setdefault(tool.name, tool)
+        return found
+
     def get(self, name: str) -> Tool | None:
-        return self._tools.get(name)
+        return self._all().get(name)
 
     def names(self) -> list[str]:
-        return list(self._tools)
+        return list(self._all())
 
     def __iter__(self):
-        return iter(self._tools.values())
+        return iter(list(self._all().values()))
 
     def __len__(self) -> int:
-        return len(self._tools)
+        return len(self._all())
 
     def definitions(self) -> list[dict[str, Any]]:
-        return [tool.definition() for tool in self._tools.values()]
+        return [tool.definition() for tool in self._all().values()]
 
     def restricted(self, keep: Iterable[str]) -> ToolRegistry:
         wanted = set(keep)
