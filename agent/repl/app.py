@@ -44,7 +44,7 @@ from agent.repl.prompt import (
     terminal_supports_color,
     toolbar_fragments,
 )
-from agent.repl.question import QuestionBox, permission_options
+from agent.repl.question import QuestionBox, permission_options, permission_title
 from agent.repl.reflow import keep_clean_on_resize
 from agent.repl.render import Renderer, shorten
 from agent.repl.startup import build_session, route_logging
@@ -408,15 +408,17 @@ class Repl:
         rule = getattr(decision, "suggested_rule", None)
         scheduled = self._current if self._current is not None and self._current.source == "cron" else None
         task_id = task_id_of(scheduled) if scheduled is not None else None
-        title = f"Allow {tool.name}" + (f": {shorten(subject, 200)}?" if subject else "?")
+        title, command = permission_title(tool.name, subject or "")
         asker = (f"Scheduled task {task_id or '?'} asks ({shorten(scheduled.text, 60)})"
                  if scheduled is not None else "")
+        description = printable(str(getattr(args, "description", None) or "").strip())
         body = await self._change_body(tool, args)
         self.renderer.waiting = True
         try:
             choice = await self.questions.ask(
                 title, permission_options(rule, task_id), detail=printable(getattr(decision, "reason", "")), body=body,
-                asker=asker, timeout=self.unattended_answer_s if scheduled is not None else None)
+                asker=asker, command=command, description=" ".join(description.split()),
+                timeout=self.unattended_answer_s if scheduled is not None else None)
         finally:
             self.renderer.waiting = False
         if choice is None:  # the conversation tells the model (and the screen) that nobody answered
@@ -448,17 +450,16 @@ class Repl:
             return False
 
     async def _change_body(self, tool: Any, args: Any) -> str:
-        """An Edit or Write question's diff (ANSI), shown between its title and its options; "" else."""
-        from agent.repl.diffs import QUESTION_LINES, question_body
+        """An Edit or Write question's whole diff (ANSI, lines uncut: the question wraps them and pages
+        what does not fit), shown between its title and its options; "" for other tools."""
+        from agent.repl.diffs import question_body
 
         if tool.name not in ("Edit", "Write"):  # nothing to preview: ask at once
             return ""
         raw = args.model_dump() if hasattr(args, "model_dump") else dict(args or {})
-        app = self.prompt.app if self.prompt is not None else None
-        rows = app.output.get_size().rows if app is not None and app.is_running else 40
-        try:  # the question's other lines, the live area and the prompt need about 14 rows
+        try:
             body = await asyncio.to_thread(question_body, tool.name, raw, self.project, color=self.renderer.color,
-                                           width=self._width(), max_lines=max(3, min(QUESTION_LINES, rows - 14)))
+                                           width=None)
         except Exception:  # the question matters more than its diff
             log.exception("could not show the change for %s", tool.name)
             return ""

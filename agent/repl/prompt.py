@@ -64,6 +64,8 @@ STYLE = Style.from_dict({
     "question": "fg:ansiyellow bold",
     # `-` not `.`: a dotted class would inherit the title's yellow bold
     "question-detail": "fg:ansiyellow",
+    "question-command": "bold",
+    "question-description": "fg:ansibrightblack",
     "question-option": "",
     "question-selected": "fg:ansicyan bold",
     "question-countdown": "fg:ansiyellow",
@@ -196,16 +198,19 @@ def build_prompt_session(repl: PromptHost, history: History) -> PromptSession:
         app = get_app_or_none()
         if app is not None and app.is_done:  # the accepted line goes to the scrollback without the live area
             return [("class:prompt", "> ")]
-        width = app.output.get_size().columns if app is not None else 80
-        return [*repl.renderer.live_fragments(width), *repl.questions.fragments(), *hint_fragments(repl),
-                ("class:prompt", "> ")]
+        size = app.output.get_size() if app is not None else None
+        width, rows = (size.columns, size.rows) if size is not None else (80, 24)
+        live, hint = repl.renderer.live_fragments(width), hint_fragments(repl)
+        used = sum(text.count("\n") for _, text, *_ in live + hint) + 2  # the input line and the toolbar
+        question = repl.questions.fragments(width, max_rows=max(6, rows - used - 1))
+        return [*live, *question, *hint, ("class:prompt", "> ")]
 
     files = ThreadedCompleter(FileMentionCompleter(repl.project))  # `@path`; walks off the event loop
     session: PromptSession = PromptSession(
         message=message,
         history=history,
         completer=merge_completers([SlashCompleter(repl.command_summaries), files]),
-        complete_while_typing=True,
+        complete_while_typing=~question_up,  # its menu would reserve rows the question needs
         key_bindings=_key_bindings(repl, question_up),
         bottom_toolbar=lambda: toolbar_fragments(repl),
         prompt_continuation=lambda width, line_number, is_soft_wrap: "  ",
@@ -297,7 +302,8 @@ def _key_bindings(repl: PromptHost, question_up: Condition) -> KeyBindings:
         """While a question is up every key goes to it (the typed text is set aside meanwhile)."""
         repl.questions.key_press(event.key_sequence[0].key, event.data)
 
-    for key in ("up", "down", "left", "right", "home", "end", "c-a", "c-e", "backspace", "delete", "c-u"):
+    for key in ("up", "down", "left", "right", "home", "end", "c-a", "c-e", "backspace", "delete", "c-u",
+                "pageup", "pagedown"):
         kb.add(key, filter=question_up)(_question_key)
 
     return kb

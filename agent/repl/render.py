@@ -373,8 +373,10 @@ class Renderer:
         for call in self._running.values():
             fragments.append(("fg:ansibrightblack", shorten(f"○ {call} …", width - 1) + "\n"))
         status = self.status_text()
+        if status and len(status) >= width:  # narrow: the toolbar says how to interrupt too
+            status = status.removesuffix(" · Ctrl-C to interrupt")
         if status:
-            fragments.append(("fg:ansicyan", status + "\n"))
+            fragments.append(("fg:ansicyan", shorten(status, width - 1) + "\n"))
         return fragments
 
     def _live_markdown(self, width: int) -> list[Fragments]:
