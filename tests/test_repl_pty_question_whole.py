@@ -130,3 +130,30 @@ def test_a_diff_taller_than_the_screen_is_paged_with_a_line_count_and_long_lines
     assert "Esc for no" in screen_text(term)  # the answers stayed in view while paging
     no_row_wider_than(term, cols)
     term.type("\x1b")
+
+
+@WIDTHS
+@pytest.mark.parametrize("refusal", ["escape", "option-3-empty"])
+def test_a_plain_no_stops_the_turn_and_the_prompt_returns_without_calling_the_model(chat, fake_api, cols, refusal):
+    fake_api.script(tool_reply(("Bash", {"command": "rm -rf build"})), text_reply("SECOND-REQUEST"))
+    fake_api.set_default(lambda r: text_reply(f"got: {r.turn_prompt()}"))
+    term = chat(cols)
+    term.type("clean up\r")
+    term.wait_for_text(r"Esc for no", timeout=START_S)
+    term.settle(0.8)  # past the grace period in which keys are ignored
+    if refusal == "escape":
+        term.type("\x1b")
+    else:
+        term.type("3")
+        term.wait_for_text(r"Enter to send · Esc for a plain no")
+        term.type("\r")
+    term.wait_for_text(r"Stopped: the model waits for what you type next")
+    term.wait_for(lambda: "/help" in term.rows()[-1], "the idle toolbar (the turn ended)", timeout=10)
+    term.settle(1.0)
+    assert len(fake_api.requests) == 1
+    assert "SECOND-REQUEST" not in screen_text(term)
+    assert any(row.startswith(">") and row.strip() == ">" for row in term.rows())  # an empty prompt line
+    term.type("ok then\r")
+    term.wait_for_text(r"SECOND-REQUEST", timeout=START_S)
+    assert len(fake_api.requests) == 2
+    assert fake_api.requests[1].turn_prompt().endswith("ok then")

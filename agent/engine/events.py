@@ -152,6 +152,7 @@ class PermissionDenied(Event):
     rule: str | None = None  # the allow rule that would let this call run
     note: str = ""  # what the user told the model to do instead
     no_answer: bool = False  # a question nobody answered in time (nobody was at the terminal)
+    stopped: bool = False  # a plain "no": the turn stops here, the model waits for the user
 
 
 @dataclass

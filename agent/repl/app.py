@@ -434,7 +434,7 @@ class Repl:
         if allowed:  # a refusal is shown by the conversation's PermissionDenied event, with any note
             self.renderer.info(f"  {tool.name}: " + ("allowed once" if choice.answer == "yes"
                                                       else f"allowed for this session ({rule})"))
-        return PermissionAnswer(allowed, note=choice.note)
+        return PermissionAnswer(allowed, note=choice.note, stop=choice.answer == "no")
 
     async def _delete_scheduled_task(self, task_id: str) -> bool:
         """What `/cron delete <id>` does: the schedule goes, with any of its runs still waiting."""

@@ -278,6 +278,8 @@ class Renderer:
                 self._turn.streamed_chars = 0
         elif isinstance(event, PermissionDenied):
             self.line(f"  {event.name} not run: {shorten(event.reason, 160)}", "yellow")
+            if event.stopped:
+                self.info("  Stopped: the model waits for what you type next.")
         elif isinstance(event, RetryNotice):
             if event.discarded_output and self._md is not None:
                 self._md.discard_tail()  # the printed parts stay; the retry streams the block again
