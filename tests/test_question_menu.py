@@ -6,6 +6,7 @@ import asyncio
 
 from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.document import Document
+from prompt_toolkit.keys import Keys
 
 from agent.repl.question import Choice, QuestionBox, QuestionMenu, permission_options, permission_title
 
@@ -154,7 +155,24 @@ async def test_box_maps_prompt_toolkit_keys_and_restores_the_typed_text_exactly(
     assert not asking.done()
     box.key_press("c-m", "\r")  # Enter
     assert await asking == Choice("always")
-    assert (buffer.text, buffer.cursor_position) == ("draft message", 5)
+    assert (buffer.text, buffer.cursor_position) == ("drafty message", 6)  # the ignored "y" came back too
+
+
+async def test_text_typed_during_the_question_comes_back_at_the_cursor_of_the_draft():
+    buffer = Buffer()
+    buffer.set_document(Document("fix  please", cursor_position=4))
+    box = QuestionBox(lambda: buffer, lambda: None, grace_s=0.5)
+    asking = asyncio.create_task(box.ask("Allow Bash?", permission_options(RULE)))
+    await asyncio.sleep(0)
+    for char in "the 2 testz":  # letters, a space and a digit, typed on: none of them answers
+        box.key_press(char, char)
+    box.key_press("c-h", "\x7f")  # backspace takes back the last typed character
+    box.key_press(Keys.BracketedPaste, " now")
+    assert not asking.done()
+    box.current.quiet_until = 0.0  # past the grace period
+    box.key_press("escape", "\x1b")
+    assert await asking == Choice("no")
+    assert (buffer.text, buffer.cursor_position) == ("fix the 2 test now please", 18)
 
 
 async def test_box_times_out_with_none_unless_someone_moves_in_the_menu():

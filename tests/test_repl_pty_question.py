@@ -29,7 +29,7 @@ def ask_bash(spawn, fake_api, reply: str = "done", **env: str):
     return term
 
 
-def test_typing_a_sentence_through_the_question_answers_nothing_and_the_draft_comes_back(spawn, fake_api):
+def test_typing_a_sentence_through_the_question_answers_nothing_and_comes_back_with_the_draft(spawn, fake_api):
     term = ask_bash(spawn, fake_api, reply="ran it")
     term.send("draft message" + LEFT * 7)  # typed while the model works; the cursor sits before "message"
     term.expect(QUESTION, timeout=START_S)
@@ -43,9 +43,9 @@ def test_typing_a_sentence_through_the_question_answers_nothing_and_the_draft_co
     term.send("1")  # a deliberate digit after a pause answers
     term.expect(r"● Bash\(echo hi-from-bash\) · exit 0")
     term.expect(r"ran it")
-    term.expect(r"> draft message")
-    term.type_line("big ")  # lands where the cursor was: the draft came back exactly
-    term.expect(r"got: draft big message")
+    term.expect(r"> draft yes a n 123 what is this, alwaysmessage")  # what was typed meanwhile is kept too
+    term.type_line(" big ")  # lands where the cursor was: the draft came back exactly
+    term.expect(r"got: draft yes a n 123 what is this, always big message")
     assert "hi-from-bash" in fake_api.requests[1].tool_result_texts()[0]
 
 

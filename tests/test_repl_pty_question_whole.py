@@ -157,3 +157,41 @@ def test_a_plain_no_stops_the_turn_and_the_prompt_returns_without_calling_the_mo
     term.wait_for_text(r"SECOND-REQUEST", timeout=START_S)
     assert len(fake_api.requests) == 2
     assert fake_api.requests[1].turn_prompt().endswith("ok then")
+
+
+def input_line(term: ScreenTerminal) -> str:
+    """The prompt's input line: the last row that starts with `> `, without its `> `."""
+    rows = [row for row in term.rows() if row.startswith(">")]
+    return rows[-1][1:].strip() if rows else ""
+
+
+@WIDTHS
+def test_text_typed_while_a_question_is_open_comes_back_on_the_prompt_line(chat, fake_api, cols):
+    fake_api.script(tool_reply(("Bash", {"command": "echo hi"})), text_reply("done"))
+    term = chat(cols)
+    term.type("run it\r")
+    term.wait_for_text(r"Esc for no", timeout=START_S)
+    term.type("note 42 for later")  # letters, spaces and digits, typed on: none of them answers
+    term.wait_for_text(r"Typing does not answer this question")
+    assert len(fake_api.requests) == 1
+    term.settle(0.8)
+    term.type("\x1b")
+    term.wait_for(lambda: input_line(term) == "note 42 for later", "the typed text on the prompt line",
+                  timeout=START_S)
+
+
+@WIDTHS
+def test_text_typed_during_a_scheduled_runs_countdown_comes_back(fake_api, tmp_path, project, cols):
+    from pty_support import write_due_task
+
+    write_due_task(project, "a1b2c3d4", "check the deploy")
+    fake_api.script(tool_reply(("Bash", {"command": "echo deploy"})), text_reply("nobody answered"))
+    term = spawn_screen(fake_api, tmp_path / "home", project, rows=30, cols=cols, AGENT_UNATTENDED_ANSWER_S="6")
+    try:
+        term.wait_for_text(r"s left to answer", timeout=START_S)
+        term.type("draft 7 words")
+        term.wait_for_text(r"Bash not run: no answer", timeout=START_S)
+        term.wait_for(lambda: input_line(term) == "draft 7 words", "the typed text on the prompt line",
+                      timeout=START_S)
+    finally:
+        term.child.terminate(force=True)

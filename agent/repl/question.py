@@ -15,7 +15,8 @@ opens an input line for the instruction the model gets with the refusal. A quest
 counts down its time limit (after which the model is told nobody answered) and can delete the schedule.
 
 `QuestionMenu` is the pure state machine (keys and the time in, a `Choice` out); `QuestionBox` holds
-the open question inside the prompt, sets the typed text aside and puts it back exactly.
+the open question inside the prompt, sets the typed text aside and puts it back exactly, with what was
+typed into the question meanwhile (and ignored by it) at the cursor: typing is never lost.
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ class QuestionMenu:
     enter_armed: bool = True  # False after typing went into the question, until an arrow key is pressed
     scroll: int = 0  # first row shown of what the question asks about, when it is taller than the room
     page: int = 0  # rows of it shown at the last drawing; 0 when all of it fits
+    typed: str = ""  # what was typed into the question and ignored: it goes back on the prompt line
     quiet_until: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -132,15 +134,21 @@ class QuestionMenu:
     def paste(self, text: str, now: float) -> Choice | None:
         """Pasted text goes into the instruction; it never answers the menu."""
         if self.note is None:
-            return self._ignore("paste", now)
+            return self._ignore("paste", now, text)
         self._insert(re.sub(r"\s*[\r\n\t]+\s*", " ", text))  # one line: a newline would not show
         return None
 
     def seconds_left(self, now: float) -> float | None:
         return None if self.deadline is None else max(0.0, self.deadline - now)
 
-    def _ignore(self, key: str, now: float) -> None:
+    def _ignore(self, key: str, now: float, text: str = "") -> None:
         self.quiet_until = now + self.grace_s  # still typing: the next Enter or digit is not an answer either
+        if len(key) == 1 and key.isprintable():
+            self.typed += key  # it goes back on the prompt line when the question closes
+        elif key == "paste":
+            self.typed += text
+        elif key == "backspace":
+            self.typed = self.typed[:-1]
         if len(key) == 1 or key in ("paste", "backspace", "enter"):
             # Someone was typing a message: their next Enter, however late, means "send", not "yes".
             self.typed_ignored, self.enter_armed = True, False
@@ -246,6 +254,12 @@ class QuestionMenu:
         return out
 
 
+def with_typed(document: Document, typed: str) -> Document:
+    """The line set aside when the question opened, with what was typed meanwhile at its cursor."""
+    at = document.cursor_position
+    return Document(document.text[:at] + typed + document.text[at:], at + len(typed))
+
+
 @dataclass
 class _Open:
     menu: QuestionMenu
@@ -291,7 +305,7 @@ class QuestionBox:
         finally:
             self._open = None
             if buffer is not None and saved is not None:
-                buffer.set_document(saved, bypass_readonly=True)
+                buffer.set_document(with_typed(saved, menu.typed), bypass_readonly=True)
             self._invalidate()
 
     def key_press(self, key: str, data: str = "") -> None:
