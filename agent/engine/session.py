@@ -133,5 +133,6 @@ class AgentSession:
         if record:
             sid = session_id or new_session_id()
             conversation.transcript = TranscriptWriter(transcript_path(self.project_dir, self.env, sid), sid,
-                                                       cwd=self.project_dir, session_store=self.session_store)
+                                                       cwd=self.project_dir, session_store=self.session_store,
+                                                       kind="print" if self.options.headless else "chat")
         return conversation

@@ -87,6 +87,7 @@ class Repl:
         self.args, self.project = args, project
         self.session_id, self.resume_from = session_id, resume_from  # saved sessions (agent -c / -r)
         self._resumed: LoadedTranscript | None = None
+        self._resumed_line = ""  # "Resumed session … (N messages)", shown under the history
         self.env = dict(os.environ if env is None else env)
         self.unattended_answer_s = unattended_answer_s
         self.queue = CommandQueue()
@@ -119,7 +120,7 @@ class Repl:
         self.prompt = build_prompt_session(self, make_history(self.env))
         self.prompt.app.after_render += self._start_loading  # once the prompt is on the screen
         keep_clean_on_resize(self.prompt.app, self.env)
-        self.renderer.dim_line(f"agent {__version__} · {self.project} · /help for commands, Ctrl-D to exit")
+        self._banner(clear=self.resume_from is not None)  # agent -c / -r: a clean screen, then where you were
         self._queue_first_message(getattr(self.args, "prompt", None))
         self._tasks += [asyncio.create_task(self._process_queue(), name="repl-queue"),
                         asyncio.create_task(self._refresh_ui(), name="repl-refresh")]
@@ -139,6 +140,16 @@ class Repl:
         finally:
             await self._shutdown()
         return 0
+
+    def _banner(self, *, clear: bool = False) -> None:
+        """The first line; with `clear`, on a clean screen (a resumed session is drawn below it)."""
+        banner = f"agent {__version__} · {self.project} · /help for commands, Ctrl-D to exit"
+        if not clear:
+            self.renderer.dim_line(banner)
+            return
+        from agent.repl.resume_view import CLEAR_SCREEN
+
+        self.renderer.write(CLEAR_SCREEN + (f"\x1b[2m{banner}\x1b[0m" if self.renderer.color else banner))
 
     def _queue_first_message(self, text: str | None) -> None:
         """`agent "fix the test"`: the message is echoed as if typed and runs once the session is up."""
@@ -224,8 +235,11 @@ class Repl:
                                                              self.reported_problems)
             if problem:
                 self.renderer.error(problem)
-            if self.resume_from is not None and (problem := await asyncio.to_thread(self._load_resumed)):
-                self.renderer.warn(problem)
+            if self.resume_from is not None:
+                problem = await asyncio.to_thread(self._load_resumed)
+                self._show_resumed(self._resumed)
+                if problem:
+                    self.renderer.warn(problem)
             await self._start_scheduler()
             self.custom_commands()  # problems with .claude/commands files, shown once
             problem = await asyncio.to_thread(self._load_model_client)
@@ -266,8 +280,17 @@ class Repl:
         from agent.repl.resume import load_resumed
 
         assert self.session is not None and self.resume_from is not None
-        self._resumed, problem = load_resumed(self.session, self.resume_from, self.renderer)
+        self._resumed, problem, self._resumed_line = load_resumed(self.session, self.resume_from)
         return problem
+
+    def _show_resumed(self, loaded: LoadedTranscript | None) -> None:
+        """On the loop (the renderer is not thread-safe): the resumed conversation's last messages."""
+        from agent.repl.resume_view import show_history
+
+        if loaded is not None:
+            show_history(self.renderer, loaded)
+        if self._resumed_line:
+            self.renderer.info(self._resumed_line)
 
     async def _start_scheduler(self) -> None:
         from agent.cron.scheduler import CronScheduler
@@ -358,6 +381,9 @@ class Repl:
                 from agent.repl.attachments import attach_mentions
 
                 text = await attach_mentions(text, self.session, self.renderer)
+
+            if source == "user" and conversation.transcript is not None:
+                conversation.transcript.note_prompt(item.text)  # listed and resumed as typed, not expanded
 
             def turn(run_id: str | None = None) -> Awaitable[Any]:
                 return run_prompt(conversation, self.session, text, commands=self.custom_commands(),
@@ -469,6 +495,27 @@ class Repl:
 
     def between_turns(self, label: str, job: Callable[[], Awaitable[None]]) -> None:
         self.queue.put(QueuedPrompt(f"/{label}", Priority.NOW, source="command", task=job))
+
+    async def resume_session(self, session_id: str, path: Path) -> None:
+        """/resume: this chat continues the saved session at `path`; the screen shows where it was."""
+        old = self._conversation
+        self.session_id, self.resume_from = session_id, path
+        problem = await asyncio.to_thread(self._load_resumed)
+        loaded = self._resumed
+        if loaded is None:
+            self.renderer.error(problem or f"Cannot resume {path}.")
+            return
+        if old is not None and old.transcript is not None:
+            old.transcript.sync(old.history)
+        self._conversation = None
+        if self.conversation() is None:  # no model client: the history still shows
+            return
+        if old is not None:
+            self._tasks.append(asyncio.create_task(old.llm.aclose()))
+        self._banner(clear=True)
+        self._show_resumed(loaded)
+        if problem:
+            self.renderer.warn(problem)
 
     def switch_model(self, model: str) -> None:
         from agent.engine.llm import LLMError
