@@ -508,10 +508,7 @@ class Repl:
         if old is not None and old.transcript is not None:
             old.transcript.sync(old.history)
         self._conversation = None
-        if self.conversation() is None:  # no model client: the history still shows
-            return
-        if old is not None:
-            self._tasks.append(asyncio.create_task(old.llm.aclose()))
+        self.conversation()  # the same model client; without one the history still shows
         self._banner(clear=True)
         self._show_resumed(loaded)
         if problem:
