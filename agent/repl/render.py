@@ -19,6 +19,7 @@ not at start-up: the REPL's prompt must appear before the heavy imports are done
 from __future__ import annotations
 
 import io
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ KEY_ARGUMENT_CHARS = 60
 SUMMARY_CHARS = 80
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 CANCELLED = "cancelled by the user"
+TRAILING_SPACES = re.compile(r"[ \t]+((?:\x1b\[[0-9;]*m)*)$", re.MULTILINE)  # spaces before any closing styles
 
 
 # --------------------------------------------------------------------------------- pure formatting
@@ -199,7 +201,7 @@ class Renderer:
             table.add_column(header, no_wrap=i in no_wrap, overflow="ellipsis" if i in no_wrap else "fold")
         for row in rows:
             table.add_row(*row)
-        self.print(table)
+        self.write(TRAILING_SPACES.sub(r"\1", self.to_text(table)))  # rich pads every cell to its column
 
     def print(self, renderable: Any, then: Callable[[], None] | None = None) -> None:
         """Render anything rich can render to ANSI text at the terminal's width and write it."""

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from agent.repl.commands.base import Command, CommandContext, split_args
 from agent.repl.render import format_cost, format_duration, format_tokens
 
+CLEAR_SCREEN = "\x1b[H\x1b[2J"  # cursor home, erase the screen (the scrollback above stays)
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
@@ -46,7 +48,10 @@ async def clear(ctx: CommandContext, args: str) -> None:
         conversation = ctx.host.conversation()
         if conversation is not None:
             conversation.clear()
-        ctx.renderer.success("Started a new conversation: the model no longer sees the earlier messages.")
+        from rich.text import Text
+
+        done = Text("Started a new conversation: the model no longer sees the earlier messages.", style="green")
+        ctx.renderer.write(CLEAR_SCREEN + ctx.renderer.to_text(done))  # a clean screen too, as in Claude Code
 
     ctx.host.between_turns("clear", job)
 
