@@ -46,7 +46,7 @@ from agent.repl.prompt import (
 )
 from agent.repl.question import QuestionBox, permission_options, permission_title
 from agent.repl.reflow import keep_clean_on_resize
-from agent.repl.render import Renderer, shorten
+from agent.repl.render import Renderer, shorten, terminal_has_hyperlinks
 from agent.repl.startup import build_session, route_logging
 from agent.repl.tool_output import printable
 from agent.settings import state_dir
@@ -95,6 +95,7 @@ class Repl:
         self.custom = CustomCommands(project, self.env, self.registry.all_names, lambda w: self.renderer.warn(w))
         self.stats = SessionStats()
         self.renderer = Renderer(TerminalSink(out), color=terminal_supports_color(out, self.env),
+                                 hyperlinks=terminal_has_hyperlinks(self.env),
                                  width=self._width, invalidate=self._invalidate)
         self.questions = QuestionBox(self._buffer, self._invalidate)
         self.prompt: PromptSession | None = None

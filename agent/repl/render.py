@@ -21,7 +21,7 @@ from __future__ import annotations
 import io
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -49,6 +49,7 @@ KEY_ARGUMENT_CHARS = 60
 SUMMARY_CHARS = 80
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 CANCELLED = "cancelled by the user"
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 TRAILING_SPACES = re.compile(r"[ \t]+((?:\x1b\[[0-9;]*m)*)$", re.MULTILINE)  # spaces before any closing styles
 
 
@@ -118,6 +119,30 @@ def wrap_lines(text: str, width: int) -> list[str]:
     return out
 
 
+HYPERLINK_PROGRAMS = ("iTerm.app", "WezTerm", "vscode", "ghostty")
+
+
+def terminal_has_hyperlinks(env: Mapping[str, str]) -> bool:
+    """Whether the terminal turns OSC 8 links into clickable text (a guess; AGENT_HYPERLINKS=0/1 decides)."""
+    setting = env.get("AGENT_HYPERLINKS", "").strip()
+    if setting in ("0", "1"):
+        return setting == "1"
+    if env.get("TMUX") or env.get("TERM", "") in ("dumb", "linux"):
+        return False  # tmux passes them on only when configured to
+    vte = env.get("VTE_VERSION", "")
+    return (env.get("TERM_PROGRAM") in HYPERLINK_PROGRAMS or bool(env.get("KITTY_WINDOW_ID"))
+            or bool(env.get("WT_SESSION")) or (vte.isdigit() and int(vte) >= 5000))
+
+
+
+def without_leading_blank_lines(text: str) -> str:
+    """rich starts some blocks (lists, tables) with a blank line; the caller decides the spacing."""
+    lines = text.split("\n")
+    while len(lines) > 1 and not _ANSI.sub("", lines[0]).strip():
+        lines.pop(0)
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------------------------------- renderer
 
 
@@ -134,10 +159,11 @@ class Renderer:
     redraw the live area; `color=False` gives plain text (tests, dumb terminals)."""
 
     def __init__(self, sink: Sink, *, color: bool = True, width: Callable[[], int] = lambda: 80,
-                 invalidate: Callable[[], None] = lambda: None, clock: Callable[[], float] = time.monotonic
-                 ) -> None:
+                 invalidate: Callable[[], None] = lambda: None, clock: Callable[[], float] = time.monotonic,
+                 hyperlinks: bool = False) -> None:
         self._sink = sink
         self.color = color
+        self.hyperlinks = hyperlinks  # False: a link shows its URL after its text
         self._width = width
         self._invalidate = invalidate
         self._clock = clock
@@ -187,9 +213,14 @@ class Renderer:
         self.line(f"Running scheduled task ({format_local_time(fired_ms)}): {shorten(prompt, 200)}", "bold cyan")
 
     def markdown(self, text: str, then: Callable[[], None] | None = None) -> None:
-        from rich.markdown import Markdown
+        from agent.repl.rich_fragments import render_ansi
 
-        self.print(Markdown(text), then=then)
+        self.write(without_leading_blank_lines(render_ansi(self._markdown(text), self._width(), self.color)), then)
+
+    def _markdown(self, text: str) -> Any:
+        from agent.repl.markdown_style import ChatMarkdown
+
+        return ChatMarkdown(text, hyperlinks=self.hyperlinks)
 
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]], title: str | None = None,
               no_wrap: Sequence[int] = ()) -> None:
@@ -331,8 +362,6 @@ class Renderer:
 
     def _print_piece(self, md: MarkdownStream, piece: Piece) -> None:
         """Print a finished part as Markdown; it stays in the live area until the printed copy is on screen."""
-        from rich.markdown import Markdown
-
         from agent.repl.rich_fragments import render_ansi
 
         def shown() -> None:
@@ -340,7 +369,7 @@ class Renderer:
             self._prune_live()
             self._invalidate()
 
-        text = render_ansi(Markdown(piece.text), self._width(), self.color)
+        text = without_leading_blank_lines(render_ansi(self._markdown(piece.text), self._width(), self.color))
         self.write(("\n" if piece.blank_before else "") + text, then=shown)
 
     def _prune_live(self) -> None:
@@ -389,7 +418,6 @@ class Renderer:
         key = (tuple((p.text, p.blank_before) for p in pieces), width, self.color)
         if self._drawn[:1] == (key,):
             return self._drawn[1]
-        from rich.markdown import Markdown
 
         from agent.repl.rich_fragments import render_lines
 
@@ -398,7 +426,10 @@ class Renderer:
             text = close_open_inline(last_lines_for_drawing(piece.text, LIVE_LINES + 2, (LIVE_LINES + 2) * width))
             if text.strip():
                 lines += [[]] if piece.blank_before else []
-                lines += render_lines(Markdown(text), width, self.color)
+                drawn = render_lines(self._markdown(text), width, self.color)
+                while drawn and not "".join(chunk for _, chunk, *_ in drawn[0]).strip():
+                    drawn.pop(0)  # the piece's own blank line before it says how it is spaced
+                lines += drawn
         self._drawn = (key, lines)
         return lines
 
