@@ -33,6 +33,7 @@ from agent.engine.queue import CommandQueue, Priority, QueuedPrompt
 from agent.permissions.answers import PermissionAnswer
 from agent.repl.commands import CommandContext, SessionStats, default_registry, task_id_of
 from agent.repl.commands.custom import CustomCommands
+from agent.repl.commands.memory import is_memory_note, remember
 from agent.repl.commands.status import cost_line, session_tasks_warning
 from agent.repl.prompt import (
     EXIT_CONFIRM_S,
@@ -165,6 +166,10 @@ class Repl:
             return
         if is_command_line(text):
             await self._run_command(text.strip())
+            return
+        if is_memory_note(text):  # `# note`: asked inside the prompt, so it runs beside it
+            self._tasks.append(asyncio.create_task(remember(text, self.project, self.env, self.questions,
+                                                            self.renderer), name="repl-memory"))
             return
         if text.lstrip().startswith("!"):  # `!command`: the user runs it (agent.repl.shell_escape)
             echo = self.is_busy()  # queued: show the line again when it runs

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
     from agent.cron.scheduler import CronScheduler
     from agent.engine.queue import CommandQueue
+    from agent.repl.commands.base import SessionStats
     from agent.repl.question import QuestionBox
     from agent.repl.render import Renderer
 
@@ -84,6 +85,7 @@ class PromptHost(Protocol):
     scheduler: CronScheduler | None
     model_name: str | None
     last_ctrl_c: float
+    stats: SessionStats
 
     @property
     def ready(self) -> bool: ...
@@ -245,11 +247,21 @@ def toolbar_fragments(repl: PromptHost) -> Fragments:
         parts.append(f"next: {nxt[0].id} {format_until(nxt[1], now_ms, units)}")
     if repl.queue:
         parts.append(f"queue: {len(repl.queue)}")
+    if left := context_left_percent(repl.stats.context_tokens, repl.stats.context_window):
+        parts.append(left)
     if repl.questions.current is not None:
         parts.append("↑↓ Enter to answer · Esc for no")
     else:
         parts.append("Ctrl-C to interrupt" if repl.turn_running else "/help")
     return [("class:bottom-toolbar", " " + " · ".join(parts))]
+
+
+def context_left_percent(tokens: int, window: int, under: float = 0.2) -> str:
+    """`context left: 12% (/compact)` once less than `under` of the model's context window is left."""
+    if window <= 0:
+        return ""
+    left = max(0.0, 1 - tokens / window)
+    return f"context left: {int(left * 100)}% (/compact)" if left < under else ""
 
 
 def _key_bindings(repl: PromptHost, question_up: Condition) -> KeyBindings:
@@ -290,8 +302,8 @@ def _key_bindings(repl: PromptHost, question_up: Condition) -> KeyBindings:
 
     @kb.add("c-o", filter=~question_up)
     def _expand(event: KeyPressEvent) -> None:
-        """Ctrl-O, as in Claude Code: the last tool result, whole."""
-        repl.renderer.show_last_result()
+        """Ctrl-O, as in Claude Code: the verbose transcript on or off (tool results whole)."""
+        repl.renderer.toggle_verbose()
 
     @kb.add("<any>", filter=question_up)
     @kb.add(Keys.BracketedPaste, filter=question_up)

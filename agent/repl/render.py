@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,6 +48,7 @@ Fragments = list[tuple[str, str]]
 LIVE_LINES = 12  # the most lines of a streaming block's unfinished end drawn above the input line
 KEY_ARGUMENT_CHARS = 60
 SUMMARY_CHARS = 80
+VERBOSE_RESULTS = 20  # tool results Ctrl-O shows whole when it turns the verbose transcript on
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 CANCELLED = "cancelled by the user"
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -174,7 +176,9 @@ class Renderer:
         self._keys: dict[str, str] = {}  # tool_use_id -> key argument
         self._turn: _Turn | None = None
         self.waiting = False  # a question to the user is open
-        self.last_result: tuple[str, str, str] | None = None  # (call, tool name, content) for Ctrl-O
+        self.last_result: tuple[str, str, str] | None = None  # (call, tool name, content) for /expand
+        self.recent_results: deque[tuple[str, str, str]] = deque(maxlen=VERBOSE_RESULTS)  # for Ctrl-O
+        self.verbose = False  # Ctrl-O: every tool result whole
 
     # -- transcript output ------------------------------------------------------------------------
 
@@ -279,7 +283,11 @@ class Renderer:
         summary = change.stats if change is not None else event.summary
         self.line(tool_line(event.name, key, summary, event.is_error), "red" if event.is_error else None)
         width = self._width()
-        if change is not None:
+        shown = shorten(key, KEY_ARGUMENT_CHARS)
+        title = f"{event.name}({shown})" if shown else event.name
+        if self.verbose:
+            body = tool_output.full_output(title, event.name, event.content, color=self.color)
+        elif change is not None:
             body = diffs.compact_diff(change, color=self.color, width=width)
         elif tool_output.wants_preview(event.name, event.summary, event.is_error):
             body = tool_output.preview(event.name, event.content, color=self.color, width=width)
@@ -287,8 +295,23 @@ class Renderer:
             body = ""
         if body:
             self.write(body)
-        shown = shorten(key, KEY_ARGUMENT_CHARS)
-        self.last_result = (f"{event.name}({shown})" if shown else event.name, event.name, event.content)
+        self.last_result = (title, event.name, event.content)
+        self.recent_results.append(self.last_result)
+
+    def toggle_verbose(self) -> None:
+        """Ctrl-O, as in Claude Code: the verbose transcript on (the last results whole, and every
+        result whole from now on) or off (previews again)."""
+        from agent.repl.tool_output import full_output
+
+        self.verbose = not self.verbose
+        if not self.verbose:
+            self.info("Verbose transcript off: tool results as previews again (Ctrl-O turns it on).")
+            return
+        count = len(self.recent_results)
+        last = f"; the last {count} tool results:" if count else "; no tool result yet."
+        self.info(f"Verbose transcript on: every tool result whole (Ctrl-O turns it off){last}")
+        for title, name, content in self.recent_results:
+            self.write(full_output(title, name, content, color=self.color))
 
     def show_last_result(self) -> None:
         """Ctrl-O and /expand: the last tool result, whole."""

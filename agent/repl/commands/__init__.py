@@ -19,6 +19,7 @@ from agent.repl.commands.base import (
     task_id_of,
 )
 from agent.repl.commands.basic import SESSION_COMMANDS, help_command
+from agent.repl.commands.memory import MEMORY_COMMANDS
 from agent.repl.commands.schedule import SCHEDULE_COMMANDS
 from agent.repl.commands.status import STATUS_COMMAND
 
@@ -79,7 +80,8 @@ def default_registry(custom: Callable[[], Sequence[tuple[str, str]]] | None = No
     commands (signature, summary) for /help."""
     registry = CommandRegistry()
     registry.add(help_command(lambda: registry.commands, custom))
-    for command in (*SESSION_COMMANDS[:-1], *SCHEDULE_COMMANDS, STATUS_COMMAND, SESSION_COMMANDS[-1]):
+    for command in (*SESSION_COMMANDS[:-1], *MEMORY_COMMANDS, *SCHEDULE_COMMANDS, STATUS_COMMAND,
+                    SESSION_COMMANDS[-1]):
         registry.add(command)
     return registry
 

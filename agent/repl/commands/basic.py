@@ -23,7 +23,7 @@ KEYS_HELP = (
     ("@path", "attach a project file to the message"),
     ("Ctrl-C", "interrupt the running turn; clear the line; twice on an empty line to exit"),
     ("Ctrl-D", "exit (on an empty line; asks first while session loops would stop)"),
-    ("Ctrl-O", "show the last tool result whole (/expand)"),
+    ("Ctrl-O", "verbose transcript on/off: tool results whole (/expand shows the last one)"),
 )
 
 
@@ -183,6 +183,6 @@ SESSION_COMMANDS = (
     Command("model", "show or change the model", model, usage="[name]"),
     Command("permissions", "show the permission rules; change the mode", permissions,
             usage="[mode | allow <rule>]"),
-    Command("expand", "show the last tool result whole (Ctrl-O does too)", expand, needs_session=False),
+    Command("expand", "show the last tool result whole", expand, needs_session=False),
     Command("exit", "leave (Ctrl-D does too)", exit_repl, aliases=("quit",), needs_session=False),
 )
