@@ -87,3 +87,34 @@ def test_the_toolbar_says_how_much_context_is_left_under_20_percent(chat, fake_a
     assert "context left" not in term.rows()[-1]
     term.type("two\r")
     term.wait_for(lambda: "context left: 1" in term.rows()[-1], "the context warning", timeout=START_S)
+
+
+def seq_command(tag: str) -> str:
+    return f"for i in $(seq 1 12); do echo {tag}-$i; done"
+
+
+@WIDTHS
+def test_ctrl_o_toggles_a_verbose_transcript_of_whole_tool_results(chat, fake_api, project, cols):
+    (project / ".claude" / "settings.json").write_text(json.dumps({"permissions": {"allow": ["Bash"]}}))
+    fake_api.script(tool_reply(("Bash", {"command": seq_command("aa")})),
+                    tool_reply(("Bash", {"command": seq_command("bb")})), text_reply("two done"),
+                    tool_reply(("Bash", {"command": seq_command("cc")})), text_reply("third done"),
+                    tool_reply(("Bash", {"command": seq_command("dd")})), text_reply("fourth done"))
+    term = chat(cols)
+    term.type("run two\r")
+    term.wait_for(lambda: "two done" in text(term), "two results as previews", timeout=START_S)
+    assert "aa-12" not in joined_all(term) and "bb-12" not in joined_all(term)
+    term.type("\x0f")  # Ctrl-O: on, and the last results whole
+    term.wait_for(lambda: "aa-12" in joined_all(term) and "bb-12" in joined_all(term), "both results whole")
+    term.type("run a third\r")
+    term.wait_for(lambda: "third done" in text(term), "the third turn", timeout=START_S)
+    assert "cc-12" in joined_all(term)  # whole while verbose
+    term.type("\x0f")  # off
+    term.wait_for(lambda: "Verbose transcript off" in joined_all(term), "verbose off")
+    term.type("run a fourth\r")
+    term.wait_for(lambda: "fourth done" in text(term), "the fourth turn", timeout=START_S)
+    assert "dd-1" in joined_all(term) and "dd-12" not in joined_all(term)  # a preview again
+
+
+def joined_all(term: ScreenTerminal) -> str:
+    return " ".join(line.strip() for line in term.all_lines())
