@@ -1,6 +1,7 @@
 """Claude Code's everyday commands on a real screen (pyte), at 120 and 60 columns: `# note` asks which
 memory file and appends to it, /memory opens $EDITOR, /init writes CLAUDE.md through a Write that asks
-first, and the toolbar says how much context is left when under 20 %."""
+first, the toolbar says how much context is left when under 20 %, Ctrl-O toggles a verbose transcript,
+and plan mode ends with a question offering to go ahead (in acceptEdits)."""
 
 from __future__ import annotations
 
@@ -118,3 +119,20 @@ def test_ctrl_o_toggles_a_verbose_transcript_of_whole_tool_results(chat, fake_ap
 
 def joined_all(term: ScreenTerminal) -> str:
     return " ".join(line.strip() for line in term.all_lines())
+
+
+@WIDTHS
+def test_plan_mode_ends_with_a_question_offering_to_proceed_in_accept_edits(chat, fake_api, project, cols):
+    fake_api.script(text_reply("Plan: 1. write notes.txt"),
+                    tool_reply(("Write", {"file_path": "notes.txt", "content": "done\n"})), text_reply("Wrote it"))
+    term = chat(cols)
+    term.type("\x1b[Z\x1b[Z")  # Shift-Tab twice: default -> acceptEdits -> plan
+    term.wait_for(lambda: "plan" in term.rows()[-1], "plan mode in the toolbar", timeout=START_S)
+    term.type("make notes\r")
+    term.wait_for(lambda: "Ready to go ahead with this plan?" in text(term), "the question", timeout=START_S)
+    assert "auto-accept edits" in text(term)
+    term.settle(0.8)
+    term.type("1")
+    term.wait_for(lambda: "Wrote it" in text(term), "the plan carried out", timeout=START_S)
+    assert (project / "notes.txt").read_text() == "done\n"  # no question: acceptEdits
+    assert fake_api.requests[1].turn_prompt() == "Go ahead with the plan."

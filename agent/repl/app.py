@@ -403,6 +403,8 @@ class Repl:
                     self.renderer.scheduled_header(fired.fired_ms, item.text)
                 task = fired.task if fired is not None else item.task if item.source == "loop" else None
                 await run_unrecorded(conversation, self.session, task, turn, self.renderer)
+            if source == "user" and self.permission_mode() == "plan" and _ends_with_reply(conversation.history):
+                self._tasks.append(asyncio.create_task(self._offer_to_proceed(), name="repl-plan"))
         except CommandNotFound as exc:
             task_id = task_id_of(item)
             run = f"This run of scheduled task {task_id} failed: " if task_id else ""
@@ -413,6 +415,21 @@ class Repl:
                 self.renderer.warn(f"Stopped this run of scheduled task {task_id}; the schedule itself is "
                                    f"still active. Stop it with /cron delete {task_id}")
             raise
+
+    async def _offer_to_proceed(self) -> None:
+        """Plan mode, as in Claude Code: after the plan, a question offers to carry it out."""
+        from agent.repl.question import Option
+
+        options = [Option("acceptEdits", "Yes, and auto-accept edits (acceptEdits mode)"),
+                   Option("default", "Yes, and ask before each edit"),
+                   Option("plan", "No, keep planning")]
+        choice = await self.questions.ask("Ready to go ahead with this plan?", options)
+        if choice is None or choice.answer not in ("acceptEdits", "default"):
+            self.renderer.info("Still in plan mode: say what to change (Shift-Tab leaves it).")
+            return
+        self.set_permission_mode(choice.answer)
+        self.renderer.info(f"Permission mode: {choice.answer}. Going ahead with the plan.")
+        self._queue_prompt("Go ahead with the plan.")
 
     def _stop_turn(self) -> None:
         if self._turn is not None and not self._turn.done():
@@ -627,6 +644,15 @@ class Repl:
         if app is not None and app.is_running:
             return app.output.get_size().columns
         return shutil.get_terminal_size().columns
+
+
+def _ends_with_reply(history: list[dict[str, Any]]) -> bool:
+    """The turn ended with the model's text (a plan), not a refusal or an error."""
+    if not history or history[-1].get("role") != "assistant":
+        return False
+    content = history[-1].get("content")
+    return isinstance(content, list) and any(b.get("type") == "text" and str(b.get("text", "")).strip()
+                                             for b in content if isinstance(b, dict))
 
 
 def run_repl(args: argparse.Namespace, project: Path) -> int:
