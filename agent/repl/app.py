@@ -388,8 +388,9 @@ class Repl:
 
                 text = await attach_mentions(text, self.session, self.renderer)
 
-            if source == "user" and conversation.transcript is not None:
-                conversation.transcript.note_prompt(item.text)  # listed and resumed as typed, not expanded
+            transcript = getattr(conversation, "transcript", None)
+            if source == "user" and transcript is not None:
+                transcript.note_prompt(item.text)  # listed and resumed as typed, not expanded
 
             def turn(run_id: str | None = None) -> Awaitable[Any]:
                 return run_prompt(conversation, self.session, text, commands=self.custom_commands(),
@@ -403,7 +404,8 @@ class Repl:
                     self.renderer.scheduled_header(fired.fired_ms, item.text)
                 task = fired.task if fired is not None else item.task if item.source == "loop" else None
                 await run_unrecorded(conversation, self.session, task, turn, self.renderer)
-            if source == "user" and self.permission_mode() == "plan" and _ends_with_reply(conversation.history):
+            if source == "user" and self.permission_mode() == "plan" and \
+                    _ends_with_reply(getattr(conversation, "history", [])):
                 self._tasks.append(asyncio.create_task(self._offer_to_proceed(), name="repl-plan"))
         except CommandNotFound as exc:
             task_id = task_id_of(item)
