@@ -247,7 +247,8 @@ def toolbar_fragments(repl: PromptHost) -> Fragments:
         parts.append(f"next: {nxt[0].id} {format_until(nxt[1], now_ms, units)}")
     if repl.queue:
         parts.append(f"queue: {len(repl.queue)}")
-    if left := context_left_percent(repl.stats.context_tokens, repl.stats.context_window):
+    stats = getattr(repl, "stats", None)  # hosts without session statistics show no context warning
+    if stats is not None and (left := context_left_percent(stats.context_tokens, stats.context_window)):
         parts.append(left)
     if repl.questions.current is not None:
         parts.append("↑↓ Enter to answer · Esc for no")
