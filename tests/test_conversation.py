@@ -278,6 +278,27 @@ async def test_an_instruction_given_with_a_refusal_reaches_the_model_in_the_tool
     assert denied.rule == "Echo(rm -rf build)" and not denied.no_answer
 
 
+async def test_a_plain_no_ends_the_turn_without_calling_the_model_again(fake_api, make):
+    fake_api.script(tool_reply(("Echo", {"text": "a"}), ("Echo", {"text": "b"})), text_reply("after"))
+    asked: list[str] = []
+
+    async def asker(tool, args, decision) -> PermissionAnswer:
+        asked.append(args.text)
+        return PermissionAnswer(False, stop=True)
+
+    conversation, events = make([Echo()], policy=RulePolicy(Echo=Decision("ask")), asker=asker)
+    turn = await conversation.run_turn("go")
+    assert len(fake_api.requests) == 1 and asked == ["a"]  # the second call of the response is not asked
+    assert turn.stop_reason == "stopped_by_user" and not turn.is_error
+    [denied] = [e for e in events if isinstance(e, PermissionDenied)]
+    assert denied.stopped
+    await conversation.run_turn("do it differently")  # the history is valid: every tool_use has its result
+    sent = fake_api.requests[1].messages[-1]["content"]
+    results = [b for b in sent if b.get("type") == "tool_result"]
+    assert len(results) == 2 and all(b.get("is_error") for b in results)
+    assert [b["text"] for b in sent if b.get("type") == "text"][-1] == "do it differently"
+
+
 async def test_a_question_nobody_answered_tells_the_model_nobody_was_there_not_declined(fake_api, make):
     fake_api.script(tool_reply(("Echo", {"text": "x"})), text_reply("nobody answered"))
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from agent.cron.expr import parse_cron
-from agent.cron.loop_spec import DEFAULT_LOOP_CRON, LoopError, LoopSpec, parse_loop
+from agent.cron.loop_spec import DEFAULT_LOOP_CRON, LoopError, LoopSpec, parse_loop, slot_taken_by_first_run
 
 MONTH_NOTE = "restarts on the 1st of each month"
 
@@ -146,3 +146,83 @@ def test_only_the_default_interval_is_marked_defaulted() -> None:
     assert not parse_loop("5m check the build").defaulted
     assert not parse_loop("check the build every 5m").defaulted
     assert not parse_loop("*/5 * * * * check the build").defaulted
+
+
+# ------------------------------------------------------------------ calendar words (agent.cron.loop_calendar)
+
+CALENDAR: list[tuple[str, str, str]] = [
+    ("check daily at 9am", "0 9 * * *", "check"),
+    ("daily at 9am check", "0 9 * * *", "check"),
+    ("every tuesday at 9 x", "0 9 * * 2", "x"),
+    ("x every tuesday at 9", "0 9 * * 2", "x"),
+    ("every Tuesday at 9am: review the PRs", "0 9 * * 2", "review the PRs"),
+    ("every day at 9:30 standup", "30 9 * * *", "standup"),
+    ("each day at 6pm wrap up", "0 18 * * *", "wrap up"),
+    ("weekdays at 18:30 standup", "30 18 * * 1-5", "standup"),
+    ("every weekday at 8am build", "0 8 * * 1-5", "build"),
+    ("tidy on weekends at noon", "0 12 * * 0,6", "tidy"),
+    ("check CI on mondays and thursdays at 9:15am", "15 9 * * 1,4", "check CI"),
+    ("every monday, wednesday and friday at noon review", "0 12 * * 1,3,5", "review"),
+    ("report at 9pm every day", "0 21 * * *", "report"),
+    ("9am daily check", "0 9 * * *", "check"),
+    ("backup every sunday at midnight", "0 0 * * 0", "backup"),
+    ("every fri at 5 p.m. weekly notes", "0 17 * * 5", "weekly notes"),
+    ("every day at 12am x", "0 0 * * *", "x"),
+    ("every day at 12pm x", "0 12 * * *", "x"),
+]
+
+
+@pytest.mark.parametrize(("text", "cron", "prompt"), CALENDAR, ids=[c[0] for c in CALENDAR])
+def test_calendar_words_become_their_cron(text: str, cron: str, prompt: str) -> None:
+    spec = parse_loop(text)
+    assert (spec.cron, spec.prompt, spec.defaulted) == (cron, prompt, False)
+    parse_cron(spec.cron)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("every tuesday x", "'every tuesday' needs a time of day"),
+    ("x every tuesday", "needs a time of day"),
+    ("weekdays check", "needs a time of day"),
+    ("each morning check the logs", "Could not read a schedule in 'each morning'"),
+    ("check the logs every morning", "'every morning'"),
+    ("nightly build check", "'nightly'"),
+    ("check the build every other day", "'every other day'"),
+    ("every fortnight report", "'every fortnight'"),
+    ("check the logs tomorrow", "'tomorrow'"),
+    ("check the build at 9pm", "'9pm'"),
+    ("check the build daily at 9am and report", "'daily'"),
+    ("at 25:00 daily x", "'at 25:00' is not a time of day"),
+    ("13pm daily x", "with am/pm the hour is 1-12"),
+    ("every 3 fortnights x", "'every 3 fortnights'"),
+])
+def test_schedule_words_it_cannot_read_are_refused_never_defaulted(text: str, message: str) -> None:
+    with pytest.raises(LoopError, match=message) as caught:
+        parse_loop(text)
+    error = str(caught.value)
+    assert "Nothing was scheduled" in error and "daily at 9am" in error  # says what it understands
+
+
+@pytest.mark.parametrize("text", ["report every error", "look at 5 logs", "minutes of the meeting",
+                                  "check what changed since tuesday", "standup notes"])
+def test_prompts_without_a_schedule_still_get_the_default(text: str) -> None:
+    assert parse_loop(text).defaulted
+
+
+def test_daily_without_a_time_runs_at_midnight_and_says_so() -> None:
+    spec = parse_loop("check daily")
+    assert spec.cron == "0 0 * * *" and spec.prompt == "check" and "midnight" in (spec.note or "")
+
+
+def test_61s_is_rounded_up_and_the_note_says_how() -> None:
+    spec = parse_loop("61s x")
+    assert spec.cron == "*/2 * * * *" and spec.note == "cron runs at most once a minute, so 61s was rounded up to 2m"
+
+
+@pytest.mark.parametrize(("now", "first", "second", "taken"), [
+    (110_000, 120_000, 240_000, 120_000),  # 10 s before a 2-minute slot: the run now stands in for it
+    (60_000, 120_000, 240_000, None),  # 60 s before: both run (half a period apart)
+    (61_000, 120_000, 240_000, 120_000),
+    (0, None, None, None),  # a schedule with no two fires ahead
+])
+def test_the_run_at_once_stands_in_for_a_slot_less_than_half_a_period_away(now, first, second, taken) -> None:
+    assert slot_taken_by_first_run(now, first, second) == taken

@@ -6,8 +6,9 @@ import asyncio
 
 from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.document import Document
+from prompt_toolkit.keys import Keys
 
-from agent.repl.question import Choice, QuestionBox, QuestionMenu, permission_options
+from agent.repl.question import Choice, QuestionBox, QuestionMenu, permission_options, permission_title
 
 RULE = "Bash(rm -rf build:*)"
 AFTER = 1.0  # a time well past the grace period of a menu opened at 0
@@ -139,7 +140,7 @@ def test_the_body_is_drawn_from_ansi_between_the_title_and_the_options():
     text = "".join(t for _, t in fragments)
     assert text.index("Allow Bash") < text.index("+ added line") < text.index("- removed line") < text.index("1. Yes")
     assert "\x1b" not in text
-    assert ("ansigreen", "+") in fragments
+    assert ("ansigreen", "+ added line") in fragments
 
 
 async def test_box_maps_prompt_toolkit_keys_and_restores_the_typed_text_exactly():
@@ -154,7 +155,24 @@ async def test_box_maps_prompt_toolkit_keys_and_restores_the_typed_text_exactly(
     assert not asking.done()
     box.key_press("c-m", "\r")  # Enter
     assert await asking == Choice("always")
-    assert (buffer.text, buffer.cursor_position) == ("draft message", 5)
+    assert (buffer.text, buffer.cursor_position) == ("drafty message", 6)  # the ignored "y" came back too
+
+
+async def test_text_typed_during_the_question_comes_back_at_the_cursor_of_the_draft():
+    buffer = Buffer()
+    buffer.set_document(Document("fix  please", cursor_position=4))
+    box = QuestionBox(lambda: buffer, lambda: None, grace_s=0.5)
+    asking = asyncio.create_task(box.ask("Allow Bash?", permission_options(RULE)))
+    await asyncio.sleep(0)
+    for char in "the 2 testz":  # letters, a space and a digit, typed on: none of them answers
+        box.key_press(char, char)
+    box.key_press("c-h", "\x7f")  # backspace takes back the last typed character
+    box.key_press(Keys.BracketedPaste, " now")
+    assert not asking.done()
+    box.current.quiet_until = 0.0  # past the grace period
+    box.key_press("escape", "\x1b")
+    assert await asking == Choice("no")
+    assert (buffer.text, buffer.cursor_position) == ("fix the 2 test now please", 18)
 
 
 async def test_box_times_out_with_none_unless_someone_moves_in_the_menu():
@@ -167,3 +185,41 @@ async def test_box_times_out_with_none_unless_someone_moves_in_the_menu():
     assert not asking.done()  # someone is here: no time limit any more
     box.key_press("escape", "\x1b")
     assert await asking == Choice("no")
+
+
+def test_a_question_taller_than_its_room_pages_what_it_asks_about_and_keeps_the_answers():
+    body = "\n".join(f"  {i} + line {i}" for i in range(1, 101))
+    m = menu(body=body)
+    first = shown_rows(m, width=60, max_rows=20)
+    assert len(first) == 20
+    assert first[0].startswith("? Allow Bash") and "lines 1-" in "\n".join(first) and "of 101" in "\n".join(first)
+    assert first[-1].endswith("Esc for no") and any("1. Yes" in row for row in first)
+    for _ in range(30):  # PgDn, even during the grace period: scrolling answers nothing
+        assert m.press("pagedown", 0.1) is None
+        rows = shown_rows(m, width=60, max_rows=20)
+    assert "100 + line 100" in "\n".join(rows) and "of 101" in "\n".join(rows)
+    m.press("pageup", 0.2)
+    assert "100 + line 100" not in "\n".join(shown_rows(m, width=60, max_rows=20))
+
+
+def test_every_row_fits_the_width_and_no_word_is_lost():
+    m = menu(rule="Bash(npm run a-rather-long-script-name-here:*)", detail="a reason " * 12)
+    rows = shown_rows(m, width=40)
+    assert all(len(row) <= 40 for row in rows)
+    assert "a-rather-long-script-name-here" in "".join(rows)
+    assert " ".join(" ".join(rows).split()).count("a reason") == 12
+
+
+def test_a_multi_line_subject_is_shown_line_by_line_under_the_title():
+    title, command = permission_title("Bash", "echo one\necho two\nrm -rf three")
+    assert title == "Allow Bash to run these 3 lines?"
+    assert command.split("\n") == ["echo one", "echo two", "rm -rf three"]
+    assert permission_title("Bash", "npm test") == ("Allow Bash: npm test?", "")
+    assert permission_title("Bash", "echo \x1b[2J") == ("Allow Bash: echo ^[[2J?", "")  # no escape reaches the terminal
+    rows = shown_rows(QuestionMenu(title, permission_options(None), 0.0, command=command, description="Three steps"),
+                      width=60)
+    assert rows[1:5] == ["    echo one", "    echo two", "    rm -rf three", "  Three steps"]
+
+
+def shown_rows(m: QuestionMenu, width: int, max_rows: int | None = None) -> list[str]:
+    return "".join(text for _, text in m.fragments(AFTER, width, max_rows)).rstrip("\n").split("\n")

@@ -175,7 +175,7 @@ async def test_delete_option_in_a_scheduled_question_deletes_the_task_and_refuse
     assert f"Deleted {task_id}" in repl.out.getvalue()
 
 
-async def test_question_box_sets_the_typed_text_aside_and_restores_it_exactly():
+async def test_question_box_sets_the_typed_text_aside_and_restores_it_with_what_was_typed():
     buffer = Buffer()
     buffer.set_document(Document("half typed text", cursor_position=4))
     box = QuestionBox(lambda: buffer, lambda: None, grace_s=0.0)
@@ -186,7 +186,7 @@ async def test_question_box_sets_the_typed_text_aside_and_restores_it_exactly():
     assert not asking.done()
     box.key_press("escape", "\x1b")
     assert (await asking).answer == "no"
-    assert (buffer.text, buffer.cursor_position) == ("half typed text", 4)
+    assert (buffer.text, buffer.cursor_position) == ("halfn typed text", 5)  # the ignored "n" comes back too
     assert box.current is None
 
 

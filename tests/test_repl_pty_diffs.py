@@ -31,7 +31,7 @@ def test_edit_question_shows_the_diff_and_the_transcript_keeps_it_compact(spawn,
     assert (project / "calc.py").read_text() == CALC.replace("a - b", "b - a")
 
 
-def test_write_question_for_a_new_file_shows_its_first_lines_and_size(spawn, fake_api, project):
+def test_write_question_for_a_new_file_shows_all_its_lines_and_size(spawn, fake_api, project):
     content = "".join(f"print({i})\n" for i in range(1, 16))
     fake_api.script(tool_reply(("Write", {"file_path": "new.py", "content": content})), text_reply("wrote it"))
     term = spawn()
@@ -39,7 +39,7 @@ def test_write_question_for_a_new_file_shows_its_first_lines_and_size(spawn, fak
     term.expect(r"\? Allow Write")
     term.expect(r"new file · 15 lines")
     term.expect(r"1 \+ print\(1\)")
-    term.expect(r"… \+5 lines")
+    term.expect(r"15 \+ print\(15\)")  # the whole file: what is approved is seen
     term.settle(0.8)  # keys within 0.5 s of the question appearing are ignored
     term.send("1")
     term.expect(r"● Write\(new\.py\) · \+15 -0")

@@ -31,7 +31,7 @@ def ask_bash(spawn, fake_api, reply: str = "done", **env: str):
     return term
 
 
-def test_typing_a_sentence_through_the_question_answers_nothing_and_the_draft_comes_back(spawn, fake_api):
+def test_typing_a_sentence_through_the_question_answers_nothing_and_comes_back_with_the_draft(spawn, fake_api):
     term = ask_bash(spawn, fake_api, reply="ran it")
     term.send("draft message" + LEFT * 7)  # typed while the model works; the cursor sits before "message"
     term.expect(QUESTION, timeout=START_S)
@@ -45,9 +45,9 @@ def test_typing_a_sentence_through_the_question_answers_nothing_and_the_draft_co
     term.send("1")  # a deliberate digit after a pause answers
     term.expect(r"● Bash\(echo hi-from-bash\) · exit 0")
     term.expect(r"ran it")
-    term.expect(r"> draft message")
-    term.type_line("big ")  # lands where the cursor was: the draft came back exactly
-    term.expect(r"got: draft big message")
+    term.expect(r"> draft yes a n 123 what is this, alwaysmessage")  # what was typed meanwhile is kept too
+    term.type_line(" big ")  # lands where the cursor was: the draft came back exactly
+    term.expect(r"got: draft yes a n 123 what is this, always big message")
     assert "hi-from-bash" in fake_api.requests[1].tool_result_texts()[0]
 
 
@@ -79,15 +79,20 @@ def test_option_three_sends_the_typed_instruction_to_the_model_with_the_refusal(
     assert fake_api.requests[1].tool_results()[0].get("is_error") is True
 
 
-def test_escape_means_no(spawn, fake_api):
+def test_escape_means_no_and_stops_the_turn_until_the_user_types(spawn, fake_api):
     term = ask_bash(spawn, fake_api, reply="fine, not running it")
     term.expect(QUESTION, timeout=START_S)
     term.settle(PAST_GRACE_S)
     term.send(ESC)
     term.expect(r"Bash not run: declined by the user")
+    term.expect(r"Stopped: the model waits for what you type next")
+    term.settle(1.5)
+    assert len(fake_api.requests) == 1  # Claude Code's behaviour: the model is not called again
+    term.type_line("then use printf")
     term.expect(r"fine, not running it")
     [result] = fake_api.requests[1].tool_result_texts()
     assert result.startswith("The user declined this tool call")
+    assert "then use printf" in fake_api.requests[1].turn_prompt()
 
 
 def test_write_question_offers_to_allow_write_not_edit(spawn, fake_api, project):
@@ -99,7 +104,8 @@ def test_write_question_offers_to_allow_write_not_edit(spawn, fake_api, project)
     term.expect(r"2\. Yes, and don't ask again: allow Write for the rest of this session")
     term.settle(PAST_GRACE_S)
     term.send(ESC)
-    term.expect(r"not written")
+    term.expect(r"Write not run: declined by the user")
+    term.expect(r"Stopped: the model waits for what you type next")
     assert not (project / "notes.txt").exists()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import stat
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from agent.engine.transcript import (
     restore_session_tasks,
     transcript_path,
 )
-from agent.repl.resume import pick_session, session_rows
+from agent.repl.session_picker import PickerState
 
 SID = "0f0e0d0c-0b0a-4908-8706-050403020100"
 DAY_MS = 86_400_000
@@ -193,19 +192,39 @@ def test_a_truncated_transcript_resumes_with_one_warning_under_p(fake_api, proje
 # ----------------------------------------------------------------------------------- the chat
 
 
-def test_resume_list_shows_first_prompt_age_and_size_and_reads_a_number(fake_api, project):
+def test_the_picker_lists_chat_sessions_by_default_filters_as_you_type_and_toggles_p_runs(fake_api, project):
     fake_api.script(text_reply("a"), text_reply("b"))
     run_agent(fake_api, project, "-p", "fix the login bug")
     run_agent(fake_api, project, "-p", "write the changelog")
+    chat = transcript_path(project, env(), SID)
+    writer = TranscriptWriter(chat, SID, cwd=project)
+    writer.note_prompt("/check foo")
+    writer.sync([{"role": "user", "content": "Expanded body of the check command for foo"}])
     sessions = list_sessions(project, env())
-    rows = session_rows(sessions, now=time.time())
-    assert "write the changelog" in rows[0] and "fix the login bug" in rows[1]
-    assert "just now" in rows[0] and re.search(r"\d(\.\d)? K?B ", rows[0])
-    out = io.StringIO()
-    answers = iter(["9", "2"])
-    chosen = pick_session(sessions, out, ask=lambda _: next(answers))
-    assert chosen is sessions[1] and "Type a number from 1 to 2" in out.getvalue()
+    assert {s.kind for s in sessions} == {"chat", "print"}
+    state = PickerState(sessions, now=time.time())
+    assert [s.first_prompt for s in state.shown] == ["/check foo"]  # what was typed, chats only
+    rows = "".join(text for _, text in state.fragments(100))
+    assert "❯ /check foo" in rows and "just now" in rows and "Expanded body" not in rows
+    state.key("tab")
+    assert len(state.shown) == 3 and "-p write the changelog" in "".join(t for _, t in state.fragments(100))
+    for char in "login":
+        state.key(char)
+    assert [s.first_prompt for s in state.shown] == ["fix the login bug"]
+    assert state.key("enter") is True and state.chosen.first_prompt == "fix the login bug"
+    assert state.key("escape") is False
     assert choose_session(project, env(), continue_latest=True)[0] == sessions[0].session_id
+
+
+def test_stored_text_is_shown_as_typed_never_as_wrappers():
+    from agent.engine.transcript_view import display_text
+
+    assert display_text("<bash-input>ls -la</bash-input>\n<bash-stdout>x</bash-stdout><bash-stderr></bash-stderr>") \
+        == "!ls -la"
+    wrapped = ("[Scheduled task a1b2c3d4 (Every 5 minutes)]\nThis turn was started automatically ...\n\n"
+               "```\ncheck the deploy\n```")
+    assert display_text(wrapped) == "scheduled a1b2c3d4: check the deploy"
+    assert display_text("[Request interrupted by user for tool use]\nok then") == "ok then"
 
 
 async def test_chat_resume_restores_history_and_session_tasks(project, tmp_path, monkeypatch):
@@ -266,9 +285,9 @@ def test_chat_session_is_continued_with_c_and_picked_with_r(fake_api, project, t
         term.send("\x04")
         assert term.wait_exit() == 0
         term = spawn_chat(fake_api, project, tmp_path / "home", "-r")
-        term.expect(r"remember the number 42")
-        term.expect(r"Resume which session\? \[1-1")
-        term.type_line("1")
+        term.expect(r"Resume a session \(chat sessions\)")
+        term.expect(r"❯ remember the number 42")
+        term.send("\r")
         term.expect(r"Resumed session [0-9a-f-]{36} \(4 messages\)")
         term.send("\x04")
         assert term.wait_exit() == 0

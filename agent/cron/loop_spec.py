@@ -7,6 +7,12 @@ Accepted forms, tried in this order:
 3. a trailing interval: `check the deploy every 20m`, `... every 2 hours`, `... every day`;
 4. no interval: every 10 minutes (`defaulted` is set, so the caller can say so).
 
+Before 2 and 3, calendar words at the start or the end (`daily at 9am`, `every tuesday at 9`,
+`weekdays at 18:30`; see loop_calendar) become their cron (`0 9 * * *`, `0 9 * * 2`, `30 18 * * 1-5`),
+and before 4, words that look like a schedule it cannot read (`each morning`, `every tuesday` with no
+time) are an error that lists the forms it understands: the 10-minute default is only for a prompt
+with no schedule in it.
+
 It never guesses silently: five leading words that look like cron fields but do not parse are an
 error naming the field (`0 9 * * 8` -> `day-of-week: 8 is out of range 0-7`), and so is a leading
 number with a unit it does not know (`5x`), rather than a prompt run every 10 minutes.
@@ -33,9 +39,10 @@ import re
 from dataclasses import dataclass
 
 from agent.cron.expr import CronError, parse_cron
+from agent.cron.loop_calendar import CALENDAR_HELP, CalendarError, calendar_schedule, schedule_words
 
 __all__ = ["DEFAULT_LOOP_CRON", "LOOP_FLAGS", "UNITS_HELP", "LoopError", "LoopSpec", "parse_loop",
-           "split_loop_flags"]
+           "slot_taken_by_first_run", "split_loop_flags"]
 
 DEFAULT_LOOP_CRON = "*/10 * * * *"
 LOOP_FLAGS = ("--durable", "--worktree")  # leading options of /loop, in any order
@@ -96,6 +103,15 @@ class LoopSpec:
     defaulted: bool = False  # no interval was given: DEFAULT_LOOP_CRON
 
 
+def slot_taken_by_first_run(now_ms: int, first_slot_ms: int | None, second_slot_ms: int | None) -> int | None:
+    """/loop runs its prompt at once. When the schedule's first slot is less than half a period away
+    (`/loop 61s x` at 12:01:50: every 2m, first slot 12:02:00), that run stands in for it, or two runs
+    would come seconds apart: the slot to record as already fired, else None."""
+    if first_slot_ms is None or second_slot_ms is None:
+        return None
+    return first_slot_ms if first_slot_ms - now_ms < (second_slot_ms - first_slot_ms) / 2 else None
+
+
 def split_loop_flags(text: str) -> tuple[frozenset[str], str]:
     """`--worktree --durable 5m check` -> ({"--durable", "--worktree"}, "5m check"): the leading flags."""
     flags: set[str] = set()
@@ -117,6 +133,13 @@ def parse_loop(text: str) -> LoopSpec:
         _check_cron(expression)
         return LoopSpec(expression, _prompt(cron_match.group(2)))
     _check_short_cron(text)
+    try:
+        calendar = calendar_schedule(text)
+    except CalendarError as exc:
+        raise LoopError(f"Cannot schedule that: {exc}. /loop understands {CALENDAR_HELP}. "
+                        "Nothing was scheduled") from None
+    if calendar is not None:
+        return LoopSpec(calendar[0], _prompt(calendar[1]), calendar[2])
     _check_leading_unit(text)
     lead = _LEADING.fullmatch(text)
     if lead and (lead["every"] or lead["n"]):
@@ -126,6 +149,9 @@ def parse_loop(text: str) -> LoopSpec:
     if trail:
         cron, note = _interval_to_cron(trail["n"], trail["unit"])
         return LoopSpec(cron, _prompt(trail["rest"]), note)
+    if words := schedule_words(text):  # a schedule we cannot read is refused, never run every 10 minutes
+        raise LoopError(f"Could not read a schedule in {words!r}. /loop understands {CALENDAR_HELP}. Nothing "
+                        f"was scheduled (to run this every 10 minutes, say so: /loop 10m {text})")
     return LoopSpec(DEFAULT_LOOP_CRON, text, defaulted=True)
 
 

@@ -56,6 +56,8 @@ MAX_TOOL_RESULT_CHARS = 50_000
 SUMMARY_PREFIX = "Summary of the earlier conversation: "
 CANCELLED_RESULT = "Cancelled by the user before this tool call finished; it may have partly run."
 INTERRUPTED_NOTE = "[The user interrupted the previous response.]"
+STOPPED_NOTE = "[Request interrupted by user for tool use]"  # Claude Code's words after a plain "no"
+STOPPED_RESULT = "Not run: the user stopped this turn."  # calls of the same response after a plain "no"
 SCHEDULER_SOURCES = frozenset({"cron", "missed"})  # turns the scheduler started, not a person
 
 
@@ -121,6 +123,7 @@ class Conversation:
         self._measured_len = 0
         self._done_results: dict[str, dict[str, Any]] = {}
         self._ask_lock = asyncio.Lock()
+        self._stopped = False  # a plain "no" to a question in this response: no further request
         self._run_ctx = ctx  # `ctx` for the current run: replaced at the start of every turn
         self._turn: TurnResult | None = None  # the turn running now (subagents add their usage to it)
         self.hooks: Any = None  # an agent.hooks.HookRunner (see agent.engine.hook_points)
@@ -269,10 +272,15 @@ class Conversation:
                 self._close_open_tool_uses(f"Not run: the response ended ({response.stop_reason}) before "
                                            "this tool call was complete.")
                 return
+            self._stopped = False
             results = await self._run_tool_uses(response.tool_uses)
             self.history.append({"role": "user", "content": results})
             self._changed()
             self._emit(ToolResultsMessage(results))
+            if self._stopped:  # the user said no without a word: wait for them, as Claude Code does
+                self._append_user([{"type": "text", "text": STOPPED_NOTE}])
+                turn.stop_reason = "stopped_by_user"
+                return
 
     async def _request(self, turn: TurnResult) -> LLMResponse:
         from agent.engine.llm import OverloadedError, PromptTooLongError
@@ -381,6 +389,8 @@ class Conversation:
 
     async def _run_tool_use(self, use: dict[str, Any]) -> dict[str, Any]:
         tool_id, name, raw = use["id"], use["name"], use.get("input") or {}
+        if self._stopped:  # an earlier call of this response was refused with a plain "no"
+            return _result_block(tool_id, STOPPED_RESULT, True)
         tool = self.tools.get(name)
         args, problem, key = None, None, ""
         if tool is None:
@@ -464,8 +474,9 @@ class Conversation:
             if answer.allowed:
                 return None
             rule = getattr(decision, "suggested_rule", None)
+            self._stopped = self._stopped or answer.stop
             self._emit(PermissionDenied(tool_id, tool.name, answer.reason, rule=rule, note=answer.note,
-                                        no_answer=answer.unanswered))
+                                        no_answer=answer.unanswered, stopped=answer.stop))
             return ToolResult(answer.refusal_text(), is_error=True, summary=answer.summary)
         self._emit(PermissionDenied(tool_id, tool.name, reason or "denied by a rule"))
         return ToolResult(f"Permission denied: {reason or 'a deny rule matches this call'}. Do not retry "

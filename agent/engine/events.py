@@ -159,6 +159,7 @@ class PermissionDenied(Event):
     note: str = ""  # what the user told the model to do instead
     no_answer: bool = False  # a question nobody answered in time (nobody was at the terminal)
     domain: str | None = None  # a sandboxed command's connection refused: the host
+    stopped: bool = False  # a plain "no": the turn stops here, the model waits for the user
 
 
 @dataclass

@@ -310,5 +310,6 @@ class AgentSession:
         if record and self.options.persist:
             sid = session_id or new_session_id()
             conversation.transcript = TranscriptWriter(transcript_path(self.project_dir, self.env, sid), sid,
-                                                       cwd=self.project_dir, session_store=self.session_store)
+                                                       cwd=self.project_dir, session_store=self.session_store,
+                                                       kind="print" if self.options.headless else "chat")
         return conversation

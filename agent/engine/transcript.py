@@ -3,7 +3,8 @@
 `<state>/projects/<project slug>/<session id>.jsonl` (`transcript_path`), mode 0600, appended one whole
 line per write, so a crash loses at most the message in flight. Lines:
 
-    {"type": "session", "sessionId", "cwd", "timestamp"}                          first line
+    {"type": "session", "sessionId", "cwd", "timestamp", "kind"}    first line; kind: chat | print
+    {"type": "prompt", "display": "/check foo"}   what the user typed, before the message it became
     {"type": "user" | "assistant", "message": {"role", "content"}, "uuid", "parentUuid", "sessionId",
      "timestamp", "cwd"}                                                           one per message
     {"type": "rewind", "keep": N}         the history was changed in place (a merge, a rollback,
@@ -71,8 +72,9 @@ def _now_iso() -> str:
 class TranscriptWriter:
     """Appends a conversation's history to its transcript. `sync(history)` after every change."""
 
-    def __init__(self, path: Path, session_id: str, *, cwd: Path, session_store: Any = None) -> None:
-        self.path, self.session_id, self.cwd = path, session_id, str(cwd)
+    def __init__(self, path: Path, session_id: str, *, cwd: Path, session_store: Any = None,
+                 kind: str = "chat") -> None:
+        self.path, self.session_id, self.cwd, self.kind = path, session_id, str(cwd), kind
         self.session_store = session_store
         self._written: list[Message] = []  # the message objects already on disk, in order
         self._uuids: list[str] = []
@@ -85,6 +87,17 @@ class TranscriptWriter:
         self._uuids = list(uuids or [str(uuid.uuid4()) for _ in history])
         store = self.session_store
         self._tasks_revision = getattr(store, "revision", None)
+
+    def note_prompt(self, display: str) -> None:
+        """What the user typed (`/check foo`, `!ls`), shown when the session is listed or resumed in place
+        of the message it becomes (the command's expansion, the shell's output)."""
+        if self._broken:
+            return
+        try:
+            self._append({"type": "prompt", "display": display, "timestamp": _now_iso()})
+        except OSError as exc:
+            self._broken = True
+            log.warning("cannot save the session to %s (%s)", self.path, exc.strerror or exc)
 
     def sync(self, history: list[Message]) -> None:
         """Write what changed since the last sync. Never raises: a full disk must not end the turn."""
@@ -141,7 +154,7 @@ class TranscriptWriter:
         lines = [record]
         if not self.path.exists():
             lines.insert(0, {"type": "session", "sessionId": self.session_id, "cwd": self.cwd,
-                             "timestamp": _now_iso()})
+                             "timestamp": _now_iso(), "kind": self.kind})
         fd = open_private(self.path)  # 0600 in a 0700 folder, an old file tightened
         try:
             for line in lines:
@@ -164,6 +177,8 @@ class LoadedTranscript:
     warning: str | None = None
     total_cost_usd: float = 0.0  # the session's spend before this resume (the last "cost" record)
     model_usage: dict[str, Any] = field(default_factory=dict)
+    displays: dict[int, str] = field(default_factory=dict)  # message index -> what the user typed for it
+    pending_display: str | None = None
 
 
 def read_transcript(path: Path) -> LoadedTranscript:
@@ -205,10 +220,19 @@ def _parse_line(raw: bytes) -> dict[str, Any] | None:
 def _apply(loaded: LoadedTranscript, record: dict[str, Any]) -> None:
     kind = record["type"]
     if kind in ("user", "assistant"):
+        if kind == "user" and loaded.pending_display is not None and _has_text(record["message"]["content"]):
+            loaded.displays[len(loaded.messages)] = loaded.pending_display
+            loaded.pending_display = None
         loaded.messages.append({"role": kind, "content": record["message"]["content"]})
         loaded.uuids.append(str(record.get("uuid") or uuid.uuid4()))
+    elif kind == "prompt" and isinstance(record.get("display"), str):
+        loaded.pending_display = record["display"]
     elif kind == "rewind":
-        del loaded.messages[record["keep"]:], loaded.uuids[record["keep"]:]
+        keep = record["keep"]
+        if keep < len(loaded.messages) and keep in loaded.displays and loaded.pending_display is None:
+            loaded.pending_display = loaded.displays[keep]  # a merged message is written again below
+        del loaded.messages[keep:], loaded.uuids[keep:]
+        loaded.displays = {i: d for i, d in loaded.displays.items() if i < keep}
     elif kind == "scheduled_tasks" and isinstance(record.get("tasks"), list):
         loaded.tasks = [t for t in record["tasks"] if isinstance(t, dict)]
     elif kind == "cost" and isinstance(record.get("totalCostUsd"), (int, float)):
@@ -276,6 +300,10 @@ def restore_session_tasks(cron: Any, tasks: list[dict[str, Any]], now_ms: int) -
     return restored, dropped
 
 
+def _has_text(content: Any) -> bool:
+    return any(b.get("type") == "text" and str(b.get("text", "")).strip() for b in _blocks(content))
+
+
 def _blocks(content: Any) -> list[dict[str, Any]]:
     return [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
 
@@ -290,6 +318,7 @@ class SessionInfo:
     modified: float
     size: int
     first_prompt: str
+    kind: str = "chat"  # chat | print (agent -p) | scheduled (a run nobody typed)
 
 
 def list_sessions(project_dir: Path, env: Mapping[str, str]) -> list[SessionInfo]:
@@ -303,24 +332,39 @@ def list_sessions(project_dir: Path, env: Mapping[str, str]) -> list[SessionInfo
             stat = path.stat()
         except OSError:
             continue
-        found.append(SessionInfo(path.stem, path, stat.st_mtime, stat.st_size, first_prompt(path)))
+        kind, prompt = session_summary(path)
+        found.append(SessionInfo(path.stem, path, stat.st_mtime, stat.st_size, prompt, kind))
     return sorted(found, key=lambda s: s.modified, reverse=True)
 
 
 def first_prompt(path: Path) -> str:
-    """The text of the first user message (reading only as far as it)."""
+    """What the user first typed (reading only as far as it)."""
+    return session_summary(path)[1]
+
+
+def session_summary(path: Path) -> tuple[str, str]:
+    """(kind, first prompt as typed) of a saved session, reading only as far as its first prompt."""
+    from agent.engine.transcript_view import display_text, is_scheduled_text
+
+    kind = "chat"
     try:
         with path.open("rb") as lines:
             for raw in lines:
                 record = _parse_line(raw)
-                if record is not None and record["type"] == "user":
-                    text = " ".join(b.get("text", "") for b in _blocks(record["message"]["content"])
-                                    if b.get("type") == "text")
+                if record is None:
+                    continue
+                if record["type"] == "session" and record.get("kind") in ("chat", "print"):
+                    kind = record["kind"]
+                elif record["type"] == "prompt" and isinstance(record.get("display"), str):
+                    return kind, " ".join(record["display"].split())
+                elif record["type"] == "user":
+                    text = "\n".join(b.get("text", "") for b in _blocks(record["message"]["content"])
+                                     if b.get("type") == "text")
                     if text.strip():
-                        return " ".join(text.split())
+                        return ("scheduled" if is_scheduled_text(text) else kind), " ".join(display_text(text).split())
     except OSError:
-        return ""
-    return ""
+        return kind, ""
+    return kind, ""
 
 
 def find_session(project_dir: Path, env: Mapping[str, str], wanted: str) -> SessionInfo | None:

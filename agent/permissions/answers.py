@@ -2,8 +2,9 @@
 
 An asker (the chat's question menu) may answer with a plain `bool` or with a `PermissionAnswer` that
 carries more: what the user wants the model to do instead (`note`), or that nobody answered at all
-(`unanswered`, a scheduled run with nobody at the terminal). The model is told which, because "the
-user said no" and "nobody was there" call for different next steps.
+(`unanswered`, a scheduled run with nobody at the terminal), or that the turn stops here (`stop`, a
+plain "no" as Claude Code treats Esc: the model is not called again until the user types). The model is
+told which, because "the user said no" and "nobody was there" call for different next steps.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class PermissionAnswer:
     allowed: bool
     note: str = ""  # with a refusal: what the user wants the model to do instead
     unanswered: bool = False  # nobody answered in time (counts as a refusal)
+    stop: bool = False  # a plain "no" (Esc): the turn ends here and the model waits for the user's next words
 
     @classmethod
     def of(cls, value: bool | PermissionAnswer) -> PermissionAnswer:

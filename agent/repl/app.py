@@ -33,6 +33,7 @@ from agent.engine.queue import CommandQueue, Priority, QueuedPrompt
 from agent.permissions.answers import PermissionAnswer
 from agent.repl.commands import CommandContext, SessionStats, default_registry, task_id_of
 from agent.repl.commands.custom import CustomCommands
+from agent.repl.commands.memory import is_memory_note, remember
 from agent.repl.commands.status import cost_line, session_tasks_warning
 from agent.repl.prompt import (
     EXIT_CONFIRM_S,
@@ -44,9 +45,9 @@ from agent.repl.prompt import (
     terminal_supports_color,
     toolbar_fragments,
 )
-from agent.repl.question import QuestionBox, permission_options
+from agent.repl.question import QuestionBox, permission_options, permission_title
 from agent.repl.reflow import keep_clean_on_resize
-from agent.repl.render import Renderer, shorten
+from agent.repl.render import Renderer, shorten, terminal_has_hyperlinks
 from agent.repl.startup import build_session, route_logging
 from agent.repl.tool_output import printable
 from agent.settings import state_dir
@@ -87,6 +88,7 @@ class Repl:
         self.args, self.project = args, project
         self.session_id, self.resume_from = session_id, resume_from  # saved sessions (agent -c / -r)
         self._resumed: LoadedTranscript | None = None
+        self._resumed_line = ""  # "Resumed session … (N messages)", shown under the history
         self.env = dict(os.environ if env is None else env)
         self.unattended_answer_s = unattended_answer_s
         self.queue = CommandQueue()
@@ -94,6 +96,7 @@ class Repl:
         self.custom = CustomCommands(project, self.env, self.registry.all_names, lambda w: self.renderer.warn(w))
         self.stats = SessionStats()
         self.renderer = Renderer(TerminalSink(out), color=terminal_supports_color(out, self.env),
+                                 hyperlinks=terminal_has_hyperlinks(self.env),
                                  width=self._width, invalidate=self._invalidate)
         self.questions = QuestionBox(self._buffer, self._invalidate)
         self.prompt: PromptSession | None = None
@@ -119,7 +122,7 @@ class Repl:
         self.prompt = build_prompt_session(self, make_history(self.env))
         self.prompt.app.after_render += self._start_loading  # once the prompt is on the screen
         keep_clean_on_resize(self.prompt.app, self.env)
-        self.renderer.dim_line(f"agent {__version__} · {self.project} · /help for commands, Ctrl-D to exit")
+        self._banner(clear=self.resume_from is not None)  # agent -c / -r: a clean screen, then where you were
         self._queue_first_message(getattr(self.args, "prompt", None))
         self._tasks += [asyncio.create_task(self._process_queue(), name="repl-queue"),
                         asyncio.create_task(self._refresh_ui(), name="repl-refresh")]
@@ -140,6 +143,16 @@ class Repl:
             await self._shutdown()
         return 0
 
+    def _banner(self, *, clear: bool = False) -> None:
+        """The first line; with `clear`, on a clean screen (a resumed session is drawn below it)."""
+        banner = f"agent {__version__} · {self.project} · /help for commands, Ctrl-D to exit"
+        if not clear:
+            self.renderer.dim_line(banner)
+            return
+        from agent.repl.resume_view import CLEAR_SCREEN
+
+        self.renderer.write(CLEAR_SCREEN + (f"\x1b[2m{banner}\x1b[0m" if self.renderer.color else banner))
+
     def _queue_first_message(self, text: str | None) -> None:
         """`agent "fix the test"`: the message is echoed as if typed and runs once the session is up."""
         if text is None or not text.strip():
@@ -153,6 +166,10 @@ class Repl:
             return
         if is_command_line(text):
             await self._run_command(text.strip())
+            return
+        if is_memory_note(text):  # `# note`: asked inside the prompt, so it runs beside it
+            self._tasks.append(asyncio.create_task(remember(text, self.project, self.env, self.questions,
+                                                            self.renderer), name="repl-memory"))
             return
         if text.lstrip().startswith("!"):  # `!command`: the user runs it (agent.repl.shell_escape)
             echo = self.is_busy()  # queued: show the line again when it runs
@@ -236,8 +253,11 @@ class Repl:
             self._route_mcp_reports()
             for warning in self.session.warnings(untrusted_keys=False):  # the question covered the rest
                 self.renderer.warn(warning)
-            if self.resume_from is not None and (problem := await asyncio.to_thread(self._load_resumed)):
-                self.renderer.warn(problem)
+            if self.resume_from is not None:
+                problem = await asyncio.to_thread(self._load_resumed)
+                self._show_resumed(self._resumed)
+                if problem:
+                    self.renderer.warn(problem)
             await self._start_scheduler()
             self.custom_commands()  # problems with .claude/commands files, shown once
             problem = await asyncio.to_thread(self._load_model_client)
@@ -301,8 +321,17 @@ class Repl:
         from agent.repl.resume import load_resumed
 
         assert self.session is not None and self.resume_from is not None
-        self._resumed, problem = load_resumed(self.session, self.resume_from, self.renderer)
+        self._resumed, problem, self._resumed_line = load_resumed(self.session, self.resume_from)
         return problem
+
+    def _show_resumed(self, loaded: LoadedTranscript | None) -> None:
+        """On the loop (the renderer is not thread-safe): the resumed conversation's last messages."""
+        from agent.repl.resume_view import show_history
+
+        if loaded is not None:
+            show_history(self.renderer, loaded)
+        if self._resumed_line:
+            self.renderer.info(self._resumed_line)
 
     async def _start_scheduler(self) -> None:
         from agent.cron.scheduler import CronScheduler
@@ -396,6 +425,10 @@ class Repl:
 
                 text = await attach_mentions(text, self.session, self.renderer)
 
+            transcript = getattr(conversation, "transcript", None)
+            if source == "user" and transcript is not None:
+                transcript.note_prompt(item.text)  # listed and resumed as typed, not expanded
+
             def turn(run_id: str | None = None) -> Awaitable[Any]:
                 return run_prompt(conversation, self.session, text, commands=self.custom_commands(),
                                   scheduled_task=fired.task if fired is not None else None, source=source,
@@ -410,6 +443,9 @@ class Repl:
                     self.renderer.scheduled_header(fired.fired_ms, item.text)
                 task = fired.task if fired is not None else item.task if item.source == "loop" else None
                 await run_unrecorded(conversation, self.session, task, turn, self.renderer)
+            if source == "user" and self.permission_mode() == "plan" and \
+                    _ends_with_reply(getattr(conversation, "history", [])):
+                self._tasks.append(asyncio.create_task(self._offer_to_proceed(), name="repl-plan"))
         except CommandNotFound as exc:
             task_id = task_id_of(item)
             run = f"This run of scheduled task {task_id} failed: " if task_id else ""
@@ -420,6 +456,21 @@ class Repl:
                 self.renderer.warn(f"Stopped this run of scheduled task {task_id}; the schedule itself is "
                                    f"still active. Stop it with /cron delete {task_id}")
             raise
+
+    async def _offer_to_proceed(self) -> None:
+        """Plan mode, as in Claude Code: after the plan, a question offers to carry it out."""
+        from agent.repl.question import Option
+
+        options = [Option("acceptEdits", "Yes, and auto-accept edits (acceptEdits mode)"),
+                   Option("default", "Yes, and ask before each edit"),
+                   Option("plan", "No, keep planning")]
+        choice = await self.questions.ask("Ready to go ahead with this plan?", options)
+        if choice is None or choice.answer not in ("acceptEdits", "default"):
+            self.renderer.info("Still in plan mode: say what to change (Shift-Tab leaves it).")
+            return
+        self.set_permission_mode(choice.answer)
+        self.renderer.info(f"Permission mode: {choice.answer}. Going ahead with the plan.")
+        self._queue_prompt("Go ahead with the plan.")
 
     def _stop_turn(self) -> None:
         if self._turn is not None and not self._turn.done():
@@ -447,15 +498,17 @@ class Repl:
         rule = getattr(decision, "suggested_rule", None)
         scheduled = self._current if self._current is not None and self._current.source == "cron" else None
         task_id = task_id_of(scheduled) if scheduled is not None else None
-        title = f"Allow {tool.name}" + (f": {shorten(subject, 200)}?" if subject else "?")
+        title, command = permission_title(tool.name, subject or "")
         asker = (f"Scheduled task {task_id or '?'} asks ({shorten(scheduled.text, 60)})"
                  if scheduled is not None else "")
+        description = printable(str(getattr(args, "description", None) or "").strip())
         body = "" if getattr(decision, "conceal", False) else await self._change_body(tool, args)  # Read-denied
         self.renderer.waiting = True
         try:
             choice = await self.questions.ask(
                 title, permission_options(rule, task_id), detail=printable(getattr(decision, "reason", "")), body=body,
-                asker=asker, timeout=self.unattended_answer_s if scheduled is not None else None)
+                asker=asker, command=command, description=" ".join(description.split()),
+                timeout=self.unattended_answer_s if scheduled is not None else None)
         finally:
             self.renderer.waiting = False
         if choice is None:  # the conversation tells the model (and the screen) that nobody answered
@@ -471,7 +524,7 @@ class Repl:
         if allowed:  # a refusal is shown by the conversation's PermissionDenied event, with any note
             self.renderer.info(f"  {tool.name}: " + ("allowed once" if choice.answer == "yes"
                                                       else f"allowed for this session ({rule})"))
-        return PermissionAnswer(allowed, note=choice.note)
+        return PermissionAnswer(allowed, note=choice.note, stop=choice.answer == "no")
 
     def _network_question(self) -> Any:
         from agent.repl.network_question import NetworkQuestion
@@ -498,17 +551,16 @@ class Repl:
             return False
 
     async def _change_body(self, tool: Any, args: Any) -> str:
-        """An Edit or Write question's diff (ANSI), shown between its title and its options; "" else."""
-        from agent.repl.diffs import QUESTION_LINES, question_body
+        """An Edit or Write question's whole diff (ANSI, lines uncut: the question wraps them and pages
+        what does not fit), shown between its title and its options; "" for other tools."""
+        from agent.repl.diffs import question_body
 
         if tool.name not in ("Edit", "Write"):  # nothing to preview: ask at once
             return ""
         raw = args.model_dump() if hasattr(args, "model_dump") else dict(args or {})
-        app = self.prompt.app if self.prompt is not None else None
-        rows = app.output.get_size().rows if app is not None and app.is_running else 40
-        try:  # the question's other lines, the live area and the prompt need about 14 rows
+        try:
             body = await asyncio.to_thread(question_body, tool.name, raw, self.project, color=self.renderer.color,
-                                           width=self._width(), max_lines=max(3, min(QUESTION_LINES, rows - 14)))
+                                           width=None)
         except Exception:  # the question matters more than its diff
             log.exception("could not show the change for %s", tool.name)
             return ""
@@ -518,6 +570,24 @@ class Repl:
 
     def between_turns(self, label: str, job: Callable[[], Awaitable[None]]) -> None:
         self.queue.put(QueuedPrompt(f"/{label}", Priority.NOW, source="command", task=job))
+
+    async def resume_session(self, session_id: str, path: Path) -> None:
+        """/resume: this chat continues the saved session at `path`; the screen shows where it was."""
+        old = self._conversation
+        self.session_id, self.resume_from = session_id, path
+        problem = await asyncio.to_thread(self._load_resumed)
+        loaded = self._resumed
+        if loaded is None:
+            self.renderer.error(problem or f"Cannot resume {path}.")
+            return
+        if old is not None and old.transcript is not None:
+            old.transcript.sync(old.history)
+        self._conversation = None
+        self.conversation()  # the same model client; without one the history still shows
+        self._banner(clear=True)
+        self._show_resumed(loaded)
+        if problem:
+            self.renderer.warn(problem)
 
     def switch_model(self, model: str) -> None:
         from agent.engine.llm import LLMError
@@ -626,6 +696,15 @@ class Repl:
         if app is not None and app.is_running:
             return app.output.get_size().columns
         return shutil.get_terminal_size().columns
+
+
+def _ends_with_reply(history: list[dict[str, Any]]) -> bool:
+    """The turn ended with the model's text (a plan), not a refusal or an error."""
+    if not history or history[-1].get("role") != "assistant":
+        return False
+    content = history[-1].get("content")
+    return isinstance(content, list) and any(b.get("type") == "text" and str(b.get("text", "")).strip()
+                                             for b in content if isinstance(b, dict))
 
 
 def run_repl(args: argparse.Namespace, project: Path) -> int:

@@ -21,14 +21,17 @@ log = logging.getLogger(__name__)
 QUESTION_LINES = 20  # diff lines in a permission question (it must fit above the prompt)
 NEW_FILE_LINES = 10  # first lines of a new file in a question
 TRANSCRIPT_LINES = 8  # changed lines kept under a finished Edit or Write
+WHOLE_LINES = 5000  # a question pages through the whole diff; beyond this it says how many lines are left out
+UNCUT = 1 << 20  # a width no line reaches
 _HUNK = re.compile(r"@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
 
 
-def question_body(tool_name: str, args: dict[str, Any], project: Path, *, color: bool, width: int,
+def question_body(tool_name: str, args: dict[str, Any], project: Path, *, color: bool, width: int | None,
                   max_lines: int = QUESTION_LINES) -> str:
     """What an Edit or Write call would change, for its permission question; "" for other tools and
     when the change cannot be worked out (the tool reports why when it runs). Reads the file. At most
-    `max_lines` diff lines: the question and its answers must fit on the screen."""
+    `max_lines` diff lines cut to `width`; `width=None`: the whole diff, lines uncut (up to WHOLE_LINES),
+    for a question that wraps and pages it itself."""
     from agent.tools.file_preview import planned_change
 
     try:
@@ -38,9 +41,10 @@ def question_body(tool_name: str, args: dict[str, Any], project: Path, *, color:
         return ""
     if change is None:
         return ""
-    limit = max_lines
+    whole = width is None
+    limit, width = (WHOLE_LINES, UNCUT) if width is None else (max_lines, width)
     if change.created:
-        header, limit = f"new file · {plural(change.added, 'line')}", min(NEW_FILE_LINES, max_lines)
+        header, limit = f"new file · {plural(change.added, 'line')}", limit if whole else min(NEW_FILE_LINES, limit)
     elif not change.added + change.removed:
         header = f"{change.path} · no change"
     elif not change.lines:

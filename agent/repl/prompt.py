@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
     from agent.cron.scheduler import CronScheduler
     from agent.engine.queue import CommandQueue
+    from agent.repl.commands.base import SessionStats
     from agent.repl.question import QuestionBox
     from agent.repl.render import Renderer
 
@@ -65,6 +66,8 @@ STYLE = Style.from_dict({
     "question": "fg:ansiyellow bold",
     # `-` not `.`: a dotted class would inherit the title's yellow bold
     "question-detail": "fg:ansiyellow",
+    "question-command": "bold",
+    "question-description": "fg:ansibrightblack",
     "question-option": "",
     "question-selected": "fg:ansicyan bold",
     "question-countdown": "fg:ansiyellow",
@@ -83,6 +86,7 @@ class PromptHost(Protocol):
     scheduler: CronScheduler | None
     model_name: str | None
     last_ctrl_c: float
+    stats: SessionStats
 
     @property
     def ready(self) -> bool: ...
@@ -197,16 +201,19 @@ def build_prompt_session(repl: PromptHost, history: History) -> PromptSession:
         app = get_app_or_none()
         if app is not None and app.is_done:  # the accepted line goes to the scrollback without the live area
             return [("class:prompt", "> ")]
-        width = app.output.get_size().columns if app is not None else 80
-        return [*todo_fragments(repl, width), *repl.renderer.live_fragments(width), *repl.questions.fragments(),
-                *hint_fragments(repl), ("class:prompt", "> ")]
+        size = app.output.get_size() if app is not None else None
+        width, rows = (size.columns, size.rows) if size is not None else (80, 24)
+        todos, live, hint = todo_fragments(repl, width), repl.renderer.live_fragments(width), hint_fragments(repl)
+        used = sum(text.count("\n") for _, text, *_ in todos + live + hint) + 2  # the input line and the toolbar
+        question = repl.questions.fragments(width, max_rows=max(6, rows - used - 1))
+        return [*todos, *live, *question, *hint, ("class:prompt", "> ")]
 
     files = ThreadedCompleter(FileMentionCompleter(repl.project))  # `@path`; walks off the event loop
     session: PromptSession = PromptSession(
         message=message,
         history=history,
         completer=merge_completers([SlashCompleter(repl.command_summaries), files]),
-        complete_while_typing=True,
+        complete_while_typing=~question_up,  # its menu would reserve rows the question needs
         key_bindings=_key_bindings(repl, question_up),
         bottom_toolbar=lambda: toolbar_fragments(repl),
         prompt_continuation=lambda width, line_number, is_soft_wrap: "  ",
@@ -254,11 +261,22 @@ def toolbar_fragments(repl: PromptHost) -> Fragments:
         parts.append(f"next: {nxt[0].id} {format_until(nxt[1], now_ms, units)}")
     if repl.queue:
         parts.append(f"queue: {len(repl.queue)}")
+    stats = getattr(repl, "stats", None)  # hosts without session statistics show no context warning
+    if stats is not None and (left := context_left_percent(stats.context_tokens, stats.context_window)):
+        parts.append(left)
     if repl.questions.current is not None:
         parts.append("↑↓ Enter to answer · Esc for no")
     else:
         parts.append("Ctrl-C to interrupt" if repl.turn_running else "/help")
     return [("class:bottom-toolbar", " " + " · ".join(parts))]
+
+
+def context_left_percent(tokens: int, window: int, under: float = 0.2) -> str:
+    """`context left: 12% (/compact)` once less than `under` of the model's context window is left."""
+    if window <= 0:
+        return ""
+    left = max(0.0, 1 - tokens / window)
+    return f"context left: {int(left * 100)}% (/compact)" if left < under else ""
 
 
 def _key_bindings(repl: PromptHost, question_up: Condition) -> KeyBindings:
@@ -299,8 +317,8 @@ def _key_bindings(repl: PromptHost, question_up: Condition) -> KeyBindings:
 
     @kb.add("c-o", filter=~question_up)
     def _expand(event: KeyPressEvent) -> None:
-        """Ctrl-O, as in Claude Code: the last tool result, whole."""
-        repl.renderer.show_last_result()
+        """Ctrl-O, as in Claude Code: the verbose transcript on or off (tool results whole)."""
+        repl.renderer.toggle_verbose()
 
     @kb.add("<any>", filter=question_up)
     @kb.add(Keys.BracketedPaste, filter=question_up)
@@ -311,7 +329,8 @@ def _key_bindings(repl: PromptHost, question_up: Condition) -> KeyBindings:
         """While a question is up every key goes to it (the typed text is set aside meanwhile)."""
         repl.questions.key_press(event.key_sequence[0].key, event.data)
 
-    for key in ("up", "down", "left", "right", "home", "end", "c-a", "c-e", "backspace", "delete", "c-u"):
+    for key in ("up", "down", "left", "right", "home", "end", "c-a", "c-e", "backspace", "delete", "c-u",
+                "pageup", "pagedown"):
         kb.add(key, filter=question_up)(_question_key)
 
     return kb

@@ -15,7 +15,8 @@ opens an input line for the instruction the model gets with the refusal. A quest
 counts down its time limit (after which the model is told nobody answered) and can delete the schedule.
 
 `QuestionMenu` is the pure state machine (keys and the time in, a `Choice` out); `QuestionBox` holds
-the open question inside the prompt, sets the typed text aside and puts it back exactly.
+the open question inside the prompt, sets the typed text aside and puts it back exactly, with what was
+typed into the question meanwhile (and ignored by it) at the cursor: typing is never lost.
 """
 
 from __future__ import annotations
@@ -29,12 +30,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from prompt_toolkit.document import Document
-from prompt_toolkit.formatted_text import ANSI, to_formatted_text
+
+from agent.repl.fragment_wrap import ansi_lines, wrap_lines
+from agent.repl.tool_output import printable
 
 if TYPE_CHECKING:
     from prompt_toolkit.buffer import Buffer
 
-__all__ = ["GRACE_S", "Choice", "Option", "QuestionBox", "QuestionMenu", "permission_options"]
+__all__ = ["GRACE_S", "Choice", "Option", "QuestionBox", "QuestionMenu", "permission_options", "permission_title"]
 
 Fragments = list[tuple[str, str]]
 GRACE_S = 0.5  # keys this soon after the question appears (or after an ignored key) are ignored
@@ -42,7 +45,7 @@ GRACE_S = 0.5  # keys this soon after the question appears (or after an ignored 
 # prompt_toolkit key names -> the menu's
 _KEY_NAMES = {"c-m": "enter", "c-j": "enter", "escape": "escape", "up": "up", "down": "down", "left": "left",
               "right": "right", "home": "home", "end": "end", "c-a": "home", "c-e": "end", "c-h": "backspace",
-              "delete": "delete", "c-u": "c-u"}
+              "delete": "delete", "c-u": "c-u", "pageup": "pageup", "pagedown": "pagedown"}
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,17 @@ def permission_options(rule: str | None, task_id: str | None = None) -> list[Opt
     return options
 
 
+def permission_title(tool_name: str, subject: str) -> tuple[str, str]:
+    """The question's title and the command shown whole under it: a one-line subject goes in the title
+    (`Allow Bash: npm test?`), every line of a longer one below it."""
+    lines = [printable(line) for line in subject.strip("\n").split("\n")] if subject.strip() else []
+    if not lines:
+        return f"Allow {tool_name}?", ""
+    if len(lines) == 1:
+        return f"Allow {tool_name}: {lines[0]}?", ""
+    return f"Allow {tool_name} to run these {len(lines)} lines?", "\n".join(lines)
+
+
 @dataclass
 class QuestionMenu:
     """One question's state. Times are seconds on any monotonic clock, passed in."""
@@ -77,6 +91,8 @@ class QuestionMenu:
     opened_at: float
     detail: str = ""
     body: str = ""  # pre-rendered ANSI text shown between the title and the options (e.g. a diff)
+    command: str = ""  # shown whole under the title, one row per line (a multi-line Bash command)
+    description: str = ""  # what the model says the call does (Bash's `description`)
     asker: str = ""  # who asks, when it is not the user's own turn ("Scheduled task 1a2b3c4d ...")
     deadline: float | None = None  # no answer by then counts as nobody at the terminal
     grace_s: float = GRACE_S
@@ -85,6 +101,9 @@ class QuestionMenu:
     note_cursor: int = 0
     typed_ignored: bool = False  # a key was typed into the question and ignored: say why
     enter_armed: bool = True  # False after typing went into the question, until an arrow key is pressed
+    scroll: int = 0  # first row shown of what the question asks about, when it is taller than the room
+    page: int = 0  # rows of it shown at the last drawing; 0 when all of it fits
+    typed: str = ""  # what was typed into the question and ignored: it goes back on the prompt line
     quiet_until: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -92,6 +111,10 @@ class QuestionMenu:
 
     def press(self, key: str, now: float) -> Choice | None:
         """One key: a name (`enter`, `up`, `escape`, `backspace`, ...) or a typed character."""
+        if key in ("pageup", "pagedown"):  # scrolling what is asked about answers nothing: no grace needed
+            step = max(1, self.page - 1)
+            self.scroll = max(0, self.scroll + (step if key == "pagedown" else -step))
+            return None
         if self.note is not None:
             return self._note_key(key)
         if now < self.quiet_until:
@@ -111,15 +134,21 @@ class QuestionMenu:
     def paste(self, text: str, now: float) -> Choice | None:
         """Pasted text goes into the instruction; it never answers the menu."""
         if self.note is None:
-            return self._ignore("paste", now)
+            return self._ignore("paste", now, text)
         self._insert(re.sub(r"\s*[\r\n\t]+\s*", " ", text))  # one line: a newline would not show
         return None
 
     def seconds_left(self, now: float) -> float | None:
         return None if self.deadline is None else max(0.0, self.deadline - now)
 
-    def _ignore(self, key: str, now: float) -> None:
+    def _ignore(self, key: str, now: float, text: str = "") -> None:
         self.quiet_until = now + self.grace_s  # still typing: the next Enter or digit is not an answer either
+        if len(key) == 1 and key.isprintable():
+            self.typed += key  # it goes back on the prompt line when the question closes
+        elif key == "paste":
+            self.typed += text
+        elif key == "backspace":
+            self.typed = self.typed[:-1]
         if len(key) == 1 or key in ("paste", "backspace", "enter"):
             # Someone was typing a message: their next Enter, however late, means "send", not "yes".
             self.typed_ignored, self.enter_armed = True, False
@@ -158,43 +187,77 @@ class QuestionMenu:
 
     # -- drawing ----------------------------------------------------------------------------------
 
-    def fragments(self, now: float) -> Fragments:
-        out: Fragments = [("class:question", f"? {self.title}\n")]
+    def fragments(self, now: float, width: int | None = None, max_rows: int | None = None) -> Fragments:
+        """The question wrapped to `width` (None: not wrapped). When it would take more than `max_rows` rows,
+        what it asks about is shown a page at a time (PgUp/PgDn) with a line count; the answers stay in view."""
+        content, footer = self._content_lines(), self._footer_lines(now)
+        if width is not None:
+            content, footer = wrap_lines(content, width, "    "), wrap_lines(footer, width, "     ")
+        if max_rows is not None and len(content) + len(footer) > max_rows:
+            self.page = max(3, max_rows - len(footer) - 1)
+            self.scroll = max(0, min(self.scroll, len(content) - self.page))
+            shown = content[self.scroll:self.scroll + self.page]
+            status = (f"  lines {self.scroll + 1}-{self.scroll + len(shown)} of {len(content)} · "
+                      "PgUp/PgDn to scroll")
+            content = [*shown, [("class:question-hint", status)]]
+        else:
+            self.page, self.scroll = 0, 0
+        out: Fragments = []
+        for line in content + footer:
+            out += [*line, ("", "\n")]
+        return out
+
+    def _content_lines(self) -> list[Fragments]:
+        """What the question asks about: the title, the whole command, its description, the diff."""
+        lines: list[Fragments] = [[("class:question", f"? {self.title}")]]
+        lines += [[("class:question-command", f"    {line}")] for line in self.command.split("\n")] \
+            if self.command else []
+        if self.description:
+            lines.append([("class:question-description", f"  {self.description}")])
         if self.detail:
-            out.append(("class:question-detail", f"  {self.detail}\n"))
-        if self.body:
-            out += [(style, text) for style, text, *_ in to_formatted_text(ANSI(self.body))]
-            out.append(("", "" if self.body.endswith("\n") else "\n"))
+            lines.append([("class:question-detail", f"  {self.detail}")])
+        return lines + ansi_lines(self.body)
+
+    def _footer_lines(self, now: float) -> list[Fragments]:
+        lines: list[Fragments] = []
         if self.asker:
-            out.append(("class:question-detail", f"  {self.asker}\n"))
+            lines.append([("class:question-detail", f"  {self.asker}")])
         left = self.seconds_left(now)
         if left is not None:
-            out.append(("class:question-countdown", f"  {math.ceil(left)}s left to answer; then the model is "
-                                                    "told nobody was at the terminal\n"))
+            lines.append([("class:question-countdown", f"  {math.ceil(left)}s left to answer; then the model "
+                                                       "is told nobody was at the terminal")])
         for index, option in enumerate(self.options):
             chosen = index == self.cursor
             style = "class:question-selected" if chosen else "class:question-option"
-            out.append((style, f"{'❯' if chosen else ' '} {index + 1}. {option.label}\n"))
+            label = option.label.split("\n")  # a rule for a multi-line command: its lines one below the other
+            lines.append([(style, f"{'❯' if chosen else ' '} {index + 1}. {label[0]}")])
+            lines += [[(style, f"     {printable(line)}")] for line in label[1:]]
             if chosen and self.note is not None:
-                out += self._note_fragments()
-        return out + self._hint_fragments()
+                lines.append(self._note_fragments())
+        return lines + self._hint_lines()
 
     def _note_fragments(self) -> Fragments:
         note, at = self.note or "", self.note_cursor
         under = note[at] if at < len(note) else " "
         return [("", "     › "), ("class:question-input", note[:at]), ("class:question-input reverse", under),
-                ("class:question-input", note[at + 1:] + "\n")]
+                ("class:question-input", note[at + 1:])]
 
-    def _hint_fragments(self) -> Fragments:
+    def _hint_lines(self) -> list[Fragments]:
         if self.note is not None:
-            return [("class:question-hint", "  Enter to send · Esc for a plain no\n")]
-        out: Fragments = []
+            return [[("class:question-hint", "  Enter to send · Esc for a plain no")]]
+        out: list[Fragments] = []
         if self.typed_ignored:
-            out.append(("class:hint", "  Typing does not answer this question; your text comes back after it. "
-                                      "Choose with ↑↓ and Enter, or a digit.\n"))
+            out.append([("class:hint", "  Typing does not answer this question; your text comes back after it. "
+                                       "Choose with ↑↓ and Enter, or a digit.")])
         count = len(self.options)
-        out.append(("class:question-hint", f"  ↑↓ to move · Enter to choose · 1-{count} · Esc for no\n"))
+        out.append([("class:question-hint", f"  ↑↓ to move · Enter to choose · 1-{count} · Esc for no")])
         return out
+
+
+def with_typed(document: Document, typed: str) -> Document:
+    """The line set aside when the question opened, with what was typed meanwhile at its cursor."""
+    at = document.cursor_position
+    return Document(document.text[:at] + typed + document.text[at:], at + len(typed))
 
 
 @dataclass
@@ -219,10 +282,11 @@ class QuestionBox:
         return self._open.menu if self._open is not None else None
 
     async def ask(self, title: str, options: list[Option], *, detail: str = "", body: str = "", asker: str = "",
-                  timeout: float | None = None) -> Choice | None:
+                  command: str = "", description: str = "", timeout: float | None = None) -> Choice | None:
         """The choice, or None when `timeout` seconds pass with nobody touching the menu."""
         now = self.clock()
-        menu = QuestionMenu(title, options, now, detail=detail, body=body, asker=asker, grace_s=self.grace_s,
+        menu = QuestionMenu(title, options, now, detail=detail, body=body, asker=asker, command=command,
+                            description=description, grace_s=self.grace_s,
                             deadline=None if timeout is None else now + timeout)
         question = self._open = _Open(menu, asyncio.get_running_loop().create_future())
         buffer = self._buffer()
@@ -241,7 +305,7 @@ class QuestionBox:
         finally:
             self._open = None
             if buffer is not None and saved is not None:
-                buffer.set_document(saved, bypass_readonly=True)
+                buffer.set_document(with_typed(saved, menu.typed), bypass_readonly=True)
             self._invalidate()
 
     def key_press(self, key: str, data: str = "") -> None:
@@ -259,6 +323,6 @@ class QuestionBox:
             question.future.set_result(choice)
         self._invalidate()
 
-    def fragments(self) -> Fragments:
+    def fragments(self, width: int | None = None, max_rows: int | None = None) -> Fragments:
         question = self._open
-        return question.menu.fragments(self.clock()) if question is not None else []
+        return question.menu.fragments(self.clock(), width, max_rows) if question is not None else []

@@ -19,8 +19,10 @@ not at start-up: the REPL's prompt must appear before the heavy imports are done
 from __future__ import annotations
 
 import io
+import re
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -46,8 +48,11 @@ Fragments = list[tuple[str, str]]
 LIVE_LINES = 12  # the most lines of a streaming block's unfinished end drawn above the input line
 KEY_ARGUMENT_CHARS = 60
 SUMMARY_CHARS = 80
+VERBOSE_RESULTS = 20  # tool results Ctrl-O shows whole when it turns the verbose transcript on
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 CANCELLED = "cancelled by the user"
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+TRAILING_SPACES = re.compile(r"[ \t]+((?:\x1b\[[0-9;]*m)*)$", re.MULTILINE)  # spaces before any closing styles
 
 
 # --------------------------------------------------------------------------------- pure formatting
@@ -116,6 +121,30 @@ def wrap_lines(text: str, width: int) -> list[str]:
     return out
 
 
+HYPERLINK_PROGRAMS = ("iTerm.app", "WezTerm", "vscode", "ghostty")
+
+
+def terminal_has_hyperlinks(env: Mapping[str, str]) -> bool:
+    """Whether the terminal turns OSC 8 links into clickable text (a guess; AGENT_HYPERLINKS=0/1 decides)."""
+    setting = env.get("AGENT_HYPERLINKS", "").strip()
+    if setting in ("0", "1"):
+        return setting == "1"
+    if env.get("TMUX") or env.get("TERM", "") in ("dumb", "linux"):
+        return False  # tmux passes them on only when configured to
+    vte = env.get("VTE_VERSION", "")
+    return (env.get("TERM_PROGRAM") in HYPERLINK_PROGRAMS or bool(env.get("KITTY_WINDOW_ID"))
+            or bool(env.get("WT_SESSION")) or (vte.isdigit() and int(vte) >= 5000))
+
+
+
+def without_leading_blank_lines(text: str) -> str:
+    """rich starts some blocks (lists, tables) with a blank line; the caller decides the spacing."""
+    lines = text.split("\n")
+    while len(lines) > 1 and not _ANSI.sub("", lines[0]).strip():
+        lines.pop(0)
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------------------------------- renderer
 
 
@@ -132,10 +161,11 @@ class Renderer:
     redraw the live area; `color=False` gives plain text (tests, dumb terminals)."""
 
     def __init__(self, sink: Sink, *, color: bool = True, width: Callable[[], int] = lambda: 80,
-                 invalidate: Callable[[], None] = lambda: None, clock: Callable[[], float] = time.monotonic
-                 ) -> None:
+                 invalidate: Callable[[], None] = lambda: None, clock: Callable[[], float] = time.monotonic,
+                 hyperlinks: bool = False) -> None:
         self._sink = sink
         self.color = color
+        self.hyperlinks = hyperlinks  # False: a link shows its URL after its text
         self._width = width
         self._invalidate = invalidate
         self._clock = clock
@@ -146,7 +176,9 @@ class Renderer:
         self._keys: dict[str, str] = {}  # tool_use_id -> key argument
         self._turn: _Turn | None = None
         self.waiting = False  # a question to the user is open
-        self.last_result: tuple[str, str, str] | None = None  # (call, tool name, content) for Ctrl-O
+        self.last_result: tuple[str, str, str] | None = None  # (call, tool name, content) for /expand
+        self.recent_results: deque[tuple[str, str, str]] = deque(maxlen=VERBOSE_RESULTS)  # for Ctrl-O
+        self.verbose = False  # Ctrl-O: every tool result whole
 
     # -- transcript output ------------------------------------------------------------------------
 
@@ -185,9 +217,14 @@ class Renderer:
         self.line(f"Running scheduled task ({format_local_time(fired_ms)}): {shorten(prompt, 200)}", "bold cyan")
 
     def markdown(self, text: str, then: Callable[[], None] | None = None) -> None:
-        from rich.markdown import Markdown
+        from agent.repl.rich_fragments import render_ansi
 
-        self.print(Markdown(text), then=then)
+        self.write(without_leading_blank_lines(render_ansi(self._markdown(text), self._width(), self.color)), then)
+
+    def _markdown(self, text: str) -> Any:
+        from agent.repl.markdown_style import ChatMarkdown
+
+        return ChatMarkdown(text, hyperlinks=self.hyperlinks)
 
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]], title: str | None = None,
               no_wrap: Sequence[int] = ()) -> None:
@@ -199,7 +236,7 @@ class Renderer:
             table.add_column(header, no_wrap=i in no_wrap, overflow="ellipsis" if i in no_wrap else "fold")
         for row in rows:
             table.add_row(*row)
-        self.print(table)
+        self.write(TRAILING_SPACES.sub(r"\1", self.to_text(table)))  # rich pads every cell to its column
 
     def print(self, renderable: Any, then: Callable[[], None] | None = None) -> None:
         """Render anything rich can render to ANSI text at the terminal's width and write it."""
@@ -246,7 +283,11 @@ class Renderer:
         summary = change.stats if change is not None else event.summary
         self.line(tool_line(event.name, key, summary, event.is_error), "red" if event.is_error else None)
         width = self._width()
-        if change is not None:
+        shown = shorten(key, KEY_ARGUMENT_CHARS)
+        title = f"{event.name}({shown})" if shown else event.name
+        if self.verbose:
+            body = tool_output.full_output(title, event.name, event.content, color=self.color)
+        elif change is not None:
             body = diffs.compact_diff(change, color=self.color, width=width)
         elif tool_output.wants_preview(event.name, event.summary, event.is_error):
             body = tool_output.preview(event.name, event.content, color=self.color, width=width)
@@ -254,8 +295,23 @@ class Renderer:
             body = ""
         if body:
             self.write(body)
-        shown = shorten(key, KEY_ARGUMENT_CHARS)
-        self.last_result = (f"{event.name}({shown})" if shown else event.name, event.name, event.content)
+        self.last_result = (title, event.name, event.content)
+        self.recent_results.append(self.last_result)
+
+    def toggle_verbose(self) -> None:
+        """Ctrl-O, as in Claude Code: the verbose transcript on (the last results whole, and every
+        result whole from now on) or off (previews again)."""
+        from agent.repl.tool_output import full_output
+
+        self.verbose = not self.verbose
+        if not self.verbose:
+            self.info("Verbose transcript off: tool results as previews again (Ctrl-O turns it on).")
+            return
+        count = len(self.recent_results)
+        last = f"; the last {count} tool results:" if count else "; no tool result yet."
+        self.info(f"Verbose transcript on: every tool result whole (Ctrl-O turns it off){last}")
+        for title, name, content in self.recent_results:
+            self.write(full_output(title, name, content, color=self.color))
 
     def show_last_result(self) -> None:
         """Ctrl-O and /expand: the last tool result, whole."""
@@ -279,6 +335,8 @@ class Renderer:
         elif isinstance(event, PermissionDenied):
             what = "" if event.domain else " not run"  # a network refusal: the command itself did run
             self.line(f"  {event.name}{what}: {shorten(event.reason, 160)}", "yellow")
+            if event.stopped:
+                self.info("  Stopped: the model waits for what you type next.")
         elif isinstance(event, RetryNotice):
             if event.discarded_output and self._md is not None:
                 self._md.discard_tail()  # the printed parts stay; the retry streams the block again
@@ -331,8 +389,6 @@ class Renderer:
 
     def _print_piece(self, md: MarkdownStream, piece: Piece) -> None:
         """Print a finished part as Markdown; it stays in the live area until the printed copy is on screen."""
-        from rich.markdown import Markdown
-
         from agent.repl.rich_fragments import render_ansi
 
         def shown() -> None:
@@ -340,7 +396,7 @@ class Renderer:
             self._prune_live()
             self._invalidate()
 
-        text = render_ansi(Markdown(piece.text), self._width(), self.color)
+        text = without_leading_blank_lines(render_ansi(self._markdown(piece.text), self._width(), self.color))
         self.write(("\n" if piece.blank_before else "") + text, then=shown)
 
     def _prune_live(self) -> None:
@@ -377,8 +433,10 @@ class Renderer:
         for call in self._running.values():
             fragments.append(("fg:ansibrightblack", shorten(f"○ {call} …", width - 1) + "\n"))
         status = self.status_text()
+        if status and len(status) >= width:  # narrow: the toolbar says how to interrupt too
+            status = status.removesuffix(" · Ctrl-C to interrupt")
         if status:
-            fragments.append(("fg:ansicyan", status + "\n"))
+            fragments.append(("fg:ansicyan", shorten(status, width - 1) + "\n"))
         return fragments
 
     def _live_markdown(self, width: int) -> list[Fragments]:
@@ -387,7 +445,6 @@ class Renderer:
         key = (tuple((p.text, p.blank_before) for p in pieces), width, self.color)
         if self._drawn[:1] == (key,):
             return self._drawn[1]
-        from rich.markdown import Markdown
 
         from agent.repl.rich_fragments import render_lines
 
@@ -396,7 +453,10 @@ class Renderer:
             text = close_open_inline(last_lines_for_drawing(piece.text, LIVE_LINES + 2, (LIVE_LINES + 2) * width))
             if text.strip():
                 lines += [[]] if piece.blank_before else []
-                lines += render_lines(Markdown(text), width, self.color)
+                drawn = render_lines(self._markdown(text), width, self.color)
+                while drawn and not "".join(chunk for _, chunk, *_ in drawn[0]).strip():
+                    drawn.pop(0)  # the piece's own blank line before it says how it is spaced
+                lines += drawn
         self._drawn = (key, lines)
         return lines
 

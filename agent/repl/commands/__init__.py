@@ -20,6 +20,7 @@ from agent.repl.commands.base import (
 )
 from agent.repl.commands.basic import SESSION_COMMANDS, help_command
 from agent.repl.commands.mcp import MCP_COMMAND
+from agent.repl.commands.memory import MEMORY_COMMANDS
 from agent.repl.commands.schedule import SCHEDULE_COMMANDS
 from agent.repl.commands.status import SANDBOX_COMMAND, STATUS_COMMAND
 from agent.repl.commands.tools_cmds import AGENTS_COMMAND, BASHES_COMMAND
@@ -81,7 +82,7 @@ def default_registry(custom: Callable[[], Sequence[tuple[str, str]]] | None = No
     commands (signature, summary) for /help."""
     registry = CommandRegistry()
     registry.add(help_command(lambda: registry.commands, custom))
-    for command in (*SESSION_COMMANDS[:-1], *SCHEDULE_COMMANDS, STATUS_COMMAND, SANDBOX_COMMAND,
+    for command in (*SESSION_COMMANDS[:-1], *MEMORY_COMMANDS, *SCHEDULE_COMMANDS, STATUS_COMMAND, SANDBOX_COMMAND,
                     BASHES_COMMAND, AGENTS_COMMAND, MCP_COMMAND, SESSION_COMMANDS[-1]):
         registry.add(command)
     return registry

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from agent.engine.events import Compacted, Event, TurnFinished, Usage, UsageReport
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from agent.engine.conversation import Conversation
     from agent.engine.queue import CommandQueue
     from agent.engine.session import AgentSession
@@ -76,6 +78,10 @@ class ReplHost(Protocol):
 
     def schedule_changed(self) -> None:
         """Tasks were added or removed: recompute the next fire now."""
+        ...
+
+    async def resume_session(self, session_id: str, path: Path) -> None:
+        """Continue the saved session at `path` instead of the current one (between turns)."""
         ...
 
 

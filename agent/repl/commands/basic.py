@@ -1,4 +1,4 @@
-"""Session commands: /help, /clear, /compact, /cost, /model, /permissions, /expand, /exit."""
+"""Session commands: /help, /clear, /compact, /resume, /cost, /model, /permissions, /expand, /exit."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from agent.repl.commands.base import Command, CommandContext, split_args
 from agent.repl.render import format_cost, format_duration, format_tokens
+
+CLEAR_SCREEN = "\x1b[H\x1b[2J"  # cursor home, erase the screen (the scrollback above stays)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -21,7 +23,7 @@ KEYS_HELP = (
     ("@path", "attach a project file to the message"),
     ("Ctrl-C", "interrupt the running turn; clear the line; twice on an empty line to exit"),
     ("Ctrl-D", "exit (on an empty line; asks first while session loops would stop)"),
-    ("Ctrl-O", "show the last tool result whole (/expand)"),
+    ("Ctrl-O", "verbose transcript on/off: tool results whole (/expand shows the last one)"),
 )
 
 
@@ -46,9 +48,41 @@ async def clear(ctx: CommandContext, args: str) -> None:
         conversation = ctx.host.conversation()
         if conversation is not None:
             conversation.clear()
-        ctx.renderer.success("Started a new conversation: the model no longer sees the earlier messages.")
+        from rich.text import Text
+
+        done = Text("Started a new conversation: the model no longer sees the earlier messages.", style="green")
+        ctx.renderer.write(CLEAR_SCREEN + ctx.renderer.to_text(done))  # a clean screen too, as in Claude Code
 
     ctx.host.between_turns("clear", job)
+
+
+async def resume(ctx: CommandContext, args: str) -> None:
+    """/resume [id]: pick a saved session (arrow keys, type to filter) and continue it here."""
+    import asyncio
+
+    from agent.engine.transcript import find_session, list_sessions
+
+    if ctx.host.is_busy():
+        ctx.renderer.error("A turn is running: /resume when it has ended (Esc stops it).")
+        return
+    project, env = ctx.session.project_dir, ctx.session.env
+    current = getattr(ctx.host, "session_id", None)
+    if args.strip():
+        chosen = await asyncio.to_thread(find_session, project, env, args.strip())
+        if chosen is None:
+            ctx.renderer.error(f"No saved session {args.strip()!r} in this project; /resume alone lists them.")
+            return
+    else:
+        from agent.repl.session_picker import pick_session_async
+
+        sessions = [s for s in await asyncio.to_thread(list_sessions, project, env) if s.session_id != current]
+        if not sessions:
+            ctx.renderer.info("No other saved session in this project yet.")
+            return
+        chosen = await pick_session_async(sessions)
+        if chosen is None:
+            return
+    await ctx.host.resume_session(chosen.session_id, chosen.path)
 
 
 async def compact(ctx: CommandContext, args: str) -> None:
@@ -156,10 +190,11 @@ async def exit_repl(ctx: CommandContext, args: str) -> None:
 SESSION_COMMANDS = (
     Command("clear", "start a new conversation (forget the history)", clear),
     Command("compact", "summarise the older part of the conversation now", compact),
+    Command("resume", "continue a saved session (pick from a list, or give its id)", resume, usage="[id]"),
     Command("cost", "tokens and money spent in this session", cost),
     Command("model", "show or change the model", model, usage="[name]"),
     Command("permissions", "show the permission rules; change the mode", permissions,
             usage="[mode | allow <rule>]"),
-    Command("expand", "show the last tool result whole (Ctrl-O does too)", expand, needs_session=False),
+    Command("expand", "show the last tool result whole", expand, needs_session=False),
     Command("exit", "leave (Ctrl-D does too)", exit_repl, aliases=("quit",), needs_session=False),
 )

@@ -28,7 +28,7 @@ def when_text(next_fire_ms: int | None, now_ms: int, units: int = 2) -> str:
 
 async def loop(ctx: CommandContext, args: str) -> None:
     from agent.cron import CronError, LoopError, TaskFileError, TaskLimitError, parse_loop
-    from agent.cron.loop_spec import split_loop_flags
+    from agent.cron.loop_spec import slot_taken_by_first_run, split_loop_flags
     from agent.cron.worktree import ISOLATION_FIELD, WORKTREE
     from agent.engine.queue import Priority, QueuedPrompt
 
@@ -39,9 +39,14 @@ async def loop(ctx: CommandContext, args: str) -> None:
         return
     try:
         spec = parse_loop(rest)
+        now_ms = _now_ms()
+        taken = slot_taken_by_first_run(now_ms, *_first_slots(spec.cron, now_ms))
+        extra = {ISOLATION_FIELD: WORKTREE} if worktree else {}
+        if taken is not None:  # the run now stands in for a slot seconds away: the schedule starts after it
+            extra["lastFiredAt"] = taken
         scheduled = ctx.session.cron.create(spec.cron, spec.prompt, recurring=True, durable=durable,
-                                            extra={ISOLATION_FIELD: WORKTREE} if worktree else None)
-    except (LoopError, CronError, TaskLimitError, TaskFileError, ValueError) as exc:
+                                            extra=extra or None)
+    except (LoopError, CronError, TaskFileError, TaskLimitError, ValueError) as exc:
         ctx.renderer.error(str(exc))
         return
     ctx.host.schedule_changed()
@@ -55,9 +60,22 @@ async def loop(ctx: CommandContext, args: str) -> None:
     if spec.note:
         r.info(f"  Note: {spec.note}")
     now = "after what is running or queued" if ctx.host.is_busy() else "now"
-    r.info(f"  Next run: {when_text(scheduled.next_fire_ms, _now_ms())}. Running it once {now}.")
+    instead = f" (it stands in for the {format_local_time(taken)} slot, too close to run twice)" if taken else ""
+    r.info(f"  Next run: {when_text(scheduled.next_fire_ms, now_ms)}. Running it once {now}{instead}.")
     r.info(f"  Stop it with /cron delete {task.id}")
     ctx.queue.put(QueuedPrompt(spec.prompt, Priority.NEXT, source="loop", task=task))
+
+
+def _first_slots(cron_text: str, now_ms: int) -> tuple[int | None, int | None]:
+    """The schedule's next two matches after now (local time, no jitter), in epoch ms."""
+    from datetime import datetime
+
+    from agent.cron.expr import next_fires
+    from agent.cron.zone import local_zone
+
+    fires = next_fires(cron_text, datetime.fromtimestamp(now_ms / 1000, local_zone()), 2)
+    ms = [int(fire.timestamp() * 1000) for fire in fires]
+    return (ms[0], ms[1]) if len(ms) == 2 else (None, None)
 
 
 async def cron(ctx: CommandContext, args: str) -> None:
