@@ -185,7 +185,9 @@ def test_text_typed_during_a_scheduled_runs_countdown_comes_back(fake_api, tmp_p
     from pty_support import write_due_task
 
     write_due_task(project, "a1b2c3d4", "check the deploy")
-    fake_api.script(tool_reply(("Bash", {"command": "echo deploy"})), text_reply("nobody answered"))
+    # scheduled runs are sandboxed with auto-allow: a call that asks to leave the sandbox still asks
+    fake_api.script(tool_reply(("Bash", {"command": "echo deploy", "dangerouslyDisableSandbox": True})),
+                    text_reply("nobody answered"))
     term = spawn_screen(fake_api, tmp_path / "home", project, rows=30, cols=cols, AGENT_UNATTENDED_ANSWER_S="6")
     try:
         term.wait_for_text(r"s left to answer", timeout=START_S)
