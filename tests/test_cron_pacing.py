@@ -113,9 +113,8 @@ async def test_a_file_of_300_overdue_tasks_fires_ten_a_minute_and_only_the_first
             clock.now += 1000
     assert len(fired) == 10
     assert sum("over the limit of 50" in r.getMessage() for r in caplog.records) == 1
-    for minute in range(1, 12):
-        clock.now = T0 + minute * MIN
-        await sched.tick()
+    while clock.now < T0 + 12 * MIN:  # a tick a second, as the real loop (a jump would read as a pause)
+        clock.now += 1000
         await sched.tick()
     ids = {f.task.id for f in fired}
     assert ids <= {f"{n:08x}" for n in range(50)}  # the 250 over the limit never fire

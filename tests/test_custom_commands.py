@@ -3,6 +3,7 @@ prompt enters: `-p`, the chat (typed, /loop, scheduler fires), `agent daemon`.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -171,7 +172,10 @@ async def test_scheduled_fire_of_a_command_prompt_expands_it_at_every_fire(repl)
     await settle()
     write_command(repl.project, "check-tests.md", "run the tests v2")
     repl._on_fire(fired("a1b2c3d4", "/check-tests", 0))
-    await settle()
+    for _ in range(100):  # the run is recorded in a worker thread first (queued, then running)
+        if len(repl._conversation.prompts) == 2:
+            break
+        await asyncio.sleep(0.05)
     assert [p for p, _ in repl._conversation.prompts] == ["run the tests v1", "run the tests v2"]
 
 

@@ -76,7 +76,10 @@ def test_a_scheduled_run_is_sandboxed_by_default_and_records_the_refused_domain(
         proc = subprocess.Popen([sys.executable, "-m", "agent", "daemon", "--cwd", str(project)], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            read_until(proc, "task 4e5a0001")
+            read_until(proc, "running scheduled task 4e5a0001")
+            ended = ""
+            while " done " not in ended and " failed " not in ended:  # the run's last line (gap lines come first)
+                ended = read_until(proc, "task 4e5a0001 ").splitlines()[-1]
         finally:
             stop(proc)
     runs = json.loads(subprocess.run(

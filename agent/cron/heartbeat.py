@@ -34,9 +34,11 @@ def heartbeat_path(project_dir: Path, env: Mapping[str, str]) -> Path:
 
 
 def write_heartbeat(path: Path, pid: int, session_id: str, now_ms: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Atomically, and private (0600 in a 0700 folder) like every file of the state folder."""
+    from agent.settings.private import write_private_text
+
     temp = path.with_name(f".{path.name}.{pid}")
-    temp.write_text(json.dumps({"pid": pid, "sessionId": session_id, "at": now_ms}), encoding="utf-8")
+    write_private_text(temp, json.dumps({"pid": pid, "sessionId": session_id, "at": now_ms}))
     os.replace(temp, path)
 
 
