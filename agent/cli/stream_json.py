@@ -39,6 +39,7 @@ from agent.engine.events import (
     RequestStarted,
     RetryNotice,
     StreamEvent,
+    SubagentProgress,
     ToolCallStarted,
     ToolResultsMessage,
     Usage,
@@ -191,6 +192,8 @@ class OutputWriter:
 
     def event(self, event: Event) -> None:
         """The conversation's emit callback."""
+        if isinstance(event, SubagentProgress):
+            return  # for the chat only: Claude Code's -p output has no such line
         if isinstance(event, ToolCallStarted):
             self._inputs[event.tool_use_id] = event.input
         elif isinstance(event, PermissionDenied):

@@ -412,7 +412,7 @@ class Conversation:
                                      summary="blocked by a hook")
             else:
                 problem = await self._check_permission(tool, args, tool_id, hook_answer=pre.permission)
-        result = problem or await self._execute(tool, args)  # type: ignore[arg-type]
+        result = problem or await self._execute(tool, args, tool_id)  # type: ignore[arg-type]
         for denial in result.denials:  # refused while it ran (a sandboxed command's network)
             self._emit(PermissionDenied(tool_id, name, denial.reason, unattended=self.asker is None,
                                         rule=denial.rule, domain=denial.domain))
@@ -429,9 +429,9 @@ class Conversation:
         self._done_results[tool_id] = block
         return block
 
-    async def _execute(self, tool: Tool, args: Any) -> ToolResult:
+    async def _execute(self, tool: Tool, args: Any, tool_id: str) -> ToolResult:
         try:
-            return await tool.run(args, self._run_ctx)
+            return await tool.run(args, replace(self._run_ctx, tool_use_id=tool_id))
         except ToolError as exc:
             message = str(exc) or f"{tool.name} failed"
             return ToolResult(message, is_error=True, summary=message.splitlines()[0][:80])

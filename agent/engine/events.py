@@ -218,6 +218,22 @@ class TurnFinished(Event):
     error: str | None = None
 
 
+@dataclass
+class SubagentProgress(Event):
+    """Something a subagent did (its own ToolCallStarted, ToolCallFinished, UsageReport or TurnFinished),
+    passed on by the parent conversation under the Task call that runs it, so the chat can show it.
+    Not part of `-p` output (Claude Code's stream-json has no such line)."""
+
+    type: ClassVar[str] = "subagent_progress"
+    tool_use_id: str  # the parent's Task call
+    agent_type: str
+    event: Event
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "tool_use_id": self.tool_use_id, "agent_type": self.agent_type,
+                "event": self.event.to_json()}
+
+
 __all__ = [
     "AssistantMessage",
     "Compacted",
@@ -225,6 +241,7 @@ __all__ = [
     "PermissionDenied",
     "RetryNotice",
     "StreamEvent",
+    "SubagentProgress",
     "TextBlockDone",
     "TextDelta",
     "ToolCallFinished",

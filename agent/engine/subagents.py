@@ -7,7 +7,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agent.engine.events import Event, PermissionDenied  # session: an AgentSession (it imports this module)
+from agent.engine.events import (  # session below: an AgentSession (it imports this module)
+    Event,
+    PermissionDenied,
+    SubagentProgress,
+    ToolCallFinished,
+    ToolCallStarted,
+    TurnFinished,
+    UsageReport,
+)
+
+PROGRESS_EVENTS = (ToolCallStarted, ToolCallFinished, UsageReport, TurnFinished)  # what the chat shows of it
 
 if TYPE_CHECKING:
     from agent.tools.base import ToolContext
@@ -36,8 +46,12 @@ async def run_subagent(session: Any, kind: AgentType, prompt: str, ctx: ToolCont
     llm = session.llm_for(kind.model) if kind.model else session.llm()  # a model of its own is closed after
 
     def forward(event: Event) -> None:
-        if isinstance(event, PermissionDenied) and parent is not None:
+        if parent is None:
+            return
+        if isinstance(event, PermissionDenied):
             parent.emit_event(event)
+        elif isinstance(event, PROGRESS_EVENTS) and ctx.tool_use_id:
+            parent.emit_event(SubagentProgress(ctx.tool_use_id, kind.name, event))
 
     conversation = Conversation(llm, tools, ctx, session.policy, system_prompt=system,
                                 asker=getattr(parent, "asker", None), max_turns=session.options.max_turns,

@@ -32,6 +32,7 @@ from agent.engine.events import (
     Event,
     PermissionDenied,
     RetryNotice,
+    SubagentProgress,
     TextBlockDone,
     TextDelta,
     ToolCallFinished,
@@ -41,6 +42,7 @@ from agent.engine.events import (
     UsageReport,
 )
 from agent.repl.stream_markdown import MarkdownStream, Piece, close_open_inline, last_lines_for_drawing
+from agent.repl.subagent_lines import SubagentLines
 
 Sink = Callable[[str, "Callable[[], None] | None"], None]
 Fragments = list[tuple[str, str]]
@@ -174,6 +176,7 @@ class Renderer:
         self._drawn: tuple[Any, ...] = ()  # (what, width, colour), lines: the last live Markdown drawing
         self._running: dict[str, str] = {}  # tool_use_id -> "Name(key)" while the call runs
         self._keys: dict[str, str] = {}  # tool_use_id -> key argument
+        self._subagents = SubagentLines()  # a live line under each running Task call
         self._turn: _Turn | None = None
         self.waiting = False  # a question to the user is open
         self.last_result: tuple[str, str, str] | None = None  # (call, tool name, content) for /expand
@@ -268,6 +271,9 @@ class Renderer:
             self._keys[event.tool_use_id] = event.key_argument
             shown = shorten(event.key_argument, KEY_ARGUMENT_CHARS)
             self._running[event.tool_use_id] = f"{event.name}({shown})" if shown else event.name
+            if event.name == "Task":
+                self._subagents.start(event.tool_use_id, str(event.input.get("subagent_type") or "agent"),
+                                      self._clock())
             self._invalidate()
         elif isinstance(event, ToolCallFinished):
             self._running.pop(event.tool_use_id, None)
@@ -282,6 +288,9 @@ class Renderer:
         change = event.change if not event.is_error else None
         summary = change.stats if change is not None else event.summary
         self.line(tool_line(event.name, key, summary, event.is_error), "red" if event.is_error else None)
+        subagent_summary = self._subagents.finish(event.tool_use_id)
+        if subagent_summary:
+            self.info("  " + subagent_summary)
         width = self._width()
         shown = shorten(key, KEY_ARGUMENT_CHARS)
         title = f"{event.name}({shown})" if shown else event.name
@@ -323,8 +332,24 @@ class Renderer:
         title, name, content = self.last_result
         self.write(full_output(title, name, content, color=self.color))
 
+    def _subagent_progress(self, event: SubagentProgress) -> None:
+        """A subagent's event: its live line changes; with the verbose transcript its tool calls print whole."""
+        finished = self._subagents.update(event, self._clock())
+        inner = event.event
+        if finished is not None and self.verbose and isinstance(inner, ToolCallFinished):
+            from agent.repl.tool_output import full_output
+
+            name, key = finished
+            self.line(f"  ⎿ {event.agent_type}: " + tool_line(name, key, inner.summary, inner.is_error),
+                      "red" if inner.is_error else "dim")
+            shown = shorten(key, KEY_ARGUMENT_CHARS)
+            self.write(full_output(f"{name}({shown})" if shown else name, name, inner.content, color=self.color))
+        self._invalidate()
+
     def _handle_other(self, event: Event) -> None:
-        if isinstance(event, TurnStarted):
+        if isinstance(event, SubagentProgress):
+            self._subagent_progress(event)
+        elif isinstance(event, TurnStarted):
             self._turn = _Turn(self._clock(), event.source)
             self._md = None
         elif isinstance(event, UsageReport):
@@ -357,6 +382,7 @@ class Renderer:
         self._flush_stream()
         self._running.clear()
         self._keys.clear()
+        self._subagents.clear()
         self._turn = None
         if event.is_error and event.error == CANCELLED:
             self.warn("Interrupted.")
@@ -430,8 +456,12 @@ class Renderer:
         fragments: Fragments = []
         for line in self._live_markdown(width)[-LIVE_LINES:]:
             fragments += [*line, ("", "\n")]
-        for call in self._running.values():
+        now = self._clock()
+        for tool_use_id, call in self._running.items():
             fragments.append(("fg:ansibrightblack", shorten(f"○ {call} …", width - 1) + "\n"))
+            progress = self._subagents.live_line(tool_use_id, now)
+            if progress:
+                fragments.append(("fg:ansibrightblack", "  " + shorten(progress, width - 3) + "\n"))
         status = self.status_text()
         if status and len(status) >= width:  # narrow: the toolbar says how to interrupt too
             status = status.removesuffix(" · Ctrl-C to interrupt")

@@ -144,6 +144,8 @@ class ToolContext:
         = None
     # The conversation running this call (set per turn by the engine): subagents report usage to it.
     parent: Any = None
+    # The tool_use id of the call being run (set per call by the engine): a subagent's progress names it.
+    tool_use_id: str = ""
 
     def rule_names(self, tool: str, specifier: str) -> bool:
         """Whether an allow rule names exactly `tool(specifier)`."""
