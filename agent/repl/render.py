@@ -176,7 +176,7 @@ class Renderer:
         self._drawn: tuple[Any, ...] = ()  # (what, width, colour), lines: the last live Markdown drawing
         self._running: dict[str, str] = {}  # tool_use_id -> "Name(key)" while the call runs
         self._keys: dict[str, str] = {}  # tool_use_id -> key argument
-        self._subagents = SubagentLines()  # a live line under each running Task call
+        self._subagents = SubagentLines(format_tokens)  # a live line under each running Task call
         self._turn: _Turn | None = None
         self.waiting = False  # a question to the user is open
         self.last_result: tuple[str, str, str] | None = None  # (call, tool name, content) for /expand

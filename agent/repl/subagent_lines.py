@@ -4,6 +4,7 @@ draws the lines it returns."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agent.engine.events import SubagentProgress, ToolCallFinished, ToolCallStarted, TurnFinished, Usage, UsageReport
@@ -33,8 +34,9 @@ class _Progress:
 class SubagentLines:
     """The progress of each running Task call's subagent, by the Task call's tool_use_id."""
 
-    def __init__(self) -> None:
+    def __init__(self, format_tokens: Callable[[int], str]) -> None:
         self._by_call: dict[str, _Progress] = {}
+        self._format_tokens = format_tokens  # the renderer's (`2.1k`)
 
     def start(self, tool_use_id: str, agent_type: str, now: float) -> None:
         """A Task call started (its subagent has said nothing yet)."""
@@ -74,13 +76,11 @@ class SubagentLines:
 
     def finish(self, tool_use_id: str) -> str | None:
         """The Task call ended: `⎿ done: 5 tool calls, 2.1k tokens` (None for a call that is no Task)."""
-        from agent.repl.render import format_tokens
-
         progress = self._by_call.pop(tool_use_id, None)
         if progress is None:
             return None
         word = "stopped" if progress.stopped else "done"
-        return f"⎿ {word}: {_count(progress.tool_calls, 'tool call')}, {format_tokens(progress.tokens)} tokens"
+        return f"⎿ {word}: {_count(progress.tool_calls, 'tool call')}, {self._format_tokens(progress.tokens)} tokens"
 
     def clear(self) -> None:
         self._by_call.clear()
