@@ -89,3 +89,13 @@ def test_the_verbose_transcript_shows_the_subagents_tool_calls_whole() -> None:
     text = "".join(written)
     assert "⎿ general-purpose: ● Bash(seq 30) · done" in text
     assert "line 0" in text and "line 29" in text  # whole, not a preview
+
+
+def test_a_task_that_fails_to_start_gets_no_summary_line() -> None:
+    renderer, written, _ = make_renderer()
+    renderer.handle(TurnStarted("go"))
+    task(renderer, "t1", "Review", "nobody")
+    renderer.handle(ToolCallFinished("t1", "Task", "Unknown subagent_type 'nobody'", True, "Unknown..."))
+    text = "".join(written)
+    assert "● Task(Review) · Unknown subagent_type" in text and "⎿" not in text
+    assert "⎿" not in live_text(renderer)

@@ -146,3 +146,47 @@ def test_the_p_init_line_lists_the_new_tools_and_the_agent_types(fake_api: FakeA
     for name in ("Task", "Bash", "TodoWrite", "WebFetch", "WebSearch", "BashOutput", "KillShell"):
         assert name in init["tools"]
     assert init["agents"] == ["general-purpose", "reviewer"]
+
+
+async def test_the_subagents_progress_reaches_the_parent_under_its_task_call(fake_api: FakeAnthropic,
+                                                                             env: Path) -> None:
+    from agent.engine.events import SubagentProgress, ToolCallStarted, TurnFinished
+
+    (env / "app.py").write_text("x = 1\n")
+    fake_api.when(lambda r: is_subagent(r) and not r.tool_results(), tool_reply(("Glob", {"pattern": "*.py"})))
+    fake_api.when(is_subagent, text_reply("app.py"))
+    fake_api.script(tool_reply(("Task", {"description": "find", "prompt": "list python files"})), text_reply("ok"))
+    events: list = []
+    session = AgentSession(env, SessionOptions(headless=True))
+    try:
+        await session.new_conversation(record=False, emit=events.append).run_turn("go")
+    finally:
+        await session.aclose()
+    task_id = next(e.tool_use_id for e in events if isinstance(e, ToolCallStarted) and e.name == "Task")
+    progress = [e for e in events if isinstance(e, SubagentProgress)]
+    assert progress and {e.tool_use_id for e in progress} == {task_id}
+    assert {e.agent_type for e in progress} == {GENERAL_PURPOSE}
+    assert [e.event.name for e in progress if isinstance(e.event, ToolCallStarted)] == ["Glob"]
+    assert isinstance(progress[-1].event, TurnFinished)
+    # the parent's own tool events are only its Task call: the subagent's Glob comes wrapped
+    assert [e.name for e in events if isinstance(e, ToolCallStarted)] == ["Task"]
+
+
+def test_p_stream_json_has_no_subagent_lines(fake_api: FakeAnthropic, tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    project = tmp_path / "project"
+    project.mkdir()
+    fake_api.when(lambda r: is_subagent(r) and not r.tool_results(), tool_reply(("Glob", {"pattern": "*"})))
+    fake_api.when(is_subagent, text_reply("nothing"))
+    fake_api.script(tool_reply(("Task", {"description": "look", "prompt": "look around"})), text_reply("done"))
+    env = child_env(fake_api, home=tmp_path / "home")
+    done = subprocess.run([sys.executable, "-m", "agent", "--cwd", str(project), "-p", "go", "--output-format",
+                           "stream-json", "--verbose"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line["type"] for line in lines] == ["system", "assistant", "user", "assistant", "result"]
+    assert "Glob" not in json.dumps(lines[1:])  # the subagent's own calls stay out of the parent's output
+    assert "subagent_progress" not in done.stdout + done.stderr

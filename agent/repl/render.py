@@ -289,7 +289,7 @@ class Renderer:
         summary = change.stats if change is not None else event.summary
         self.line(tool_line(event.name, key, summary, event.is_error), "red" if event.is_error else None)
         subagent_summary = self._subagents.finish(event.tool_use_id)
-        if subagent_summary:
+        if subagent_summary and not event.is_error:  # a Task that failed to start: its red line says why
             self.info("  " + subagent_summary)
         width = self._width()
         shown = shorten(key, KEY_ARGUMENT_CHARS)
