@@ -176,7 +176,8 @@ def test_fork_session_in_the_chat_leaves_the_continued_session_as_it_was(fake_ap
     old = transcript_path(project, {"XDG_STATE_HOME": fake_api_env["XDG_STATE_HOME"]}, first["session_id"])
     size = old.stat().st_size
     fake_api.set_default(lambda r: text_reply(f"noted: {r.turn_prompt()[:40]}"))
-    term = spawn_chat(fake_api, project, Path(fake_api_env["HOME"]), "-c", "--fork-session")
+    # -r ID: `agent -c` continues the last chat session, never a -p run (tests/test_repl_pty_resume.py)
+    term = spawn_chat(fake_api, project, Path(fake_api_env["HOME"]), "-r", first["session_id"], "--fork-session")
     try:
         term.expect(r"Resumed session")
         term.type_line("which number")
