@@ -1,0 +1,130 @@
+"""Resizing in real tmux adds nothing to its scrollback: after 120 -> 50 -> 100 columns at the prompt and
+while a reply streams, the banner and every message are there once, with no run of blank lines and no
+copy of the prompt area (spinner, input line, toolbar). tmux rewraps lines on resize in its own way
+(a row's used cells, styled blanks included, decide how many rows it becomes), which pyte does not copy;
+this drives tmux itself."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fake_api import FakeAnthropic, child_env, text_reply
+from pty_support import PTY_ONLY
+
+pytestmark = [PTY_ONLY, pytest.mark.skipif(shutil.which("tmux") is None,
+                                           reason="tmux is not installed (apt-get install tmux)")]
+
+START_S = 40.0
+IDLE = "claude-sonnet-4-6 · /help"
+
+
+class Tmux:
+    """One private tmux server (its own socket, no user config) running the chat in one pane."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def run(self, *args: str) -> str:
+        done = subprocess.run(["tmux", "-L", self.name, "-f", "/dev/null", *args], capture_output=True,
+                              text=True, timeout=10, check=True)
+        return done.stdout
+
+    def lines(self, history_only: bool = False) -> list[str]:
+        """The pane's scrollback and screen (`capture-pane -S -`), or its scrollback alone."""
+        end = ["-E", "-1"] if history_only else []
+        if history_only and self.value("history_size") == "0":
+            return []
+        return self.run("capture-pane", "-p", "-S", "-", *end).split("\n")[:-1]
+
+    def screen(self) -> list[str]:
+        return self.run("capture-pane", "-p").split("\n")[:-1]
+
+    def value(self, name: str) -> str:
+        return self.run("display-message", "-p", f"#{{{name}}}").strip()
+
+    def wait_for(self, check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not check():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}:\n" + "\n".join(self.lines()))
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def tmux_chat(fake_api: FakeAnthropic, tmp_path: Path, project: Path) -> Iterator[Tmux]:
+    tmux = Tmux(f"agent-test-{uuid.uuid4().hex[:12]}")
+    env = child_env(fake_api, tmp_path / "home", XDG_STATE_HOME=str(tmp_path / "state"))
+    keep = ("HOME", "XDG_STATE_HOME", "ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY", "PATH", "PYTHONPATH", "LANG")
+    assignments = [f"{key}={shlex.quote(env[key])}" for key in keep if key in env]
+    command = " ".join(["env", *assignments, shlex.quote(sys.executable), "-m", "agent",
+                        "--cwd", shlex.quote(str(project))])
+    tmux.run("new-session", "-d", "-x", "120", "-y", "30", "-c", str(project), command)
+    try:
+        tmux.run("set-option", "-g", "history-limit", "5000")
+        tmux.wait_for(lambda: IDLE in tmux.screen()[-1], "the idle toolbar", timeout=START_S)
+        yield tmux
+    finally:
+        subprocess.run(["tmux", "-L", tmux.name, "kill-server"], capture_output=True, timeout=10)
+
+
+def blank_runs(lines: list[str], longest: int = 2) -> list[int]:
+    """Where more than `longest` blank lines follow each other."""
+    runs, count = [], 0
+    for index, line in enumerate(lines):
+        count = count + 1 if not line.strip() else 0
+        if count == longest + 1:
+            runs.append(index)
+    return runs
+
+
+def resize_to(tmux: Tmux, columns: int) -> None:
+    tmux.run("resize-window", "-x", str(columns))
+    tmux.wait_for(lambda: tmux.value("pane_width") == str(columns) and "claude-sonnet-4-6 · " in tmux.screen()[-1],
+                  f"a redraw at {columns} columns")
+    time.sleep(0.8)
+
+
+def check_scrollback(tmux: Tmux, words: list[str]) -> None:
+    history = tmux.lines(history_only=True)
+    assert blank_runs(history) == [], "\n".join(history)
+    assert not [line for line in history if "claude-sonnet-4-6 · " in line], "\n".join(history)  # no toolbar copy
+    assert not [line for line in history if "Ctrl-C to interrupt" in line], "\n".join(history)  # no spinner copy
+    joined = " ".join(line.strip() for line in tmux.lines())
+    for word in words:
+        assert joined.count(word) == 1, (word, tmux.lines())
+
+
+def paragraphs(tag: str, count: int) -> str:
+    return "\n\n".join(f"para{i} " + " ".join(f"{tag}{i}w{j}" for j in range(12)) for i in range(count))
+
+
+def test_resizing_at_the_prompt_in_tmux_adds_nothing_to_the_scrollback(tmux_chat, fake_api):
+    fake_api.set_default(text_reply(paragraphs("p", 5)))
+    tmux_chat.run("send-keys", "-l", "first")
+    tmux_chat.run("send-keys", "Enter")
+    tmux_chat.wait_for(lambda: "p4w11" in " ".join(tmux_chat.screen()) and IDLE in tmux_chat.screen()[-1],
+                       "the reply", timeout=START_S)
+    for columns in (50, 100):
+        resize_to(tmux_chat, columns)
+    check_scrollback(tmux_chat, ["agent 0.1.0", "> first", *[f"p{i}w11" for i in range(5)]])
+
+
+def test_resizing_while_a_reply_streams_in_tmux_adds_nothing_to_the_scrollback(tmux_chat, fake_api):
+    fake_api.set_default(text_reply(paragraphs("s", 5), chunk_delay_s=0.15))
+    tmux_chat.run("send-keys", "-l", "go")
+    tmux_chat.run("send-keys", "Enter")
+    tmux_chat.wait_for(lambda: "Ctrl-C to interrupt" in tmux_chat.screen()[-1], "the turn to start", timeout=START_S)
+    time.sleep(1.5)
+    for columns in (50, 100):
+        resize_to(tmux_chat, columns)
+    tmux_chat.wait_for(lambda: "s4w11" in " ".join(tmux_chat.lines()) and IDLE in tmux_chat.screen()[-1],
+                       "the end of the reply", timeout=START_S)
+    check_scrollback(tmux_chat, ["agent 0.1.0", "> go", *[f"s{i}w11" for i in range(5)]])
