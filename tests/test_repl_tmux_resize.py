@@ -6,17 +6,18 @@ this drives tmux itself."""
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from fake_api import FakeAnthropic, child_env, text_reply
 from pty_support import PTY_ONLY
 
 pytestmark = [PTY_ONLY, pytest.mark.skipif(shutil.which("tmux") is None,
@@ -59,20 +60,52 @@ class Tmux:
 
 
 @pytest.fixture
-def tmux_chat(fake_api: FakeAnthropic, tmp_path: Path, project: Path) -> Iterator[Tmux]:
-    tmux = Tmux(f"agent-test-{uuid.uuid4().hex[:12]}")
-    env = child_env(fake_api, tmp_path / "home", XDG_STATE_HOME=str(tmp_path / "state"))
-    keep = ("HOME", "XDG_STATE_HOME", "ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY", "PATH", "PYTHONPATH", "LANG")
-    assignments = [f"{key}={shlex.quote(env[key])}" for key in keep if key in env]
-    command = " ".join(["env", *assignments, shlex.quote(sys.executable), "-m", "agent",
-                        "--cwd", shlex.quote(str(project))])
-    tmux.run("new-session", "-d", "-x", "120", "-y", "30", "-c", str(project), command)
-    try:
-        tmux.run("set-option", "-g", "history-limit", "5000")
+def api_process() -> Iterator[Callable[..., str]]:
+    """The suite's fake Messages API as its own process (`python tests/fake_api.py`), as a user runs it."""
+    started: list[subprocess.Popen] = []
+
+    def start(*args: str) -> str:
+        server = subprocess.Popen([sys.executable, str(Path(__file__).with_name("fake_api.py")), "--port", "0", *args],
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        started.append(server)
+        assert server.stdout is not None
+        return server.stdout.readline().strip()
+
+    yield start
+    for server in started:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture
+def tmux_chat(api_process, tmp_path: Path) -> Iterator[Callable[..., Tmux]]:
+    """`start(*fake_api_args)`: the chat in a 120x30 tmux pane, talking to a fake API started with those args.
+    The project has a short path: the banner must fit in 100 columns and wrap at 50 (pytest's tmp_path is too
+    long for that, and a banner wider than the screen hid the bug)."""
+    servers: list[Tmux] = []
+    short = Path(tempfile.mkdtemp(prefix="agent-"))
+    project = short / "proj"
+    (project / ".claude").mkdir(parents=True)
+
+    def start(*api_args: str) -> Tmux:
+        tmux = Tmux(f"agent-test-{uuid.uuid4().hex[:12]}")
+        servers.append(tmux)
+        env = {"HOME": str(tmp_path / "home"), "XDG_STATE_HOME": str(tmp_path / "state"),
+               "ANTHROPIC_BASE_URL": api_process(*api_args), "ANTHROPIC_API_KEY": "test-key",
+               "PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+               "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
+        (tmp_path / "home").mkdir(exist_ok=True)
+        assignments = [f"{key}={shlex.quote(value)}" for key, value in env.items()]
+        command = " ".join(["env", *assignments, shlex.quote(sys.executable), "-m", "agent",
+                            "--cwd", shlex.quote(str(project))])
+        tmux.run("new-session", "-d", "-x", "120", "-y", "30", "-c", str(project), command)
         tmux.wait_for(lambda: IDLE in tmux.screen()[-1], "the idle toolbar", timeout=START_S)
-        yield tmux
-    finally:
+        return tmux
+
+    yield start
+    for tmux in servers:
         subprocess.run(["tmux", "-L", tmux.name, "kill-server"], capture_output=True, timeout=10)
+    shutil.rmtree(short, ignore_errors=True)
 
 
 def blank_runs(lines: list[str], longest: int = 2) -> list[int]:
@@ -106,25 +139,25 @@ def paragraphs(tag: str, count: int) -> str:
     return "\n\n".join(f"para{i} " + " ".join(f"{tag}{i}w{j}" for j in range(12)) for i in range(count))
 
 
-def test_resizing_at_the_prompt_in_tmux_adds_nothing_to_the_scrollback(tmux_chat, fake_api):
-    fake_api.set_default(text_reply(paragraphs("p", 5)))
-    tmux_chat.run("send-keys", "-l", "first")
-    tmux_chat.run("send-keys", "Enter")
-    tmux_chat.wait_for(lambda: "p4w11" in " ".join(tmux_chat.screen()) and IDLE in tmux_chat.screen()[-1],
-                       "the reply", timeout=START_S)
+def test_resizing_at_the_prompt_in_tmux_adds_nothing_to_the_scrollback(tmux_chat):
+    tmux = tmux_chat("--text", paragraphs("p", 5))
+    tmux.run("send-keys", "-l", "first")
+    tmux.run("send-keys", "Enter")
+    tmux.wait_for(lambda: "p4w11" in " ".join(tmux.screen()) and IDLE in tmux.screen()[-1], "the reply",
+                  timeout=START_S)
     for columns in (50, 100):
-        resize_to(tmux_chat, columns)
-    check_scrollback(tmux_chat, ["agent 0.1.0", "> first", *[f"p{i}w11" for i in range(5)]])
+        resize_to(tmux, columns)
+    check_scrollback(tmux, ["agent 0.1.0", "> first", *[f"p{i}w11" for i in range(5)]])
 
 
-def test_resizing_while_a_reply_streams_in_tmux_adds_nothing_to_the_scrollback(tmux_chat, fake_api):
-    fake_api.set_default(text_reply(paragraphs("s", 5), chunk_delay_s=0.15))
-    tmux_chat.run("send-keys", "-l", "go")
-    tmux_chat.run("send-keys", "Enter")
-    tmux_chat.wait_for(lambda: "Ctrl-C to interrupt" in tmux_chat.screen()[-1], "the turn to start", timeout=START_S)
-    time.sleep(1.5)
+def test_resizing_while_a_reply_streams_in_tmux_adds_nothing_to_the_scrollback(tmux_chat):
+    tmux = tmux_chat("--text", paragraphs("s", 5), "--chunk-delay", "0.15")
+    tmux.run("send-keys", "-l", "go")
+    tmux.run("send-keys", "Enter")
+    time.sleep(1.5)  # while the spinner ticks, before the first words (when the copies were made)
     for columns in (50, 100):
-        resize_to(tmux_chat, columns)
-    tmux_chat.wait_for(lambda: "s4w11" in " ".join(tmux_chat.lines()) and IDLE in tmux_chat.screen()[-1],
-                       "the end of the reply", timeout=START_S)
-    check_scrollback(tmux_chat, ["agent 0.1.0", "> go", *[f"s{i}w11" for i in range(5)]])
+        tmux.run("resize-window", "-x", str(columns))
+        time.sleep(1.5)
+    tmux.wait_for(lambda: "s4w11" in " ".join(tmux.lines()) and IDLE in tmux.screen()[-1], "the end of the reply",
+                  timeout=START_S)
+    check_scrollback(tmux, ["agent 0.1.0", "> go", *[f"s{i}w11" for i in range(5)]])
