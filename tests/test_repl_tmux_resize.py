@@ -83,6 +83,7 @@ def tmux_chat(api_process, tmp_path: Path) -> Iterator[Callable[..., Tmux]]:
     The project has a short path: the banner must fit in 100 columns and wrap at 50 (pytest's tmp_path is too
     long for that, and a banner wider than the screen hid the bug)."""
     servers: list[Tmux] = []
+    sockets: list[Path] = []  # tmux leaves its socket file behind
     short = Path(tempfile.mkdtemp(prefix="agent-"))
     project = short / "proj"
     (project / ".claude").mkdir(parents=True)
@@ -99,6 +100,7 @@ def tmux_chat(api_process, tmp_path: Path) -> Iterator[Callable[..., Tmux]]:
         command = " ".join(["env", *assignments, shlex.quote(sys.executable), "-m", "agent",
                             "--cwd", shlex.quote(str(project))])
         tmux.run("new-session", "-d", "-x", "120", "-y", "30", "-c", str(project), command)
+        sockets.append(Path(tmux.value("socket_path")))
         tmux.wait_for(lambda: IDLE in tmux.screen()[-1], "the idle toolbar", timeout=START_S)
         return tmux
 
@@ -106,6 +108,8 @@ def tmux_chat(api_process, tmp_path: Path) -> Iterator[Callable[..., Tmux]]:
     for tmux in servers:
         subprocess.run(["tmux", "-L", tmux.name, "kill-server"], capture_output=True, timeout=10)
     shutil.rmtree(short, ignore_errors=True)
+    for socket in sockets:
+        socket.unlink(missing_ok=True)
 
 
 def blank_runs(lines: list[str], longest: int = 2) -> list[int]:
