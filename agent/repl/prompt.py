@@ -60,7 +60,10 @@ EXIT_CONFIRM_S = 2.0  # a second Ctrl-C on an empty line within this time exits
 SECONDS_SHOWN_WITHIN_MS = 5 * 60_000
 
 STYLE = Style.from_dict({
-    "bottom-toolbar": "noreverse fg:ansibrightblack",
+    # Only the text is coloured: styled blank cells would be written to the row's end, and a terminal that
+    # rewraps on resize (tmux, VTE, iTerm2) would turn that full-width row into several (reflow.py).
+    "bottom-toolbar": "noreverse",
+    "toolbar-text": "fg:ansibrightblack",
     "hint": "fg:ansiyellow",
     "prompt": "bold",
     "question": "fg:ansiyellow bold",
@@ -268,7 +271,7 @@ def toolbar_fragments(repl: PromptHost) -> Fragments:
         parts.append("↑↓ Enter to answer · Esc for no")
     else:
         parts.append("Ctrl-C to interrupt" if repl.turn_running else "/help")
-    return [("class:bottom-toolbar", " " + " · ".join(parts))]
+    return [("class:toolbar-text", " " + " · ".join(parts))]
 
 
 def context_left_percent(tokens: int, window: int, under: float = 0.2) -> str:
