@@ -4,13 +4,15 @@ A tasks file is data a repository can commit: one holding 300 overdue recurring 
 300 model requests in the first seconds. Two rules bound it:
 - the task limit: at most `TASK_LIMIT` (50, Claude Code's limit) tasks fire; the rest, after ordering
   by creation time and id (as `agent cron list` shows them), are over the limit and never fire;
-- pacing: at most `maxStartsPerMinute` runs start in any 60 seconds (setting `cron.maxStartsPerMinute`,
-  default 10); a burst of due tasks fires in that order over the following minutes, none is lost.
+- pacing: the burst of tasks already due when the scheduler starts starts at most `maxStartsPerMinute`
+  runs in any 60 seconds (setting `cron.maxStartsPerMinute`, default 10), in order over the following
+  minutes, none lost; later fires are on time and not paced (a project's own 50 every-minute tasks all
+  start in their minute), though they count as starts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from agent.cron.task import CronTask
@@ -54,6 +56,13 @@ def max_starts_per_minute(cron_settings: Any) -> tuple[int, str | None]:
 def recent_starts(starts: Sequence[int], now_ms: int) -> tuple[int, ...]:
     """The start times still inside the last minute."""
     return tuple(s for s in starts if now_ms - WINDOW_MS < s <= now_ms)
+
+
+def split_backlog(due: Sequence[T], in_backlog: Callable[[T], bool]) -> tuple[list[T], list[T]]:
+    """(fires on time, fires of the start-up backlog). Only the backlog is paced: a committed file of
+    tasks due long ago starts `per_minute` at a time, while a project's own every-minute tasks start on
+    time however many there are (up to the task limit)."""
+    return [item for item in due if not in_backlog(item)], [item for item in due if in_backlog(item)]
 
 
 def pace(due: Sequence[T], starts: Sequence[int], now_ms: int, per_minute: int) -> tuple[list[T], int | None]:

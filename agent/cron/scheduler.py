@@ -53,6 +53,7 @@ from agent.cron.pacing import (
     over_limit_note,
     pace,
     split_at_limit,
+    split_backlog,
 )
 from agent.cron.policy import catch_up_due, resolve_policy
 from agent.cron.service import wall_clock_ms
@@ -169,6 +170,7 @@ class CronScheduler:
         self._max_starts = DEFAULT_MAX_STARTS_PER_MINUTE  # `cron.maxStartsPerMinute`
         self._starts: tuple[int, ...] = ()  # when runs started in the last minute (pacing)
         self._paced_until: int | None = None  # due tasks wait for a start slot until then
+        self._backlog: set[str] | None = None  # ids due at start-up not fired yet: only they are paced
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._watcher: TaskFileWatcher | None = None
@@ -268,12 +270,17 @@ class CronScheduler:
         await self._refresh_chains()
         if cron_disabled(self._env, self._settings_env) or self._is_busy():
             return
+        if self._backlog is None:  # the first tick: what is already due is the start-up backlog
+            self._backlog = {e.task.id for e in self._entries.values() if e.due_ms is not None and e.due_ms <= now}
         earliest = self.next_fire_time()
         if earliest is None or earliest[1] > now:
             return
         due = sorted((e for e in self._entries.values() if e.due_ms is not None and e.due_ms <= now),
                      key=lambda e: (e.due_ms, e.task.createdAt, e.task.id))
-        starting, self._paced_until = pace(due, self._starts, now, self._max_starts)
+        on_time, backlog = split_backlog(due, lambda e: e.task.id in self._backlog)
+        paced, self._paced_until = pace(backlog, self._starts, now, self._max_starts)
+        self._backlog -= {e.task.id for e in paced}
+        starting = sorted([*on_time, *paced], key=lambda e: (e.due_ms, e.task.createdAt, e.task.id))
         if starting:
             self._starts = after_starting(self._starts, now, len(starting))
             await self._fire(starting, self._clock())
