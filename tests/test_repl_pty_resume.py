@@ -86,9 +86,12 @@ def assert_where_you_were(term: ScreenTerminal) -> None:
     assert re.search(r"● Bash\(npm test\) · all passed", text)  # a tool call as its one-line summary
     assert "> question number 29" in text
     assert "Resumed session " + CHAT_ID in text and "headless answer" not in text
+    # the prompt, just above the toolbar (a loaded machine may draw the last frame a moment later)
+    term.wait_for(lambda: any(row.startswith(">") for row in term.rows()[-6:]), "the prompt above the toolbar",
+                  timeout=START_S)
     rows = term.rows()
     assert rows[-1].startswith(" claude-sonnet-4-6 · ") and "starting…" not in text
-    assert any(row.startswith(">") for row in rows[-6:]), "\n".join(rows)  # the prompt, above the toolbar
+    assert any(row.startswith(">") for row in rows[-6:]), "\n".join(rows)
     assert sum("claude-sonnet-4-6" in line for line in lines) == 1  # one status line, not garbled copies
 
 
