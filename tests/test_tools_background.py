@@ -70,7 +70,7 @@ async def gone(pid: int, seconds: float = 5) -> bool:
 async def test_a_server_started_in_the_background_returns_at_once_and_is_read_later(ctx: ToolContext) -> None:
     began = time.monotonic()
     shell_id = await start(ctx, SERVER)
-    assert time.monotonic() - began < 5  # it did not wait for the server to end
+    assert time.monotonic() - began < 30  # it did not wait for the server (which never ends) or a timeout
     seen = await output_until(ctx, shell_id, "Serving HTTP")
     assert "<status>running</status>" in seen
     await ctx.shells.close()  # type: ignore[union-attr]
