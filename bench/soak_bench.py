@@ -84,17 +84,19 @@ def make_project(tmp: Path, count: int, created: int) -> tuple[Path, list[dict]]
 class Daemon:
     """The daemon as a supervisor keeps it: started again at once after a kill."""
 
-    def __init__(self, project: Path, env: dict[str, str]) -> None:
-        self.project, self.env = project, env
+    def __init__(self, project: Path, env: dict[str, str], verbose: bool = False) -> None:
+        self.project, self.env, self.verbose = project, env, verbose
         self.proc: subprocess.Popen | None = None
         self.cpu_s = 0.0  # of processes that ended
         self.samples: list[tuple[float, int, float]] = []  # (t, rss, cpu so far)
         self.start()
 
     def start(self) -> None:
+        log = (self.project.parent / "daemon.log").open("ab")  # kept with --keep, to see what happened
         self.proc = subprocess.Popen([sys.executable, "-m", "agent", "daemon", "--cwd", str(self.project),
-                                      "--grace", "5"], env=self.env, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+                                      "--grace", "5", *(["--verbose"] if self.verbose else [])],
+                                     env=self.env, stdout=log, stderr=log)
+        log.close()
         self.ps = psutil.Process(self.proc.pid)
 
     def cpu(self) -> float:
@@ -148,6 +150,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="about 3 minutes instead of 10")
     parser.add_argument("--tasks", type=int, default=50)
     parser.add_argument("--failure-rate", type=float, default=0.2)
+    parser.add_argument("--keep", action="store_true", help="keep the project, state and daemon.log; print where")
     opts = parser.parse_args()
     quick = opts.quick
     # (stuck call, kill -9 after the first slot, SIGSTOP from / for, end after the first slot), seconds:
@@ -155,7 +158,8 @@ def main() -> None:
     stuck_s, kill_s, stop_from_s, stop_s, end_s = (70, 3, 50, 75, 190) if quick else (180, 123, 230, 120, 550)
     tz = local_zone()
     time.sleep((MIN - 8_000 - now_ms() % MIN) % MIN / 1000)  # start 8 s before a minute: no idle first minute
-    with tempfile.TemporaryDirectory() as tmp_name, \
+    with (contextlib.nullcontext(tempfile.mkdtemp(prefix="soak-")) if opts.keep else tempfile.TemporaryDirectory()
+          ) as tmp_name, \
             FakeAnthropic(default=flaky(opts.failure_rate, random.Random(1))) as api:
         tmp = Path(tmp_name)
         started = now_ms()
@@ -167,7 +171,7 @@ def main() -> None:
         kill_at = first_slot + kill_s * 1000  # while that minute's runs go
         stop_at = first_slot + stop_from_s * 1000
         end_at = first_slot + end_s * 1000
-        daemon = Daemon(project, env)
+        daemon = Daemon(project, env, verbose=opts.keep)
         downs: list[tuple[int, int]] = []
         killed = frozen = False
         t0 = time.monotonic()
@@ -195,6 +199,8 @@ def main() -> None:
         db = RunHistory(history_path(project.resolve(), env))
         states = db.states()
         db.close()
+        if opts.keep:
+            print(f"kept: {tmp} (daemon.log, project/, state/)")
     report(opts, tasks, runs, status, downs, started, ended, daemon, cpu_s, exit_code, requests, states, tz)
 
 

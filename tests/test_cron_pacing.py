@@ -33,9 +33,9 @@ from agent.cron.store import MAX_TASKS
 from agent.cron.task import CronTask
 
 
-def many(count: int, *, created: int = T0, last: int | None = T0) -> list[CronTask]:
-    """`count` overdue recurring every-minute tasks (ids 00000000, 00000001 ...)."""
-    return [task(f"{n:08x}", "* * * * *", created=created + n, lastFiredAt=last) for n in range(count)]
+def many(count: int, *, created: int = T0, last: int | None = T0, cron: str = "* * * * *") -> list[CronTask]:
+    """`count` overdue recurring tasks, every minute unless told (ids 00000000, 00000001 ...)."""
+    return [task(f"{n:08x}", cron, created=created + n, lastFiredAt=last) for n in range(count)]
 
 
 def write_file(project: Path, tasks: list[CronTask], settings: dict | None = None) -> None:
@@ -122,17 +122,43 @@ async def test_a_file_of_300_overdue_tasks_fires_ten_a_minute_and_only_the_first
 
 
 async def test_max_starts_per_minute_comes_from_settings(tmp_path):
-    write_file(tmp_path, many(20, last=T0 - 10 * MIN), settings={"cron": {"maxStartsPerMinute": 3}})
-    clock, fired = Clock(T0), []
+    # hourly tasks: their next slot is far off, so the backlog waits its turn minute after minute
+    write_file(tmp_path, many(20, last=T0 - 10 * MIN, cron="0 * * * *"), settings={"cron": {"maxStartsPerMinute": 3}})
+    clock, fired = Clock(T0 + 5 * MIN), []
     sched = make(tmp_path, clock, fired)
     await sched.tick()
     clock.now += 59_000
     await sched.tick()
     assert len(fired) == 3
-    clock.now = T0 + WINDOW_MS
+    clock.now = T0 + 5 * MIN + WINDOW_MS
     await sched.tick()
-    # three more of the start-up backlog (the three already run are on time again, and not paced)
-    assert {f.task.id for f in fired} == {f"{n:08x}" for n in range(6)}
+    assert [f.task.id for f in fired] == [f"{n:08x}" for n in range(6)]  # three more, in order
+
+
+async def test_a_backlog_slot_overtaken_by_the_next_is_recorded_skipped_not_lost(tmp_path):
+    """Every-minute tasks waiting in the paced backlog when their next slot comes: the slot they waited
+    with goes to `on_commit` as a skipped fire (the runs layer records it), never delivered, and the
+    task runs its next slot on time, so no slot is left without a record."""
+    write_file(tmp_path, many(15, last=T0 - 10 * MIN), settings={"cron": {"maxStartsPerMinute": 10}})
+    clock, fired, committed = Clock(T0 + 30_000), [], []
+
+    async def on_commit(fires):
+        committed.extend(fires)
+
+    sched = make(tmp_path, clock, fired, on_commit=on_commit)
+    await sched.tick()
+    assert len(fired) == 10 and not any(f.skipped for f in committed)
+    while clock.now < T0 + MIN + 1_000:
+        clock.now += 1000
+        await sched.tick()
+    waited = {f"{n:08x}" for n in range(10, 15)}
+    skipped = [f for f in committed if f.skipped]
+    assert {f.task.id for f in skipped} == waited
+    assert all(f.due_ms == T0 and "cron.maxStartsPerMinute" in f.skipped for f in skipped)
+    assert not {f.task.id for f in fired if f.due_ms == T0} & waited  # never delivered
+    # the next slot (T0 + 1 min) of every task, paced or not, was delivered on time
+    assert {f.task.id for f in fired if f.due_ms == T0 + MIN} == {f"{n:08x}" for n in range(15)}
+
 
 
 async def test_session_tasks_are_paced_too(tmp_path):
@@ -215,3 +241,23 @@ async def test_fires_on_time_are_not_paced_only_a_backlog_is(tmp_path):
         clock.now += 1000
         await sched.tick()
     assert len({f.task.id for f in fired}) == 50
+
+
+async def test_a_pause_of_the_process_that_passes_a_waiting_slot_records_it_skipped(tmp_path):
+    """SIGSTOP (or a laptop's sleep) while backlog tasks wait: the pause moves every due time on to the
+    latest slot (catch-up), and the slot they waited with is recorded skipped, not dropped."""
+    write_file(tmp_path, many(12, last=T0 - 10 * MIN), settings={"cron": {"maxStartsPerMinute": 10}})
+    clock, fired, committed = Clock(T0 + 20_000), [], []
+
+    async def on_commit(fires):
+        committed.extend(fires)
+
+    sched = make(tmp_path, clock, fired, on_commit=on_commit)
+    await sched.tick()
+    assert len(fired) == 10
+    clock.now = T0 + 2 * MIN + 5_000  # frozen for 105 s: slots T0 + 1 min and T0 + 2 min passed
+    await sched.tick()
+    skipped = {f.task.id: f.due_ms for f in committed if f.skipped}
+    assert skipped == {"0000000a": T0, "0000000b": T0}
+    # after the pause every task runs its latest slot once (catch-up), the two included
+    assert {f.task.id for f in fired if f.due_ms == T0 + 2 * MIN} == {f"{n:08x}" for n in range(12)}

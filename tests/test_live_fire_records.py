@@ -49,3 +49,19 @@ async def test_a_fire_the_session_never_ran_is_recorded_interrupted_when_it_ends
     await live.close()
     [run] = db.runs()
     assert run.status == "interrupted" and "session ended before this fire could run" in run.error
+
+
+async def test_a_fire_the_scheduler_skipped_is_recorded_skipped_in_the_same_write_and_never_queued(tmp_path):
+    """A paced backlog slot overtaken by the next one (agent.cron.scheduler) arrives with `skipped`: one
+    record with its reason, not a `queued` one the session would later close as interrupted."""
+    live, db = setup(tmp_path)
+    skipped = fired("1ee00003")
+    skipped.skipped = "late: the start-up backlog starts 10 runs a minute (cron.maxStartsPerMinute)"
+    await live.queue([skipped, fired("1ee00004")])
+    assert sorted((r.task_id, r.status, r.scheduled_at) for r in db.runs()) == [
+        ("1ee00003", "skipped", T0), ("1ee00004", "queued", T0)]
+    await live.close()
+    by_task = {r.task_id: r for r in db.runs()}
+    assert by_task["1ee00003"].status == "skipped" and "maxStartsPerMinute" in by_task["1ee00003"].error
+    assert by_task["1ee00004"].status == "interrupted"
+

@@ -6,8 +6,10 @@ A tasks file is data a repository can commit: one holding 300 overdue recurring 
   by creation time and id (as `agent cron list` shows them), are over the limit and never fire;
 - pacing: the burst of tasks already due when the scheduler starts starts at most `maxStartsPerMinute`
   runs in any 60 seconds (setting `cron.maxStartsPerMinute`, default 10), in order over the following
-  minutes, none lost; later fires are on time and not paced (a project's own 50 every-minute tasks all
-  start in their minute), though they count as starts.
+  minutes; later fires are on time and not paced (a project's own 50 every-minute tasks all start in
+  their minute), though they count as starts. A backlog task whose next slot falls due before its paced
+  start leaves the backlog: the slot it waited with is recorded `skipped` (late), never lost silently,
+  and the task is on time from then on (`BacklogPacer.release`).
 """
 
 from __future__ import annotations
@@ -82,3 +84,38 @@ def pace(due: Sequence[T], starts: Sequence[int], now_ms: int, per_minute: int) 
 def after_starting(starts: Sequence[int], now_ms: int, count: int) -> tuple[int, ...]:
     """The start times to remember after `count` runs started at now_ms."""
     return (*recent_starts(starts, now_ms), *([now_ms] * count))
+
+
+class BacklogPacer:
+    """The pacing state of one scheduler: the start-up backlog (task ids due at its first tick and not
+    started yet) and the starts of the last minute. Time is passed in."""
+
+    def __init__(self, per_minute: int = DEFAULT_MAX_STARTS_PER_MINUTE) -> None:
+        self.per_minute = per_minute
+        self.starts: tuple[int, ...] = ()
+        self.until: int | None = None  # when the next backlog start is allowed, while some wait
+        self.backlog: set[str] | None = None  # None until the first tick
+
+    def begin(self, due_ids: Sequence[str]) -> None:
+        """At the first tick: what is due already is the backlog."""
+        if self.backlog is None:
+            self.backlog = set(due_ids)
+
+    def waiting(self, task_id: str) -> bool:
+        return bool(self.backlog) and task_id in self.backlog
+
+    def release(self, task_id: str) -> None:
+        """The task's next slot came before its paced start: it is on time from now on."""
+        if self.backlog:
+            self.backlog.discard(task_id)
+
+    def select(self, due: Sequence[T], task_id: Callable[[T], str], now_ms: int) -> list[T]:
+        """What starts now: every fire on time, and as much of the backlog as the window lets."""
+        on_time, backlog = split_backlog(due, lambda item: self.waiting(task_id(item)))
+        paced, self.until = pace(backlog, self.starts, now_ms, self.per_minute)
+        for item in paced:
+            self.release(task_id(item))
+        starting = [*on_time, *paced]
+        if starting:
+            self.starts = after_starting(self.starts, now_ms, len(starting))
+        return starting

@@ -46,15 +46,7 @@ from agent.cron.jitter import (
 )
 from agent.cron.lock import SchedulerLock, holder_message
 from agent.cron.missed import find_missed
-from agent.cron.pacing import (
-    DEFAULT_MAX_STARTS_PER_MINUTE,
-    after_starting,
-    max_starts_per_minute,
-    over_limit_note,
-    pace,
-    split_at_limit,
-    split_backlog,
-)
+from agent.cron.pacing import BacklogPacer, max_starts_per_minute, over_limit_note, split_at_limit
 from agent.cron.policy import catch_up_due, resolve_policy
 from agent.cron.service import wall_clock_ms
 from agent.cron.store import FileTaskStore, SessionTaskStore, TaskFileError
@@ -89,6 +81,7 @@ class FiredTask:
     fired_ms: int
     owner: bool
     final: bool  # a one-shot, or a recurring task that expired with this fire
+    skipped: str | None = None  # not delivered, only recorded `skipped` with this reason (`on_commit`)
 
 
 @dataclass
@@ -167,10 +160,7 @@ class CronScheduler:
         self._last_probe_ms: int | None = None
         self._missed_checked = False
         self._warned: set[str] = set()
-        self._max_starts = DEFAULT_MAX_STARTS_PER_MINUTE  # `cron.maxStartsPerMinute`
-        self._starts: tuple[int, ...] = ()  # when runs started in the last minute (pacing)
-        self._paced_until: int | None = None  # due tasks wait for a start slot until then
-        self._backlog: set[str] | None = None  # ids due at start-up not fired yet: only they are paced
+        self._pacer = BacklogPacer()  # the start-up backlog starts `cron.maxStartsPerMinute` at a time
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._watcher: TaskFileWatcher | None = None
@@ -244,7 +234,7 @@ class CronScheduler:
         delay = self._tick_s
         nxt = self.next_fire_time()
         if nxt is not None and not self._is_busy():
-            at = max(nxt[1], self._paced_until or 0)  # a paced burst waits for its next start slot
+            at = max(nxt[1], self._pacer.until or 0)  # a paced burst waits for its next start slot
             delay = min(delay, max(0.0, (at - self._clock()) / 1000))
         self._wake.clear()
         # asyncio.wait, not wait_for: on Python < 3.12 wait_for can swallow a cancel that arrives as
@@ -260,6 +250,7 @@ class CronScheduler:
         now = self._clock()
         if self._started_ms is None:
             self._started_ms = self._resumed_ms = now
+        overtaken = self._take_overtaken(now)  # before a time jump moves the due times on
         self._note_time_jump(now)
         self._refresh_settings()
         await self._refresh_ownership(now)
@@ -268,22 +259,57 @@ class CronScheduler:
             await self._refresh_file_tasks()
         self._refresh_entries(now)
         await self._refresh_chains()
+        await self._record_skipped(overtaken)
         if cron_disabled(self._env, self._settings_env) or self._is_busy():
             return
-        if self._backlog is None:  # the first tick: what is already due is the start-up backlog
-            self._backlog = {e.task.id for e in self._entries.values() if e.due_ms is not None and e.due_ms <= now}
+        # the first tick: what is already due is the start-up backlog
+        self._pacer.begin([e.task.id for e in self._entries.values() if e.due_ms is not None and e.due_ms <= now])
         earliest = self.next_fire_time()
         if earliest is None or earliest[1] > now:
             return
         due = sorted((e for e in self._entries.values() if e.due_ms is not None and e.due_ms <= now),
                      key=lambda e: (e.due_ms, e.task.createdAt, e.task.id))
-        on_time, backlog = split_backlog(due, lambda e: e.task.id in self._backlog)
-        paced, self._paced_until = pace(backlog, self._starts, now, self._max_starts)
-        self._backlog -= {e.task.id for e in paced}
-        starting = sorted([*on_time, *paced], key=lambda e: (e.due_ms, e.task.createdAt, e.task.id))
+        starting = self._pacer.select(due, lambda e: e.task.id, now)
         if starting:
-            self._starts = after_starting(self._starts, now, len(starting))
             await self._fire(starting, self._clock())
+
+    def _take_overtaken(self, now: int) -> list[FiredTask]:
+        """A backlog task still waiting for a paced start when its next slot falls due (or a pause of the
+        process passed it): the slot it waited with is to be recorded `skipped` (late), and the task
+        leaves the backlog, due at its latest slot and on time from then on. Without this the slot would
+        vanish with no record (the fire, when it came, would be stamped with a later slot)."""
+        skipped: list[FiredTask] = []
+        if not self._pacer.backlog:
+            return skipped
+        for entry in self._entries.values():
+            task = entry.task
+            if (not self._pacer.waiting(task.id) or not task.recurring or entry.due_ms is None
+                    or entry.due_ms > now):
+                continue
+            try:
+                next_due = jittered_next_fire(task.cron, entry.due_ms, task.id, self._jitter, self.tz)
+            except (CronError, ValueError, OverflowError):
+                continue
+            if next_due is None or next_due > now:
+                continue
+            reason = (f"late: the start-up backlog starts {self._pacer.per_minute} runs a minute "
+                      "(cron.maxStartsPerMinute) and this task's next slot came first")
+            skipped.append(FiredTask(task, entry.durable, entry.due_ms, now, self._owner, False, reason))
+            self._pacer.release(task.id)
+            entry.due_ms = self._latest_due(task, entry.due_ms, now)
+            self._earliest_stale = True
+        return skipped
+
+    async def _record_skipped(self, skipped: list[FiredTask]) -> None:
+        """Fires that were not delivered go to `on_commit` all the same: the runs layer records them."""
+        if not skipped:
+            return
+        log.info("not run (skipped): %s", "; ".join(f"task {f.task.id} slot {f.due_ms}: {f.skipped}" for f in skipped))
+        if self._on_commit is not None:
+            try:
+                await self._on_commit(skipped)
+            except Exception:  # a record that could not be written must not stop the fires
+                log.exception("recording the skipped fires failed")
 
     # -- settings (kill switch in env, jitter config) ---------------------------------------------------
 
@@ -302,7 +328,7 @@ class CronScheduler:
             return
         self._settings_env = settings.env
         self._cron_settings = settings.get("cron")
-        self._max_starts, warning = max_starts_per_minute(self._cron_settings)
+        self._pacer.per_minute, warning = max_starts_per_minute(self._cron_settings)
         if warning:
             self._warn_once(warning)
         if self._fixed_jitter is None:

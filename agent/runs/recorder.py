@@ -77,6 +77,12 @@ def local_day(now_ms: int) -> str:
     return datetime.fromtimestamp(now_ms / 1000).astimezone().strftime("%Y-%m-%d")
 
 
+def _blocked(record: RunRecord, status: str, reason: str) -> RunRecord:
+    """The record of a fire that did not run: ended as it started, with no attempt."""
+    record.status, record.error, record.ended_at, record.attempts = status, reason, record.started_at, 0
+    return record
+
+
 def slot_end_ms(cron: Any, fired: Any) -> int | None:
     """When the fired task's next slot comes (a retry must start before it); None for a one-shot."""
     task = fired.task
@@ -232,9 +238,14 @@ class RunRecorder:
     async def queue(self, fires: list[Any]) -> dict[tuple[str, int], RunRecord]:
         """Record committed fires as `queued`, all in one write, before any is delivered: a crash after
         this leaves a record that the next reader closes as `interrupted`, never a silent hole.
-        Keyed by (task id, fired_ms); `start` and `record_blocked` carry the record on."""
-        records = {(f.task.id, f.fired_ms): self.new_record(f.task, f.due_ms, "queued") for f in fires}
-        await self.query("save_many", list(records.values()))
+        Keyed by (task id, fired_ms); `start` and `record_blocked` carry the record on. A fire the
+        scheduler itself skipped (`fired.skipped`: a paced slot overtaken by the next) is recorded
+        `skipped` with its reason in the same write, and not returned: it is never delivered."""
+        records = {(f.task.id, f.fired_ms): self.new_record(f.task, f.due_ms, "queued")
+                   for f in fires if not getattr(f, "skipped", None)}
+        skipped = [_blocked(self.new_record(f.task, f.due_ms), "skipped", f.skipped)
+                   for f in fires if getattr(f, "skipped", None)]
+        await self.query("save_many", [*records.values(), *skipped])
         return records
 
     async def start(self, task: Any, *, scheduled_ms: int | None, emit: Callable[[Event], None] | None = None,
@@ -270,8 +281,7 @@ class RunRecorder:
         with its reason (closing its queued record when it has one)."""
         record = record or self.new_record(task, scheduled_ms)
         record.started_at = self._clock()
-        record.status, record.error, record.ended_at, record.attempts = status, reason, record.started_at, 0
-        await self.query("save", record)
+        await self.query("save", _blocked(record, status, reason))
         return record
 
     # -- after a run ----------------------------------------------------------------------------------
