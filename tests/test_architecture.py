@@ -29,6 +29,7 @@ def test_import_contracts_are_kept_by_the_code_as_it_is() -> None:
     [
         ("agent/cron/expr.py", "import time", "The cron core is pure"),
         ("agent/cron/task.py", "import agent.cron.store", "The cron core is pure"),
+        ("agent/cron/due_times.py", "import agent.cron.ownership", "The cron core is pure"),
         ("agent/export/calendar.py", "import os", "The cron core is pure"),
         ("agent/tools/base.py", "import agent.engine.session", "Layers: faces > runs"),
         ("agent/cron/store.py", "import agent.tools.files", "Layers: faces > runs"),

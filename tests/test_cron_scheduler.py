@@ -309,8 +309,8 @@ async def test_idle_ticks_do_not_recompute_due_times_but_a_new_task_is_seen_at_o
     for n in range(20):
         sched.session_store.add(task(f"{n:08x}"))
     calls = []
-    real = sched._due_ms
-    monkeypatch.setattr(sched, "_due_ms", lambda t: calls.append(t.id) or real(t))
+    real = sched._due.due_ms
+    monkeypatch.setattr(sched._due, "due_ms", lambda t: calls.append(t.id) or real(t))
     await sched.tick()
     assert len(calls) == 20
     for _ in range(5):
