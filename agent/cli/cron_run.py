@@ -93,8 +93,8 @@ def cmd_run(args: argparse.Namespace, project: Path) -> int:
 async def _run(session, task, *, verbose: bool):
     import socket
 
+    from agent.cron.fires import FiredTask
     from agent.cron.orphans import process_is_gone
-    from agent.cron.scheduler import FiredTask
     from agent.cron.zone import local_zone
     from agent.runs.recorder import RunRecorder
     from agent.runs.scheduled import ScheduledRunner

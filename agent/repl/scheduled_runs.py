@@ -18,7 +18,7 @@ from agent.runs.live_fires import LiveFireRuns
 from agent.tools.base import new_run_id
 
 if TYPE_CHECKING:
-    from agent.cron.scheduler import FiredTask
+    from agent.cron.fires import FiredTask
     from agent.engine.events import Event
     from agent.repl.render import Renderer
     from agent.runs.recorder import RunRecorder
