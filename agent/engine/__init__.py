@@ -1,7 +1,7 @@
 """The engine: one conversation with the model and its tools, whatever face drives it.
 
 `session` builds everything a face needs (settings, permissions, tools, stores, the model client);
-`conversation` is the tool-use loop; `llm` is the only module that imports the Anthropic SDK; `queue`
+`conversation` is the tool-use loop; `llm` is the only package that imports the Anthropic SDK; `queue`
 orders what runs next; `prompts` builds the system prompt and the texts shown to the model; `events`
 are what the loop reports to the face that renders it; `transcript` saves sessions; `custom_commands`
 expands `.claude/commands/*.md`. Whether a tool call may run is `agent.permissions`' to say; unattended

@@ -25,7 +25,8 @@ def search_tool(allowed: list[str] | None, blocked: list[str] | None) -> dict[st
 async def run_web_search(session: Any, query: str, allowed: list[str] | None, blocked: list[str] | None,
                          ctx: ToolContext) -> tuple[str, int]:
     """(the tool result text, how many pages were found). `session` is the AgentSession."""
-    from agent.engine.llm import LLMError, display_url
+    from agent.engine.llm import LLMError
+    from agent.engine.llm.endpoint import display_url
 
     llm = session.llm()
     try:

@@ -116,7 +116,7 @@ async def cost(ctx: CommandContext, args: str) -> None:
 
 
 async def model(ctx: CommandContext, args: str) -> None:
-    from agent.engine.llm import MODEL_ALIASES
+    from agent.engine.llm.models import MODEL_ALIASES
 
     name = args.strip()
     if not name:

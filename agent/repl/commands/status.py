@@ -110,7 +110,7 @@ def _trust(ctx: CommandContext) -> str:
 
 
 def _endpoint(ctx: CommandContext) -> str:
-    from agent.engine.llm import DEFAULT_BASE_URL, display_url
+    from agent.engine.llm.endpoint import DEFAULT_BASE_URL, display_url
 
     # The model client reads the same variable from the same environment (LLM.from_env(session.env)).
     return display_url(ctx.session.env.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL)
