@@ -21,7 +21,7 @@ _EXPORTS = {
     "AgentSession": "session",
     "SessionOptions": "session",
     "Conversation": "conversation",
-    "TurnResult": "conversation",
+    "TurnResult": "turn_result",
     "LLM": "llm",
     "LLMError": "llm",
     "CommandQueue": "queue",
@@ -46,11 +46,12 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from agent.engine.conversation import Conversation, TurnResult
+    from agent.engine.conversation import Conversation
     from agent.engine.events import Event
     from agent.engine.llm import LLM, LLMError
     from agent.engine.prompts import build_system_prompt
     from agent.engine.queue import CommandQueue, Priority, QueuedPrompt
     from agent.engine.session import AgentSession, SessionOptions
+    from agent.engine.turn_result import TurnResult
 
 __getattr__ = lazy_exports(__name__, _EXPORTS)

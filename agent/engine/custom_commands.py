@@ -30,8 +30,9 @@ from agent.mcp.prompts import PromptNotFound, expand_prompt, is_mcp_prompt_line
 from agent.settings.gate import outside_warning, resolves_inside
 
 if TYPE_CHECKING:
-    from agent.engine.conversation import Conversation, TurnResult
+    from agent.engine.conversation import Conversation
     from agent.engine.session import AgentSession
+    from agent.engine.turn_result import TurnResult
 
 log = logging.getLogger(__name__)
 
