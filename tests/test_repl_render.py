@@ -18,8 +18,7 @@ from agent.engine.events import (
     Usage,
     UsageReport,
 )
-from agent.repl.render import (
-    Renderer,
+from agent.repl.formatting import (
     format_duration,
     format_local_time,
     format_tokens,
@@ -27,6 +26,7 @@ from agent.repl.render import (
     shorten,
     tool_line,
 )
+from agent.repl.render import Renderer
 
 
 class Screen:

@@ -35,8 +35,8 @@ from prompt_toolkit.keys import Keys
 from prompt_toolkit.styles import Style
 
 from agent.repl.file_mentions import FileMentionCompleter
+from agent.repl.formatting import format_until, shorten
 from agent.repl.keys import add_chat_keys, mode_indicator, set_key_timeouts
-from agent.repl.render import format_until, shorten
 from agent.settings import state_dir
 from agent.settings.private import private_file
 

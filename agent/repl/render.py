@@ -9,11 +9,10 @@ one compact line per tool call, warnings and errors. It owns two kinds of output
   text block, tools that are running and the spinner. `live_fragments()` returns it as prompt_toolkit
   style fragments, `(style, text)` tuples, so this module never imports prompt_toolkit.
 
-A streaming block is Markdown from the first delta on: each part of it that can no longer change (a
-paragraph, a heading, a closed code fence, a list item; see stream_markdown) is printed as Markdown as
-soon as it is complete, and the live area draws only the rest, rendered too. A printed part leaves the
-live area in the same step (`then`), so no line is shown twice or lost. rich is imported on first use,
-not at start-up: the REPL's prompt must appear before the heavy imports are done.
+The renderer keeps the turn's state and routes each event; its helpers own the rest: formatting (how
+a call, a duration, a token count is written), streaming_text (a streaming block printed part by part
+as Markdown, the rest drawn live) and live_area (the running calls and the spinner line). rich is
+imported on first use, not at start-up: the REPL's prompt must appear before the heavy imports are done.
 """
 
 from __future__ import annotations
@@ -23,8 +22,6 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from agent.engine.events import (
@@ -41,88 +38,24 @@ from agent.engine.events import (
     TurnStarted,
     UsageReport,
 )
-from agent.repl.stream_markdown import MarkdownStream, Piece, close_open_inline, last_lines_for_drawing
+from agent.repl.formatting import (
+    call_title,
+    format_local_time,
+    format_tokens,
+    shorten,
+    tool_line,
+    without_leading_blank_lines,
+)
+from agent.repl.live_area import TurnProgress, live_fragments, spinner_verb, status_line
+from agent.repl.streaming_text import StreamingText
 from agent.repl.subagent_lines import SubagentLines
 
 Sink = Callable[[str, "Callable[[], None] | None"], None]
 Fragments = list[tuple[str, str]]
 
-LIVE_LINES = 12  # the most lines of a streaming block's unfinished end drawn above the input line
-KEY_ARGUMENT_CHARS = 60
-SUMMARY_CHARS = 80
 VERBOSE_RESULTS = 20  # tool results Ctrl-O shows whole when it turns the verbose transcript on
-SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 CANCELLED = "cancelled by the user"
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 TRAILING_SPACES = re.compile(r"[ \t]+((?:\x1b\[[0-9;]*m)*)$", re.MULTILINE)  # spaces before any closing styles
-
-
-# --------------------------------------------------------------------------------- pure formatting
-
-
-def shorten(text: str, limit: int) -> str:
-    """The first line of `text`, cut to `limit` characters with an ellipsis."""
-    lines = text.strip().splitlines()
-    first = lines[0] if lines else ""
-    if len(first) > limit or len(lines) > 1:
-        return first[: max(1, limit - 1)].rstrip() + "…"
-    return first
-
-
-def tool_line(name: str, key_argument: str, summary: str, is_error: bool) -> str:
-    """`● Edit(src/app.py) · edited 3 lines`: the one line a finished tool call gets."""
-    call = f"{name}({shorten(key_argument, KEY_ARGUMENT_CHARS)})" if key_argument.strip() else name
-    outcome = shorten(summary, SUMMARY_CHARS) or ("failed" if is_error else "done")
-    return f"● {call} · {outcome}"
-
-
-def format_duration(seconds: float, units: int = 2) -> str:
-    """`45s`, `4m 10s`, `2h 5m`, `3d 4h`: two units at most (`units=1`: `4m`, `2h`, `3d`)."""
-    seconds = max(0, int(seconds))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    for big, big_unit, small, small_unit in ((days, "d", hours, "h"), (hours, "h", minutes, "m"),
-                                             (minutes, "m", secs, "s")):
-        if big:
-            return f"{big}{big_unit} {small}{small_unit}" if small and units > 1 else f"{big}{big_unit}"
-    return f"{secs}s"
-
-
-def format_until(target_ms: int, now_ms: int, units: int = 2) -> str:
-    """`in 4m 10s` (`in 4m` with `units=1`), or `now` when the time has come."""
-    delta = (target_ms - now_ms) / 1000
-    return "now" if delta < 1 else f"in {format_duration(delta, units)}"
-
-
-def format_local_time(epoch_ms: int, tz: Any = None) -> str:
-    """`Nov 23 9:03 AM` in local time (portable: no `%-I`)."""
-    when = datetime.fromtimestamp(epoch_ms / 1000, tz) if tz else datetime.fromtimestamp(epoch_ms / 1000)
-    return f"{when:%b} {when.day} {when.hour % 12 or 12}:{when.minute:02d} {when:%p}"
-
-
-def format_tokens(count: int) -> str:
-    """`950`, `12.3k`, `1.2M`."""
-    if count < 1000:
-        return str(count)
-    if count < 1_000_000:
-        return f"{count / 1000:.1f}k"
-    return f"{count / 1_000_000:.1f}M"
-
-
-def format_cost(usd: float | None) -> str:
-    return "unknown (no price for this model)" if usd is None else f"${usd:.4f}" if usd < 1 else f"${usd:.2f}"
-
-
-def wrap_lines(text: str, width: int) -> list[str]:
-    """Hard-wrap `text` to `width` columns, keeping its own line breaks."""
-    width = max(10, width)
-    out: list[str] = []
-    for line in text.split("\n"):
-        out += [line[i:i + width] for i in range(0, len(line), width)] or [""]
-    return out
-
-
 HYPERLINK_PROGRAMS = ("iTerm.app", "WezTerm", "vscode", "ghostty")
 
 
@@ -138,26 +71,6 @@ def terminal_has_hyperlinks(env: Mapping[str, str]) -> bool:
             or bool(env.get("WT_SESSION")) or (vte.isdigit() and int(vte) >= 5000))
 
 
-
-def without_leading_blank_lines(text: str) -> str:
-    """rich starts some blocks (lists, tables) with a blank line; the caller decides the spacing."""
-    lines = text.split("\n")
-    while len(lines) > 1 and not _ANSI.sub("", lines[0]).strip():
-        lines.pop(0)
-    return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------------------- renderer
-
-
-@dataclass
-class _Turn:
-    started: float
-    source: str
-    tokens: int = 0  # reported by the API so far this turn
-    streamed_chars: int = 0  # text streamed since the last usage report (estimated as tokens)
-
-
 class Renderer:
     """Renders events and messages. `width()` gives the terminal width; `invalidate()` asks the UI to
     redraw the live area; `color=False` gives plain text (tests, dumb terminals)."""
@@ -171,13 +84,11 @@ class Renderer:
         self._width = width
         self._invalidate = invalidate
         self._clock = clock
-        self._md: MarkdownStream | None = None  # the text block being streamed
-        self._live_md: list[MarkdownStream] = []  # blocks with text not yet on the screen as printed Markdown
-        self._drawn: tuple[Any, ...] = ()  # (what, width, colour), lines: the last live Markdown drawing
+        self._stream = StreamingText(self.write, invalidate, self._markdown_ansi, self._markdown_lines)
         self._running: dict[str, str] = {}  # tool_use_id -> "Name(key)" while the call runs
         self._keys: dict[str, str] = {}  # tool_use_id -> key argument
         self._subagents = SubagentLines(format_tokens)  # a live line under each running Task call
-        self._turn: _Turn | None = None
+        self._turn: TurnProgress | None = None
         self.waiting = False  # a question to the user is open
         self.last_result: tuple[str, str, str] | None = None  # (call, tool name, content) for /expand
         self.recent_results: deque[tuple[str, str, str]] = deque(maxlen=VERBOSE_RESULTS)  # for Ctrl-O
@@ -220,14 +131,24 @@ class Renderer:
         self.line(f"Running scheduled task ({format_local_time(fired_ms)}): {shorten(prompt, 200)}", "bold cyan")
 
     def markdown(self, text: str, then: Callable[[], None] | None = None) -> None:
-        from agent.repl.rich_fragments import render_ansi
-
-        self.write(without_leading_blank_lines(render_ansi(self._markdown(text), self._width(), self.color)), then)
+        self.write(self._markdown_ansi(text), then)
 
     def _markdown(self, text: str) -> Any:
         from agent.repl.markdown_style import ChatMarkdown
 
         return ChatMarkdown(text, hyperlinks=self.hyperlinks)
+
+    def _markdown_ansi(self, text: str) -> str:
+        """Markdown as ANSI text for the transcript, at the terminal's width."""
+        from agent.repl.rich_fragments import render_ansi
+
+        return without_leading_blank_lines(render_ansi(self._markdown(text), self._width(), self.color))
+
+    def _markdown_lines(self, text: str, width: int) -> list[Fragments]:
+        """Markdown as fragment lines for the live area."""
+        from agent.repl.rich_fragments import render_lines
+
+        return render_lines(self._markdown(text), width, self.color)
 
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]], title: str | None = None,
               no_wrap: Sequence[int] = ()) -> None:
@@ -260,17 +181,16 @@ class Renderer:
     def handle(self, event: Event) -> None:
         """Show one conversation event."""
         if isinstance(event, TextDelta):
-            self._stream_text(event.text)
+            self._stream.feed(event.text)
             if self._turn is not None:
                 self._turn.streamed_chars += len(event.text)
             self._invalidate()
         elif isinstance(event, TextBlockDone):
-            self._finish_block(event.text)
+            self._stream.finish_block(event.text)
         elif isinstance(event, ToolCallStarted):
-            self._flush_stream()
+            self._stream.flush()
             self._keys[event.tool_use_id] = event.key_argument
-            shown = shorten(event.key_argument, KEY_ARGUMENT_CHARS)
-            self._running[event.tool_use_id] = f"{event.name}({shown})" if shown else event.name
+            self._running[event.tool_use_id] = call_title(event.name, event.key_argument)
             if event.name == "Task":
                 self._subagents.start(event.tool_use_id, str(event.input.get("subagent_type") or "agent"),
                                       self._clock())
@@ -292,8 +212,7 @@ class Renderer:
         if subagent_summary and not event.is_error:  # a Task that failed to start: its red line says why
             self.info("  " + subagent_summary)
         width = self._width()
-        shown = shorten(key, KEY_ARGUMENT_CHARS)
-        title = f"{event.name}({shown})" if shown else event.name
+        title = call_title(event.name, key)
         if self.verbose:
             body = tool_output.full_output(title, event.name, event.content, color=self.color)
         elif change is not None:
@@ -342,16 +261,15 @@ class Renderer:
             name, key = finished
             self.line(f"  ⎿ {event.agent_type}: " + tool_line(name, key, inner.summary, inner.is_error),
                       "red" if inner.is_error else "dim")
-            shown = shorten(key, KEY_ARGUMENT_CHARS)
-            self.write(full_output(f"{name}({shown})" if shown else name, name, inner.content, color=self.color))
+            self.write(full_output(call_title(name, key), name, inner.content, color=self.color))
         self._invalidate()
 
     def _handle_other(self, event: Event) -> None:
         if isinstance(event, SubagentProgress):
             self._subagent_progress(event)
         elif isinstance(event, TurnStarted):
-            self._turn = _Turn(self._clock(), event.source)
-            self._md = None
+            self._turn = TurnProgress(self._clock(), event.source)
+            self._stream.turn_started()
         elif isinstance(event, UsageReport):
             if self._turn is not None:
                 usage = event.turn_usage
@@ -363,10 +281,8 @@ class Renderer:
             if event.stopped:
                 self.info("  Stopped: the model waits for what you type next.")
         elif isinstance(event, RetryNotice):
-            if event.discarded_output and self._md is not None:
-                self._md.discard_tail()  # the printed parts stay; the retry streams the block again
-                self._md = None
-                self._prune_live()
+            if event.discarded_output:
+                self._stream.discard_tail()
             if event.wait_s > 0:
                 self.warn(f"{event.reason}: retrying in {event.wait_s:.0f}s (attempt {event.attempt})")
             else:  # said while the retry already streams (its text differs from what was shown)
@@ -379,7 +295,7 @@ class Renderer:
             self._end_turn(event)
 
     def _end_turn(self, event: TurnFinished) -> None:
-        self._flush_stream()
+        self._stream.flush()
         self._running.clear()
         self._keys.clear()
         self._subagents.clear()
@@ -389,44 +305,6 @@ class Renderer:
         elif event.is_error:
             self.error(event.error or "The turn failed.")
         self._invalidate()
-
-    def _stream_text(self, delta: str) -> None:
-        if self._md is None:
-            self._md = MarkdownStream()
-            self._live_md.append(self._md)
-        for piece in self._md.feed(delta):
-            self._print_piece(self._md, piece)
-
-    def _finish_block(self, text: str) -> None:
-        if self._md is None and text.strip():  # no deltas came: the whole block at once
-            self._md = MarkdownStream(text)
-            self._live_md.append(self._md)
-        self._flush_stream()
-
-    def _flush_stream(self) -> None:
-        """The block ended (or a tool call, a cancel, the turn's end cut it): print what is left of it."""
-        md, self._md = self._md, None
-        if md is None:
-            return
-        piece = md.finish()
-        if piece is not None:
-            self._print_piece(md, piece)
-        self._prune_live()
-
-    def _print_piece(self, md: MarkdownStream, piece: Piece) -> None:
-        """Print a finished part as Markdown; it stays in the live area until the printed copy is on screen."""
-        from agent.repl.rich_fragments import render_ansi
-
-        def shown() -> None:
-            md.mark_shown(piece.end)
-            self._prune_live()
-            self._invalidate()
-
-        text = without_leading_blank_lines(render_ansi(self._markdown(piece.text), self._width(), self.color))
-        self.write(("\n" if piece.blank_before else "") + text, then=shown)
-
-    def _prune_live(self) -> None:
-        self._live_md = [md for md in self._live_md if not md.finished_on_screen]
 
     # -- live area --------------------------------------------------------------------------------
 
@@ -438,67 +316,21 @@ class Renderer:
         """The spinner line: `⠙ Thinking… 4s · 1.2k tokens · Ctrl-C to interrupt`."""
         if self._turn is None:
             return ""
-        elapsed = self._clock() - self._turn.started
-        frame = SPINNER[int(elapsed * 10) % len(SPINNER)]
-        if self.waiting:
-            verb = "Waiting for your answer"
-        elif self._running:
-            verb = "Running " + next(iter(self._running.values())).split("(")[0]
-        else:
-            verb = "Writing" if self._md is not None and self._md.text else "Thinking"
-        tokens = self._turn.tokens + self._turn.streamed_chars // 4
-        count = f" · {format_tokens(tokens)} tokens" if tokens else ""
-        return f"{frame} {verb}… {int(elapsed)}s{count} · Ctrl-C to interrupt"
+        now = self._clock()
+        running_call = next(iter(self._running.values()), None)
+        verb = spinner_verb(waiting=self.waiting, running_call=running_call, writing=self._stream.writing)
+        return status_line(self._turn, now, verb)
 
     def live_fragments(self, width: int | None = None) -> Fragments:
         """The live area above the input line: streaming text, running tools, spinner."""
         width = width or self._width()
-        fragments: Fragments = []
-        for line in self._live_markdown(width)[-LIVE_LINES:]:
-            fragments += [*line, ("", "\n")]
+        text_lines = self._stream.live_lines(width, self.color)
         now = self._clock()
-        for tool_use_id, call in self._running.items():
-            fragments.append(("fg:ansibrightblack", shorten(f"○ {call} …", width - 1) + "\n"))
-            progress = self._subagents.live_line(tool_use_id, now)
-            if progress:
-                fragments.append(("fg:ansibrightblack", "  " + shorten(progress, width - 3) + "\n"))
-        status = self.status_text()
-        if status and len(status) >= width:  # narrow: the toolbar says how to interrupt too
-            status = status.removesuffix(" · Ctrl-C to interrupt")
-        if status:
-            fragments.append(("fg:ansicyan", shorten(status, width - 1) + "\n"))
-        return fragments
 
-    def _live_markdown(self, width: int) -> list[Fragments]:
-        """The unfinished text drawn as Markdown, one fragment list per line (the last drawing is reused)."""
-        pieces = [md.live() for md in self._live_md]
-        key = (tuple((p.text, p.blank_before) for p in pieces), width, self.color)
-        if self._drawn[:1] == (key,):
-            return self._drawn[1]
+        def subagent_line(tool_use_id: str) -> str | None:
+            return self._subagents.live_line(tool_use_id, now)
 
-        from agent.repl.rich_fragments import render_lines
-
-        lines: list[Fragments] = []
-        for piece in pieces:
-            text = close_open_inline(last_lines_for_drawing(piece.text, LIVE_LINES + 2, (LIVE_LINES + 2) * width))
-            if text.strip():
-                lines += [[]] if piece.blank_before else []
-                drawn = render_lines(self._markdown(text), width, self.color)
-                while drawn and not "".join(chunk for _, chunk, *_ in drawn[0]).strip():
-                    drawn.pop(0)  # the piece's own blank line before it says how it is spaced
-                lines += drawn
-        self._drawn = (key, lines)
-        return lines
+        return live_fragments(text_lines, self._running, subagent_line, self.status_text(), width)
 
 
-__all__ = [
-    "Renderer",
-    "format_cost",
-    "format_duration",
-    "format_local_time",
-    "format_tokens",
-    "format_until",
-    "shorten",
-    "tool_line",
-    "wrap_lines",
-]
+__all__ = ["Renderer", "shorten", "terminal_has_hyperlinks"]  # shorten: for app.py, which imports it from here

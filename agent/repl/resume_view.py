@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from agent.engine.transcript_view import NOTES, display_text, key_argument
-from agent.repl.render import tool_line
+from agent.repl.formatting import tool_line
 from agent.repl.tool_output import printable
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ import time
 from typing import TYPE_CHECKING
 
 from agent.repl.commands.base import Command, CommandContext, split_args
-from agent.repl.render import format_cost, format_duration, format_tokens
+from agent.repl.formatting import format_cost, format_duration, format_tokens
 
 CLEAR_SCREEN = "\x1b[H\x1b[2J"  # cursor home, erase the screen (the scrollback above stays)
 

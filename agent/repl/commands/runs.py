@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent.repl.commands.base import CommandContext
-from agent.repl.render import format_local_time, shorten
+from agent.repl.formatting import format_local_time, shorten
 
 __all__ = ["resume_task", "run_states", "show_history", "show_status"]
 

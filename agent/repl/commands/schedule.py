@@ -10,7 +10,7 @@ import time
 
 from agent.repl.commands.base import Command, CommandContext, split_args, task_id_of
 from agent.repl.commands.runs import resume_task, run_states, show_history, show_status
-from agent.repl.render import format_local_time, format_until, shorten
+from agent.repl.formatting import format_local_time, format_until, shorten
 
 LOOP_USAGE = "Usage: /loop [--durable] [--worktree] [interval] <prompt>, e.g. /loop 5m check the build"
 

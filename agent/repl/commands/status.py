@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from agent.repl.commands.base import Command, CommandContext, SessionStats
-from agent.repl.render import format_cost
+from agent.repl.formatting import format_cost
 
 if TYPE_CHECKING:
     from agent.cron.task import CronTask
