@@ -54,7 +54,7 @@ def check_rule_flags(prog: str, allowed: Sequence[str], disallowed: Sequence[str
     """Raise UsageError naming the flag when an --allowedTools/--disallowedTools rule is malformed."""
     if not allowed and not disallowed:
         return  # no need to import the permission engine
-    from agent.permissions.policy import PermissionConfigError, parse_rules
+    from agent.permissions.rules import PermissionConfigError, parse_rules
 
     for flag, values in (("--allowedTools", allowed), ("--disallowedTools", disallowed)):
         try:

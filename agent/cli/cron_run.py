@@ -54,7 +54,7 @@ def cmd_run(args: argparse.Namespace, project: Path) -> int:
     from agent.cron.store import TaskFileError
     from agent.engine.llm import LLMError
     from agent.engine.session import AgentSession, SessionOptions
-    from agent.permissions.policy import PermissionConfigError
+    from agent.permissions.rules import PermissionConfigError
     from agent.settings import SettingsError
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,

@@ -123,7 +123,7 @@ def run_daemon_cli(argv: Sequence[str]) -> int:
         return EXIT_FAILURE
     from agent.engine.llm import LLMError
     from agent.engine.session import AgentSession, SessionOptions
-    from agent.permissions.policy import PermissionConfigError
+    from agent.permissions.rules import PermissionConfigError
     from agent.permissions.sandbox.runner import SandboxUnavailable
 
     try:

@@ -35,7 +35,7 @@ from agent.engine.transcript import (
     restore_session_tasks,
     resume_into,
 )
-from agent.permissions.policy import PermissionConfigError
+from agent.permissions.rules import PermissionConfigError
 from agent.permissions.sandbox.runner import SandboxUnavailable
 from agent.settings import SettingsError, SettingsRuleError
 

@@ -22,7 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
 def run_sandbox_cli(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     project = project_dir(args.cwd, "agent sandbox")
-    from agent.permissions.policy import PermissionConfigError, PermissionPolicy
+    from agent.permissions.policy import PermissionPolicy
+    from agent.permissions.rules import PermissionConfigError
     from agent.permissions.sandbox.report import describe_sandbox
     from agent.permissions.sandbox.runner import SandboxRunner
     from agent.settings import SettingsError, load_settings

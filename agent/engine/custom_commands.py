@@ -259,7 +259,7 @@ def _read(folder: Path, path: Path, scope: str, warnings: list[str]) -> CustomCo
 def allowed_for_turn(policy: Any, rules: Iterable[str]) -> Iterator[list[str]]:
     """Add a command's `allowed-tools` rules to the session rules for one turn. Rules that do not parse
     are left out (fail closed) and returned, for the caller to report."""
-    from agent.permissions.policy import PermissionConfigError, parse_rule
+    from agent.permissions.rules import PermissionConfigError, parse_rule
 
     added, bad = [], []
     for rule in rules:

@@ -1,5 +1,6 @@
-"""The security boundary in one place: whether a tool call may run. `policy` parses Claude Code's
-permission rules and answers allow / deny / ask for each call (PermissionPolicy); `shell_parse` reads a
+"""The security boundary in one place: whether a tool call may run. `rules` parses Claude Code's
+permission rules and modes; `policy` answers allow / deny / ask for each call (PermissionPolicy), with a
+call matched against the rules in `matching` and file paths in `path_rules`; `shell_parse` reads a
 Bash command as bash would run it (tree-sitter-bash) and `shell_wrappers` looks through what merely
 wraps another program (env, sudo, bash -c ..., with the tables in `runners` and `git_commands`);
 `bash_policy` matches Bash rules on that parse and fails closed (`option_families`: what a prefix rule
@@ -19,12 +20,12 @@ from agent.lazy import lazy_exports
 
 _EXPORTS = {
     "PermissionPolicy": "policy",
-    "PermissionMode": "policy",
-    "PermissionConfigError": "policy",
-    "Decision": "policy",
-    "Rule": "policy",
-    "parse_rule": "policy",
-    "parse_rules": "policy",
+    "PermissionMode": "rules",
+    "PermissionConfigError": "rules",
+    "Decision": "rules",
+    "Rule": "rules",
+    "parse_rule": "rules",
+    "parse_rules": "rules",
     "PermissionAnswer": "answers",
     "USER_DECLINED": "answers",
     "NO_ANSWER": "answers",
@@ -54,16 +55,16 @@ __all__ = [
 if TYPE_CHECKING:
     from agent.permissions.answers import NO_ANSWER, USER_DECLINED, PermissionAnswer
     from agent.permissions.bash_policy import rule_match, suggest_bash_rule
-    from agent.permissions.policy import (
+    from agent.permissions.policy import PermissionPolicy
+    from agent.permissions.protected import is_protected
+    from agent.permissions.rules import (
         Decision,
         PermissionConfigError,
         PermissionMode,
-        PermissionPolicy,
         Rule,
         parse_rule,
         parse_rules,
     )
-    from agent.permissions.protected import is_protected
     from agent.permissions.shell_parse import parse_shell
 
 __getattr__ = lazy_exports(__name__, _EXPORTS)

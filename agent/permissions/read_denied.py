@@ -4,7 +4,7 @@ Read deny rules are about a file's contents, so they hold for every way to see t
 Glob skip the file and any hard link to it (same device and inode, see `hard_links`); Edit and Write
 of it ask (denied headless) and return none of its text (the tools check `ToolContext.read_denied`,
 and the question shows no diff). Functions of the policy, kept apart so that policy.py stays one
-screenful per idea.
+screenful per idea; paths are matched through the policy's PathRules (`policy.paths`).
 """
 
 from __future__ import annotations
@@ -12,14 +12,15 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.permissions.hard_links import LinkCheck, literal_start
+from agent.permissions.rules import EDIT_TOOLS, READ_TOOLS
+
+if TYPE_CHECKING:
+    from agent.permissions.matching import Call
 
 PermissionPolicy = Any  # agent.permissions.policy.PermissionPolicy (which imports this module)
-
-EDIT_TOOLS = frozenset({"Edit", "Write", "MultiEdit", "NotebookEdit"})
-READ_TOOLS = frozenset({"Read", "Glob", "Grep", "LS", "NotebookRead"})
 
 
 def read_denied(policy: PermissionPolicy, path: Path | str) -> bool:
@@ -31,7 +32,7 @@ def read_denied(policy: PermissionPolicy, path: Path | str) -> bool:
     if any(r.specifier is None for r in rules):
         return True
     text = str(path)
-    if any(policy._path_matches(r.specifier, text, resolved_only=False) for r in rules if r.specifier):
+    if any(policy.paths.matches(r.specifier, text, resolved_only=False) for r in rules if r.specifier):
         return True
     return denied_link(policy, text)
 
@@ -47,13 +48,13 @@ def read_deny_targets(policy: PermissionPolicy) -> list[tuple[Path, Callable[[st
     targets = []
     for rule in policy.deny:
         if rule.covers("Read") and rule.specifier:
-            root, pattern = policy._rule_root(rule.specifier, real=True)
-            test = policy._path_rule(rule.specifier, resolved_only=True)
+            root, pattern = policy.paths.root(rule.specifier, real=True)
+            test = policy.paths.rule(rule.specifier, resolved_only=True)
             targets.append((literal_start(root, pattern), lambda p, test=test: test(p, p)))
     return targets
 
 
-def read_denied_decision(policy: PermissionPolicy, call: Any) -> tuple[str, str] | None:
+def read_denied_decision(policy: PermissionPolicy, call: Call) -> tuple[str, str] | None:
     """(behavior, reason): a hard link to a Read-denied file is denied to Read like the file; an Edit or
     Write of a Read-denied file is asked (denied headless) with its text concealed."""
     if not call.is_path_tool or call.subject is None or not any(r.covers("Read") for r in policy.deny):

@@ -250,7 +250,7 @@ def _path_is_outside(project: Path, path_env: str) -> bool:
 
 
 def read_rules_exist(deny: Iterable[object], ask: Iterable[object]) -> bool:
-    """Whether any Read deny or ask rule exists (rules are agent.permissions.policy.Rule objects)."""
+    """Whether any Read deny or ask rule exists (rules are agent.permissions.rules.Rule objects)."""
     return any(getattr(rule, "tool", None) in ("Read", "Grep", "Glob") for rule in (*deny, *ask))
 
 

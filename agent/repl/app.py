@@ -638,7 +638,7 @@ class Repl:
 
     def set_permission_mode(self, mode: str) -> bool:
         """Shift-Tab: what `/permissions <mode>` does; the next tool call is judged in the new mode."""
-        from agent.permissions.policy import PermissionMode
+        from agent.permissions.rules import PermissionMode
 
         if self.session is None:
             return False

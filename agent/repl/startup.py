@@ -33,7 +33,7 @@ def build_session(args: argparse.Namespace, project: Path, reported: set[str]) -
 
     import agent.cron.scheduler  # noqa: F401
     from agent.engine.session import AgentSession, SessionOptions
-    from agent.permissions.policy import PermissionConfigError
+    from agent.permissions.rules import PermissionConfigError
     from agent.settings import Settings, SettingsError
 
     options = SessionOptions.from_args(args, headless=False)

@@ -31,7 +31,7 @@ from agent.jsonfile import MIB, JSONFileError, has_lone_surrogate, load_json, re
 SETTINGS_FILES = (".claude/settings.json", ".claude/settings.local.json")
 MAX_SETTINGS_BYTES = MIB
 PERMISSION_MODES = ("default", "acceptEdits", "plan", "bypassPermissions")
-# The form of a permission rule, as agent.permissions.policy parses it: `Tool` or `Tool(specifier)`.
+# The form of a permission rule, as agent.permissions.rules parses it: `Tool` or `Tool(specifier)`.
 _RULE_FORM = re.compile(r"[A-Za-z0-9_.\-]+(?:\(.*\))?", re.DOTALL)
 
 

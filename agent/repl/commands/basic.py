@@ -133,7 +133,7 @@ async def model(ctx: CommandContext, args: str) -> None:
 
 
 async def permissions(ctx: CommandContext, args: str) -> None:
-    from agent.permissions.policy import PermissionConfigError, PermissionMode, parse_rule
+    from agent.permissions.rules import PermissionConfigError, PermissionMode, parse_rule
 
     policy = ctx.session.policy
     word, rest = split_args(args)
