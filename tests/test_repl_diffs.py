@@ -19,7 +19,8 @@ from agent.repl.tool_output import PREVIEW_LINES, full_output, preview, wants_pr
 from agent.tools import file_change
 from agent.tools.base import ToolContext
 from agent.tools.file_change import MAX_DIFF_LINES, diff_texts, new_file_change
-from agent.tools.files import EditTool, WriteTool, split_lines
+from agent.tools.file_text import split_lines
+from agent.tools.files import EditTool, WriteTool
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 CALC = "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n"

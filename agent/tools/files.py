@@ -1,8 +1,7 @@
 """Read, Write and Edit: the file tools, with Claude Code's names and input fields.
 
-File I/O runs in a worker thread so a large file never stalls the event loop. Text is UTF-8, or UTF-8
-or UTF-16 with a byte-order mark (kept on write); anything with NUL bytes near the start or that does
-not decode is treated as binary and refused, so the model never sees mojibake and never writes it back.
+File I/O runs in a worker thread so a large file never stalls the event loop. How text is decoded
+(binary refused), read within a limit and written atomically is file_text.py's.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import difflib
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,120 +16,25 @@ from pydantic import BaseModel, Field
 
 from agent.tools.base import Tool, ToolContext, ToolError, ToolResult
 from agent.tools.file_change import FileChange, diff_texts, new_file_change
-from agent.tools.safe_open import FileTooLargeError, NotRegularFileError, kind_of, read_regular
+from agent.tools.file_text import (
+    MAX_LINE_CHARS,
+    count_lines,
+    cut_line,
+    decode_text,
+    number_lines,
+    plural,
+    read_bytes,
+    split_lines,
+    write_atomically,
+)
+from agent.tools.safe_open import kind_of
 
-MAX_LINE_CHARS = 2000
 DEFAULT_READ_LINES = 2000
 MAX_READ_BYTES = 32 * 1024 * 1024  # Read refuses larger files: Grep or offset/limit through Bash instead
 MAX_EDIT_BYTES = 64 * 1024 * 1024  # Edit holds the file, its copy and the result in memory
 MAX_READ_OUTPUT_CHARS = 100_000
-BINARY_SNIFF_BYTES = 8192
 SNIPPET_CONTEXT_LINES = 4
 _RELATIVE = " (a relative path is taken from the project folder)"
-
-
-def count_lines(text: str) -> int:
-    """Lines as an editor counts them: a final line without a newline still counts."""
-    if not text:
-        return 0
-    return text.count("\n") + (0 if text.endswith("\n") else 1)
-
-
-def plural(n: int, word: str, words: str | None = None) -> str:
-    """`1 line`, `2 lines`; `words` is the plural when adding "s" is wrong."""
-    return f"{n} {word}" if n == 1 else f"{n} {words or word + 's'}"
-
-
-@dataclass(frozen=True)
-class DecodedText:
-    text: str
-    encoding: str  # a codec name that round-trips the file, BOM included
-
-
-def decode_text(data: bytes, path: Path) -> DecodedText:
-    """Decode a file's bytes, or raise ToolError saying it is binary."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        encoding = "utf-8-sig"
-    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        encoding = "utf-16"
-    elif b"\0" in data[:BINARY_SNIFF_BYTES]:
-        raise _binary_error(path)
-    else:
-        encoding = "utf-8"
-    try:
-        return DecodedText(data.decode(encoding), encoding)
-    except UnicodeDecodeError:
-        raise _binary_error(path) from None
-
-
-def _binary_error(path: Path) -> ToolError:
-    return ToolError(
-        f"{path} looks like a binary file (or is not UTF-8 text), so it cannot be read as text. "
-        "If you need to inspect it, use Bash with tools such as `file`, `xxd | head` or `strings`."
-    )
-
-
-def _missing_error(path: Path) -> ToolError:
-    return ToolError(f"File does not exist: {path}. Check the path, or use Glob to find the file.")
-
-
-def _read_bytes(path: Path, limit: int) -> bytes:
-    """A regular file's bytes, at most `limit`; FIFOs, sockets and devices are refused at once."""
-    if path.is_dir():
-        raise ToolError(
-            f"{path} is a directory, not a file. Use Glob to find files in it, or Bash with `ls`."
-        )
-    try:
-        return read_regular(path, limit)
-    except FileNotFoundError:
-        raise _missing_error(path) from None
-    except PermissionError:
-        raise ToolError(f"Permission denied reading {path}.") from None
-    except FileTooLargeError as exc:
-        raise ToolError(
-            f"{path} is too large to read ({exc.size:,} bytes; the limit is {limit:,}). Use Grep to find "
-            "the part you need, or Bash with `head`, `tail` or `sed -n 'START,ENDp'`."
-        ) from None
-    except NotRegularFileError as exc:
-        raise ToolError(f"{exc}. Only regular files can be read.") from None
-    except OSError as exc:
-        raise ToolError(f"Cannot read {path}: {exc.strerror or exc}") from None
-
-
-def split_lines(text: str) -> list[str]:
-    """Lines split at line feeds only, as editors number them, each without its CR LF or LF."""
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
-
-
-def number_lines(lines: list[str], first: int) -> str:
-    """Claude Code's `cat -n` form as 2.1.328 sends it (recorded): the line number, a tab, then the line."""
-    return "\n".join(f"{first + i}\t{line}" for i, line in enumerate(lines))
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write via a temp file in the same folder and os.replace, keeping the old file's mode."""
-    target = Path(os.path.realpath(path))  # write through a symlink instead of replacing it
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        mode = target.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        mode = None
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(temp, mode)
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
 
 
 class _PathTool(Tool):
@@ -184,7 +87,7 @@ class ReadTool(_PathTool):
         return await asyncio.to_thread(self._read, ctx.resolve(args.file_path), offset, args.limit)
 
     def _read(self, path: Path, offset: int, limit: int) -> ToolResult:
-        text = decode_text(_read_bytes(path, MAX_READ_BYTES), path).text
+        text = decode_text(read_bytes(path, MAX_READ_BYTES), path).text
         total = count_lines(text)
         if not total:
             return ToolResult("(This file exists but is empty: 0 lines.)", summary="empty file")
@@ -192,7 +95,7 @@ class ReadTool(_PathTool):
             raise ToolError(
                 f"offset {offset} is beyond the end of {path}: the file has {plural(total, 'line')}."
             )
-        window = [_cut_line(line) for line in _line_window(text, offset, limit, MAX_READ_OUTPUT_CHARS)]
+        window = [cut_line(line) for line in _line_window(text, offset, limit, MAX_READ_OUTPUT_CHARS)]
         shown, budget = 0, MAX_READ_OUTPUT_CHARS
         for line in window:
             budget -= len(line) + 8
@@ -226,12 +129,6 @@ def _line_window(text: str, offset: int, limit: int, budget: int) -> list[str]:
     return lines
 
 
-def _cut_line(line: str) -> str:
-    if len(line) <= MAX_LINE_CHARS:
-        return line
-    return line[:MAX_LINE_CHARS] + f"... [line cut: {len(line):,} characters]"
-
-
 class WriteInput(BaseModel):
     file_path: str = Field(description=f"The absolute path to the file to write{_RELATIVE}")
     content: str = Field(description="The content to write to the file")
@@ -263,7 +160,7 @@ class WriteTool(_PathTool):
         existed = path.exists()
         change = None if hidden else write_change(path, content, shown)  # a diff would show the old text
         try:
-            _write_atomically(path, content.encode("utf-8"))
+            write_atomically(path, content.encode("utf-8"))
         except OSError as exc:
             raise ToolError(f"Cannot write {path}: {exc.strerror or exc}") from None
         lines = plural(count_lines(content), "line")
@@ -317,10 +214,10 @@ class EditTool(_PathTool):
             raise ToolError("old_string and new_string are the same, so there is nothing to change.")
         if args.old_string == "" and not path.exists():
             return WriteTool()._write(path, args.new_string, args.file_path, hidden)
-        decoded = decode_text(_read_bytes(path, MAX_EDIT_BYTES), path)
+        decoded = decode_text(read_bytes(path, MAX_EDIT_BYTES), path)
         edit = apply_edit(decoded.text, args.old_string, args.new_string, args.replace_all, path)
         try:
-            _write_atomically(path, edit.updated.encode(decoded.encoding))
+            write_atomically(path, edit.updated.encode(decoded.encoding))
         except OSError as exc:
             raise ToolError(f"Cannot write {path}: {exc.strerror or exc}") from None
         changed = _changed_lines(edit.old, edit.new) * edit.count
@@ -365,7 +262,7 @@ def apply_edit(text: str, old_string: str, new_string: str, replace_all: bool, p
 
 def current_text(path: Path) -> str:
     """A file's text as Edit reads it (regular files only, at most MAX_EDIT_BYTES); ToolError if not."""
-    return decode_text(_read_bytes(path, MAX_EDIT_BYTES), path).text
+    return decode_text(read_bytes(path, MAX_EDIT_BYTES), path).text
 
 
 def write_change(path: Path, content: str, shown: str) -> FileChange | None:
@@ -411,4 +308,4 @@ def _snippet(text: str, start: int, new: str) -> str:
     lines = split_lines(text)
     lo = max(first_line - SNIPPET_CONTEXT_LINES, 0)
     hi = min(first_line + span + SNIPPET_CONTEXT_LINES, len(lines))
-    return number_lines([_cut_line(line) for line in lines[lo:hi]], lo + 1)
+    return number_lines([cut_line(line) for line in lines[lo:hi]], lo + 1)

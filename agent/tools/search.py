@@ -20,7 +20,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.tools.base import FileVerdict, Tool, ToolContext, ToolError, ToolResult
-from agent.tools.files import BINARY_SNIFF_BYTES, plural
+from agent.tools.file_text import BINARY_SNIFF_BYTES, plural
 from agent.tools.grep_engine import Matcher, compile_matcher, scan
 from agent.tools.listing import SKIPPED_DIRS, GlobError, SurrogateSafeRegex, glob_to_regex, list_files
 from agent.tools.safe_open import UnsafeFileError, kind_of, open_regular
