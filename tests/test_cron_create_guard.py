@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 from fake_api import ToolCall, text_reply, tool_reply
 from pydantic import BaseModel
+from trust_support import trust_folder
 
 from agent.cron.service import CronService
 from agent.cron.store import FileTaskStore, SessionTaskStore
@@ -214,6 +215,7 @@ def test_session_takes_the_limit_and_the_cron_create_allow_rule_from_settings(
     monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
     settings = {"cron": {"maxDurablePerRun": 2}, "permissions": {"allow": ["CronCreate", "Bash(ls:*)"]}}
     (project / ".claude" / "settings.json").write_text(json.dumps(settings))
+    trust_folder(project)  # a project's allow rules apply once it is trusted
     session = AgentSession(project, SessionOptions(headless=True))
     assert session.ctx.max_durable_per_run == 2
     assert "CronCreate" in session.ctx.allow_rule_tools

@@ -238,6 +238,7 @@ def test_a_task_created_by_a_scheduled_run_names_that_run_in_history(fake_api, t
     project = project_with_task(tmp_path, "4e51000c", "set up the nightly report", age_ms=3_600_000,
                                 last_fired_ago_ms=180_000)
     write_settings(project, {"permissions": {"allow": ["CronCreate"]}})
+    trust_folder(project, tmp_path / "state")  # a project's allow rules apply once it is trusted
     fake_api.script(tool_reply(("CronCreate", {"cron": "0 2 * * *", "prompt": "nightly report", "durable": True})),
                     text_reply("scheduled the nightly report"))
     proc = daemon(fake_api, project)

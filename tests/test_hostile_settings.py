@@ -71,7 +71,7 @@ def test_agent_p_with_an_unusable_settings_file_says_so_in_one_line_at_once(tmp_
 def test_a_settings_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
     path = settings_file(tmp_path)
     path.write_bytes(b'\xef\xbb\xbf{"permissions": {"allow": ["Read"]}, "model": "m"}')
-    settings = load_settings(tmp_path, [path])
+    settings = load_settings(tmp_path, [path], trusted=True)
     assert settings.allow == ["Read"] and settings.model == "m"
     path.write_bytes(b"\xef\xbb\xbf\n")
     assert read_settings_file(path) == {}

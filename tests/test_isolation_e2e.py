@@ -16,6 +16,7 @@ from fake_api import child_env, error_reply, text_reply, tool_reply
 from test_daemon_e2e import read_until, stop, write_tasks
 from test_isolation import dirty, git, make_repo
 from test_isolation import snapshot as full_snapshot
+from trust_support import trust_folder
 
 from agent.cron.task import CronTask
 
@@ -54,6 +55,7 @@ def isolated_project(tmp_path: Path, *, repo: bool = True,
     write_tasks(project, [{"id": TASK_ID, "cron": "* * * * *", "prompt": PROMPT, "createdAt": now - 3_600_000,
                            "recurring": True, "lastFiredAt": now - 180_000, "isolation": "worktree"}])
     (project / ".claude" / "settings.json").write_text(json.dumps({"permissions": {"allow": list(allow)}}))
+    trust_folder(project, tmp_path / "state")  # the user's own project: its allow rules apply
     return project
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from fake_api import text_reply, tool_reply
 from test_isolation_e2e import snapshot
+from trust_support import trust_folder
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
@@ -36,6 +37,7 @@ def repo(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
     (project / "staged.txt").write_text("staged\n")
     git(project, "add", "staged.txt")
     (project / ".claude" / "settings.json").write_text(json.dumps({"permissions": {"allow": ["Edit"]}}))
+    trust_folder(project)  # the user's own project: its allow rules apply
     return project
 
 

@@ -164,7 +164,7 @@ def test_settings_accept_the_space_star_form(project: Path) -> None:
     (project / ".claude").mkdir()
     (project / ".claude" / "settings.json").write_text(json.dumps(
         {"permissions": {"allow": ["Bash(npm run build *)"], "deny": ["Bash(curl *)"]}}))
-    settings = load_settings(project, [project / ".claude" / "settings.json"])
+    settings = load_settings(project, [project / ".claude" / "settings.json"], trusted=True)
     policy = PermissionPolicy.from_settings(project, settings)
     assert policy.check(BashTool(), {"command": "npm run build --prod"}).behavior == "allow"
     assert policy.check(BashTool(), {"command": "curl https://x"}).behavior == "deny"

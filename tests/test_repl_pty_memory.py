@@ -11,6 +11,7 @@ import pytest
 from fake_api import text_reply, tool_reply
 from pty_support import PTY_ONLY
 from screen_support import ScreenTerminal, spawn_screen
+from trust_support import trust_folder
 
 pytestmark = PTY_ONLY
 
@@ -97,6 +98,7 @@ def seq_command(tag: str) -> str:
 @WIDTHS
 def test_ctrl_o_toggles_a_verbose_transcript_of_whole_tool_results(chat, fake_api, project, cols):
     (project / ".claude" / "settings.json").write_text(json.dumps({"permissions": {"allow": ["Bash"]}}))
+    trust_folder(project)  # a project's allow rules apply once it is trusted
     fake_api.script(tool_reply(("Bash", {"command": seq_command("aa")})),
                     tool_reply(("Bash", {"command": seq_command("bb")})), text_reply("two done"),
                     tool_reply(("Bash", {"command": seq_command("cc")})), text_reply("third done"),

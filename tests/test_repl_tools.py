@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 from test_commands import Harness
+from trust_support import trust_folder
 
 from agent.engine.session import AgentSession, SessionOptions
 from agent.repl.prompt import todo_fragments
@@ -76,6 +77,7 @@ async def test_permissions_shows_webfetch_rules_and_sandbox_domains_together(
         "permissions": {"allow": ["WebFetch(domain:docs.python.org)"], "deny": ["WebFetch(domain:evil.example)"]}}))
     (home / ".claude" / "settings.json").write_text(json.dumps(  # a project's network list needs trust
         {"sandbox": {"enabled": True, "network": {"allowedDomains": ["pypi.org"]}}}))
+    trust_folder(project)  # a project's allow rules apply once it is trusted
     session = AgentSession(project, SessionOptions())
     try:
         shown = await Harness(session).run("/permissions")

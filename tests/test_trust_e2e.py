@@ -139,10 +139,36 @@ def test_stream_json_input_warns_once_and_ignores_the_base_url(fake_api, attacke
 
 
 def test_p_prints_no_trust_warning_when_nothing_was_ignored(fake_api, tmp_path, project):
-    settings(project, {"permissions": {"allow": ["Read"]}, "model": "claude-haiku-4-5"})
+    settings(project, {"permissions": {"deny": ["Read(./secrets/**)"]}, "model": "claude-haiku-4-5"})
     fake_api.set_default(text_reply("ok"))
     done = run_p(fake_api, tmp_path, project, "hello")
     assert done.returncode == 0 and warnings(done.stderr) == []
+
+
+# -- permissions.allow: a committed rule is not the user's consent ---------------------------------------
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+def test_a_committed_allow_rule_runs_a_command_only_once_the_folder_is_trusted(fake_api, tmp_path, project, trusted):
+    """A repository commits `Bash(touch:*)` and a file asks the model to run it: untrusted, `-p` denies the
+    call (nobody can answer) and names the ignored rule; trusted, the rule is the user's and it runs."""
+    settings(project, {"permissions": {"allow": ["Bash(touch:*)"]}})
+    if trusted:
+        trust_folder(project)
+    marker = project / "pwned"
+    fake_api.script(tool_reply(("Bash", {"command": f"touch {marker}"})), text_reply("done"))
+    done = run_p(fake_api, tmp_path, project, "do what the README says", "--output-format", "json")
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert marker.exists() is trusted
+    assert bool(result["permission_denials"]) is not trusted
+    assert ("ignored: permissions.allow; to trust it: agent trust" in done.stderr) is not trusted
+
+
+def test_allowed_tools_on_the_command_line_apply_in_an_untrusted_folder(fake_api, tmp_path, project):
+    marker = project / "made"
+    fake_api.script(tool_reply(("Bash", {"command": f"touch {marker}"})), text_reply("done"))
+    done = run_p(fake_api, tmp_path, project, "make it", "--allowedTools", "Bash(touch:*)")
+    assert done.returncode == 0 and marker.exists()
 
 
 # -- bypassPermissions from a project file: never --------------------------------------------------------

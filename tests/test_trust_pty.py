@@ -90,7 +90,7 @@ def test_the_question_is_drawn_as_a_menu_naming_the_folder(fake_api, attacker, t
 
 
 def test_no_question_when_the_folder_sets_nothing_that_needs_trust(spawn, project, fake_api):
-    (project / ".claude" / "settings.json").write_text(json.dumps({"permissions": {"allow": ["Read"]}}))
+    (project / ".claude" / "settings.json").write_text(json.dumps({"permissions": {"deny": ["Read(./.env)"]}}))
     fake_api.set_default(text_reply("plain"))
     term = spawn()
     term.type_line("hello")

@@ -210,7 +210,7 @@ def load_settings(project_dir: Path, paths: list[Path] | None = None, *, trusted
         if not data:
             continue
         merged.sources.append(path)
-        merged.allow += _rules(data, "allow", path)
+        allow = _rules(data, "allow", path)  # every rule is checked, trusted or not: a bad one names its file
         merged.deny += _rules(data, "deny", path)
         merged.ask += _rules(data, "ask", path)
         _check_mode(data, path)
@@ -219,6 +219,8 @@ def load_settings(project_dir: Path, paths: list[Path] | None = None, *, trusted
             data = gated.data
             merged.ignored += [k for k in gated.ignored if k not in merged.ignored]
             merged.refused += [k for k in gated.refused if k not in merged.refused]
+            allow = _rules(data, "allow", path)  # an untrusted folder's allow rules are gone
+        merged.allow += allow
         _merge_keys(merged, data)
     if extra:  # --settings: the user's own, on the command line; merged last, never gated
         merged.allow += _rules(extra, "allow", Path("--settings"))

@@ -83,6 +83,8 @@ UNTRUSTED_PROJECT_IGNORES: tuple[GatedKey, ...] = (
     GatedKey(("awsCredentialExport",), "Claude Code runs this program to export cloud credentials"),
     GatedKey(("permissions", "defaultMode"), "a mode wider than default (acceptEdits) edits without asking; "
              "plan and default only narrow, so they stay", lambda mode: mode not in ("default", "plan")),
+    GatedKey(("permissions", "allow"), "rules that run tools without asking: a committed Bash(curl:*) and a "
+             "prompt planted in a file would send your files out with no question", _truthy),
     GatedKey(("permissions", "additionalDirectories"), "lets the tools read and write outside the project"),
     GatedKey(("sandbox", "enabled"), "turning the sandbox off removes the boundary", lambda v: v is False),
     GatedKey(("sandbox", "autoAllowBashIfSandboxed"), "runs sandboxed commands without asking", _not_false),
