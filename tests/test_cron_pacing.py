@@ -135,17 +135,23 @@ async def test_max_starts_per_minute_comes_from_settings(tmp_path):
     assert [f.task.id for f in fired] == [f"{n:08x}" for n in range(6)]  # three more, in order
 
 
-async def test_a_backlog_slot_overtaken_by_the_next_is_recorded_skipped_not_lost(tmp_path):
-    """Every-minute tasks waiting in the paced backlog when their next slot comes: the slot they waited
-    with goes to `on_commit` as a skipped fire (the runs layer records it), never delivered, and the
-    task runs its next slot on time, so no slot is left without a record."""
-    write_file(tmp_path, many(15, last=T0 - 10 * MIN), settings={"cron": {"maxStartsPerMinute": 10}})
-    clock, fired, committed = Clock(T0 + 30_000), [], []
+def backlog_of(project: Path, count: int, now: int) -> tuple[Clock, list, list, CronScheduler]:
+    """`count` every-minute tasks overdue at start-up, paced ten a minute; what is delivered and what goes
+    to `on_commit` (skipped fires included) are collected."""
+    write_file(project, many(count, last=T0 - 10 * MIN), settings={"cron": {"maxStartsPerMinute": 10}})
+    clock, fired, committed = Clock(now), [], []
 
     async def on_commit(fires):
         committed.extend(fires)
 
-    sched = make(tmp_path, clock, fired, on_commit=on_commit)
+    return clock, fired, committed, make(project, clock, fired, on_commit=on_commit)
+
+
+async def test_a_backlog_slot_overtaken_by_the_next_is_recorded_skipped_not_lost(tmp_path):
+    """Every-minute tasks waiting in the paced backlog when their next slot comes: the slot they waited
+    with goes to `on_commit` as a skipped fire (the runs layer records it), never delivered, and the
+    task runs its next slot on time, so no slot is left without a record."""
+    clock, fired, committed, sched = backlog_of(tmp_path, 15, T0 + 30_000)
     await sched.tick()
     assert len(fired) == 10 and not any(f.skipped for f in committed)
     while clock.now < T0 + MIN + 1_000:
@@ -246,13 +252,7 @@ async def test_fires_on_time_are_not_paced_only_a_backlog_is(tmp_path):
 async def test_a_pause_of_the_process_that_passes_a_waiting_slot_records_it_skipped(tmp_path):
     """SIGSTOP (or a laptop's sleep) while backlog tasks wait: the pause moves every due time on to the
     latest slot (catch-up), and the slot they waited with is recorded skipped, not dropped."""
-    write_file(tmp_path, many(12, last=T0 - 10 * MIN), settings={"cron": {"maxStartsPerMinute": 10}})
-    clock, fired, committed = Clock(T0 + 20_000), [], []
-
-    async def on_commit(fires):
-        committed.extend(fires)
-
-    sched = make(tmp_path, clock, fired, on_commit=on_commit)
+    clock, fired, committed, sched = backlog_of(tmp_path, 12, T0 + 20_000)
     await sched.tick()
     assert len(fired) == 10
     clock.now = T0 + 2 * MIN + 5_000  # frozen for 105 s: slots T0 + 1 min and T0 + 2 min passed
