@@ -95,8 +95,8 @@ class Repl:
         self.turns = TurnRunner(self, self._ready)
         self.asker = PermissionAsker(self, self.turns.scheduled_item)
         self.chat = ChatConversation(args, self.renderer, session=lambda: self.session, emit=self._emit,
-                                     ask=self.asker.ask, durable=self._owns_schedule,
-                                     session_id=session_id, resume_from=resume_from)
+                                     ask=self.asker.ask, session_id=session_id, resume_from=resume_from,
+                                     durable=lambda: self.scheduler is not None and self.scheduler.is_owner)
         self._tasks: list[asyncio.Task] = []
         self._exit_requested = False
         self.last_ctrl_c = 0.0
@@ -253,9 +253,10 @@ class Repl:
     def conversation(self) -> Conversation | None:
         return self.chat.get()
 
-    def _owns_schedule(self) -> bool:
-        """This chat runs the durable tasks too (/loop 10m): its prompt cache is kept for an hour."""
-        return self.scheduler is not None and self.scheduler.is_owner
+    @property
+    def session_id(self) -> str | None:
+        """The saved session this chat writes (/resume leaves it out of its list)."""
+        return self.chat.session_id
 
     def _emit(self, event: Event) -> None:
         if self.runs is not None:

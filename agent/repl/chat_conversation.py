@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 class ChatConversation:
     """`current` is the conversation (None until made); `resumed` the saved one it takes when made;
-    `session` gives the chat's session, once built."""
+    `session` gives the chat's session, once built; `durable` says whether this chat runs the durable
+    tasks too, which keeps its prompt cache for an hour (/loop 10m)."""
 
     def __init__(self, args: argparse.Namespace, renderer: Renderer, *, session: Callable[[], AgentSession | None],
                  emit: Callable[[Any], None], ask: Callable[..., Any], durable: Callable[[], bool],
@@ -58,13 +59,14 @@ class ChatConversation:
         return None
 
     def make(self) -> Conversation:
+        """A conversation under this chat's session id; a resumed transcript's history goes into it."""
         from agent.engine.transcript import new_session_id, resume_into
 
         session = self.session()
         assert session is not None
         self.session_id = self.session_id or new_session_id()
         conversation = session.new_conversation(emit=self.emit, asker=self.ask, session_id=self.session_id)
-        conversation.cache_ttl = lambda: session.prompt_cache_ttl(durable=self.durable())  # /loop 10m: 1 hour
+        conversation.cache_ttl = lambda: session.prompt_cache_ttl(durable=self.durable())
         if self.resumed is not None:
             resume_into(conversation, self.resumed, fork=bool(getattr(self.args, "fork_session", False)))
             conversation.session_source = "resume"

@@ -99,14 +99,21 @@ async def _load_in_order(host: LoadHost) -> None:
             renderer.warn(problem)
     await start_scheduler(host)
     host.custom_commands()  # problems with .claude/commands files, shown once
-    host.model_name = session.model
-    problem = await asyncio.to_thread(host.chat.load_client)
+    problem = await asyncio.to_thread(_load_model_client, host, session)
     if problem:
         renderer.error(problem)
     if session.mcp.awaiting:  # after start-up: the prompt does not wait for the answers
         from agent.repl.mcp_question import ask_mcp_approvals
 
         host.spawn(ask_mcp_approvals(session, host.questions, renderer), name="mcp-approval")
+
+
+def _load_model_client(host: LoadHost, session: AgentSession) -> str | None:
+    """In a worker thread: the model's name, then the conversation (importing the SDK). The name is set
+    here, not on the loop, so the toolbar does not show it at the very next redraw, well before the client
+    is there. The error text, if any."""
+    host.model_name = session.model
+    return host.chat.load_client()
 
 
 def route_mcp_reports(session: AgentSession, renderer: Renderer) -> None:
