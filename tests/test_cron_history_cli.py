@@ -156,8 +156,8 @@ def chat_with_history(project: Path) -> tuple[Repl, RunHistory, io.StringIO]:
     db = db_of(project)
     repl.recorder = RunRecorder.for_session(repl.session, source="chat")
     repl.recorder._history = db
-    repl.runs = ChatScheduledRuns(repl.recorder, repl.renderer, repl._stop_turn, repl.session.cron,
-                                  retry_later=repl._on_fire)
+    repl.runs = ChatScheduledRuns(repl.recorder, repl.renderer, repl.stop_turn, repl.session.cron,
+                                  retry_later=repl.on_fire)
     repl._ready.set()
     return repl, db, out
 
@@ -169,11 +169,11 @@ class AnsweringConversation:
 
 async def test_a_scheduled_fire_in_the_chat_is_recorded_and_a_paused_one_is_not_run(project):
     repl, db, out = chat_with_history(project)
-    repl._conversation = AnsweringConversation()  # type: ignore[assignment]
-    processor = asyncio.create_task(repl._process_queue())
+    repl.chat.current = AnsweringConversation()  # type: ignore[assignment]
+    processor = asyncio.create_task(repl.turns.process_queue())
     try:
         task = SimpleNamespace(id="cccc0003", prompt="check", cron="* * * * *", model_extra={})
-        repl._on_fire(SimpleNamespace(task=task, fired_ms=NOW, due_ms=NOW - 100, durable=False))
+        repl.on_fire(SimpleNamespace(task=task, fired_ms=NOW, due_ms=NOW - 100, durable=False))
         while not db.runs():
             await asyncio.sleep(0.01)
         while repl.is_busy() or db.runs()[0].status == "running":
@@ -181,7 +181,7 @@ async def test_a_scheduled_fire_in_the_chat_is_recorded_and_a_paused_one_is_not_
         [run] = db.runs()
         assert (run.status, run.source, run.result, run.scheduled_at) == ("ok", "chat", "all green", NOW - 100)
         db.set_state(TaskState("cccc0003", paused=True, last_error="x"), NOW)
-        repl._on_fire(SimpleNamespace(task=task, fired_ms=NOW, due_ms=NOW, durable=False))
+        repl.on_fire(SimpleNamespace(task=task, fired_ms=NOW, due_ms=NOW, durable=False))
         while len(db.runs()) < 2:
             await asyncio.sleep(0.01)
         assert db.runs()[0].status == "paused"
@@ -210,12 +210,12 @@ class HungryConversation:
 async def test_a_chat_run_past_max_tokens_per_run_is_stopped_recorded_error_and_max_turns_restored(project):
     repl, db, out = chat_with_history(project)
     conversation = HungryConversation(repl._emit)
-    repl._conversation = conversation  # type: ignore[assignment]
-    processor = asyncio.create_task(repl._process_queue())
+    repl.chat.current = conversation  # type: ignore[assignment]
+    processor = asyncio.create_task(repl.turns.process_queue())
     try:
         task = SimpleNamespace(id="dddd0004", prompt="big", cron="* * * * *",
                                model_extra={"maxTokensPerRun": 1000, "maxTurns": 4})
-        repl._on_fire(SimpleNamespace(task=task, fired_ms=NOW, due_ms=NOW, durable=False))
+        repl.on_fire(SimpleNamespace(task=task, fired_ms=NOW, due_ms=NOW, durable=False))
         await until_recorded(db)
         [run] = db.runs()
         assert run.status == "error" and "maxTokensPerRun" in run.error
@@ -245,12 +245,12 @@ async def test_a_transient_failure_in_the_chat_is_retried_later_as_the_same_run_
     (project / ".claude" / "settings.json").write_text(json.dumps({"cron": {"retry": {"attempts": 2,
                                                                                        "backoffS": 0.2}}}))
     repl, db, out = chat_with_history(project)
-    conversation = repl._conversation = OverloadedOnceConversation()  # type: ignore[assignment]
-    processor = asyncio.create_task(repl._process_queue())
+    conversation = repl.chat.current = OverloadedOnceConversation()  # type: ignore[assignment]
+    processor = asyncio.create_task(repl.turns.process_queue())
     try:
         now = int(time.time() * 1000)
         task = CronTask(id="eeee0005", prompt="check", cron="0 0 1 1 *", createdAt=now, recurring=True)
-        repl._on_fire(SimpleNamespace(task=task, fired_ms=now, due_ms=now, durable=False))
+        repl.on_fire(SimpleNamespace(task=task, fired_ms=now, due_ms=now, durable=False))
         for _ in range(300):
             if conversation.turns == 1 and not repl.is_busy():
                 break

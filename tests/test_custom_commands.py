@@ -160,46 +160,46 @@ def test_p_init_lists_builtin_and_custom_commands(fake_api, project):
 async def test_typed_custom_command_runs_its_expanded_text(repl, tmp_path):  # noqa: F811
     write_command(repl.project, "greet.md", "Say hello to $ARGUMENTS")
     await repl._submit("/greet the team")
-    await repl._conversation.started.wait()
-    assert repl._conversation.prompts[0][0] == "Say hello to the team"
-    repl._conversation.release.set()
+    await repl.chat.current.started.wait()
+    assert repl.chat.current.prompts[0][0] == "Say hello to the team"
+    repl.chat.current.release.set()
 
 
 async def test_scheduled_fire_of_a_command_prompt_expands_it_at_every_fire(repl):  # noqa: F811
     write_command(repl.project, "check-tests.md", "run the tests v1")
-    repl._conversation.release.set()
-    repl._on_fire(fired("a1b2c3d4", "/check-tests", 0))
+    repl.chat.current.release.set()
+    repl.on_fire(fired("a1b2c3d4", "/check-tests", 0))
     await settle()
     write_command(repl.project, "check-tests.md", "run the tests v2")
-    repl._on_fire(fired("a1b2c3d4", "/check-tests", 0))
+    repl.on_fire(fired("a1b2c3d4", "/check-tests", 0))
     for _ in range(100):  # the run is recorded in a worker thread first (queued, then running)
-        if len(repl._conversation.prompts) == 2:
+        if len(repl.chat.current.prompts) == 2:
             break
         await asyncio.sleep(0.05)
-    assert [p for p, _ in repl._conversation.prompts] == ["run the tests v1", "run the tests v2"]
+    assert [p for p, _ in repl.chat.current.prompts] == ["run the tests v1", "run the tests v2"]
 
 
 async def test_loop_with_a_command_prompt_runs_the_command_text(repl):  # noqa: F811
     write_command(repl.project, "check-tests.md", "run the tests")
-    repl._conversation.release.set()
+    repl.chat.current.release.set()
     await repl._submit("/loop 5m /check-tests")
     await settle()
-    assert repl._conversation.prompts[0][0] == "run the tests"
+    assert repl.chat.current.prompts[0][0] == "run the tests"
     assert repl.session.session_store.load().tasks[0].prompt == "/check-tests"
 
 
 async def test_a_fire_whose_command_file_is_gone_fails_clearly_and_sends_nothing(repl):  # noqa: F811
-    repl._on_fire(fired("a1b2c3d4", "/check-tests", 0))
+    repl.on_fire(fired("a1b2c3d4", "/check-tests", 0))
     await settle()
-    assert repl._conversation.prompts == []
+    assert repl.chat.current.prompts == []
     out = repl.out.getvalue()
     assert "scheduled task a1b2c3d4 failed" in out and "/check-tests is not a custom command" in out
 
 
 async def test_a_scheduled_builtin_command_fails_saying_it_runs_only_when_typed(repl):  # noqa: F811
-    repl._on_fire(fired("a1b2c3d4", "/compact", 0))
+    repl.on_fire(fired("a1b2c3d4", "/compact", 0))
     await settle()
-    assert repl._conversation.prompts == []
+    assert repl.chat.current.prompts == []
     assert "/compact is a built-in chat command" in repl.out.getvalue()
 
 
@@ -218,7 +218,7 @@ async def test_builtin_wins_over_a_file_with_the_same_name_and_the_chat_warns(re
     await settle()
     out = repl.out.getvalue()
     assert "built-in command" in out
-    assert repl._conversation.prompts == []
+    assert repl.chat.current.prompts == []
 
 
 # ------------------------------------------------------------------------------------- the daemon

@@ -187,14 +187,14 @@ async def test_the_chat_question_for_a_read_denied_edit_shows_no_diff(tmp_path, 
 
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     repl = Repl(argparse.Namespace(), project, out=io.StringIO(), env={"HOME": str(tmp_path / "home")})
-    repl._current = QueuedPrompt("edit", Priority.NEXT, source="user")
+    repl.turns.current = QueuedPrompt("edit", Priority.NEXT, source="user")
     args = EditTool().parse_input({"file_path": ".env", "old_string": "DEBUG=0", "new_string": "DEBUG=1"})
     shown = {}
     for name, policy in (("hidden", policy_for(project)), ("plain", policy_for(project, deny=()))):
         decision = policy.check(EditTool(), args)
         if name == "plain":
             decision = type(decision)("ask", "needs your permission")
-        asking = asyncio.create_task(repl._ask(EditTool(), args, decision))
+        asking = asyncio.create_task(repl.asker.ask(EditTool(), args, decision))
         for _ in range(200):
             await asyncio.sleep(0.01)
             if repl.questions.current is not None:

@@ -17,7 +17,8 @@ from prompt_toolkit.document import Document
 from agent.engine.queue import Priority, QueuedPrompt
 from agent.engine.session import AgentSession, SessionOptions
 from agent.permissions.policy import Decision
-from agent.repl.app import UNATTENDED_ANSWER_S, Repl, unattended_answer_s
+from agent.repl.app import Repl
+from agent.repl.asking import UNATTENDED_ANSWER_S, unattended_answer_s
 from agent.repl.prompt import (
     SlashCompleter,
     TerminalSink,
@@ -59,9 +60,9 @@ async def repl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
                 unattended_answer_s=0.05)
     repl.out = out  # type: ignore[attr-defined]
     repl.session = AgentSession(project, SessionOptions())
-    repl._conversation = BlockingConversation()  # type: ignore[assignment]
+    repl.chat.current = BlockingConversation()  # type: ignore[assignment]
     repl._ready.set()
-    processor = asyncio.create_task(repl._process_queue())
+    processor = asyncio.create_task(repl.turns.process_queue())
     yield repl
     processor.cancel()
     await asyncio.gather(processor, return_exceptions=True)
@@ -73,11 +74,11 @@ async def settle() -> None:
 
 
 async def test_prompt_typed_during_a_turn_runs_after_it_and_before_a_scheduled_fire(repl):
-    conv = repl._conversation
+    conv = repl.chat.current
     await repl._submit("first")
     await conv.started.wait()
     await repl._submit("typed meanwhile")
-    repl._on_fire(fired("a1b2c3d4", "scheduled check", 0))
+    repl.on_fire(fired("a1b2c3d4", "scheduled check", 0))
     assert repl.is_busy()
     assert [(i.text, i.priority) for i in repl.queue] == [("typed meanwhile", Priority.NEXT),
                                                          ("scheduled check", Priority.LATER)]
@@ -93,24 +94,24 @@ async def test_busy_while_a_turn_runs_or_the_queue_holds_anything(repl):
     assert not repl.is_busy()
     repl.queue.put(QueuedPrompt("x", Priority.LATER))
     assert repl.is_busy()
-    await repl._conversation.started.wait()
+    await repl.chat.current.started.wait()
     assert repl.is_busy() and not repl.queue  # running now
-    repl._conversation.release.set()
+    repl.chat.current.release.set()
     while repl.is_busy():
         await asyncio.sleep(0.01)
 
 
 async def test_fire_while_idle_starts_its_turn_without_any_input(repl):
     when = int(datetime(2025, 11, 23, 9, 3).timestamp() * 1000)
-    repl._on_fire(fired("0badc0de", "check the deploy", when))
-    await asyncio.wait_for(repl._conversation.started.wait(), 2)
+    repl.on_fire(fired("0badc0de", "check the deploy", when))
+    await asyncio.wait_for(repl.chat.current.started.wait(), 2)
     await settle()
     assert "Running scheduled task (Nov 23 9:03 AM): check the deploy" in repl.out.getvalue()
 
 
 async def test_ctrl_c_in_a_scheduled_turn_cancels_it_and_says_how_to_stop_the_schedule(repl):
-    repl._on_fire(fired("0badc0de", "poll", 0))
-    await repl._conversation.started.wait()
+    repl.on_fire(fired("0badc0de", "poll", 0))
+    await repl.chat.current.started.wait()
     repl.on_ctrl_c(Buffer())
     while repl.is_busy():
         await asyncio.sleep(0.01)
@@ -135,9 +136,10 @@ def tool_and_decision():
 
 
 async def test_question_in_a_scheduled_turn_with_no_answer_says_nobody_was_at_the_terminal(repl):
-    repl._current = QueuedPrompt("poll the deploy", Priority.LATER, source="cron", task=fired("0badc0de", "poll", 0))
+    repl.turns.current = QueuedPrompt("poll the deploy", Priority.LATER, source="cron",
+                                      task=fired("0badc0de", "poll", 0))
     tool, decision = tool_and_decision()
-    asking = asyncio.create_task(repl._ask(tool, None, decision))
+    asking = asyncio.create_task(repl.asker.ask(tool, None, decision))
     await settle()
     shown = "".join(text for _, text in repl.questions.fragments())
     assert "Scheduled task 0badc0de asks (poll the deploy)" in shown and "s left to answer" in shown
@@ -147,10 +149,10 @@ async def test_question_in_a_scheduled_turn_with_no_answer_says_nobody_was_at_th
 
 
 async def test_question_in_a_user_turn_waits_and_yes_for_session_adds_the_rule(repl):
-    repl._current = QueuedPrompt("run tests", Priority.NEXT, source="user")
+    repl.turns.current = QueuedPrompt("run tests", Priority.NEXT, source="user")
     repl.questions.grace_s = 0.0
     tool, decision = tool_and_decision()
-    answer = asyncio.create_task(repl._ask(tool, None, decision))
+    answer = asyncio.create_task(repl.asker.ask(tool, None, decision))
     await asyncio.sleep(0.1)  # longer than the unattended timeout: a user turn waits
     assert not answer.done() and repl.questions.current is not None
     assert repl.renderer.waiting
@@ -162,11 +164,11 @@ async def test_question_in_a_user_turn_waits_and_yes_for_session_adds_the_rule(r
 async def test_delete_option_in_a_scheduled_question_deletes_the_task_and_refuses(repl):
     created = repl.session.cron.create("*/5 * * * *", "poll", recurring=True, durable=False)
     task_id = created.task.id
-    repl._current = QueuedPrompt("poll", Priority.LATER, source="cron", task=fired(task_id, "poll", 0))
+    repl.turns.current = QueuedPrompt("poll", Priority.LATER, source="cron", task=fired(task_id, "poll", 0))
     repl.unattended_answer_s = 30
     repl.questions.grace_s = 0.0
     tool, decision = tool_and_decision()
-    asking = asyncio.create_task(repl._ask(tool, None, decision))
+    asking = asyncio.create_task(repl.asker.ask(tool, None, decision))
     await settle()
     repl.questions.key_press("4", "4")
     answer = await asking
@@ -243,7 +245,7 @@ async def test_toolbar_shows_model_next_fire_and_queue_length(repl):
     due = time.time_ns() // 1_000_000 + 250_500
     repl.scheduler = SimpleNamespace(next_fire_time=lambda: (task, due))
     repl.model_name = "claude-sonnet-4-6"
-    repl._conversation.release.set()
+    repl.chat.current.release.set()
     repl.queue.put(QueuedPrompt("a", Priority.LATER))
     repl.queue.put(QueuedPrompt("b", Priority.LATER))
     text = toolbar_fragments(repl)[0][1]

@@ -152,12 +152,12 @@ async def starting_repl(project: Path):
     repl = Repl(argparse.Namespace(prompt=None), project, out=out, env={"HOME": os.environ["HOME"]})
     repl.renderer = Renderer(TerminalSink(out), color=False, width=lambda: 400)
     repl.out = out  # type: ignore[attr-defined]
-    processor = asyncio.create_task(repl._process_queue())
+    processor = asyncio.create_task(repl.turns.process_queue())
 
     def finish_start() -> ModeRecordingConversation:
         repl.session = AgentSession(project, SessionOptions())
         conversation = ModeRecordingConversation(repl.session)
-        repl._conversation = conversation  # type: ignore[assignment]
+        repl.chat.current = conversation  # type: ignore[assignment]
         repl._ready.set()
         return conversation
 
@@ -266,11 +266,11 @@ def cli_main():
 
 
 def test_prompt_argument_with_a_terminal_opens_the_chat_with_it(project, monkeypatch):
-    import agent.repl.app
+    import agent.repl.launch
 
     seen = []
     monkeypatch.setattr("sys.stdin", SimpleNamespace(isatty=lambda: True))
-    monkeypatch.setattr(agent.repl.app, "run_repl", lambda args, folder: seen.append((args.prompt, folder)) or 0)
+    monkeypatch.setattr(agent.repl.launch, "run_repl", lambda args, folder: seen.append((args.prompt, folder)) or 0)
     assert cli_main()(["--cwd", str(project), "fix the test"]) == 0
     assert seen == [("fix the test", project.resolve())]
 

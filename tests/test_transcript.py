@@ -246,8 +246,8 @@ async def test_chat_resume_restores_history_and_session_tasks(project, tmp_path,
     repl = Repl(argparse.Namespace(), project, out=out, env={"HOME": str(tmp_path / "home")},
                 session_id=SID, resume_from=path)
     repl.session = AgentSession(project, SessionOptions())
-    assert repl._load_resumed() is None
-    conversation = repl._new_conversation()
+    assert repl.chat.load_resumed() is None
+    conversation = repl.chat.make()
     assert [m["role"] for m in conversation.history] == ["user", "assistant"]
     assert [t.prompt for t in repl.session.session_store.load().tasks] == ["check the build"]
     assert conversation.transcript.path == path

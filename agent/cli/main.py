@@ -167,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.prompt is not None and not sys.stdin.isatty():
             raise UsageError('agent: the chat needs a terminal; without one, a prompt needs -p (agent -p "...")')
         _check_settings_rules(project)
-        from agent.repl.app import run_repl
+        from agent.repl.launch import run_repl
 
         return run_repl(args, project)
     except UsageError as exc:

@@ -2,7 +2,7 @@
 
 Chosen before the chat starts (`agent -r`: the arrow-key picker of session_picker, erased when done;
 `agent -c`: the newest chat session, never a `-p` run). The chat then loads the transcript in its
-background start-up (`Repl._load`) and shows the last messages (resume_view) above the prompt.
+background start-up (`loading.load_chat`) and shows the last messages (resume_view) above the prompt.
 """
 
 from __future__ import annotations
