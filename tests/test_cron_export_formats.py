@@ -122,8 +122,10 @@ def test_systemd_analyze_verify_accepts_the_units_without_warnings(tmp_path: Pat
 def test_a_hostile_prompt_survives_yaml_and_kubernetes_expansion() -> None:
     document = yaml.safe_load(render("kubernetes", TASKS[0], context())[0][0][1])
     container = document["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
-    assert container["command"] == ["agent"]
-    assert [k8s_expand(arg) for arg in container["args"]] == agent_args(TASKS[0])
+    assert container["command"] == ["sh", "-c"]
+    [script] = [k8s_expand(arg) for arg in container["args"]]
+    # the pod trusts its own checkout first (its trust store starts empty), then runs the task by id only
+    assert script == f"agent trust . >/dev/null && exec agent {' '.join(agent_args(TASKS[0]))}"
 
 
 def test_the_cronjob_has_the_fields_kubernetes_needs() -> None:

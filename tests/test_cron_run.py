@@ -102,3 +102,43 @@ def test_the_exported_crontab_line_run_under_env_i_records_its_run_in_the_histor
     assert run["result"] == "deploy fine, from cron"
     logs = list((tmp_path / "state" / "agent" / "logs").glob("agent-task-c7a00006.log"))
     assert logs and json.loads(logs[0].read_text().splitlines()[-1])["runId"] == run["runId"]
+
+
+def test_the_exported_workflow_trusts_its_checkout_so_the_repository_s_allow_rules_apply(fake_api, tmp_path):
+    """A runner starts with an empty trust store: without the workflow's trust step the repository's
+    `Edit` rule is ignored (the write is denied); with it, the run writes as the daemon of a user who
+    trusts the folder would."""
+    import os
+
+    import yaml
+    from fake_api import tool_reply
+
+    project = project_with_task(tmp_path, "c7a00007", "write the report", age_ms=3_600_000,
+                                last_fired_ago_ms=600_000)
+    tasks_file = project / ".claude" / "scheduled_tasks.json"
+    tasks_file.write_text(tasks_file.read_text().replace("* * * * *", "*/10 * * * *"))  # GitHub's 5-minute floor
+    write_settings(project, {"permissions": {"allow": ["Edit"]}})
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "agent").write_text(f'#!/bin/sh\nexec {sys.executable} -m agent "$@"\n')
+    (bin_dir / "agent").chmod(0o755)
+    env = state_env(fake_api, project, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    exported = subprocess.run([sys.executable, "-m", "agent", "cron", "export", "--format", "github-actions",
+                               "--timezone", "UTC", "--cwd", str(project)], env=env, capture_output=True,
+                              text=True, timeout=60)
+    assert exported.returncode == 0, exported.stderr
+    steps = {step.get("name"): step.get("run") for step in
+             yaml.safe_load(exported.stdout)["jobs"]["run"]["steps"]}
+    report = project / "report.txt"
+
+    def run_steps(*names: str) -> dict:
+        fake_api.script(tool_reply(("Write", {"file_path": str(report), "content": "all fine\n"})),
+                        text_reply("written"))
+        for name in names:
+            subprocess.run(["bash", "-e", "-c", steps[name]], cwd=project, env=env, capture_output=True,
+                           text=True, timeout=120)
+        return history(fake_api, project)[0]
+
+    assert run_steps("Run the task")["status"] == "denied" and not report.exists()
+    assert run_steps("Trust the checkout (its .claude/settings.json rules apply)", "Run the task")["status"] == "ok"
+    assert report.read_text() == "all fine\n"

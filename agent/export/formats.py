@@ -76,6 +76,12 @@ def agent_args(task: ExportTask) -> list[str]:
     return ["cron", "run", task.id]
 
 
+# A job on another machine (a pod, a runner) starts with an empty trust store: it trusts its own checkout
+# first, so the repository's allow rules apply there as they do in the daemon of a user who trusts it.
+# Exporting is that user's decision; crontab and systemd jobs run here, with this user's trust store.
+TRUST_CHECKOUT = "agent trust . >/dev/null"
+
+
 def _unit_name(task: ExportTask) -> str:
     return f"agent-task-{task.id}"
 
@@ -189,7 +195,7 @@ def render_kubernetes(task: ExportTask, ctx: ExportContext) -> list[tuple[str, s
     name = _unit_name(task)
     container = {
         "name": "agent", "image": ctx.image, "workingDir": K8S_PROJECT_DIR,
-        "command": ["agent"], "args": [k8s_escape(arg) for arg in agent_args(task)],
+        "command": ["sh", "-c"], "args": [k8s_escape(f"{TRUST_CHECKOUT} && exec {_run_command(task)}")],
         "env": [{"name": "ANTHROPIC_API_KEY",
                  "valueFrom": {"secretKeyRef": {"name": K8S_SECRET[0], "key": K8S_SECRET[1]}}}],
         "resources": K8S_RESOURCES,
@@ -260,6 +266,7 @@ def render_github_actions(task: ExportTask, ctx: ExportContext) -> tuple[list[tu
     branch, pull_request = _pr_steps(task)
     if task.isolation:
         steps.append(branch)
+    steps.append({"name": "Trust the checkout (its .claude/settings.json rules apply)", "run": TRUST_CHECKOUT})
     steps.append({"name": "Run the task", "env": {"ANTHROPIC_API_KEY": "${{ secrets.ANTHROPIC_API_KEY }}"},
                   "run": _run_command(task)})
     if task.isolation:

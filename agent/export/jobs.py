@@ -22,6 +22,8 @@ from typing import Any
 
 from agent.export.calendar import ExportError
 from agent.export.formats import ExportContext, ExportTask, render, render_crontab
+from agent.settings.gate import trust_command
+from agent.settings.trust import is_trusted
 
 _ZONEINFO_MARK = "zoneinfo/"
 _INTERVAL_SAMPLE = 50  # fires looked at for the shortest interval of a schedule
@@ -175,6 +177,9 @@ def export_jobs(project: Path, fmt: str, ids: list[str], *, zone: tzinfo, zone_n
             files += rendered
             if note:
                 warn(f"task {task.id}: {note}")
+    if fmt in ("crontab", "systemd") and not is_trusted(project):
+        warn(f"this folder is not trusted, so its allow rules will not apply to these jobs (they run here, "
+             f"with your trust store); to trust it: {trust_command(project)}")
     if fmt in ("kubernetes", "github-actions") and (project / ".claude" / "settings.local.json").exists():
         warn("permission rules in .claude/settings.local.json and ~/.claude/settings.json stay on this machine; "
              "the exported jobs use the repository's .claude/settings.json")
