@@ -149,7 +149,6 @@ def test_an_mcp_prompt_is_a_slash_command(fake_api, project, tmp_path):
 
 
 def test_a_daemon_fire_gets_the_users_mcp_servers(fake_api, tmp_path):
-    import time
 
     from test_daemon_e2e import project_with_task, read_until, start_daemon, stop
 
@@ -160,13 +159,11 @@ def test_a_daemon_fire_gets_the_users_mcp_servers(fake_api, tmp_path):
     (user_dir / "agent-mcp.json").write_text(json.dumps({"mcpServers": {"gh": stdio_entry()}}))
     (user_dir / "settings.json").write_text(json.dumps({"permissions": {"allow": ["mcp__gh"]}}))
     fake_api.script(tool_reply(("mcp__gh__echo", {"text": "issue 7"})), text_reply("one new issue"))
-    started = time.monotonic()
     proc = start_daemon(fake_api, project)
     try:
-        read_until(proc, "task da3e00cc done", timeout=90)
+        read_until(proc, "task da3e00cc done", timeout=90)  # the bound: fails the test if the run never ends
     finally:
         stop(proc)
-    assert time.monotonic() - started < 90
     result = fake_api.requests[1].tool_results()[0]
     assert "echo: issue 7" in json.dumps(result) and not result.get("is_error")
 
