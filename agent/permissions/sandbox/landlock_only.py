@@ -131,16 +131,9 @@ def main() -> None:
         kill_leftovers()
         os._exit(128 + _signal.SIGTERM)
 
-    for sig in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP):
-        _signal.signal(sig, stop)
-    while True:
-        try:
-            _, status = os.waitpid(child, 0)
-            break
-        except InterruptedError:
-            continue
+    status = native.wait_exit_status(child, stop)
     kill_leftovers()
-    os._exit(128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status))
+    os._exit(status)
 
 
 if __name__ == "__main__":

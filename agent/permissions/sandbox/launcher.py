@@ -153,17 +153,7 @@ def wait_for(child: int) -> int:
             os.kill(child, _signal.SIGKILL)  # pid 1 of the namespace: everything in it dies
         except ProcessLookupError:
             pass
-    for sig in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP):
-        _signal.signal(sig, kill_sandbox)
-    while True:
-        try:
-            _, status = os.waitpid(child, 0)
-            break
-        except InterruptedError:
-            continue
-    if os.WIFSIGNALED(status):
-        return 128 + os.WTERMSIG(status)
-    return os.WEXITSTATUS(status)
+    return native.wait_exit_status(child, kill_sandbox)
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ Every call raises OSError with the failing step named, so the command's output s
 
 from __future__ import annotations
 
+import _signal
 import _socket  # the C module: `socket` would import enum, selectors ... into a launcher that must start fast
 import ctypes
 import fcntl
@@ -22,6 +23,7 @@ __all__ = [
     "mount",
     "port_listens",
     "unshare",
+    "wait_exit_status",
 ]
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -192,3 +194,17 @@ def install_seccomp(program: bytes) -> None:
     fprog = struct.pack("=HxxxxxxQ", len(program) // 8, ctypes.addressof(filt))
     buf = ctypes.create_string_buffer(fprog, 16)
     prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(buf), what="seccomp")
+
+
+def wait_exit_status(child: int, on_stop_signal) -> int:
+    """Wait for `child` (a stop signal to us calls `on_stop_signal(signum, frame)`); its exit status as a
+    shell reports it: the code, or 128 + the signal that killed it."""
+    for sig in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP):
+        _signal.signal(sig, on_stop_signal)
+    while True:
+        try:
+            _, status = os.waitpid(child, 0)
+            break
+        except InterruptedError:
+            continue
+    return 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
