@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -31,11 +32,21 @@ from agent.cron.pacing import (
 from agent.cron.scheduler import CronScheduler, FiredTask
 from agent.cron.store import MAX_TASKS
 from agent.cron.task import CronTask
+from agent.cron.zone import local_zone
 
 
 def many(count: int, *, created: int = T0, last: int | None = T0, cron: str = "* * * * *") -> list[CronTask]:
     """`count` overdue recurring tasks, every minute unless told (ids 00000000, 00000001 ...)."""
     return [task(f"{n:08x}", cron, created=created + n, lastFiredAt=last) for n in range(count)]
+
+
+def hourly_overdue(count: int) -> list[CronTask]:
+    """`count` hourly tasks whose slot passed 20 minutes ago (after their last fire) and whose next slot
+    is 40 minutes away: a backlog whose next slot cannot fall due while a real-time test watches (an
+    every-minute task's would at the turn of the minute, and then starts on time, not paced)."""
+    now = time.time_ns() // 1_000_000
+    minute = datetime.fromtimestamp((now - 20 * MIN) / 1000, local_zone()).minute
+    return many(count, created=now - 120 * MIN, last=now - 30 * MIN, cron=f"{minute} * * * *")
 
 
 def write_file(project: Path, tasks: list[CronTask], settings: dict | None = None) -> None:
@@ -177,8 +188,7 @@ async def test_session_tasks_are_paced_too(tmp_path):
 
 
 async def test_the_real_loop_starts_only_ten_of_sixty_already_due_tasks(tmp_path):
-    now = time.time_ns() // 1_000_000
-    write_file(tmp_path, many(60, created=now - 3_600_000, last=now - 600_000))
+    write_file(tmp_path, hourly_overdue(60))
     fired: list[FiredTask] = []
     sched = CronScheduler(tmp_path, fired.append, jitter_config=NO_JITTER, env={}, use_watchdog=False, tick_s=0.05)
     await sched.start()
@@ -217,8 +227,7 @@ def test_agent_daemon_with_a_committed_file_of_300_due_tasks_spends_ten_requests
 
     project = tmp_path / "project"
     project.mkdir()
-    now = time.time_ns() // 1_000_000
-    write_file(project, many(300, created=now - 3_600_000, last=now - 600_000))
+    write_file(project, hourly_overdue(300))
     fake_api.set_default(text_reply("ok"))
     proc = subprocess.Popen([sys.executable, "-m", "agent", "daemon", "--cwd", str(project)],
                             env=child_env(fake_api, home=tmp_path / "home"), stdout=subprocess.PIPE,
