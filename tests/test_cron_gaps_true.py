@@ -150,13 +150,17 @@ def test_status_of_a_sigstopped_scheduler_says_it_is_not_ticking(tmp_path):
 def test_status_shows_per_task_count_and_the_last_five_slots_all_with_all_and_json_complete(tmp_path):
     project = tmp_path / "project"
     (project / ".claude").mkdir(parents=True)
+    # Every minute of the last full hour (UTC, as the child runs), created just before it: all 60 slots
+    # have passed and the next is a day away, so the turn of a minute between the three runs below cannot
+    # change the count (with `* * * * *` it did: 29 gaps in the first run, 30 in the last).
     now = int(time.time() * 1000)
-    t = task("9a910003", "* * * * *", created=now - 30 * MIN)
+    hour = now - now % (60 * MIN) - 60 * MIN
+    t = task("9a910003", f"* {hour // (60 * MIN) % 24} * * *", created=hour - 1)
     (project / ".claude" / "scheduled_tasks.json").write_text(json.dumps({"tasks": [t.to_json_dict()]}))
     out = _status(tmp_path, project).stdout
     [summary] = [line for line in out.splitlines() if "9a910003" in line and "missed" in line]
     count = int(summary.split()[1])
-    assert 28 <= count <= 30 and NO_HISTORY in summary
+    assert count == 59 and NO_HISTORY in summary  # the last slot's interval runs until tomorrow: not judged
     assert len(out.splitlines()) < 12 and "--all lists every slot" in out
     everything = _status(tmp_path, project, "--all").stdout
     assert len(everything.splitlines()) >= count + 3
