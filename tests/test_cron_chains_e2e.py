@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cron_procs import overdue_recurring
 from fake_api import child_env, text_reply
 from pty_support import is_scheduled
 from sched_helpers import MIN, T0, Clock, make, task
@@ -21,8 +22,10 @@ from test_daemon_e2e import read_until, stop, write_tasks
 
 from agent.cron.chains import AFTER_ONLY_CRON, ChainError
 from agent.cron.history import RunHistory, RunRecord
+from agent.cron.jitter import ms_to_datetime
 from agent.cron.service import CronService
 from agent.cron.store import FileTaskStore, SessionTaskStore
+from agent.cron.zone import local_zone
 from agent.engine.prompts import scheduled_prompt_text
 from agent.tools.base import ToolContext, ToolError
 from agent.tools.cron_tools import CronCreate, CronCreateInput, CronList, CronListInput
@@ -243,17 +246,20 @@ def test_agent_cron_add_refuses_unknown_ids_cycles_and_no_schedule(tmp_path):
 # -- end to end ---------------------------------------------------------------------------------------
 
 
+def chain_tasks(now: int) -> list[dict]:
+    """A daily upstream task due at once (its next fire 12 hours away), and a task that follows it.
+
+    Not an every-minute upstream: its next fire could come due during the upstream's turn, and the chat
+    then runs that fire before the follower (reproduced with a 4 s upstream turn across the minute)."""
+    return [overdue_recurring(UP, now, "check the deploy").to_json_dict(),
+            {"id": DOWN, "cron": AFTER_ONLY_CRON, "prompt": "summarise what the check found",
+             "createdAt": now - 600_000, "recurring": True, "after": [UP]}]
+
+
 def chain_project(tmp_path: Path) -> Path:
-    """An every-minute upstream task due at once, and a task that follows it."""
     project = tmp_path / "project"
     project.mkdir()
-    now = int(time.time() * 1000)
-    write_tasks(project, [
-        {"id": UP, "cron": "* * * * *", "prompt": "check the deploy", "createdAt": now - 600_000,
-         "recurring": True, "lastFiredAt": now - 180_000},
-        {"id": DOWN, "cron": AFTER_ONLY_CRON, "prompt": "summarise what the check found",
-         "createdAt": now - 600_000, "recurring": True, "after": [UP]},
-    ])
+    write_tasks(project, chain_tasks(int(time.time() * 1000)))
     return project
 
 
@@ -278,13 +284,7 @@ def test_daemon_fires_the_follower_after_the_upstream_run_with_its_answer_fenced
 
 
 def test_chat_fires_the_follower_after_the_upstream_run(spawn, fake_api, tmp_path, project):
-    now = int(time.time() * 1000)
-    write_tasks(project, [
-        {"id": UP, "cron": "* * * * *", "prompt": "check the deploy", "createdAt": now - 600_000,
-         "recurring": True, "lastFiredAt": now - 180_000},
-        {"id": DOWN, "cron": AFTER_ONLY_CRON, "prompt": "summarise what the check found",
-         "createdAt": now - 600_000, "recurring": True, "after": [UP]},
-    ])
+    write_tasks(project, chain_tasks(int(time.time() * 1000)))
     fake_api.when(lambda r: is_scheduled(r, UP), text_reply(HOSTILE))
     fake_api.set_default(text_reply("summary of the check"))
     term = spawn()
@@ -306,8 +306,10 @@ def test_stream_json_input_fires_a_follower_whose_upstream_ran_in_another_proces
     project = tmp_path / "project"
     project.mkdir()
     now = int(time.time() * 1000)
+    in_12_hours = ms_to_datetime(now + 12 * 3_600_000, local_zone())  # never due in the test, whatever the date
     write_tasks(project, [
-        {"id": UP, "cron": "0 0 1 1 *", "prompt": "yearly check", "createdAt": now - 600_000, "recurring": True},
+        {"id": UP, "cron": f"{in_12_hours.minute} {in_12_hours.hour} * * *", "prompt": "daily check",
+         "createdAt": now - 600_000, "recurring": True},
         {"id": DOWN, "cron": AFTER_ONLY_CRON, "prompt": "summarise what the check found",
          "createdAt": now - 600_000, "recurring": True, "after": [UP]},
     ])
