@@ -285,7 +285,7 @@ class WatcherGroup:
         with self._cond:
             return list(self.fires)
 
-    def owner(self, timeout: float = 10) -> Watcher:
+    def owner(self, timeout: float = 30) -> Watcher:
         """The live watcher the lock file names (waits until there is one)."""
         def named() -> Watcher | None:
             pid = lock_holder_pid(self.project)

@@ -97,7 +97,7 @@ def spawn(fake_api: FakeAnthropic, tmp_path: Path, project: Path) -> Iterator:
                               codec_errors="replace", timeout=15)
         children.append(child)
         term = Terminal(child)
-        term.expect(r"(?m)^> ?", timeout=10)
+        term.expect(r"(?m)^> ?", timeout=30)  # start-up: Python, imports, first draw (slow on a loaded CI box)
         return term
 
     yield start

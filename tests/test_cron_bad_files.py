@@ -205,12 +205,12 @@ def test_agent_cron_watch_on_a_truncated_file_warns_once_on_stderr_and_fires_onc
     with WatcherGroup(project, child_env(tmp_path / "home")) as group:
         watcher = group.start(1)[0]
         group.owner()
-        wait_until(lambda: watcher.stderr, 5, "the warning")
+        wait_until(lambda: watcher.stderr, 30, "the warning")
         fixed = overdue_one_shot("f1ced002", int(time.time() * 1000))
         time.sleep(1.5)  # a few ticks on the bad file
         assert path.read_bytes() == content
         write_tasks(project, [fixed])
-        group.wait_for_fires([fixed.id], timeout=10)
+        group.wait_for_fires([fixed.id], timeout=30)
         assert watcher.proc.poll() is None
     lines = watcher.stderr.splitlines()
     assert len(lines) == 1, lines

@@ -271,7 +271,7 @@ def test_daemon_fires_the_follower_after_the_upstream_run_with_its_answer_fenced
     proc = subprocess.Popen([sys.executable, "-m", "agent", "daemon", "--cwd", str(project)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        out = read_until(proc, f"task {DOWN} done")
+        out = read_until(proc, f"task {DOWN} done", timeout=60)
     finally:
         stop(proc)
     assert out.index(f"task {UP} done") < out.index(f"running scheduled task {DOWN}")
