@@ -1,5 +1,6 @@
-"""The daily budget's day: it begins at local midnight in midnight's own offset, also on the days the clock
-changes (a fixed offset taken from the moment of the check put the start an hour off on those days)."""
+"""Local days across clock changes: the daily budget's day begins at local midnight in midnight's own
+offset, and `agent cron next` lists fires after a change in the new offset, as the scheduler fires them (a
+fixed offset taken from "now" was an hour off on and after those days)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from agent.cli.main import main
 from agent.runs.recorder import local_midnight_ms
 
 # (zone, a date whose clock changes, or an ordinary one)
@@ -40,3 +42,10 @@ def test_on_the_day_the_clock_goes_forward_the_hour_before_midnight_is_yesterday
     ten = datetime(2027, 3, 14, 10, 0, tzinfo=new_york)
     midnight = datetime(2027, 3, 14, 0, 0, tzinfo=new_york)  # EST, -05:00; ten o'clock is EDT, -04:00
     assert local_midnight_ms(int(ten.timestamp() * 1000), new_york) == int(midnight.timestamp() * 1000)
+
+
+def test_cron_next_lists_fires_after_a_clock_change_in_the_new_offset(monkeypatch, capsys):
+    monkeypatch.setenv("TZ", "America/New_York")
+    assert main(["cron", "next", "0 9 * * *", "--from", "2027-03-12T12:00", "--count", "3"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "2027-03-13T09:00:00-05:00", "2027-03-14T09:00:00-04:00", "2027-03-15T09:00:00-04:00"]
