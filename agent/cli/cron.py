@@ -264,8 +264,12 @@ def _cmd_next(args: argparse.Namespace, project: Path) -> int:
 
 
 def _parse_start(text: str | None) -> datetime:
+    """The time to list fires after: in the local zone with its DST rules, as the scheduler reads a cron
+    (a fixed offset listed the fires after a clock change an hour off), or at the offset given."""
+    from agent.cron.zone import local_zone
+
     if text is None:
-        return datetime.now().astimezone()
+        return datetime.now(local_zone())
     try:
         start = datetime.fromisoformat(text)
     except ValueError:
@@ -273,7 +277,7 @@ def _parse_start(text: str | None) -> datetime:
                          "(e.g. 2026-11-23T09:00 or 2026-11-23T09:00+01:00)") from None
     if not 1970 <= start.year < 9000:  # the range task times may have (agent.cron.task.MAX_EPOCH_MS)
         raise UsageError(f"agent cron next: --from {text!r} is outside the years 1970 to 8999")
-    return start if start.tzinfo else start.astimezone()
+    return start if start.tzinfo else start.replace(tzinfo=local_zone())
 
 
 def _cmd_watch(args: argparse.Namespace, project: Path) -> int:
