@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 
 from fake_api import error_reply, stalled_reply, text_reply, tool_reply
 from pty_support import PTY_ONLY, SCHEDULED_HEADER, is_scheduled, prompts, write_due_task
-from sched_helpers import flake_c_due_hourly_task
 
 pytestmark = PTY_ONLY
 
@@ -41,10 +40,7 @@ def test_loop_command_shows_its_schedule_and_runs_the_prompt_at_once(spawn, fake
 
 
 def test_due_durable_task_fires_at_an_idle_prompt_and_typed_text_survives(spawn, fake_api, project):
-    # hourly, not every minute: a fire near the turn of the minute would come again seconds later and
-    # be a third request (reproduced with a 5 s pause after the fire, as on a loaded machine)
-    task = flake_c_due_hourly_task("a1b2c3d4", "check the deploy")
-    (project / ".claude" / "scheduled_tasks.json").write_text(json.dumps({"tasks": [task]}))
+    write_due_task(project, "a1b2c3d4", "check the deploy")
     fake_api.when(lambda r: is_scheduled(r, "a1b2c3d4"),
                   text_reply("deploy looks fine", chunk_delay_s=0.02))
     fake_api.set_default(lambda r: text_reply(f"you sent: {r.turn_prompt()}"))
