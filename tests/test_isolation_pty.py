@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from fake_api import text_reply, tool_reply
+from test_daemon_e2e import due_hourly
 from test_isolation_e2e import snapshot
 from trust_support import trust_folder
 
@@ -60,9 +61,10 @@ def test_loop_worktree_runs_its_first_run_on_a_branch_and_leaves_the_checkout(sp
 
 
 def test_a_due_isolated_task_fires_in_the_chat_on_its_own_branch(spawn, fake_api, repo, tmp_path):
-    now = int(time.time() * 1000)
-    task = {"id": "9c0ffee1", "cron": "* * * * *", "prompt": "write fired.txt", "createdAt": now - 600_000,
-            "recurring": True, "lastFiredAt": now - 180_000, "isolation": "worktree"}
+    # due now and not again for 40 minutes: an every-minute task fired again when the turn of the minute
+    # fell inside the first run, and that run's branch was there as the test listed them
+    task = {"id": "9c0ffee1", "prompt": "write fired.txt", "isolation": "worktree",
+            **due_hourly(int(time.time() * 1000))}
     (repo / ".claude" / "scheduled_tasks.json").write_text(json.dumps({"tasks": [task]}))
     before = snapshot(repo)
     fake_api.script(tool_reply(("Write", {"file_path": "fired.txt", "content": "fired\n"})), text_reply("done"))
