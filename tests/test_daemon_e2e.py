@@ -67,9 +67,10 @@ def start_daemon(api, project: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def read_until(proc: subprocess.Popen[str], needle: str, timeout: float = 20) -> str:
+def read_until(proc: subprocess.Popen[str], needle: str, timeout: float = 60) -> str:
     """stdout lines up to and including the first that contains `needle` (a reader thread, so a silent
-    daemon cannot hang the test)."""
+    daemon cannot hang the test). The bound is generous: a daemon is up in 1.5 s on an idle machine but
+    took 5.7 s on a busy 2-core one, and CI runs the suite in parallel on such a machine."""
     lines: list[str] = []
     found = threading.Event()
 
