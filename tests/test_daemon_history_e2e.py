@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 from fake_api import child_env, overloaded_reply, stalled_reply, text_reply
@@ -14,6 +15,7 @@ from test_daemon_e2e import project_with_due_task, project_with_task, read_until
 from trust_support import trust_folder
 
 from agent.cron.history import RunHistory, TaskState, history_path
+from agent.cron.zone import local_zone
 
 
 def state_env(api, project: Path, **extra: str) -> dict[str, str]:
@@ -169,7 +171,9 @@ def test_the_daemon_checks_for_gaps_at_start_up_and_alerts_each_once(fake_api, t
     from test_notify import Receiver
 
     now = int(time.time() * 1000)
-    hour = now - now % 3_600_000 - 3_600_000
+    # the last full hour of local time, where */30 matches (at :15 and :45 UTC in a +05:45 zone)
+    this_hour = datetime.fromtimestamp(now / 1000, local_zone()).replace(minute=0, second=0, microsecond=0)
+    hour = int(this_hour.timestamp() * 1000) - 3_600_000
     project = tmp_path / "project"
     (project / ".claude").mkdir(parents=True)
     task = {"id": "4e510008", "cron": "*/30 * * * *", "prompt": "check", "createdAt": hour - 1,
