@@ -19,7 +19,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from agent.cron.policy import (
 )
 from agent.cron.service import wall_clock_ms
 from agent.cron.status import find_project_gaps
+from agent.cron.zone import local_zone
 from agent.engine.events import Event, PermissionDenied, UsageReport
 from agent.runs.alerts import AlertPolicy
 from agent.runs.notify import Notifier
@@ -68,8 +69,10 @@ def first_lines(text: str, lines: int = RESULT_LINES, chars: int = RESULT_CHARS)
     return kept + ("\n…" if len(kept) < len(text.strip()) else "")
 
 
-def local_midnight_ms(now_ms: int) -> int:
-    now = datetime.fromtimestamp(now_ms / 1000).astimezone()
+def local_midnight_ms(now_ms: int, tz: tzinfo | None = None) -> int:
+    """When the local day of `now_ms` began (the daily budget's window). The zone's rules, not the
+    current offset: on a DST change day midnight had the other offset, an hour away."""
+    now = datetime.fromtimestamp(now_ms / 1000, tz or local_zone())
     return int(now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp() * 1000)
 
 
