@@ -275,9 +275,11 @@ async def test_unreadable_tasks_file_is_left_unchanged_and_session_tasks_keep_fi
     assert len([r for r in caplog.records if "scheduled_tasks.json" in r.getMessage()]) == 1
 
 
-async def test_real_loop_fires_a_task_within_50_ms_of_its_due_time_between_ticks(tmp_path):
+async def test_real_loop_fires_a_task_due_between_ticks_at_its_due_time_not_at_the_next_tick(tmp_path):
     # Real loop and real sleeps, with the clock shifted so that the next minute starts in ~1.3 s: the
-    # due time falls between two 1-second ticks, so only the sleep-until-due path can be on time.
+    # due time falls between two 1-second ticks, so only the sleep-until-due path can be on time (the
+    # ticks come 300 ms before and 700 ms after it). The bound tells the two paths apart with room for a
+    # loaded CI machine; the precision figure (p99 under 50 ms) is bench/scheduler_bench.py's.
     real_ms = lambda: time.time_ns() // 1_000_000  # noqa: E731
     start = real_ms()
     offset = (start // MIN + 1) * MIN - 1_300 - start
@@ -299,7 +301,7 @@ async def test_real_loop_fires_a_task_within_50_ms_of_its_due_time_between_ticks
         await sched.stop()
     f, at = fired[0]
     assert f.due_ms == due
-    assert 0 <= at - due < 50
+    assert 0 <= at - due < 400
 
 
 

@@ -8,10 +8,15 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 from fake_api import child_env, text_reply, tool_reply
 from trust_support import trust_folder
+
+from agent.cron.zone import local_zone
+
+MIN = 60_000
 
 
 def write_tasks(project: Path, tasks: list[dict]) -> None:
@@ -19,9 +24,31 @@ def write_tasks(project: Path, tasks: list[dict]) -> None:
     (project / ".claude" / "scheduled_tasks.json").write_text(json.dumps({"tasks": tasks}, indent=2))
 
 
+def due_hourly(now_ms: int) -> dict[str, object]:
+    """The schedule of a recurring task that is due at once and not again for 40 minutes: an hourly slot
+    that passed 20 minutes ago, after its last fire (jitter delays an hourly fire by 6 minutes at most).
+    A daemon watched for a few seconds fires it exactly once whatever the time of day; an every-minute
+    task fires again when the turn of the minute falls inside the run (a second run, or a `skipped` record
+    while the first still goes)."""
+    minute = datetime.fromtimestamp((now_ms - 20 * MIN) / 1000, local_zone()).minute
+    return {"cron": f"{minute} * * * *", "recurring": True, "createdAt": now_ms - 120 * MIN,
+            "lastFiredAt": now_ms - 30 * MIN}
+
+
+def project_with_due_task(tmp_path: Path, task_id: str, prompt: str) -> Path:
+    """A project whose tasks file holds one recurring task that is due now and only now (`due_hourly`)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    write_tasks(project, [{"id": task_id, "prompt": prompt, **due_hourly(int(time.time() * 1000))}])
+    return project
+
+
 def project_with_task(tmp_path: Path, task_id: str, prompt: str, *, age_ms: int,
                       last_fired_ago_ms: int | None = None) -> Path:
-    """A project whose tasks file holds one every-minute task (recurring when it has fired before)."""
+    """A project whose tasks file holds one every-minute task (recurring when it has fired before).
+
+    A recurring one fires again at the turn of the minute: a test that counts runs or requests wants
+    `project_with_due_task`."""
     project = tmp_path / "project"
     project.mkdir()
     now = int(time.time() * 1000)
@@ -40,9 +67,10 @@ def start_daemon(api, project: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def read_until(proc: subprocess.Popen[str], needle: str, timeout: float = 20) -> str:
+def read_until(proc: subprocess.Popen[str], needle: str, timeout: float = 60) -> str:
     """stdout lines up to and including the first that contains `needle` (a reader thread, so a silent
-    daemon cannot hang the test)."""
+    daemon cannot hang the test). The bound is generous: a daemon is up in 1.5 s on an idle machine but
+    took 5.7 s on a busy 2-core one, and CI runs the suite in parallel on such a machine."""
     lines: list[str] = []
     found = threading.Event()
 
@@ -69,7 +97,7 @@ def stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
 
 
 def test_daemon_runs_a_due_durable_task_as_a_scheduled_turn_and_exits_cleanly(fake_api, tmp_path):
-    project = project_with_task(tmp_path, "da3e0001", "check the deploy", age_ms=3_600_000, last_fired_ago_ms=180_000)
+    project = project_with_due_task(tmp_path, "da3e0001", "check the deploy")
     fake_api.set_default(text_reply("deploy looks fine"))
     proc = start_daemon(fake_api, project)
     try:
@@ -88,7 +116,7 @@ def test_daemon_runs_a_due_durable_task_as_a_scheduled_turn_and_exits_cleanly(fa
 
 
 def test_daemon_denies_tools_that_settings_do_not_allow(fake_api, tmp_path):
-    project = project_with_task(tmp_path, "da3e0002", "clean up", age_ms=120_000, last_fired_ago_ms=90_000)
+    project = project_with_due_task(tmp_path, "da3e0002", "clean up")
     # without the sandbox (on by default for scheduled runs: tests/test_sandbox_runs.py), only rules allow
     (project / ".claude" / "settings.json").write_text('{"sandbox": {"enabled": false}}')
     trust_folder(project)  # a project may switch the sandbox off only once trusted (tests/test_trust_gate.py)
@@ -122,7 +150,7 @@ def test_daemon_exits_on_sigterm_that_arrives_mid_turn(fake_api, tmp_path):
     # SIGTERM while a scheduled turn streams: the cancelled worker wakes the scheduler as it is being
     # stopped. With asyncio.wait_for in the scheduler's sleep (Python < 3.12) that cancel was swallowed
     # and the daemon never exited.
-    project = project_with_task(tmp_path, "da3e0004", "clean up", age_ms=120_000, last_fired_ago_ms=90_000)
+    project = project_with_due_task(tmp_path, "da3e0004", "clean up")
     fake_api.script(tool_reply(("Bash", {"command": "touch cleaned"})), text_reply("could not"))
     proc = start_daemon(fake_api, project)
     try:

@@ -7,13 +7,15 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 from fake_api import child_env, overloaded_reply, stalled_reply, text_reply
-from test_daemon_e2e import project_with_task, read_until, stop
+from test_daemon_e2e import project_with_due_task, project_with_task, read_until, stop
 from trust_support import trust_folder
 
 from agent.cron.history import RunHistory, TaskState, history_path
+from agent.cron.zone import local_zone
 
 
 def state_env(api, project: Path, **extra: str) -> dict[str, str]:
@@ -43,8 +45,7 @@ def write_settings(project: Path, settings: dict) -> None:
 
 
 def test_a_fire_is_recorded_with_its_usage_answer_transcript_and_process(fake_api, tmp_path):
-    project = project_with_task(tmp_path, "4e510001", "check the deploy", age_ms=3_600_000,
-                                last_fired_ago_ms=180_000)
+    project = project_with_due_task(tmp_path, "4e510001", "check the deploy")
     fake_api.set_default(text_reply("deploy looks fine"))
     proc = daemon(fake_api, project)
     try:
@@ -63,7 +64,7 @@ def test_a_fire_is_recorded_with_its_usage_answer_transcript_and_process(fake_ap
 
 
 def test_a_transient_failure_is_retried_within_the_slot_and_counted_as_one_run(fake_api, tmp_path):
-    project = project_with_task(tmp_path, "4e510002", "check", age_ms=3_600_000, last_fired_ago_ms=180_000)
+    project = project_with_due_task(tmp_path, "4e510002", "check")
     write_settings(project, {"cron": {"retry": {"attempts": 2, "backoffS": 0.05}}})
     fake_api.script(overloaded_reply(), text_reply("fine the second time"))
     proc = daemon(fake_api, project)
@@ -77,7 +78,7 @@ def test_a_transient_failure_is_retried_within_the_slot_and_counted_as_one_run(f
 
 
 def test_a_paused_task_is_recorded_paused_and_not_run(fake_api, tmp_path):
-    project = project_with_task(tmp_path, "4e510003", "check", age_ms=3_600_000, last_fired_ago_ms=180_000)
+    project = project_with_due_task(tmp_path, "4e510003", "check")
     db = RunHistory(history_path(project.resolve(), {"XDG_STATE_HOME": str(tmp_path / "state")}))
     db.set_state(TaskState("4e510003", paused=True, paused_at=1, last_error="boom", consecutive_failures=3), 1)
     listed = json.loads(cron_cli(fake_api, project, "list", "--json").stdout)
@@ -95,7 +96,7 @@ def test_a_paused_task_is_recorded_paused_and_not_run(fake_api, tmp_path):
 
 
 def test_max_turns_of_a_task_stops_the_run_and_records_an_error(fake_api, tmp_path):
-    project = project_with_task(tmp_path, "4e510004", "loop forever", age_ms=3_600_000, last_fired_ago_ms=180_000)
+    project = project_with_due_task(tmp_path, "4e510004", "loop forever")
     tasks_file = project / ".claude" / "scheduled_tasks.json"
     data = json.loads(tasks_file.read_text())
     data["tasks"][0]["maxTurns"] = 1
@@ -113,7 +114,7 @@ def test_max_turns_of_a_task_stops_the_run_and_records_an_error(fake_api, tmp_pa
 
 
 def test_without_credentials_the_daemon_exits_1_with_one_line_and_leaves_the_lock_alone(fake_api, tmp_path):
-    project = project_with_task(tmp_path, "4e510005", "check", age_ms=3_600_000, last_fired_ago_ms=180_000)
+    project = project_with_due_task(tmp_path, "4e510005", "check")
     env = state_env(fake_api, project)
     env.pop("ANTHROPIC_API_KEY")
     done = subprocess.run([sys.executable, "-m", "agent", "daemon", "--cwd", str(project)], env=env,
@@ -130,7 +131,7 @@ def test_bad_usage_exits_2(fake_api, tmp_path):
 
 
 def test_sigterm_past_the_grace_period_records_the_run_interrupted(fake_api, tmp_path):
-    project = project_with_task(tmp_path, "4e510006", "slow", age_ms=3_600_000, last_fired_ago_ms=180_000)
+    project = project_with_due_task(tmp_path, "4e510006", "slow")
     fake_api.set_default(stalled_reply())
     log_file = tmp_path / "logs" / "daemon.log"
     proc = daemon(fake_api, project, "--grace", "0.3", "--log-file", str(log_file))
@@ -170,7 +171,9 @@ def test_the_daemon_checks_for_gaps_at_start_up_and_alerts_each_once(fake_api, t
     from test_notify import Receiver
 
     now = int(time.time() * 1000)
-    hour = now - now % 3_600_000 - 3_600_000
+    # the last full hour of local time, where */30 matches (at :15 and :45 UTC in a +05:45 zone)
+    this_hour = datetime.fromtimestamp(now / 1000, local_zone()).replace(minute=0, second=0, microsecond=0)
+    hour = int(this_hour.timestamp() * 1000) - 3_600_000
     project = tmp_path / "project"
     (project / ".claude").mkdir(parents=True)
     task = {"id": "4e510008", "cron": "*/30 * * * *", "prompt": "check", "createdAt": hour - 1,
@@ -235,8 +238,7 @@ def test_a_second_daemon_says_who_holds_the_lock_while_it_waits(fake_api, tmp_pa
 def test_a_task_created_by_a_scheduled_run_names_that_run_in_history(fake_api, tmp_path):
     from fake_api import tool_reply
 
-    project = project_with_task(tmp_path, "4e51000c", "set up the nightly report", age_ms=3_600_000,
-                                last_fired_ago_ms=180_000)
+    project = project_with_due_task(tmp_path, "4e51000c", "set up the nightly report")
     write_settings(project, {"permissions": {"allow": ["CronCreate"]}})
     trust_folder(project, tmp_path / "state")  # a project's allow rules apply once it is trusted
     fake_api.script(tool_reply(("CronCreate", {"cron": "0 2 * * *", "prompt": "nightly report", "durable": True})),

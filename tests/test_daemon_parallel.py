@@ -51,7 +51,9 @@ class StandIn:
         return tracker.record
 
 
-def fire(task_id: str, now: int, cron: str = "* * * * *") -> FiredTask:
+def fire(task_id: str, now: int, cron: str = "0 0 1 1 *") -> FiredTask:
+    """A fire due `now`. Yearly: a run may start until the next slot (capped at an hour) whatever the time
+    of day; an every-minute fire at second 59.9 would have to start within 4 s (its jitter) or be skipped late."""
     task = CronTask(id=task_id, cron=cron, prompt=f"task {task_id}", createdAt=now - 600_000, recurring=True)
     return FiredTask(task, True, now, now, True, False)
 

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 from fake_api import child_env, error_reply, text_reply, tool_reply
-from test_daemon_e2e import read_until, stop, write_tasks
+from test_daemon_e2e import due_hourly, read_until, stop, write_tasks
 from test_isolation import dirty, git, make_repo
 from test_isolation import snapshot as full_snapshot
 from trust_support import trust_folder
@@ -45,15 +45,15 @@ def env_for(api, tmp_path: Path) -> dict[str, str]:
 
 def isolated_project(tmp_path: Path, *, repo: bool = True,
                      allow: tuple[str, ...] = ("Edit", "Bash(touch:*)")) -> Path:
-    """A dirty repository (or a plain folder) with one due every-minute task that asks for a worktree."""
+    """A dirty repository (or a plain folder) with one task that asks for a worktree, due now and not again
+    for 40 minutes (`due_hourly`: an every-minute one would fire again at the turn of the minute)."""
     project = make_repo(tmp_path / "project") if repo else tmp_path / "project"
     project.mkdir(exist_ok=True)
     if repo:
         (project / ".git" / "info" / "exclude").write_text(".claude/\n")  # the scheduler's own files
         dirty(project)
-    now = int(time.time() * 1000)
-    write_tasks(project, [{"id": TASK_ID, "cron": "* * * * *", "prompt": PROMPT, "createdAt": now - 3_600_000,
-                           "recurring": True, "lastFiredAt": now - 180_000, "isolation": "worktree"}])
+    write_tasks(project, [{"id": TASK_ID, "prompt": PROMPT, "isolation": "worktree",
+                           **due_hourly(int(time.time() * 1000))}])
     (project / ".claude" / "settings.json").write_text(json.dumps({"permissions": {"allow": list(allow)}}))
     trust_folder(project, tmp_path / "state")  # the user's own project: its allow rules apply
     return project

@@ -6,12 +6,16 @@ import json
 import shutil
 import subprocess
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from fake_api import text_reply, tool_reply
+from test_daemon_e2e import due_hourly
 from test_isolation_e2e import snapshot
 from trust_support import trust_folder
+
+from agent.cron.zone import local_zone
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
@@ -50,8 +54,11 @@ def test_loop_worktree_runs_its_first_run_on_a_branch_and_leaves_the_checkout(sp
     fake_api.script(tool_reply(("Write", {"file_path": "loop.txt", "content": "from the loop\n"})),
                     text_reply("wrote loop.txt"))
     term = spawn(GIT_CEILING_DIRECTORIES=str(tmp_path), GIT_CONFIG_NOSYSTEM="1")
-    term.type_line("/loop --worktree 10m write loop.txt")
-    task_id = term.expect(r"Scheduled ([0-9a-f]{8}): every 10 minutes", timeout=30).group(1)
+    # hourly at the minute half an hour from now: the loop's next fire cannot come while the test looks
+    # (`10m` fires again up to 60 s past each turn of 10 minutes, and its run's branch would be listed too)
+    minute = datetime.fromtimestamp(time.time() + 30 * 60, local_zone()).minute
+    term.type_line(f"/loop --worktree {minute} * * * * write loop.txt")
+    task_id = term.expect(rf"Scheduled ([0-9a-f]{{8}}): every hour[^(]*\({minute} \* \* \* \*\)", timeout=30).group(1)
     term.expect(r"own git worktree")
     term.expect(rf"branch task/{task_id}/\d{{8}}T\d{{6}}Z \(committed as [0-9a-f]{{12}}\)", timeout=40)
     [branch] = branches(repo)
@@ -60,9 +67,10 @@ def test_loop_worktree_runs_its_first_run_on_a_branch_and_leaves_the_checkout(sp
 
 
 def test_a_due_isolated_task_fires_in_the_chat_on_its_own_branch(spawn, fake_api, repo, tmp_path):
-    now = int(time.time() * 1000)
-    task = {"id": "9c0ffee1", "cron": "* * * * *", "prompt": "write fired.txt", "createdAt": now - 600_000,
-            "recurring": True, "lastFiredAt": now - 180_000, "isolation": "worktree"}
+    # due now and not again for 40 minutes: an every-minute task fired again when the turn of the minute
+    # fell inside the first run, and that run's branch was there as the test listed them
+    task = {"id": "9c0ffee1", "prompt": "write fired.txt", "isolation": "worktree",
+            **due_hourly(int(time.time() * 1000))}
     (repo / ".claude" / "scheduled_tasks.json").write_text(json.dumps({"tasks": [task]}))
     before = snapshot(repo)
     fake_api.script(tool_reply(("Write", {"file_path": "fired.txt", "content": "fired\n"})), text_reply("done"))

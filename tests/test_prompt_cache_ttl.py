@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from fake_api import text_reply, validate_messages_request
-from test_daemon_e2e import read_until, stop, write_tasks
+from test_daemon_e2e import due_hourly, read_until, stop, write_tasks
 from test_daemon_history_e2e import daemon
 
 from agent.cron.policy import prompt_cache_ttl
@@ -76,9 +76,12 @@ def test_a_durable_task_counts_only_for_a_face_that_fires_durable_tasks(tmp_path
 def test_the_daemon_asks_for_an_hour_for_a_task_every_10_minutes(fake_api, tmp_path):
     project = tmp_path / "project"
     project.mkdir()
-    now = int(time.time() * 1000)
-    write_tasks(project, [{"id": "aaaa0004", "cron": "*/10 * * * *", "prompt": "check", "createdAt": now - 3_600_000,
-                           "recurring": True, "lastFiredAt": now - 1_800_000}])
+    # Fires 10 minutes apart, then 50: due now (its slot 10 minutes ago), and not again for 40 minutes, so
+    # a second fire cannot join the one request asserted below (with */10 one could, 40 s past a turn of 10).
+    schedule = due_hourly(int(time.time() * 1000))
+    minute = int(schedule.pop("cron").split()[0])
+    write_tasks(project, [{"id": "aaaa0004", "cron": f"{minute},{(minute + 10) % 60} * * * *", "prompt": "check",
+                           **schedule}])
     fake_api.set_default(text_reply("fine"))
     proc = daemon(fake_api, project)
     try:

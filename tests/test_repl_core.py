@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import re
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -238,11 +237,17 @@ def test_project_state_folder_is_outside_the_project_and_named_by_its_path() -> 
     assert folder == Path("/s/agent/projects/-home-me-shop")
 
 
-async def test_toolbar_shows_model_next_fire_and_queue_length(repl):
+async def test_toolbar_shows_model_next_fire_and_queue_length(repl, monkeypatch):
     import time
 
+    from agent.repl import prompt
+
+    # The toolbar reads the clock itself: frozen, so a stall of half a second on a busy machine (or a
+    # clock step) between here and there cannot turn `4m 10s` into `4m 9s`.
+    now_ns = time.time_ns()
+    monkeypatch.setattr(prompt, "time", SimpleNamespace(time_ns=lambda: now_ns, monotonic=time.monotonic))
     task = SimpleNamespace(id="3f9a12c0")
-    due = time.time_ns() // 1_000_000 + 250_500
+    due = now_ns // 1_000_000 + 250_500
     repl.scheduler = SimpleNamespace(next_fire_time=lambda: (task, due))
     repl.model_name = "claude-sonnet-4-6"
     repl.chat.current.release.set()
@@ -250,4 +255,4 @@ async def test_toolbar_shows_model_next_fire_and_queue_length(repl):
     repl.queue.put(QueuedPrompt("b", Priority.LATER))
     text = toolbar_fragments(repl)[0][1]
     assert "claude-sonnet-4-6" in text and "queue: 2" in text
-    assert re.search(r"next: 3f9a12c0 in 4m 1[01]s", text)
+    assert "next: 3f9a12c0 in 4m 10s" in text
