@@ -14,14 +14,12 @@ import re
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import pexpect
 import pytest
 from fake_api import FakeAnthropic, RecordedRequest, child_env
-
-from agent.cron.zone import local_zone
+from sched_helpers import due_hourly
 
 PTY_ONLY = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
 
@@ -114,10 +112,7 @@ def write_due_task(project: Path, task_id: str, prompt: str) -> None:
     """A durable recurring task due at once that fires once in any test: hourly at the minute that was 20
     minutes ago (after its last fire, 30 minutes ago), so its next slot is 40 minutes away. An every-minute
     task came due again at each turn of the minute, adding a fire to whatever the test counted."""
-    now_ms = int(time.time() * 1000)
-    minute = datetime.fromtimestamp((now_ms - 20 * 60_000) / 1000, local_zone()).minute
-    task = {"id": task_id, "cron": f"{minute} * * * *", "prompt": prompt, "createdAt": now_ms - 120 * 60_000,
-            "recurring": True, "lastFiredAt": now_ms - 30 * 60_000}
+    task = {"id": task_id, "prompt": prompt, **due_hourly(int(time.time() * 1000))}
     path = project / ".claude" / "scheduled_tasks.json"
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"tasks": [task]}))

@@ -8,6 +8,7 @@ from pathlib import Path
 from agent.cron.jitter import JitterConfig
 from agent.cron.scheduler import CronScheduler, FiredTask
 from agent.cron.task import CronTask
+from agent.cron.zone import local_zone
 
 UTC = timezone.utc
 T0 = int(datetime(2026, 11, 23, 9, 0, tzinfo=UTC).timestamp() * 1000)
@@ -34,3 +35,14 @@ def make(project: Path, clock: Clock, fired: list[FiredTask], **kw) -> CronSched
 
 def task(id_: str, cron: str = "*/5 * * * *", *, created: int = T0, recurring: bool = True, **extra) -> CronTask:
     return CronTask(id=id_, cron=cron, prompt=f"prompt {id_}", createdAt=created, recurring=recurring, **extra)
+
+
+def due_hourly(now_ms: int) -> dict[str, object]:
+    """The schedule of a recurring task that is due at once and not again for 40 minutes: an hourly slot
+    that passed 20 minutes ago, after its last fire (jitter delays an hourly fire by 6 minutes at most).
+    A daemon watched for a few seconds fires it exactly once whatever the time of day; an every-minute
+    task fires again when the turn of the minute falls inside the run (a second run, or a `skipped` record
+    while the first still goes)."""
+    minute = datetime.fromtimestamp((now_ms - 20 * MIN) / 1000, local_zone()).minute
+    return {"cron": f"{minute} * * * *", "recurring": True, "createdAt": now_ms - 120 * MIN,
+            "lastFiredAt": now_ms - 30 * MIN}

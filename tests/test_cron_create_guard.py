@@ -254,9 +254,9 @@ def test_piped_text_asking_for_ten_durable_tasks_creates_exactly_five(fake_api, 
 def test_daemon_fire_whose_model_calls_durable_cron_create_is_denied_and_the_file_unchanged(
     fake_api, tmp_path: Path
 ) -> None:
-    from test_daemon_e2e import project_with_task, read_until, start_daemon, stop
+    from test_daemon_e2e import project_with_due_task, read_until, start_daemon, stop
 
-    project = project_with_task(tmp_path, "da3e0c01", "copy yourself", age_ms=120_000, last_fired_ago_ms=90_000)
+    project = project_with_due_task(tmp_path, "da3e0c01", "copy yourself")
     fake_api.script(tool_reply(("CronCreate", {"cron": "* * * * *", "prompt": "copy yourself", "durable": True})),
                     text_reply("could not"))
     proc = start_daemon(fake_api, project)

@@ -12,11 +12,10 @@ import asyncio
 import json
 import logging
 import time
-from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sched_helpers import MIN, NO_JITTER, T0, Clock, make, task
+from sched_helpers import MIN, NO_JITTER, T0, Clock, due_hourly, make, task
 
 from agent.cli.main import main
 from agent.cron.pacing import (
@@ -32,7 +31,6 @@ from agent.cron.pacing import (
 from agent.cron.scheduler import CronScheduler, FiredTask
 from agent.cron.store import MAX_TASKS
 from agent.cron.task import CronTask
-from agent.cron.zone import local_zone
 
 
 def many(count: int, *, created: int = T0, last: int | None = T0, cron: str = "* * * * *") -> list[CronTask]:
@@ -44,9 +42,8 @@ def hourly_overdue(count: int) -> list[CronTask]:
     """`count` hourly tasks whose slot passed 20 minutes ago (after their last fire) and whose next slot
     is 40 minutes away: a backlog whose next slot cannot fall due while a real-time test watches (an
     every-minute task's would at the turn of the minute, and then starts on time, not paced)."""
-    now = time.time_ns() // 1_000_000
-    minute = datetime.fromtimestamp((now - 20 * MIN) / 1000, local_zone()).minute
-    return many(count, created=now - 120 * MIN, last=now - 30 * MIN, cron=f"{minute} * * * *")
+    due = due_hourly(time.time_ns() // 1_000_000)
+    return many(count, created=due["createdAt"], last=due["lastFiredAt"], cron=due["cron"])
 
 
 def write_file(project: Path, tasks: list[CronTask], settings: dict | None = None) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from fake_api import text_reply, tool_reply
-from test_daemon_e2e import project_with_task, read_until, start_daemon, stop
+from test_daemon_e2e import project_with_due_task, read_until, start_daemon, stop
 from test_headless_e2e import run_agent
 from test_repl_core import fired, repl, settle  # noqa: F401  (the repl fixture)
 
@@ -225,8 +225,7 @@ async def test_builtin_wins_over_a_file_with_the_same_name_and_the_chat_warns(re
 
 
 def test_daemon_fire_of_a_command_prompt_sends_the_command_text(fake_api, tmp_path):
-    project = project_with_task(tmp_path, "da3e00c1", "/check-tests nightly", age_ms=3_600_000,
-                                last_fired_ago_ms=180_000)
+    project = project_with_due_task(tmp_path, "da3e00c1", "/check-tests nightly")
     write_command(project, "check-tests.md", "Run the $1 test suite")
     fake_api.set_default(text_reply("all green"))
     proc = start_daemon(fake_api, project)
@@ -239,8 +238,7 @@ def test_daemon_fire_of_a_command_prompt_sends_the_command_text(fake_api, tmp_pa
 
 
 def test_daemon_fire_of_a_missing_command_fails_that_run(fake_api, tmp_path):
-    project = project_with_task(tmp_path, "da3e00c2", "/check-tests", age_ms=3_600_000,
-                                last_fired_ago_ms=180_000)
+    project = project_with_due_task(tmp_path, "da3e00c2", "/check-tests")
     proc = start_daemon(fake_api, project)
     try:
         out = read_until(proc, "task da3e00c2 failed")

@@ -8,31 +8,16 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime
 from pathlib import Path
 
 from fake_api import child_env, text_reply, tool_reply
+from sched_helpers import due_hourly
 from trust_support import trust_folder
-
-from agent.cron.zone import local_zone
-
-MIN = 60_000
 
 
 def write_tasks(project: Path, tasks: list[dict]) -> None:
     (project / ".claude").mkdir(exist_ok=True)
     (project / ".claude" / "scheduled_tasks.json").write_text(json.dumps({"tasks": tasks}, indent=2))
-
-
-def due_hourly(now_ms: int) -> dict[str, object]:
-    """The schedule of a recurring task that is due at once and not again for 40 minutes: an hourly slot
-    that passed 20 minutes ago, after its last fire (jitter delays an hourly fire by 6 minutes at most).
-    A daemon watched for a few seconds fires it exactly once whatever the time of day; an every-minute
-    task fires again when the turn of the minute falls inside the run (a second run, or a `skipped` record
-    while the first still goes)."""
-    minute = datetime.fromtimestamp((now_ms - 20 * MIN) / 1000, local_zone()).minute
-    return {"cron": f"{minute} * * * *", "recurring": True, "createdAt": now_ms - 120 * MIN,
-            "lastFiredAt": now_ms - 30 * MIN}
 
 
 def project_with_due_task(tmp_path: Path, task_id: str, prompt: str) -> Path:

@@ -345,10 +345,9 @@ def test_an_empty_config_runs_nothing():
 
 
 def test_a_daemon_fire_runs_the_hooks_as_its_own_scheduled_session(fake_api, tmp_path):
-    from test_daemon_e2e import project_with_task, read_until, start_daemon, stop
+    from test_daemon_e2e import project_with_due_task, read_until, start_daemon, stop
 
-    project = project_with_task(tmp_path, "da3e0042", "check the deploy", age_ms=3_600_000,
-                                last_fired_ago_ms=180_000)
+    project = project_with_due_task(tmp_path, "da3e0042", "check the deploy")
     command = make_hook_project(project)
     home = project.parent / "home"
     (home / ".claude").mkdir(parents=True)

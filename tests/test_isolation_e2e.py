@@ -13,7 +13,8 @@ from types import SimpleNamespace
 
 import pytest
 from fake_api import child_env, error_reply, text_reply, tool_reply
-from test_daemon_e2e import due_hourly, read_until, stop, write_tasks
+from sched_helpers import due_hourly
+from test_daemon_e2e import read_until, stop, write_tasks
 from test_isolation import dirty, git, make_repo
 from test_isolation import snapshot as full_snapshot
 from trust_support import trust_folder

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from fake_api import text_reply, tool_reply
-from test_daemon_e2e import due_hourly
+from sched_helpers import due_hourly
 from test_isolation_e2e import snapshot
 from trust_support import trust_folder
 

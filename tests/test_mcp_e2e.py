@@ -150,10 +150,9 @@ def test_an_mcp_prompt_is_a_slash_command(fake_api, project, tmp_path):
 
 def test_a_daemon_fire_gets_the_users_mcp_servers(fake_api, tmp_path):
 
-    from test_daemon_e2e import project_with_task, read_until, start_daemon, stop
+    from test_daemon_e2e import project_with_due_task, read_until, start_daemon, stop
 
-    project = project_with_task(tmp_path, "da3e00cc", "summarise issues", age_ms=3_600_000,
-                                last_fired_ago_ms=180_000)
+    project = project_with_due_task(tmp_path, "da3e00cc", "summarise issues")
     user_dir = tmp_path / "home" / ".claude"
     user_dir.mkdir(parents=True)
     (user_dir / "agent-mcp.json").write_text(json.dumps({"mcpServers": {"gh": stdio_entry()}}))
@@ -170,10 +169,9 @@ def test_a_daemon_fire_gets_the_users_mcp_servers(fake_api, tmp_path):
 
 def test_agent_cron_run_gets_the_users_mcp_servers(fake_api, tmp_path):
     from test_cron_run import cron_run
-    from test_daemon_e2e import project_with_task
+    from test_daemon_e2e import project_with_due_task
 
-    project = project_with_task(tmp_path, "c7a000cc", "summarise issues", age_ms=3_600_000,
-                                last_fired_ago_ms=600_000)
+    project = project_with_due_task(tmp_path, "c7a000cc", "summarise issues")
     user_dir = tmp_path / "home" / ".claude"
     user_dir.mkdir(parents=True)
     (user_dir / "agent-mcp.json").write_text(json.dumps({"mcpServers": {"gh": stdio_entry()}}))

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from fake_api import FakeAnthropic, child_env, text_reply, tool_reply
 from network_support import http_server
-from test_daemon_e2e import project_with_task, read_until, stop
+from test_daemon_e2e import project_with_due_task, read_until, stop
 from trust_support import trust_folder
 
 from agent.permissions.sandbox.backends import BACKENDS
@@ -64,8 +64,7 @@ def test_headless_p_refuses_an_unlisted_domain_and_lists_it_in_permission_denial
 
 def test_a_scheduled_run_is_sandboxed_by_default_and_records_the_refused_domain(fake_api: FakeAnthropic,
                                                                                 tmp_path: Path) -> None:
-    project = project_with_task(tmp_path, "4e5a0001", "fetch the status", age_ms=3_600_000,
-                                last_fired_ago_ms=180_000)
+    project = project_with_due_task(tmp_path, "4e5a0001", "fetch the status")
     write_settings(project, {"sandbox": {"network": {"allowedDomains": ["localhost"]}}},  # enabled: default
                    tmp_path / "state")
     env = child_env(fake_api, home=tmp_path / "home", XDG_STATE_HOME=str(tmp_path / "state"),

@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 from fake_api import text_reply, validate_messages_request
-from test_daemon_e2e import due_hourly, read_until, stop, write_tasks
+from sched_helpers import due_hourly
+from test_daemon_e2e import read_until, stop, write_tasks
 from test_daemon_history_e2e import daemon
 
 from agent.cron.policy import prompt_cache_ttl

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from fake_api import child_env, text_reply, tool_reply
-from test_daemon_e2e import project_with_task, read_until, start_daemon, stop
+from test_daemon_e2e import project_with_due_task, read_until, start_daemon, stop
 
 from agent.permissions.sandbox.runner import SandboxRunner
 from agent.settings import Settings
@@ -28,7 +28,7 @@ def needs_a_backend(tmp_path: Path) -> None:
 
 
 def test_a_scheduled_run_runs_commands_sandboxed_without_an_allow_rule(fake_api, tmp_path: Path) -> None:
-    project = project_with_task(tmp_path, "5a0d0001", "run the tests", age_ms=120_000, last_fired_ago_ms=90_000)
+    project = project_with_due_task(tmp_path, "5a0d0001", "run the tests")
     escaped = tmp_path / "escaped"
     fake_api.script(tool_reply(("Bash", {"command": f"touch built && touch {escaped}"})), text_reply("done"))
     proc = start_daemon(fake_api, project)

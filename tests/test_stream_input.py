@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from fake_api import child_env, overloaded_reply, text_reply
-from test_daemon_e2e import project_with_task
+from test_daemon_e2e import project_with_due_task
 from test_headless_e2e import run_agent
 
 from agent.cli.stream_input import BadMessage, message_text
@@ -68,8 +68,7 @@ def test_input_stream_needs_stream_json_output(fake_api, project):
 
 
 def test_a_due_durable_task_fires_between_messages_while_stdin_stays_open(fake_api, tmp_path):
-    project = project_with_task(tmp_path, "5e1f0001", "check the deploy", age_ms=3_600_000,
-                                last_fired_ago_ms=180_000)
+    project = project_with_due_task(tmp_path, "5e1f0001", "check the deploy")
     fake_api.when(lambda r: "check the deploy" in r.turn_prompt(), text_reply("deploy fine"))
     fake_api.set_default(text_reply("hello back"))
     lines = run_stream_until(fake_api, project, tmp_path, "deploy fine", then=("hello again",))
@@ -124,8 +123,7 @@ def recorded_runs(project: Path, tmp_path: Path) -> list:
 
 
 def test_a_fire_in_a_stream_json_session_is_recorded_in_the_run_history(fake_api, tmp_path):
-    project = project_with_task(tmp_path, "5e1f0002", "check the deploy", age_ms=3_600_000,
-                                last_fired_ago_ms=180_000)
+    project = project_with_due_task(tmp_path, "5e1f0002", "check the deploy")
     fake_api.when(lambda r: "check the deploy" in r.turn_prompt(), text_reply("deploy fine"))
     fake_api.set_default(text_reply("hello back"))
     run_stream_until(fake_api, project, tmp_path, "deploy fine")
@@ -135,8 +133,7 @@ def test_a_fire_in_a_stream_json_session_is_recorded_in_the_run_history(fake_api
 
 
 def test_a_transient_failure_of_a_stream_json_fire_is_retried_as_one_run(fake_api, tmp_path):
-    project = project_with_task(tmp_path, "5e1f0003", "check the deploy", age_ms=3_600_000,
-                                last_fired_ago_ms=180_000)
+    project = project_with_due_task(tmp_path, "5e1f0003", "check the deploy")
     (project / ".claude" / "settings.json").write_text(json.dumps({"cron": {"retry": {"attempts": 2,
                                                                                       "backoffS": 0.05}}}))
     fake_api.when(lambda r: "check the deploy" in r.turn_prompt(), overloaded_reply(), times=1)
@@ -152,8 +149,7 @@ def test_a_transient_failure_of_a_stream_json_fire_is_retried_as_one_run(fake_ap
 def test_a_fire_in_a_live_session_is_stopped_at_its_time_limit_and_recorded_timeout(fake_api, tmp_path):
     """The wall-clock limit of a run (`cron.runTimeoutS`, `timeoutS`) holds in a live session as in the
     daemon: a fire whose model call outlives it is stopped, recorded `timeout`, and the session goes on."""
-    project = project_with_task(tmp_path, "5e1f0009", "check the deploy", age_ms=3_600_000,
-                                last_fired_ago_ms=180_000)
+    project = project_with_due_task(tmp_path, "5e1f0009", "check the deploy")
     (project / ".claude" / "settings.json").write_text(json.dumps({"cron": {"runTimeoutS": 1.5}}))
     fake_api.when(lambda r: "check the deploy" in r.turn_prompt(), text_reply("too late", delay_s=20), times=1)
     fake_api.set_default(text_reply("still here"))
