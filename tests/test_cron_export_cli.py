@@ -127,3 +127,16 @@ def test_the_zone_comes_from_tz_first() -> None:
     from agent.export.jobs import zone_name_here
 
     assert zone_name_here({"TZ": ":America/Denver"}) == "America/Denver"
+    # as the scheduler reads $TZ (agent.cron.zone): a zone file's path names its zone, empty is UTC
+    assert zone_name_here({"TZ": "/usr/share/zoneinfo/Europe/Paris"}) == "Europe/Paris"
+    assert zone_name_here({"TZ": "/home/me/my-zone"}) is None
+    assert zone_name_here({"TZ": ""}) == "UTC"
+
+
+def test_a_posix_tz_rule_is_no_zone_a_job_file_can_name(tmp_path: Path, capsys, monkeypatch) -> None:
+    """The scheduler follows `TZ=JST-9`, but cron's CRON_TZ and Kubernetes' timeZone take zone names:
+    the export says to pass one rather than guess."""
+    write_tasks(tmp_path, {"id": "aaaaaaaa"})
+    monkeypatch.setenv("TZ", "JST-9")
+    assert run_cron_cli(["--cwd", str(tmp_path), "export", "--format", "crontab"]) == 2
+    assert "unknown time zone 'JST-9'; pass --timezone Area/City" in capsys.readouterr().err

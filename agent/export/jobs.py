@@ -49,9 +49,11 @@ class ExportResult:
 def zone_name_here(env: Mapping[str, str]) -> str | None:
     """This machine's IANA zone name, from what the scheduler reads (agent.cron.zone): $TZ, else the
     /etc/localtime link, else /etc/timezone; None if none of them names a zone."""
-    tz = (env.get("TZ") or "").removeprefix(":")
-    if tz and not tz.startswith("/"):
-        return tz
+    if "TZ" in env:  # read as agent.cron.zone reads it: a name, a zone file's path, empty for UTC
+        tz = env["TZ"].removeprefix(":")
+        if not tz.startswith("/"):
+            return tz or "UTC"  # a POSIX rule is returned as is: the caller finds it is no zone name
+        return tz.split(_ZONEINFO_MARK, 1)[1] if _ZONEINFO_MARK in tz else None
     try:
         target = os.readlink("/etc/localtime")
     except OSError:
