@@ -58,26 +58,16 @@ def wrapped(row: Any) -> bool:
 class ScreenTerminal:
     """A chat in a pty, its output on a pyte screen sized as the pty."""
 
-    def __init__(self, child: pexpect.spawn, rows: int, cols: int, answer_cpr: bool, cpr_delay_s: float = 0) -> None:
+    def __init__(self, child: pexpect.spawn, rows: int, cols: int, answer_cpr: bool) -> None:
         self.child = child
         self.raw = ""
         self.screen = Screen(cols, rows, self._answer if answer_cpr else lambda data: None)
         self.stream = pyte.Stream(self.screen)
-        self.cpr_delay_s = cpr_delay_s  # a slow link (ssh): position reports arrive this much later
-        self._answers: list[tuple[float, str]] = []
 
     def _answer(self, data: str) -> None:
-        if not self.cpr_delay_s:
-            self.child.send(data)
-            return
-        self._answers.append((time.monotonic() + self.cpr_delay_s, data))
-
-    def _send_due_answers(self) -> None:
-        while self._answers and self._answers[0][0] <= time.monotonic():
-            self.child.send(self._answers.pop(0)[1])
+        self.child.send(data)
 
     def pump(self, timeout: float = 0.05) -> None:
-        self._send_due_answers()
         try:
             data = self.child.read_nonblocking(65536, timeout=timeout)
         except (pexpect.TIMEOUT, pexpect.EOF):
@@ -183,7 +173,7 @@ def _reflow(screen: Screen, rows: int, cols: int) -> None:
 
 
 def spawn_screen(fake_api: FakeAnthropic, home: Path, project: Path, *args: str, rows: int = 30, cols: int = 100,
-                 answer_cpr: bool = True, cpr_delay_s: float = 0, **env_overrides: str) -> ScreenTerminal:
+                 answer_cpr: bool = True, **env_overrides: str) -> ScreenTerminal:
     """`python -m agent` in `project` on a fresh (just cleared) `rows` x `cols` screen."""
     env = child_env(fake_api, home, TERM="xterm-256color", **env_overrides)
     env.pop("PROMPT_TOOLKIT_NO_CPR", None)
@@ -191,4 +181,4 @@ def spawn_screen(fake_api: FakeAnthropic, home: Path, project: Path, *args: str,
         env["PROMPT_TOOLKIT_NO_CPR"] = "1"
     child = pexpect.spawn(sys.executable, ["-m", "agent", "--cwd", str(project), *args], env=env, cwd=str(project),
                           dimensions=(rows, cols), encoding="utf-8", codec_errors="replace", timeout=15)
-    return ScreenTerminal(child, rows, cols, answer_cpr, cpr_delay_s)
+    return ScreenTerminal(child, rows, cols, answer_cpr)

@@ -59,9 +59,8 @@ def chat(fake_api, tmp_path, project):
     write_sessions(project)
     fake_api.set_default(lambda r: text_reply(f"got: {r.turn_prompt()[-30:]}"))
 
-    def start(cols: int, *args: str, rows: int = 30, cpr_delay_s: float = 0) -> ScreenTerminal:
-        term = spawn_screen(fake_api, tmp_path / "home", project, *args, rows=rows, cols=cols,
-                            cpr_delay_s=cpr_delay_s)
+    def start(cols: int, *args: str, rows: int = 30) -> ScreenTerminal:
+        term = spawn_screen(fake_api, tmp_path / "home", project, *args, rows=rows, cols=cols)
         started.append(term)
         return term
 
@@ -102,14 +101,6 @@ def test_continue_shows_the_last_chat_not_the_last_p_run(chat, cols):
     assert_where_you_were(term)
     term.type("and now\r")
     term.wait_for(lambda: "got: and now" in joined(term.rows()), "the reply", timeout=START_S)
-
-
-def test_on_a_slow_link_the_resumed_chat_stays_on_the_screen(chat):
-    """Cursor position reports that arrive late (ssh, a loaded machine) must not size the prompt: one
-    asked before the history was written said the cursor was near the top, and the prompt drew itself a
-    screen tall below the history, scrolling it away (the prompt at the top, blank rows, the toolbar)."""
-    term = chat(80, "-c", cpr_delay_s=0.4)
-    assert_where_you_were(term)
 
 
 @WIDTHS

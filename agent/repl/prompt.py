@@ -176,12 +176,6 @@ class TerminalSink:
         elif app.is_done:  # an accepted line is being drawn for the last time: write after it
             self._scheduled = True
             asyncio.get_running_loop().call_later(0.01, self._flush)
-        elif app.renderer.waiting_for_cpr:
-            # A position report asked before this write would arrive after it and say the cursor is where
-            # it was: the prompt would size itself a screen tall below the text and scroll it away (a slow
-            # link, a loaded machine). Wait for it (prompt_toolkit gives up after 1 s), as run_in_terminal does.
-            self._scheduled = True
-            app.create_background_task(self._flush_after_reports(app))
         else:
             # Like run_in_terminal, minus its switch to cooked mode: keys typed meanwhile (Ctrl-C,
             # Ctrl-D) still reach the prompt instead of the tty's line discipline.
@@ -189,10 +183,6 @@ class TerminalSink:
             self._write_pending()
             app.renderer.request_absolute_cursor_position()
             app.invalidate()
-
-    async def _flush_after_reports(self, app: Any) -> None:
-        await app.renderer.wait_for_cpr_responses()
-        self._flush()
 
     def _write_pending(self) -> None:
         items, self._pending = self._pending, []
